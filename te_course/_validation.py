@@ -1,0 +1,130 @@
+"""Input checks shared by every module.
+
+Each helper raises ``ValueError`` (or ``TypeError``) with a message that names
+the argument, shows the offending entry and says what is expected, in the form
+"`bids` must contain finite prices; entry 3 is nan."  Computation modules call
+these at their public boundary so that a student never meets a deep stack trace
+from numpy or cvxpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "TeCourseError",
+    "SolverError",
+    "as_1d_float",
+    "check_finite",
+    "check_positive",
+    "check_fraction",
+]
+
+
+class TeCourseError(ValueError):
+    """Base class of the errors that ``te_course`` raises on purpose."""
+
+
+class SolverError(TeCourseError):
+    """An optimisation solver failed or reported the problem infeasible."""
+
+
+def as_1d_float(values, name: str, *, allow_empty: bool = False) -> np.ndarray:
+    """Convert ``values`` to a 1-D float array or raise a clear error.
+
+    Parameters
+    ----------
+    values : array_like
+        A list, tuple, numpy array or pandas Series of numbers.
+    name : str
+        The argument's name, used in the error message.
+    allow_empty : bool, optional
+        Whether an empty input is acceptable.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new float array of shape ``(n,)``.
+
+    Examples
+    --------
+    >>> as_1d_float([1, 2.5], "prices")
+    array([1. , 2.5])
+    """
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"`{name}` must be a sequence of numbers, got the string {values!r}.")
+    if isinstance(values, pd.DataFrame):
+        raise TypeError(f"`{name}` must be one-dimensional; got a DataFrame with columns {list(values.columns)}.")
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"`{name}` must contain only numbers; could not convert it ({exc}).") from None
+    if arr.ndim != 1:
+        raise ValueError(f"`{name}` must be one-dimensional; got an array of shape {arr.shape}.")
+    if arr.size == 0 and not allow_empty:
+        raise ValueError(f"`{name}` is empty; give at least one entry.")
+    return arr.copy()
+
+
+def check_finite(arr: np.ndarray, name: str, what: str = "values") -> None:
+    """Raise ``ValueError`` naming the first NaN or infinite entry of ``arr``.
+
+    Examples
+    --------
+    >>> check_finite(np.array([1.0, np.nan]), "bids", "prices")
+    Traceback (most recent call last):
+    ...
+    ValueError: `bids` must contain finite prices; entry 1 is nan.
+    """
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"`{name}` must contain finite {what}; entry {i} is {arr[i]}.")
+
+
+def check_positive(arr: np.ndarray, name: str, what: str = "values") -> None:
+    """Raise ``ValueError`` naming the first entry of ``arr`` that is not > 0.
+
+    Examples
+    --------
+    >>> check_positive(np.array([1.0, 0.0]), "asks", "quantities")
+    Traceback (most recent call last):
+    ...
+    ValueError: `asks` must contain positive quantities; entry 1 is 0.0. Leave an order out instead of giving it no quantity.
+    """
+    check_finite(arr, name, what)
+    bad = arr <= 0
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"`{name}` must contain positive {what}; entry {i} is {arr[i]}. "
+            "Leave an order out instead of giving it no quantity."
+        )
+
+
+def check_fraction(value: float, name: str) -> float:
+    """Return ``value`` as a float if it lies in [0, 1], else raise ``ValueError``.
+
+    Examples
+    --------
+    >>> check_fraction(0.5, "k")
+    0.5
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number between 0 and 1; got {value!r}.") from None
+    if not (0.0 <= v <= 1.0):
+        raise ValueError(f"`{name}` must lie between 0 and 1; got {value!r}.")
+    return v
+
+
+def check_same_length(arrays: Sequence[np.ndarray], names: Sequence[str]) -> None:
+    """Raise ``ValueError`` when the arrays do not all have the same length."""
+    lengths = [len(a) for a in arrays]
+    if len(set(lengths)) > 1:
+        parts = ", ".join(f"`{n}` has {m}" for n, m in zip(names, lengths))
+        raise ValueError(f"These inputs must have the same length: {parts}.")
