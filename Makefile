@@ -5,6 +5,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 STAMP  := $(VENV)/.installed-dev
 ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9][0-9]_*))
 

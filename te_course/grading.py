@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -139,6 +140,7 @@ def release(root: Path | str = REPO_ROOT, *, names: list[str] | None = None, db_
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
+    _venv_on_path()
     root = Path(root).resolve()
     config = _course_config(root)
     config.CourseDirectory.root = str(root)
@@ -155,6 +157,14 @@ def release(root: Path | str = REPO_ROOT, *, names: list[str] | None = None, db_
             raise RuntimeError(f"nbgrader could not release {name}:\n{result.get('log', '')}\n{result.get('error', '')}")
         written.extend(sorted(out.glob("*.ipynb")))
     return written
+
+
+def _venv_on_path() -> None:
+    """Put this interpreter's ``bin`` first on PATH: nbgrader runs ``alembic`` from there."""
+    bindir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if bindir not in path.split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + path
 
 
 def _course_config(root: Path):

@@ -1,0 +1,210 @@
+"""The grading pipeline: solutions -> release -> validate -> autograde, and leaks.
+
+nbval (run by ``make test`` on ``solutions/``) proves that every solution
+notebook executes top to bottom in a fresh kernel; these tests prove the rest
+of what DESIGN.md asks of the notebooks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from te_course.grading import assignments, release, validate
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENTS = assignments(ROOT)
+SOLUTIONS = sorted(ROOT.glob("solutions/*/*.ipynb"))
+RELEASED = sorted(ROOT.glob("notebooks/*/*.ipynb"))
+GRADED = [a for a in ASSIGNMENTS if any(
+    c.metadata.get("nbgrader", {}).get("grade")
+    for nb in (ROOT / "solutions" / a).glob("*.ipynb")
+    for c in nbformat.read(nb, as_version=4).cells
+)]
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _nbgrader(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A scratch copy of the course with a fresh release made by nbgrader."""
+    root = tmp_path_factory.mktemp("course")
+    shutil.copytree(ROOT / "solutions", root / "solutions")
+    shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    release(root, db_url=f"sqlite:///{root / 'gradebook.db'}")
+    return root
+
+
+def test_every_chapter_has_a_solution_and_a_student_notebook():
+    assert "00_start_here" in ASSIGNMENTS and "01_double_auction" in ASSIGNMENTS
+    assert [p.relative_to(ROOT / "solutions") for p in SOLUTIONS] == [
+        p.relative_to(ROOT / "notebooks") for p in RELEASED
+    ], "notebooks/ and solutions/ must hold the same notebooks: run `make release`"
+    for name in ASSIGNMENTS:
+        assert re.fullmatch(r"\d\d_[a-z_]+", name), name
+
+
+@pytest.mark.parametrize("path", SOLUTIONS + RELEASED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_committed_notebooks_have_no_outputs(path):
+    for cell in _read(path).cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name}: a code cell carries outputs; clear them before committing"
+            assert cell.execution_count is None, f"{path.name}: a code cell carries an execution count"
+
+
+def test_release_is_up_to_date(course):
+    """notebooks/ must be exactly what nbgrader generates from solutions/."""
+    for fresh in sorted((course / "notebooks").glob("*/*.ipynb")):
+        rel = fresh.relative_to(course / "notebooks")
+        committed = ROOT / "notebooks" / rel
+        assert committed.exists(), f"notebooks/{rel} is missing: run `make release`"
+        assert json.loads(committed.read_text()) == json.loads(fresh.read_text()), (
+            f"notebooks/{rel} differs from what `make release` generates from solutions/{rel}; "
+            "edit the solution and run `make release` (never edit notebooks/ by hand)"
+        )
+
+
+REGIONS = [
+    re.compile(re.escape(begin) + r"(.*?)" + re.escape(end), flags=re.S)
+    for begin, end in (("### BEGIN SOLUTION", "### END SOLUTION"), ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"))
+]
+
+
+def _solution_lines(nb):
+    """Lines found only between solution or hidden-test markers (not elsewhere in the notebook)."""
+    secret, public = set(), []
+    for cell in nb.cells:
+        source = cell.source
+        for region in REGIONS:
+            for block in region.findall(source):
+                secret |= {ln.strip() for ln in block.splitlines() if len(ln.strip()) > 12}
+            source = region.sub("", source)
+        public.append(source)
+    public_text = "\n".join(public)
+    return sorted(ln for ln in secret if ln not in public_text)
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_student_release_leaks_no_solution_and_no_hidden_test(name):
+    for sol_path in (ROOT / "solutions" / name).glob("*.ipynb"):
+        student = _read(ROOT / "notebooks" / name / sol_path.name)
+        text = "\n".join(c.source for c in student.cells)
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "package_disabled"):
+            assert marker not in text, f"{name}: the student notebook contains {marker!r}"
+        for line in _solution_lines(_read(sol_path)):
+            assert line not in text, f"{name}: solution or hidden-test line leaked into the release: {line!r}"
+
+
+@pytest.mark.parametrize("name", GRADED)
+def test_every_graded_cell_has_id_points_and_a_check_docstring(name):
+    for path in (ROOT / "solutions" / name).glob("*.ipynb"):
+        nb = _read(path)
+        ids = [_nbgrader(c)["grade_id"] for c in nb.cells if "grade_id" in _nbgrader(c)]
+        assert len(ids) == len(set(ids)), f"{path.name}: duplicate grade ids"
+        tests = [c for c in nb.cells if _nbgrader(c).get("grade")]
+        assert tests, f"{path.name} has no graded cell"
+        for cell in tests:
+            assert _nbgrader(cell).get("points", 0) > 0 and _nbgrader(cell).get("locked")
+            assert cell.source.startswith('"""Check that'), f"{_nbgrader(cell)['grade_id']}: start with a docstring"
+            assert "### BEGIN HIDDEN TESTS" in cell.source, f"{_nbgrader(cell)['grade_id']} has no hidden test"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_solution_passes_its_own_tests(name):
+    for path in (ROOT / "solutions" / name).glob("*.ipynb"):
+        assert validate(path) == []
+
+
+@pytest.mark.parametrize("name", GRADED)
+def test_untouched_student_notebook_fails_every_test(name):
+    for path in (ROOT / "notebooks" / name).glob("*.ipynb"):
+        assert validate(path, invert=True) == []
+
+
+# Bodies that call the package instead of doing the work; the hidden tests must fail them.
+CHEATS = {
+    "01_double_auction": {
+        "count_trades": "return int(round(tc.clear_double_auction(bids, asks).quantity))",
+        "clearing_interval": (
+            "from te_course.auction import clear_double_auction as cda\n"
+            "    return cda(bids, asks).price_interval"
+        ),
+        "welfare": "return tc.welfare_max_clearing(bids, asks).welfare",
+        "lp_clearing": (
+            "import pandas as pd\n"
+            "    r = tc.welfare_max_clearing(pd.DataFrame({'price': bid_prices, 'quantity': bid_quantities}),\n"
+            "                                pd.DataFrame({'price': ask_prices, 'quantity': ask_quantities}))\n"
+            "    return r.welfare, r.price"
+        ),
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHEATS))
+def test_hidden_tests_cannot_be_passed_by_calling_the_package(name, tmp_path):
+    """Replace solutions by calls to te_course: the visible checks pass, the hidden tests do not."""
+    path = next((ROOT / "solutions" / name).glob("*.ipynb"))
+    nb = _read(path)
+    cheats = dict(CHEATS[name])
+    for cell in nb.cells:
+        m = re.search(r"^def (\w+)\(", cell.source, flags=re.M)
+        if _nbgrader(cell).get("solution") and m and m.group(1) in cheats:
+            body = cheats.pop(m.group(1))
+            cell.source = re.sub(
+                r"### BEGIN SOLUTION.*?### END SOLUTION", lambda _: body, cell.source, flags=re.S
+            )
+    assert not cheats, f"no answer cell defines {sorted(cheats)}"
+    cheat = tmp_path / path.name
+    nbformat.write(nb, cheat)
+    failed = validate(cheat)
+    for fn in CHEATS[name]:
+        assert any(f"Check that {fn}" in msg for msg in failed), f"calling te_course passed the tests of {fn}"
+    assert all("PackageDisabled" in msg for msg in failed), failed
+
+
+def _scores(course_root, assignment, student):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}", "te_course") as gb:
+        sub = gb.find_submission_notebook(assignment, assignment, student)  # notebook, assignment, student
+        return {g.name: (g.score, g.max_score) for g in sub.grades if g.max_score > 0}
+
+
+@pytest.mark.parametrize("name", GRADED)
+def test_autograde_gives_full_marks_to_the_solution_and_zero_to_the_blank(course, name):
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    from te_course.grading import _course_config
+
+    for student, src in (("perfect", course / "solutions" / name), ("blank", course / "notebooks" / name)):
+        dest = course / "submitted" / student / name
+        dest.mkdir(parents=True)
+        for nb in src.glob("*.ipynb"):
+            shutil.copy(nb, dest / nb.name)
+    config = _course_config(course)
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.db_url = f"sqlite:///{course / 'gradebook.db'}"
+    api = NbGraderAPI(CourseDirectory(config=config), config=config)
+    for student in ("perfect", "blank"):
+        result = api.autograde(name, student, force=True, create=True)
+        assert result["success"], result.get("log")
+
+    perfect = _scores(course, name, "perfect")
+    blank = _scores(course, name, "blank")
+    assert perfect and set(perfect) == set(blank)
+    total = sum(m for _, m in perfect.values())
+    assert total >= 5
+    assert all(s == m for s, m in perfect.values()), f"the solution lost points: {perfect}"
+    assert all(s == 0 for s, _ in blank.values()), f"the untouched release earned points: {blank}"

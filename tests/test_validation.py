@@ -1,0 +1,190 @@
+"""Tests of te_course._validation: every helper's accepted inputs and every error message."""
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from te_course import SolverError, TeCourseError
+from te_course._validation import as_1d_float, check_finite, check_fraction, check_positive, check_same_length
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_error_hierarchy():
+    # Students (and callers) may catch ValueError; the package's own errors are ValueErrors.
+    assert issubclass(TeCourseError, ValueError)
+    assert issubclass(SolverError, TeCourseError)
+
+
+# --------------------------------------------------------------------------- as_1d_float
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[1, 2.5, -3], (1, 2.5, -3), np.array([1, 2.5, -3]), pd.Series([1, 2.5, -3]), np.array([1, 2.5, -3], dtype=object)],
+    ids=["list", "tuple", "ndarray", "series", "object-array"],
+)
+def test_as_1d_float_accepts_what_a_student_types(values):
+    out = as_1d_float(values, "prices")
+    assert out.dtype == np.float64
+    assert out.shape == (3,)
+    np.testing.assert_array_equal(out, [1.0, 2.5, -3.0])
+
+
+def test_as_1d_float_returns_a_copy():
+    original = np.array([1.0, 2.0])
+    out = as_1d_float(original, "prices")
+    out[0] = 99.0
+    assert original[0] == 1.0
+
+
+def test_as_1d_float_keeps_nan_for_later_checks():
+    # Conversion only; finiteness is check_finite's job.
+    out = as_1d_float([1.0, math.nan], "prices")
+    assert math.isnan(out[1])
+
+
+def test_as_1d_float_allow_empty():
+    out = as_1d_float([], "prices", allow_empty=True)
+    assert out.shape == (0,)
+    assert out.dtype == np.float64
+
+
+def test_as_1d_float_rejects_empty_by_default():
+    with pytest.raises(ValueError, match=r"`prices` is empty; give at least one entry\."):
+        as_1d_float([], "prices")
+
+
+@pytest.mark.parametrize("values", ["1, 2, 3", b"123"], ids=["str", "bytes"])
+def test_as_1d_float_rejects_strings(values):
+    with pytest.raises(TypeError, match=r"`prices` must be a sequence of numbers, got the string"):
+        as_1d_float(values, "prices")
+
+
+def test_as_1d_float_rejects_dataframe_naming_its_columns():
+    frame = pd.DataFrame({"price": [1.0], "quantity": [2.0]})
+    with pytest.raises(
+        TypeError,
+        match=re.escape("`prices` must be one-dimensional; got a DataFrame with columns ['price', 'quantity']."),
+    ):
+        as_1d_float(frame, "prices")
+
+
+@pytest.mark.parametrize("values", [["a", "b"], [1.0, None, object()], [{"p": 1}]], ids=["words", "mixed", "dict"])
+def test_as_1d_float_rejects_non_numbers(values):
+    with pytest.raises(TypeError, match=r"`prices` must contain only numbers; could not convert it"):
+        as_1d_float(values, "prices")
+
+
+@pytest.mark.parametrize(
+    ("values", "shape"),
+    [(np.ones((2, 2)), "(2, 2)"), (np.ones((1, 2, 3)), "(1, 2, 3)"), (3.0, "()")],
+    ids=["2-D", "3-D", "scalar"],
+)
+def test_as_1d_float_rejects_wrong_dimension(values, shape):
+    with pytest.raises(
+        ValueError, match=re.escape(f"`prices` must be one-dimensional; got an array of shape {shape}.")
+    ):
+        as_1d_float(values, "prices")
+
+
+# --------------------------------------------------------------------------- check_finite
+
+
+def test_check_finite_passes_finite_values():
+    assert check_finite(np.array([0.0, -1e300, 1e300]), "bids", "prices") is None
+
+
+@pytest.mark.parametrize(
+    ("arr", "entry", "shown"),
+    [
+        ([1.0, math.nan, 3.0], 1, "nan"),
+        ([1.0, 2.0, 3.0, math.inf], 3, "inf"),
+        ([-math.inf, 2.0], 0, "-inf"),
+        ([1.0, math.inf, math.nan], 1, "inf"),  # the first bad entry is named
+    ],
+)
+def test_check_finite_names_argument_and_first_bad_entry(arr, entry, shown):
+    with pytest.raises(ValueError, match=re.escape(f"`bids` must contain finite prices; entry {entry} is {shown}.")):
+        check_finite(np.array(arr), "bids", "prices")
+
+
+def test_check_finite_default_wording():
+    with pytest.raises(ValueError, match=re.escape("`x` must contain finite values; entry 0 is nan.")):
+        check_finite(np.array([math.nan]), "x")
+
+
+# --------------------------------------------------------------------------- check_positive
+
+
+def test_check_positive_passes_positive_values():
+    assert check_positive(np.array([1e-12, 0.5, 3.0]), "asks", "quantities") is None
+
+
+@pytest.mark.parametrize(
+    ("arr", "entry", "shown"),
+    [([1.0, 0.0], 1, "0.0"), ([-2.0, 1.0], 0, "-2.0"), ([1.0, 2.0, -0.0], 2, "-0.0")],
+)
+def test_check_positive_names_argument_and_entry(arr, entry, shown):
+    message = (
+        f"`asks` must contain positive quantities; entry {entry} is {shown}. "
+        "Leave an order out instead of giving it no quantity."
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_positive(np.array(arr), "asks", "quantities")
+
+
+@pytest.mark.parametrize(("bad", "shown"), [(math.nan, "nan"), (math.inf, "inf")])
+def test_check_positive_rejects_non_finite_first(bad, shown):
+    with pytest.raises(ValueError, match=re.escape(f"`asks` must contain finite quantities; entry 1 is {shown}.")):
+        check_positive(np.array([1.0, bad]), "asks", "quantities")
+
+
+# --------------------------------------------------------------------------- check_fraction
+
+
+@pytest.mark.parametrize("value", [0, 1, 0.5, 0.25, np.float64(0.75), np.int64(1), True])
+def test_check_fraction_returns_a_float(value):
+    out = check_fraction(value, "k")
+    assert isinstance(out, float)
+    assert out == float(value)
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, 2, -1e-12, 1 + 1e-12, math.nan, math.inf, -math.inf])
+def test_check_fraction_rejects_values_outside_unit_interval(value):
+    with pytest.raises(ValueError, match=re.escape(f"`k` must lie between 0 and 1; got {value!r}.")):
+        check_fraction(value, "k")
+
+
+@pytest.mark.parametrize("value", [None, "high", [0.5], {"k": 0.5}], ids=["None", "word", "list", "dict"])
+def test_check_fraction_rejects_non_numbers(value):
+    with pytest.raises(TypeError, match=re.escape(f"`k` must be a number between 0 and 1; got {value!r}.")):
+        check_fraction(value, "k")
+
+
+# --------------------------------------------------------------------------- check_same_length
+
+
+@pytest.mark.parametrize(
+    "arrays",
+    [[np.ones(3), [1, 2, 3], pd.Series([1.0, 2.0, 3.0])], [np.ones(2)], [], [np.ones(0), []]],
+    ids=["three-equal", "single", "none", "empty"],
+)
+def test_check_same_length_passes_equal_lengths(arrays):
+    names = [f"a{i}" for i in range(len(arrays))]
+    assert check_same_length(arrays, names) is None
+
+
+def test_check_same_length_names_each_length():
+    message = "These inputs must have the same length: `p_kw` has 2, `q_kvar` has 3."
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_same_length([np.ones(2), np.ones(3)], ["p_kw", "q_kvar"])
+
+
+def test_check_same_length_three_inputs_one_different():
+    message = "These inputs must have the same length: `a` has 4, `b` has 4, `c` has 1."
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_same_length([np.ones(4), [0, 0, 0, 0], [5]], ["a", "b", "c"])
