@@ -51,7 +51,7 @@ SEED = 20261101
 TE_REPEATS = {"full": {10**3: 51, 10**4: 21, 10**5: 9, 10**6: 5}, "quick": {10**3: 11, 10**4: 5, 10**5: 3, 10**6: 3}}
 # pymarket: sizes that always run, repeats per size, and the time a further size may take.
 PM_REQUIRED = {"full": (10**3, 10**4), "quick": (10**3,)}
-PM_REPEATS = {10**3: 3}  # larger sizes: a single run
+PM_REPEATS = {"full": {10**3: 3}, "quick": {10**3: 1}}  # other sizes: a single run
 PM_BUDGET_S = {"full": 60.0, "quick": 10.0}
 MEMORY_TARGET_MB, TIME_TARGET_S = 500.0, 1.0
 
@@ -453,12 +453,12 @@ def run(mode: str, seed: int, log) -> dict:
         estimate = None if previous is None else estimate_next(previous[0], n, previous[1], previous[2])
         if n not in PM_REQUIRED[mode] and (estimate is None or estimate > PM_BUDGET_S[mode]):
             out["pm"][n] = {"skipped": True, "estimate": estimate}
-            log(f"pymarket    n={fmt_n(n)}: skipped (estimated {fmt_time(estimate)})")
+            log(f"pymarket    n={fmt_n(n)}: skipped (estimated {fmt_time(estimate) if estimate else '?'})")
             # the next size is extrapolated from the same measured size
             continue
         bids, asks = markets[n]
         try:
-            pm_out = pm.measure(bids, asks, PM_REPEATS.get(n, 1))
+            pm_out = pm.measure(bids, asks, PM_REPEATS[mode].get(n, 1))
         except Exception as exc:  # a peer that breaks should not stop the te_course report
             msg = f"{type(exc).__name__}: {exc}"
             if "read-only" in msg and int(pm.versions.get("pandas", "0").split(".")[0]) >= 3:
@@ -492,7 +492,7 @@ def report(out: dict, env: dict) -> str:
         f"| {env['pandas']} | {env['te_course']} | {env['pymarket']} | {env['mode']} |",
         "",
         "| orders per side | te_course, (n,2) array | te_course, DataFrame | pymarket `huang` "
-        "| pymarket / te_course |",
+        "| pymarket / te_course (array) |",
         "|---:|---:|---:|---:|---:|",
     ]
     for n in SIZES:
@@ -506,8 +506,8 @@ def report(out: dict, env: dict) -> str:
             pm_cell, ratio = "failed (see below)", "–"
         elif pm["skipped"]:
             est = pm["estimate"]
-            pm_cell = f"skipped (estimated {est:,.0f} s)"
-            ratio = f"≈ {fmt_ratio(est / te['array'])} (est.)"
+            pm_cell = f"skipped (estimated {est:,.0f} s)" if est else "skipped"
+            ratio = f"≈ {fmt_ratio(est / te['array'])} (est.)" if est else "–"
         else:
             pm_cell = f"{fmt_time(pm['time'])} ({_runs(pm['repeats'])})"
             ratio = fmt_ratio(pm["time"] / te["array"])

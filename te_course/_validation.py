@@ -93,7 +93,7 @@ def check_positive(arr: np.ndarray, name: str, what: str = "values") -> None:
     >>> check_positive(np.array([1.0, 0.0]), "asks", "quantities")
     Traceback (most recent call last):
     ...
-    ValueError: `asks` must contain positive quantities; entry 1 is 0.0. Leave an order out instead of giving it no quantity.
+    ValueError: `asks` must contain positive quantities; entry 1 is 0.0. Leave an order out ...
     """
     check_finite(arr, name, what)
     bad = arr <= 0

@@ -56,7 +56,7 @@ def package_disabled(*names: str, namespace: dict | None = None) -> Iterator[Non
     ...     tc.clear_double_auction([12], [5])
     Traceback (most recent call last):
     ...
-    te_course.grading.PackageDisabled: This exercise asks you to write the code yourself: te_course.clear_double_auction is switched off while it is graded.
+    te_course.grading.PackageDisabled: This exercise asks you to write the code yourself: ...
     >>> tc.clear_double_auction([12], [5]).quantity
     1.0
     """
@@ -154,7 +154,8 @@ def release(root: Path | str = REPO_ROOT, *, names: list[str] | None = None, db_
             shutil.rmtree(out)
         result = api.generate_assignment(name, force=True, create=True)
         if not result["success"]:
-            raise RuntimeError(f"nbgrader could not release {name}:\n{result.get('log', '')}\n{result.get('error', '')}")
+            log, error = result.get("log", ""), result.get("error", "")
+            raise RuntimeError(f"nbgrader could not release {name}:\n{log}\n{error}")
         written.extend(sorted(out.glob("*.ipynb")))
     return written
 
@@ -186,8 +187,9 @@ def validate(path: Path | str, *, invert: bool = False) -> list[str]:
     path : path
         The notebook.
     invert : bool
-        ``False``: return the test cells that fail (an empty list means every
-        test passes, as for a solution notebook).  ``True``: return the graded
+        ``False``: return the cells that fail: a graded test cell that does
+        not pass, or any code cell that raises (an empty list means the whole
+        notebook runs and every test passes, as for a solution notebook).  ``True``: return the graded
         test cells that *pass* (an empty list means every test fails, as for an
         untouched student notebook).
 
@@ -198,7 +200,7 @@ def validate(path: Path | str, *, invert: bool = False) -> list[str]:
     """
     from nbgrader.validator import Validator
 
-    result = Validator(invert=invert).validate(str(path))
+    result = Validator(invert=invert, validate_all=not invert).validate(str(path))
     key = "passed" if invert else "failed"
     problems = []
     for entry in result.get(key, []):

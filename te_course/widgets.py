@@ -88,7 +88,7 @@ def auction_update(bids, asks, k: float = 0.5, ax=None):
 
 
 def auction_explorer(bids="12, 10, 8", asks="5, 7, 9", *, k: float = 0.5) -> W.VBox:
-    """A double-auction explorer: type orders or draw a random market, move k.
+    """Build a double-auction explorer: type orders or draw a random market, move k.
 
     Controls: a choice between typed and random orders; text boxes for typed
     bids and asks; the number of buyers and sellers, a seed and divisible

@@ -165,6 +165,17 @@ def books(max_orders=8, max_quantity=4):
     return rows.map(lambda r: np.array(r, dtype=float))
 
 
+def lp_tolerance(bids, asks):
+    """How close the welfare LP's numbers are expected to be: 1e-6 of the market's gross value (at least 1e-6).
+
+    Interior-point solvers (cvxpy's default for an LP is Clarabel) meet the energy balance only to
+    about 1e-7 kWh, so the welfare and the budget carry an error that grows with prices and sizes.
+    """
+    (bid_p, bid_q), (ask_p, ask_q) = price_and_quantity(bids), price_and_quantity(asks)
+    gross = np.abs(bid_p) @ bid_q + np.abs(ask_p) @ ask_q
+    return 1e-6 * max(1.0, gross)
+
+
 # --------------------------------------------------------------------------- the seed example
 
 
@@ -360,7 +371,7 @@ def test_unit_market_matches_brute_force_over_matchings(bids, asks):
 @given(bids=unit_sides, asks=unit_sides)
 def test_unit_market_lp_matches_brute_force_over_matchings(bids, asks):
     best, _ = brute_force_matchings(bids, asks)
-    assert math.isclose(welfare_max_clearing(bids, asks).welfare, best, abs_tol=1e-6)
+    assert math.isclose(welfare_max_clearing(bids, asks).welfare, best, abs_tol=lp_tolerance(bids, asks))
 
 
 @pytest.mark.parametrize("clear", CLEARERS)
@@ -389,7 +400,7 @@ def test_divisible_market_matches_brute_force_on_units(bids, asks):
     assert math.isclose(r.welfare, best, abs_tol=1e-9)
     assert math.isclose(r.quantity, best_volume, abs_tol=1e-9)
     lp = welfare_max_clearing(bids, asks)
-    assert math.isclose(lp.welfare, best, abs_tol=1e-6)
+    assert math.isclose(lp.welfare, best, abs_tol=lp_tolerance(bids, asks))
 
 
 @MERIT_SETTINGS
@@ -462,12 +473,32 @@ def test_lp_agrees_with_merit_order(bids, asks, bid_form, ask_form):
     mo = clear_double_auction(bids, asks)
     assert lp.method == "lp" and math.isnan(lp.k)
     assert_clearing_invariants(lp, bid_p, bid_q, ask_p, ask_q, tol=1e-6)
-    assert math.isclose(lp.welfare, mo.welfare, abs_tol=1e-6)
+    # abs_tol 1e-6 for small markets; see lp_tolerance and test_lp_fills_balance_exactly.
+    assert math.isclose(lp.welfare, mo.welfare, abs_tol=lp_tolerance(bids, asks))
     if lp.quantity > 1e-6:
         lo, hi = mo.price_interval
         assert lo - 1e-6 <= lp.price <= hi + 1e-6
         own_lo, own_hi = lp.price_interval
         assert own_lo - 1e-6 <= lp.price <= own_hi + 1e-6
+        # The prices that support an efficient allocation are the same for every efficient
+        # allocation (they are the LP's dual solutions), so both intervals coincide.
+        assert lp.price_interval == pytest.approx(mo.price_interval, abs=1e-6)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="with cvxpy's default solver (Clarabel) the LP's fills violate the energy balance by ~2e-7 kWh "
+    "and the welfare is overstated by 1.2e-6",
+)
+def test_lp_fills_balance_exactly():
+    # Found by hypothesis.  By hand: 4 kWh bid at 6 and 3 kWh at 5.5 against 6 kWh asked at 0.5;
+    # 4 kWh at 6 and 2 of the 3 kWh at 5.5 trade: welfare 4 * 5.5 + 2 * 5 = 32, price 5.5.
+    bids = np.array([(0.0, 1), (0.0, 1), (5.5, 3), (6.0, 1), (6.0, 3)], dtype=float)
+    asks = np.array([(0.5, 2), (0.5, 4)], dtype=float)
+    lp = welfare_max_clearing(bids, asks)
+    assert math.isclose(lp.price, 5.5, abs_tol=1e-6)
+    assert math.isclose(lp.welfare, 32.0, abs_tol=1e-6)
+    assert math.isclose(lp.buyer_fills.sum(), lp.seller_fills.sum(), abs_tol=1e-9)
 
 
 # --------------------------------------------------------------------------- the LP's dual by finite differences
@@ -485,10 +516,12 @@ def test_lp_agrees_with_merit_order(bids, asks, bid_form, ask_form):
     ],
     ids=["seed", "marginal-seller", "marginal-buyer", "negative", "fractional", "single-pair"],
 )
-def test_lp_price_is_the_welfare_gain_of_free_supply(bids, asks, exact):
+@pytest.mark.parametrize("solver", [None, "CLARABEL", "HIGHS", "SCIPY"])
+def test_lp_price_is_the_welfare_gain_of_free_supply(bids, asks, exact, solver):
+    # cvxpy's sign convention for the dual of an equality constraint must not depend on the solver.
     bid_p, bid_q = price_and_quantity(bids)
     ask_p, ask_q = price_and_quantity(asks)
-    price = welfare_max_clearing(bids, asks).price
+    price = welfare_max_clearing(bids, asks, solver=solver).price
     w0 = welfare_with_free_supply(bid_p, bid_q, ask_p, ask_q, 0.0)
     for d in (0.01, 0.1):
         w_plus = welfare_with_free_supply(bid_p, bid_q, ask_p, ask_q, d)
@@ -568,7 +601,7 @@ def test_settle_no_trade_pays_nothing():
 def test_settlement_properties(bids, asks, k, use_lp):
     bid_p, ask_p = bids[:, 0], asks[:, 0]
     r = welfare_max_clearing(bids, asks) if use_lp else clear_double_auction(bids, asks, k=k)
-    tol = 1e-6 if use_lp else 1e-9
+    tol = lp_tolerance(bids, asks) if use_lp else 1e-9
 
     s = settle(r, bids, asks)
     if r.quantity > 0:
@@ -583,11 +616,11 @@ def test_settlement_properties(bids, asks, k, use_lp):
     assert np.all(s.buyer_surplus >= -tol) and np.all(s.seller_surplus >= -tol)
     np.testing.assert_allclose(s.buyer_surplus, (bid_p - np.nan_to_num(r.price)) * r.buyer_fills, atol=tol)
     np.testing.assert_allclose(s.seller_surplus, (np.nan_to_num(r.price) - ask_p) * r.seller_fills, atol=tol)
-    assert math.isclose(s.buyer_surplus.sum() + s.seller_surplus.sum(), r.welfare, abs_tol=1e-6)
+    assert math.isclose(s.buyer_surplus.sum() + s.seller_surplus.sum(), r.welfare, abs_tol=tol)
 
     p = settle(r, bids, asks, pricing="pay_as_bid")
     assert p.pricing == "pay_as_bid"
-    assert math.isclose(p.budget, r.welfare, abs_tol=1e-6)  # the platform keeps the whole welfare
+    assert math.isclose(p.budget, r.welfare, abs_tol=tol)  # the platform keeps the whole welfare
     np.testing.assert_allclose(p.buyer_payments, bid_p * r.buyer_fills)
     np.testing.assert_allclose(p.seller_payments, -ask_p * r.seller_fills)
     np.testing.assert_allclose(np.r_[p.buyer_surplus, p.seller_surplus], 0.0, atol=1e-9)

@@ -1,0 +1,94 @@
+"""Plots return Axes with the right data; widgets are built headless and driven."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib.axes import Axes
+
+import te_course as tc
+from te_course import plots, widgets
+
+SEED_BIDS, SEED_ASKS = [12, 10, 8], [5, 7, 9]
+
+
+def test_supply_demand_curves_are_sorted_cumulative_steps():
+    r = tc.clear_double_auction([8, 12, 10], [(9, 2), (5, 1), (7, 0.5)])
+    c = plots.supply_demand_curves(r)
+    assert np.array_equal(c["demand_p"], [12, 10, 8]) and np.array_equal(c["demand_q"], [0, 1, 2, 3])
+    assert np.array_equal(c["supply_p"], [5, 7, 9]) and np.array_equal(c["supply_q"], [0, 1, 1.5, 3.5])
+
+
+def test_plot_double_auction_draws_curves_point_and_welfare_area():
+    r = tc.clear_double_auction(SEED_BIDS, SEED_ASKS)
+    ax = plots.plot_double_auction(r)
+    assert isinstance(ax, Axes)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "demand (bids)" in labels and "supply (asks)" in labels
+    assert "price interval [8, 9]" in labels and "clearing: 2 kWh at 8.5" in labels
+    # the shaded welfare area equals the welfare: integrate the polygon's area
+    (poly,) = ax.collections
+    verts = poly.get_paths()[0].vertices
+    x, y = verts[:, 0], verts[:, 1]
+    area = 0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1)))
+    assert area == pytest.approx(r.welfare)
+    point = [ln for ln in ax.get_lines() if ln.get_marker() == "o"][0]
+    assert point.get_xdata()[0] == 2 and point.get_ydata()[0] == 8.5
+
+
+def test_plot_of_a_market_without_trade_says_so():
+    ax = plots.plot_double_auction(tc.clear_double_auction([3], [9]))
+    assert any("no trade" in t.get_text() for t in ax.texts)
+
+
+def test_plot_draws_into_a_given_axes():
+    ax0 = plots.new_axes()
+    assert plots.plot_double_auction(tc.clear_double_auction(SEED_BIDS, SEED_ASKS), ax=ax0) is ax0
+
+
+def test_parse_prices_accepts_commas_and_spaces_and_names_bad_entries():
+    assert widgets.parse_prices(" 12,10  8;7 ", "bids") == [12, 10, 8, 7]
+    with pytest.raises(ValueError, match=r"`asks`: entry 1 \('x'\) is not a number"):
+        widgets.parse_prices("5, x", "asks")
+    with pytest.raises(ValueError, match="`bids`: type at least one price"):
+        widgets.parse_prices(" , ", "bids")
+
+
+def test_auction_update_returns_result_axes_and_table():
+    result, ax, table = widgets.auction_update(SEED_BIDS, SEED_ASKS, k=0.0)
+    assert result.price == 8 and isinstance(ax, Axes)
+    assert "[8, 9]" in table and "<table" in table
+
+
+def test_auction_explorer_headless_reacts_to_every_control():
+    app = widgets.auction_explorer()
+    c, state = app.controls, app.state
+    assert state["result"].price == 8.5 and state["error"] is None
+
+    c["k"].value = 1.0
+    assert state["result"].price == 9.0
+    c["bids"].value = "12, 10, 9.5"
+    assert state["result"].quantity == 3 and state["result"].welfare == pytest.approx(10.5)
+
+    c["asks"].value = "5, oops"
+    assert "entry 1 ('oops') is not a number" in state["error"]
+    assert "oops" in app.children[-1].children[1].value  # the message is shown, not raised
+    c["asks"].value = "5, 7, 9"
+    assert state["error"] is None
+
+    c["mode"].value = "random"
+    assert c["bids"].layout.display == "none" and c["n_buyers"].layout.display is None
+    first = state["result"]
+    bids, asks = tc.random_orders(8, 8, seed=0)
+    assert first.welfare == pytest.approx(tc.clear_double_auction(bids, asks, k=1.0).welfare)
+    c["n_buyers"].value = 20
+    assert state["result"].bid_prices.size == 20
+    c["seed"].value = 3
+    c["divisible"].value = True
+    bids, asks = tc.random_orders(20, 8, seed=3, divisible=True)
+    assert np.array_equal(state["result"].bid_quantities, bids["quantity"])
+
+
+def test_auction_explorer_reports_a_market_without_trade():
+    app = widgets.auction_explorer("3", "9")
+    assert app.state["result"].quantity == 0 and "No trade" in app.state["table"]
