@@ -197,7 +197,7 @@ def _levels(key: np.ndarray, quantity: np.ndarray):
     Returns the sort order, each order's level id, each level's key and each
     level's total quantity (in sorted order).
     """
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)  # stability is not needed: equal keys share a level pro rata
     k_sorted = key[order]
     new_level = np.empty(k_sorted.size, dtype=bool)
     new_level[0] = True
