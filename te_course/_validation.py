@@ -21,6 +21,7 @@ __all__ = [
     "check_finite",
     "check_positive",
     "check_fraction",
+    "check_same_length",
 ]
 
 
@@ -114,6 +115,8 @@ def check_fraction(value: float, name: str) -> float:
     0.5
     """
     try:
+        if isinstance(value, (str, bytes)):
+            raise TypeError
         v = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"`{name}` must be a number between 0 and 1; got {value!r}.") from None
