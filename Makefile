@@ -19,8 +19,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 ## make lab: set up and open the course in JupyterLab
+# root (containers, CI machines) needs --allow-root; extra flags via LAB_ARGS="--port=8890 ..."
+LAB_ARGS ?=
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00_start_here/00_start_here.ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) \
+		--ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks/00_start_here/00_start_here.ipynb $(LAB_ARGS)
 
 ## make test: set up and run every test (lint, unit, property, doctests, notebooks, grading)
 test: $(STAMP)

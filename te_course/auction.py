@@ -487,7 +487,7 @@ def settle(result: ClearingResult, bids, asks, *, pricing: str = "uniform") -> S
     >>> bids, asks = [12, 10, 8], [5, 7, 9]
     >>> s = settle(clear_double_auction(bids, asks), bids, asks)
     >>> s.payments
-    array([ 8.5,  8.5,  0. , -8.5, -8.5, -0. ])
+    array([ 8.5,  8.5,  0. , -8.5, -8.5,  0. ])
     >>> s.budget
     0.0
     >>> settle(clear_double_auction(bids, asks), bids, asks, pricing="pay_as_bid").budget
@@ -508,11 +508,11 @@ def settle(result: ClearingResult, bids, asks, *, pricing: str = "uniform") -> S
             )
     if pricing == "uniform":
         price = 0.0 if result.quantity == 0 else result.price
-        buyer_pay = price * result.buyer_fills
-        seller_pay = -price * result.seller_fills
+        buyer_pay = price * result.buyer_fills + 0.0  # + 0.0 turns -0.0 into 0.0
+        seller_pay = -price * result.seller_fills + 0.0
     elif pricing == "pay_as_bid":
-        buyer_pay = bid_p * result.buyer_fills
-        seller_pay = -ask_p * result.seller_fills
+        buyer_pay = bid_p * result.buyer_fills + 0.0
+        seller_pay = -ask_p * result.seller_fills + 0.0
     else:
         raise ValueError(f"`pricing` must be 'uniform' or 'pay_as_bid'; got {pricing!r}.")
     payments = np.concatenate((buyer_pay, seller_pay))

@@ -1,12 +1,15 @@
 """Plots, one function per result type.
 
-Every function takes ``ax=None`` (a new figure is made when it is None) and
-returns the ``Axes``; none calls ``plt.show()``.  Figures are made with
-``matplotlib.figure.Figure`` rather than pyplot, so that widgets that redraw
-often do not pile up figures in pyplot's global state.
+Every function takes ``ax=None`` (a new pyplot figure is made when it is None,
+so that a notebook shows it inline at the end of the cell) and returns the
+``Axes``; none calls ``plt.show()``.  Widgets, which redraw often, draw on
+figures made outside pyplot (``new_axes(pyplot=False)``) and show them as PNG
+bytes (:func:`to_png`), so that no figure piles up in pyplot's global state.
 """
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -14,17 +17,42 @@ from matplotlib.figure import Figure
 
 from .auction import ClearingResult
 
-__all__ = ["new_axes", "supply_demand_curves", "plot_double_auction"]
+__all__ = ["new_axes", "to_png", "supply_demand_curves", "plot_double_auction"]
 
 BUY_COLOR = "#1f77b4"
 SELL_COLOR = "#d62728"
 WELFARE_COLOR = "#2ca02c"
 
 
-def new_axes(figsize=(6.4, 4.2)) -> Axes:
-    """Return the axes of a new figure that is not registered with pyplot."""
-    fig = Figure(figsize=figsize, layout="constrained")
-    return fig.add_subplot()
+def new_axes(figsize=(6.4, 4.2), *, pyplot: bool = True) -> Axes:
+    """Return the axes of a new figure.
+
+    Parameters
+    ----------
+    figsize : tuple of float
+        Width and height in inches.
+    pyplot : bool
+        ``True``: a pyplot figure, which a notebook displays inline.  ``False``:
+        a figure outside pyplot's state, for widgets (render it with :func:`to_png`).
+    """
+    if pyplot:
+        import matplotlib.pyplot as plt
+
+        return plt.subplots(figsize=figsize, layout="constrained")[1]
+    return Figure(figsize=figsize, layout="constrained").add_subplot()
+
+
+def to_png(fig: Figure, dpi: int = 96) -> bytes:
+    r"""Render a figure to PNG bytes (for an ``ipywidgets.Image``).
+
+    Examples
+    --------
+    >>> to_png(new_axes(pyplot=False).figure)[:4]
+    b'\x89PNG'
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
 
 def supply_demand_curves(result: ClearingResult):

@@ -13,10 +13,9 @@ import html
 
 import ipywidgets as W
 import pandas as pd
-from IPython.display import display
 
 from .auction import ClearingResult, clear_double_auction, random_orders
-from .plots import plot_double_auction
+from .plots import new_axes, plot_double_auction, to_png
 
 __all__ = ["parse_prices", "auction_update", "auction_explorer"]
 
@@ -67,7 +66,7 @@ def auction_update(bids, asks, k: float = 0.5, ax=None):
     k : float
         The k-rule's k.
     ax : matplotlib.axes.Axes, optional
-        Where to draw.
+        Where to draw; by default a new figure outside pyplot.
 
     Returns
     -------
@@ -83,7 +82,7 @@ def auction_update(bids, asks, k: float = 0.5, ax=None):
     8.5
     """
     result = clear_double_auction(bids, asks, k=k)
-    ax = plot_double_auction(result, ax=ax)
+    ax = plot_double_auction(result, ax=ax if ax is not None else new_axes(pyplot=False))
     return result, ax, _table_html(result)
 
 
@@ -99,7 +98,8 @@ def auction_explorer(bids="12, 10, 8", asks="5, 7, 9", *, k: float = 0.5) -> W.V
     Returns
     -------
     ipywidgets.VBox
-        With ``app.controls`` (a dict of the control widgets) and ``app.state``
+        With ``app.controls`` (a dict of the control widgets), ``app.chart``
+        (an ``ipywidgets.Image`` holding the figure as PNG) and ``app.state``
         (a dict holding the last ``result``, ``ax``, ``table`` and ``error``).
     """
     mode = W.ToggleButtons(options=["typed", "random"], value="typed", description="orders")
@@ -110,7 +110,7 @@ def auction_explorer(bids="12, 10, 8", asks="5, 7, 9", *, k: float = 0.5) -> W.V
     seed = W.IntText(value=0, description="seed")
     divisible = W.Checkbox(value=False, description="divisible quantities")
     k_slider = W.FloatSlider(value=k, min=0.0, max=1.0, step=0.05, description="k")
-    chart = W.Output()
+    chart = W.Image(format="png", layout=W.Layout(width="640px"))
     table = W.HTML()
     controls = {
         "mode": mode, "bids": bid_text, "asks": ask_text, "n_buyers": n_buyers,
@@ -136,9 +136,7 @@ def auction_explorer(bids="12, 10, 8", asks="5, 7, 9", *, k: float = 0.5) -> W.V
             return
         state.update(result=result, ax=ax, table=summary, error=None)
         table.value = summary
-        with chart:
-            chart.clear_output(wait=True)
-            display(ax.figure)
+        chart.value = to_png(ax.figure)
 
     for w in controls.values():
         w.observe(refresh, names="value")
@@ -147,6 +145,7 @@ def auction_explorer(bids="12, 10, 8", asks="5, 7, 9", *, k: float = 0.5) -> W.V
         k_slider, W.HBox([chart, table]),
     ])
     app.controls = controls
+    app.chart = chart
     app.state = state
     refresh()
     return app

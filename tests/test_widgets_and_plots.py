@@ -65,8 +65,11 @@ def test_auction_explorer_headless_reacts_to_every_control():
     c, state = app.controls, app.state
     assert state["result"].price == 8.5 and state["error"] is None
 
+    png = app.chart.value
+    assert png[:4] == b"\x89PNG"
     c["k"].value = 1.0
     assert state["result"].price == 9.0
+    assert app.chart.value[:4] == b"\x89PNG" and app.chart.value != png  # the chart was redrawn
     c["bids"].value = "12, 10, 9.5"
     assert state["result"].quantity == 3 and state["result"].welfare == pytest.approx(10.5)
 
@@ -92,3 +95,21 @@ def test_auction_explorer_headless_reacts_to_every_control():
 def test_auction_explorer_reports_a_market_without_trade():
     app = widgets.auction_explorer("3", "9")
     assert app.state["result"].quantity == 0 and "No trade" in app.state["table"]
+
+
+def test_plots_and_the_explorer_render_as_images_in_a_kernel():
+    """A notebook must show a figure, not '<Figure size ...>' (a figure outside pyplot would)."""
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[
+        new_code_cell("import te_course as tc\nfrom te_course import plots\n"
+                      "ax = plots.plot_double_auction(tc.clear_double_auction([12, 10, 8], [5, 7, 9]))"),
+        new_code_cell("tc.widgets.auction_explorer()"),
+    ])
+    NotebookClient(nb, kernel_name="python3", timeout=60).execute()
+    figure_outputs = nb.cells[0].outputs
+    assert [o.output_type for o in figure_outputs] == ["display_data"]
+    assert "image/png" in figure_outputs[0].data
+    (widget,) = nb.cells[1].outputs
+    assert "application/vnd.jupyter.widget-view+json" in widget.data
