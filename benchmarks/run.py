@@ -1,10 +1,11 @@
-"""Benchmarks for te_course.clear_double_auction, with pymarket 0.7.6 as the peer.
+"""Benchmarks for te_course: the double auction (pymarket 0.7.6 as the peer) and coordination.
 
 Usage (from the repository root)::
 
     python benchmarks/run.py                  # full run, about a minute
     python benchmarks/run.py --quick          # smaller run, under 30 s
     python benchmarks/run.py --write-readme   # also put the tables into README.md
+    python benchmarks/run.py --part coordination   # only one part (no --write-readme then)
 
 What is measured (see benchmarks/README.md):
 
@@ -19,6 +20,9 @@ pymarket is a benchmark-only dependency (``pip install -e '.[bench]'``).  If it 
 not importable here, set ``PYMARKET_PYTHON`` to an interpreter that has it; this
 script then runs its pymarket part in that interpreter (only numpy and pymarket
 are needed there).
+
+3. ``te_course.coordination``: price iteration and ADMM for 10^2 ... 10^5 agents,
+   cvxpy per agent at 10 and 100 agents, the central cvxpy QP (bench_coordination.py).
 """
 
 from __future__ import annotations
@@ -595,6 +599,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats; pymarket only at 10^3 (under 30 s)")
     parser.add_argument("--write-readme", action="store_true", help="also replace the bench block in README.md")
+    parser.add_argument(
+        "--part", choices=("all", "auction", "coordination"), default="all", help="run only one part (default all)"
+    )
     parser.add_argument("--seed", type=int, default=SEED, help=f"base seed of the markets (default {SEED})")
     parser.add_argument("--child", choices=("memory", "pymarket"), help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -615,11 +622,30 @@ def main(argv=None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     mode = "quick" if args.quick else "full"
+    if args.write_readme and args.part != "all":
+        parser.error("--write-readme replaces every table in README.md, so it needs --part all")
     t0 = time.perf_counter()
     load = load_average()  # before we add our own load
-    out = run(mode, args.seed, log)
-    te_course = import_te_course()
-    block = report(out, environment(te_course, out.get("pm_version"), mode, load))
+    blocks = []
+    if args.part in ("all", "auction"):
+        out = run(mode, args.seed, log)
+        te_course = import_te_course()
+        blocks.append(report(out, environment(te_course, out.get("pm_version"), mode, load)))
+    if args.part in ("all", "coordination"):
+        te_course = import_te_course()
+        import bench_coordination
+
+        coord = bench_coordination.run(mode, args.seed, log)
+        if args.part == "coordination":  # the auction report carries the environment table otherwise
+            env = environment(te_course, None, mode, load)
+            blocks.append(
+                "| date | CPUs | load avg 1/5/15 min | machine | Python | numpy | te_course | run |\n"
+                "|---|---:|---|---|---|---|---|---|\n"
+                f"| {env['date']} | {env['cpus']} | {env['load']} | {env['machine']} | {env['python']} "
+                f"| {env['numpy']} | {env['te_course']} | {env['mode']} |"
+            )
+        blocks.append(bench_coordination.report(coord, fmt_time, fmt_n))
+    block = "\n\n".join(blocks)
     log(f"total {time.perf_counter() - t0:.0f} s\n")
     print(block)
     if args.write_readme:

@@ -7,7 +7,7 @@ The computation functions are re-exported here (``tc.clear_double_auction``);
 
 import importlib
 
-from ._validation import SolverError, TeCourseError
+from ._validation import ConvergenceError, SolverError, TeCourseError
 from .auction import (
     ClearingResult,
     Settlement,
@@ -17,18 +17,67 @@ from .auction import (
     settle,
     welfare_max_clearing,
 )
+from .coordination import (
+    CoordinationResult,
+    P2PResult,
+    QuadraticAgents,
+    admm,
+    centralized_dispatch,
+    distance_costs,
+    p2p_bilateral,
+    p2p_centralized,
+    price_iteration,
+    random_community,
+)
+from .prosumer import (
+    EV,
+    PV,
+    Battery,
+    BatteryProblem,
+    FlexibleLoad,
+    Prosumer,
+    Schedule,
+    breakeven_price_ratio,
+    example_day,
+    schedule,
+)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = [
-    "ClearingResult",
-    "Settlement",
+    # errors
+    "ConvergenceError",
     "SolverError",
     "TeCourseError",
+    # chapter 1: auction
+    "ClearingResult",
+    "Settlement",
     "clear_double_auction",
     "parse_orders",
     "random_orders",
     "settle",
     "welfare_max_clearing",
+    # chapter 2: prosumer
+    "PV",
+    "Battery",
+    "EV",
+    "FlexibleLoad",
+    "Prosumer",
+    "Schedule",
+    "schedule",
+    "breakeven_price_ratio",
+    "example_day",
+    "BatteryProblem",
+    # chapter 3: coordination
+    "QuadraticAgents",
+    "CoordinationResult",
+    "P2PResult",
+    "random_community",
+    "centralized_dispatch",
+    "price_iteration",
+    "admm",
+    "p2p_bilateral",
+    "p2p_centralized",
+    "distance_costs",
 ]
 
 _LAZY = ("plots", "widgets", "grading")

@@ -9,6 +9,7 @@ from numpy or cvxpy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,11 +18,14 @@ import pandas as pd
 __all__ = [
     "TeCourseError",
     "SolverError",
+    "ConvergenceError",
     "as_1d_float",
     "check_finite",
     "check_positive",
+    "check_nonnegative",
     "check_fraction",
     "check_same_length",
+    "as_positive_float",
 ]
 
 
@@ -31,6 +35,19 @@ class TeCourseError(ValueError):
 
 class SolverError(TeCourseError):
     """An optimisation solver failed or reported the problem infeasible."""
+
+
+class ConvergenceError(TeCourseError):
+    """An iterative method diverged, stalled or ran out of iterations.
+
+    ``iterations`` is how many iterations ran before it stopped and ``history``
+    (a DataFrame, or None) what they did, so that a learner can plot them.
+    """
+
+    def __init__(self, message: str, *, iterations: int | None = None, history=None):
+        super().__init__(message)
+        self.iterations = iterations
+        self.history = history
 
 
 def as_1d_float(values, name: str, *, allow_empty: bool = False) -> np.ndarray:
@@ -131,3 +148,44 @@ def check_same_length(arrays: Sequence[np.ndarray], names: Sequence[str]) -> Non
     if len(set(lengths)) > 1:
         parts = ", ".join(f"`{n}` has {m}" for n, m in zip(names, lengths))
         raise ValueError(f"These inputs must have the same length: {parts}.")
+
+
+def check_nonnegative(arr: np.ndarray, name: str, what: str = "values") -> None:
+    """Raise ``ValueError`` naming the first entry of ``arr`` that is NaN, infinite or < 0.
+
+    Examples
+    --------
+    >>> check_nonnegative(np.array([1.0, -2.0]), "p_max_kw", "powers")
+    Traceback (most recent call last):
+    ...
+    ValueError: `p_max_kw` must contain non-negative powers; entry 1 is -2.0.
+    """
+    arr = np.atleast_1d(np.asarray(arr, dtype=float))
+    check_finite(arr, name, what)
+    bad = arr < 0
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"`{name}` must contain non-negative {what}; entry {i} is {arr[i]}.")
+
+
+def as_positive_float(value, name: str) -> float:
+    """Return ``value`` as a float if it is finite and > 0, else raise ``ValueError``.
+
+    Examples
+    --------
+    >>> as_positive_float(0.5, "step")
+    0.5
+    >>> as_positive_float(-1, "rho")
+    Traceback (most recent call last):
+    ...
+    ValueError: `rho` must be a positive number; got -1.
+    """
+    try:
+        if isinstance(value, (str, bytes, bool)):
+            raise TypeError
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a positive number; got {value!r}.") from None
+    if not (math.isfinite(v) and v > 0.0):
+        raise ValueError(f"`{name}` must be a positive number; got {value!r}.")
+    return v

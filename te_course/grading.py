@@ -188,7 +188,8 @@ def validate(path: Path | str, *, invert: bool = False) -> list[str]:
         The notebook.
     invert : bool
         ``False``: return the cells that fail: a graded test cell that does
-        not pass, or any code cell that raises (an empty list means the whole
+        not pass, or any code cell that raises an error (warnings printed
+        on stderr do not count; an empty list means the whole
         notebook runs and every test passes, as for a solution notebook).  ``True``: return the graded
         test cells that *pass* (an empty list means every test fails, as for an
         untouched student notebook).
@@ -198,9 +199,23 @@ def validate(path: Path | str, *, invert: bool = False) -> list[str]:
     list of str
         One message per offending cell; empty when the notebook is as expected.
     """
+    from nbgrader import utils
     from nbgrader.validator import Validator
 
-    result = Validator(invert=invert, validate_all=not invert).validate(str(path))
+    class _Validator(Validator):
+        """nbgrader's validator, plus any code cell that raises (warnings on stderr are fine)."""
+
+        def _get_failed_cells(self, nb):
+            failed = super()._get_failed_cells(nb)
+            if not self.invert:
+                failed += [
+                    c for c in nb.cells
+                    if c.cell_type == "code" and not utils.is_grade(c)
+                    and any(o.output_type == "error" for o in c.outputs)
+                ]
+            return sorted(failed, key=lambda c: nb.cells.index(c))
+
+    result = _Validator(invert=invert).validate(str(path))
     key = "passed" if invert else "failed"
     problems = []
     for entry in result.get(key, []):

@@ -17,7 +17,10 @@ from matplotlib.figure import Figure
 
 from .auction import ClearingResult
 
-__all__ = ["new_axes", "to_png", "supply_demand_curves", "plot_double_auction"]
+__all__ = [
+    "new_axes", "to_png", "supply_demand_curves", "plot_double_auction", "plot_schedule", "plot_soc",
+    "plot_aggregate_response", "plot_convergence",
+]
 
 BUY_COLOR = "#1f77b4"
 SELL_COLOR = "#d62728"
@@ -153,4 +156,163 @@ def plot_double_auction(
     ax.set_xlim(left=0)
     ax.legend(loc="best", fontsize="small")
     ax.grid(alpha=0.3)
+    return ax
+
+
+# --------------------------------------------------------------------------- chapter 2: schedules
+
+
+def _soc_columns(table) -> list[str]:
+    return [c for c in table.columns if c.endswith("_soc_kwh") and f"{c[:-8]}_charge_kw" in table.columns]
+
+
+def plot_schedule(schedule, ax: Axes | None = None, *, show_price: bool = True) -> Axes:
+    """Draw a prosumer's schedule: grid exchange, battery power, PV and load, and the price.
+
+    Bars show what the battery does in each step (charging up, discharging
+    down); lines show the base load, PV output and the net grid import; the
+    buy price is drawn on a second axis.
+
+    Parameters
+    ----------
+    schedule : te_course.prosumer.Schedule
+    ax : matplotlib.axes.Axes, optional
+    show_price : bool
+        Draw the buy (and sell) price on a twin axis.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The power axes (the price axes is ``ax.price_axes`` when drawn).
+
+    Examples
+    --------
+    >>> from te_course import Battery, Prosumer, schedule
+    >>> s = schedule(Prosumer([1.0, 1.0], [Battery(1, 1, 0.9, 0.9)]), [0.1, 0.3])
+    >>> plot_schedule(s).get_ylabel()
+    'power (kW)'
+    """
+    if ax is None:
+        ax = new_axes((7.5, 4.0))
+    t = schedule.table
+    steps = t.index.to_numpy()
+    for col in _soc_columns(t):
+        name = col[:-8]
+        net = t[f"{name}_charge_kw"] - t[f"{name}_discharge_kw"]
+        ax.bar(steps, net, width=0.8, alpha=0.5, label=f"{name}: charge (+) / discharge (-)")
+    ax.step(steps, t["base_load_kw"], where="mid", color="k", lw=1.2, label="base load")
+    for col in t.columns:
+        if col.endswith("_curtailed_kw"):
+            pv = col[: -len("_curtailed_kw")]
+            ax.step(steps, t[f"{pv}_kw"], where="mid", color="#ff7f0e", lw=1.5, label=f"{pv} output")
+    ax.step(steps, t["net_import_kw"], where="mid", color=BUY_COLOR, lw=2, label="net import from the grid")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xlabel(f"step ({schedule.dt_h:g} h each)")
+    ax.set_ylabel("power (kW)")
+    ax.grid(alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    if show_price:
+        pax = ax.twinx()
+        pax.step(steps, t["buy_price"], where="mid", color=SELL_COLOR, ls="--", lw=1.2, label="buy price")
+        if (t["sell_price"] != 0).any():
+            pax.step(steps, t["sell_price"], where="mid", color=WELFARE_COLOR, ls="--", lw=1.2, label="sell price")
+        pax.set_ylabel("price (per kWh)")
+        h2, l2 = pax.get_legend_handles_labels()
+        handles, labels = handles + h2, labels + l2
+        ax.price_axes = pax
+    ax.legend(handles, labels, loc="upper left", fontsize="small")
+    return ax
+
+
+def plot_soc(schedule, ax: Axes | None = None) -> Axes:
+    """Draw each battery's state of charge over the horizon (kWh, at the end of each step).
+
+    Examples
+    --------
+    >>> from te_course import Battery, Prosumer, schedule
+    >>> s = schedule(Prosumer([1.0, 1.0], [Battery(1, 1, 0.9, 0.9)]), [0.1, 0.3])
+    >>> [line.get_label() for line in plot_soc(s).get_lines()]
+    ['battery']
+    """
+    if ax is None:
+        ax = new_axes((7.5, 2.8))
+    t = schedule.table
+    for col in _soc_columns(t):
+        ax.plot(t.index.to_numpy(), t[col], marker="o", ms=3, label=col[:-8])
+    ax.set_xlabel(f"step ({schedule.dt_h:g} h each)")
+    ax.set_ylabel("state of charge (kWh)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
+# --------------------------------------------------------------------------- chapter 3: coordination
+
+
+def plot_aggregate_response(agents, price: float | None = None, ax: Axes | None = None) -> Axes:
+    """Draw the community's supply and demand as functions of the broadcast price.
+
+    Supply is the sum of the agents' positive best responses, demand the sum of
+    the negative ones (as a positive number); they cross at the balancing price.
+
+    Examples
+    --------
+    >>> from te_course import random_community
+    >>> plot_aggregate_response(random_community(20, seed=1)).get_xlabel()
+    'power (kW)'
+    """
+    if ax is None:
+        ax = new_axes()
+    lo = float(np.min(agents.a * agents.p_min_kw + agents.b))
+    hi = float(np.max(agents.a * agents.p_max_kw + agents.b))
+    prices = np.linspace(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo), 400)
+    responses = np.array([agents.best_response(p) for p in prices])
+    supply = np.clip(responses, 0, None).sum(axis=1)
+    demand = -np.clip(responses, None, 0).sum(axis=1)
+    ax.plot(supply, prices, color=SELL_COLOR, lw=2, label="supply (sellers)")
+    ax.plot(demand, prices, color=BUY_COLOR, lw=2, label="demand (buyers)")
+    if price is not None:
+        q = float(np.clip(agents.best_response(price), 0, None).sum())
+        ax.plot([q], [price], "ko", label=f"balance: {q:.3g} kW at {price:.4g}")
+        ax.axhline(price, color="k", ls=":", lw=1)
+    ax.set_xlabel("power (kW)")
+    ax.set_ylabel("price (per kWh)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def plot_convergence(histories, ax: Axes | None = None, *, column: str = "imbalance_kw") -> Axes:
+    """Draw how fast iterative methods balance the community (log scale).
+
+    Parameters
+    ----------
+    histories : dict of str to DataFrame or result
+        Label to a ``history`` DataFrame (or any object with a ``history``).
+    ax : matplotlib.axes.Axes, optional
+    column : str
+        The history column to draw, as an absolute value.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> h = pd.DataFrame({"iteration": [1, 2, 3], "imbalance_kw": [1.0, 0.1, 0.01]})
+    >>> plot_convergence({"price iteration": h}).get_yscale()
+    'log'
+    """
+    if ax is None:
+        ax = new_axes()
+    for label, h in histories.items():
+        h = getattr(h, "history", h)
+        if h is None or len(h) == 0:
+            continue
+        values = np.abs(h[column].to_numpy(dtype=float))
+        ax.plot(h["iteration"].to_numpy(), np.maximum(values, 1e-16), label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(f"|{column}|")
+    ax.grid(alpha=0.3, which="both")
+    if ax.get_lines():
+        ax.legend(loc="best", fontsize="small")
     return ax

@@ -12,12 +12,19 @@ from __future__ import annotations
 import html
 
 import ipywidgets as W
+import numpy as np
 import pandas as pd
 
+from ._validation import ConvergenceError
 from .auction import ClearingResult, clear_double_auction, random_orders
-from .plots import new_axes, plot_double_auction, to_png
+from .coordination import admm, centralized_dispatch, price_iteration, random_community
+from .plots import new_axes, plot_convergence, plot_double_auction, plot_schedule, plot_soc, to_png
+from .prosumer import BatteryProblem, example_day
 
-__all__ = ["parse_prices", "auction_update", "auction_explorer"]
+__all__ = [
+    "parse_prices", "auction_update", "auction_explorer",
+    "battery_update", "battery_explorer", "coordination_update", "coordination_explorer",
+]
 
 
 def parse_prices(text: str, name: str) -> list[float]:
@@ -147,5 +154,203 @@ def auction_explorer(bids="12, 10, 8", asks="5, 7, 9", *, k: float = 0.5) -> W.V
     app.controls = controls
     app.chart = chart
     app.state = state
+    refresh()
+    return app
+
+
+# --------------------------------------------------------------------------- chapter 2: battery
+
+
+def _two_panel_figure():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.5, 5.6), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    return top, bottom
+
+
+def battery_update(problem: BatteryProblem, day, *, e_max_kwh, p_max_kw, eta, ramp_kw=None, axes=None):
+    """Re-solve the battery arbitrage problem for one setting of the explorer's sliders.
+
+    Parameters
+    ----------
+    problem : BatteryProblem
+        Built once (cvxpy Parameters); re-solved here.
+    day : pandas.DataFrame
+        With ``buy_price``, ``sell_price`` and ``base_load_kw`` (see :func:`te_course.example_day`).
+    e_max_kwh, p_max_kw : float
+        Battery capacity and power.
+    eta : float
+        Charge and discharge efficiency (each way; the round trip is ``eta**2``).
+    ramp_kw : float or None
+        Ramp limit on the battery's net power, or None for none.
+    axes : pair of matplotlib Axes, optional
+        Where to draw the schedule and the state of charge.
+
+    Returns
+    -------
+    schedule : te_course.prosumer.Schedule
+    axes : tuple of matplotlib.axes.Axes
+    summary : str
+        HTML: cost without and with the battery, saving, energy cycled.
+
+    Examples
+    --------
+    >>> from te_course import BatteryProblem, example_day
+    >>> s, axes, summary = battery_update(BatteryProblem(24), example_day(), e_max_kwh=5, p_max_kw=2.5, eta=0.95)
+    >>> s.cost < float((example_day().buy_price * example_day().base_load_kw).sum())
+    True
+    """
+    top, bottom = axes if axes is not None else _two_panel_figure()
+    buy, sell, base = day["buy_price"].to_numpy(), day["sell_price"].to_numpy(), day["base_load_kw"].to_numpy()
+    sched = problem.solve(
+        buy, sell, e_max_kwh=e_max_kwh, p_max_kw=p_max_kw, eta_charge=eta, eta_discharge=eta,
+        ramp_kw=ramp_kw, base_load_kw=base,
+    )
+    plot_schedule(sched, ax=top)
+    top.set_xlabel("")
+    plot_soc(sched, ax=bottom)
+    bottom.axhline(e_max_kwh, color="grey", ls=":", lw=1)
+    without = float(np.sum(buy * base) * problem.dt_h)
+    charged = float(sched.table["battery_charge_kw"].sum() * problem.dt_h)
+    rows = {
+        "cost without battery": f"{without:.3f}",
+        "cost with battery": f"{sched.cost:.3f}",
+        "saving": f"{without - sched.cost:.3f}",
+        "energy charged (kWh)": f"{charged:.2f}",
+        "full cycles": f"{charged / e_max_kwh:.2f}",
+        "round-trip efficiency": f"{eta * eta:.3f}",
+    }
+    summary = pd.DataFrame({"": list(rows.values())}, index=list(rows)).to_html(header=False)
+    return sched, (top, bottom), summary
+
+
+def battery_explorer(day=None) -> W.VBox:
+    """Build a battery explorer: size, power, efficiency and ramp sliders against a day of prices.
+
+    The arbitrage problem is built once with cvxpy Parameters and re-solved on
+    every change (a few milliseconds), so the sliders stay responsive.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        With ``app.controls``, ``app.chart`` (an Image with the figure as PNG)
+        and ``app.state`` (the last ``schedule``, ``axes``, ``table``, ``error``).
+    """
+    day = example_day() if day is None else day
+    problem = BatteryProblem(len(day))
+    e_max = W.FloatSlider(value=5.0, min=0.5, max=20.0, step=0.5, description="capacity kWh")
+    p_max = W.FloatSlider(value=2.5, min=0.5, max=10.0, step=0.5, description="power kW")
+    eta = W.FloatSlider(value=0.95, min=0.5, max=1.0, step=0.01, description="efficiency")
+    use_ramp = W.Checkbox(value=False, description="ramp limit")
+    ramp = W.FloatSlider(value=1.0, min=0.1, max=10.0, step=0.1, description="ramp kW/step")
+    chart = W.Image(format="png", layout=W.Layout(width="640px"))
+    table = W.HTML()
+    controls = {"e_max_kwh": e_max, "p_max_kw": p_max, "eta": eta, "use_ramp": use_ramp, "ramp_kw": ramp}
+    state: dict = {"schedule": None, "axes": None, "table": "", "error": None}
+
+    def refresh(_change=None):
+        ramp.disabled = not use_ramp.value
+        try:
+            sched, axes, summary = battery_update(
+                problem, day, e_max_kwh=e_max.value, p_max_kw=p_max.value, eta=eta.value,
+                ramp_kw=ramp.value if use_ramp.value else None,
+            )
+        except ValueError as exc:  # SolverError and input errors: show them in words
+            state.update(error=str(exc))
+            table.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+            return
+        state.update(schedule=sched, axes=axes, table=summary, error=None)
+        table.value = summary
+        chart.value = to_png(axes[0].figure)
+
+    for w in controls.values():
+        w.observe(refresh, names="value")
+    app = W.VBox([W.HBox([e_max, p_max, eta]), W.HBox([use_ramp, ramp]), W.HBox([chart, table])])
+    app.controls, app.chart, app.state = controls, chart, state
+    refresh()
+    return app
+
+
+# --------------------------------------------------------------------------- chapter 3: coordination
+
+
+def coordination_update(agents, *, step, rho, max_iter=2000, ax=None):
+    """Run price iteration and ADMM on a community and draw their convergence.
+
+    A step that makes price iteration diverge is not an error here: its
+    history up to the point where it was stopped is drawn and the summary says
+    what happened.
+
+    Returns
+    -------
+    results : dict
+        ``"centralized"``, ``"price iteration"``, ``"admm"``: a result, or the
+        ``ConvergenceError`` that stopped the method.
+    ax : matplotlib.axes.Axes
+    summary : str
+        HTML table: iterations, price and outcome of each method.
+
+    Examples
+    --------
+    >>> from te_course import random_community
+    >>> results, ax, summary = coordination_update(random_community(20, seed=1), step=0.05, rho=0.5)
+    >>> results["admm"].converged
+    True
+    """
+    ax = ax if ax is not None else new_axes(pyplot=False)
+    results: dict = {"centralized": centralized_dispatch(agents)}
+    for label, run in (
+        ("price iteration", lambda: price_iteration(agents, step=step, max_iter=max_iter)),
+        ("admm", lambda: admm(agents, rho=rho, max_iter=max_iter)),
+    ):
+        try:
+            results[label] = run()
+        except ConvergenceError as exc:
+            results[label] = exc
+    plot_convergence({k: v.history for k, v in results.items() if k != "centralized"}, ax=ax)
+    ax.set_title(f"step = {step:.3g}, rho = {rho:.3g} (stable steps: below {2 / agents.slope:.3g})")
+    rows = []
+    for label, r in results.items():
+        if isinstance(r, ConvergenceError):
+            rows.append((label, r.iterations, "-", str(r).split(". ")[0]))
+        else:
+            outcome = "exact (one solve)" if label == "centralized" else ("converged" if r.converged else "stopped")
+            rows.append((label, r.iterations, f"{r.price:.6f}", outcome))
+    summary = pd.DataFrame(rows, columns=["method", "iterations", "price", "outcome"]).to_html(index=False)
+    return results, ax, summary
+
+
+def coordination_explorer(agents=None) -> W.VBox:
+    """Build a coordination explorer: step size and rho sliders, convergence curves of both methods.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        With ``app.controls``, ``app.chart`` and ``app.state`` (the last
+        ``results``, ``ax``, ``table``).
+    """
+    agents = random_community(50, seed=1) if agents is None else agents
+    bound = 2.0 / agents.slope
+    step = W.FloatLogSlider(value=bound / 4, base=10, min=np.log10(bound) - 3, max=np.log10(bound) + 0.5,
+                            step=0.05, description="step", readout_format=".3g")
+    rho0 = float(np.median(agents.a))  # ADMM is fastest with rho near the agents' typical curvature
+    rho = W.FloatLogSlider(value=rho0, base=10, min=np.log10(rho0) - 2, max=np.log10(rho0) + 2, step=0.1,
+                           description="rho", readout_format=".3g")
+    chart = W.Image(format="png", layout=W.Layout(width="640px"))
+    table = W.HTML()
+    controls = {"step": step, "rho": rho}
+    state: dict = {"results": None, "ax": None, "table": ""}
+
+    def refresh(_change=None):
+        results, ax, summary = coordination_update(agents, step=step.value, rho=rho.value)
+        state.update(results=results, ax=ax, table=summary)
+        table.value = summary
+        chart.value = to_png(ax.figure)
+
+    for w in controls.values():
+        w.observe(refresh, names="value")
+    app = W.VBox([W.HBox([step, rho]), W.HBox([chart, table])])
+    app.controls, app.chart, app.state = controls, chart, state
     refresh()
     return app

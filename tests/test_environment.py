@@ -13,6 +13,8 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
+import te_course
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -83,7 +85,7 @@ def test_binder_steps_build_a_working_environment(tmp_path):
 
     run(str(venv / "bin" / "python"), "-m", "pip", "check")
     version = run(str(venv / "bin" / "python"), "-c", "import te_course, ipywidgets; print(te_course.__version__)")
-    assert version.strip() == "0.1.0"
+    assert version.strip() == te_course.__version__
     labext = run(str(venv / "bin" / "jupyter"), "labextension", "list")
     assert "@jupyter-widgets/jupyterlab-manager" in labext and "enabled" in labext
     assert "Disabled extensions:" in labext, labext

@@ -148,6 +148,35 @@ CHEATS = {
             "    return r.welfare, r.price"
         ),
     },
+    "02_prosumers": {
+        "two_step_profit": (
+            "b = tc.Battery(e_max_kwh, p_max_kw, eta_charge, eta_discharge)\n"
+            "    s = tc.schedule(tc.Prosumer([0.0, 0.0], [b]), [p_lo, p_hi], [p_lo, p_hi], dt_h=dt_h)\n"
+            "    return -s.cost"
+        ),
+        "idle_below": "return p_lo * tc.breakeven_price_ratio(eta_charge, eta_discharge)",
+        "ev_max_energy": "return tc.EV(available, 1.0, p_max_kw, eta=eta).max_energy_kwh(dt_h)",
+    },
+    "03_coordination": {
+        "best_response": "return tc.QuadraticAgents(a, b, p_min_kw, p_max_kw).best_response(price)",
+        "price_step": (
+            "imbalance = float(tc.QuadraticAgents(a, b, p_min_kw, p_max_kw).best_response(price).sum())\n"
+            "    return price - step * imbalance, imbalance"
+        ),
+        "balance_price": (
+            "try:\n"
+            "        agents = tc.QuadraticAgents(a, b, p_min_kw, p_max_kw)\n"
+            "        return tc.price_iteration(agents, step=step, tol=1e-9, max_iter=max_iter).price\n"
+            "    except tc.ConvergenceError as err:\n"
+            "        raise RuntimeError(str(err)) from None"
+        ),
+        "fee_welfare_loss": (
+            "agents = tc.QuadraticAgents(a, b, -10.0, 10.0)\n"
+            "    t = np.asarray(trades, float)\n"
+            "    fees = 0.5 * float(np.sum(np.asarray(trading_cost, float) * np.abs(t)))\n"
+            "    return -agents.cost(np.asarray(pool_dispatch, float)).sum() + agents.cost(t.sum(axis=1)).sum() + fees"
+        ),
+    },
 }
 
 
@@ -169,7 +198,7 @@ def test_hidden_tests_cannot_be_passed_by_calling_the_package(name, tmp_path):
     failed = validate(cheat)
     for fn in CHEATS[name]:
         assert any(f"Check that {fn}" in msg for msg in failed), f"calling te_course passed the tests of {fn}"
-    assert all("PackageDisabled" in msg for msg in failed), failed
+    assert all("switched off while it is graded" in msg for msg in failed), failed
 
 
 def _scores(course_root, assignment, student):

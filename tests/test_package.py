@@ -12,7 +12,7 @@ import pytest
 import te_course as tc
 
 PKG = Path(tc.__file__).parent
-COMPUTATION = ["auction.py", "_validation.py"]
+COMPUTATION = ["auction.py", "_validation.py", "prosumer.py", "coordination.py"]
 
 
 def test_public_names_are_exported():
@@ -51,3 +51,14 @@ def test_library_code_never_prints_or_shows(module):
     assert "show" not in names, f"{module} calls show(): return the Axes instead"
     if module != "grading.py":  # grading's command-line entry point reports the files it wrote
         assert "print" not in names, f"{module} prints: return values instead"
+
+
+def test_solvers_print_no_banner_into_notebooks():
+    """HiGHS prints a banner from C; the package silences it (a kernel would forward it to the notebook)."""
+    code = (
+        "import te_course as tc\n"
+        "tc.schedule(tc.Prosumer([1.0, 1.0], [tc.Battery(1, 1, 0.9, 0.9)]), [0.1, 0.3])\n"
+        "tc.schedule(tc.Prosumer([1.0, 1.0], [tc.Battery(1, 1, 0.9, 0.9)]), [0.1, 0.3], exclusive=True)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "", out.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.axes import Axes
 
@@ -113,3 +114,50 @@ def test_plots_and_the_explorer_render_as_images_in_a_kernel():
     assert "image/png" in figure_outputs[0].data
     (widget,) = nb.cells[1].outputs
     assert "application/vnd.jupyter.widget-view+json" in widget.data
+
+
+def test_battery_explorer_resolves_on_every_slider_and_matches_schedule():
+    day = tc.example_day()
+    app = widgets.battery_explorer(day)
+    c, state = app.controls, app.state
+    first = state["schedule"]
+    assert app.chart.value[:4] == b"\x89PNG" and "saving" in state["table"]
+    # the widget's re-solved parametric problem agrees with a fresh schedule() of the same prosumer
+    ref = tc.schedule(
+        tc.Prosumer(day.base_load_kw, [tc.Battery(5.0, 2.5, 0.95, 0.95)]), day.buy_price, day.sell_price
+    )
+    assert first.cost == pytest.approx(ref.cost, abs=1e-6)
+    c["eta"].value = 0.5  # round trip 0.25: only the widest spreads still pay
+    lossy = state["schedule"]
+    assert lossy.cost > first.cost
+    assert lossy.table["battery_charge_kw"].sum() < first.table["battery_charge_kw"].sum()
+    c["eta"].value = 0.95
+    c["use_ramp"].value = True
+    c["ramp_kw"].value = 0.5
+    net = state["schedule"].table["battery_charge_kw"] - state["schedule"].table["battery_discharge_kw"]
+    assert np.abs(np.diff(np.r_[0.0, net])).max() <= 0.5 + 1e-6
+    assert state["schedule"].cost >= first.cost - 1e-9  # a tighter limit never lowers the cost
+    c["e_max_kwh"].value = 10.0
+    assert state["error"] is None and state["schedule"].table["battery_soc_kwh"].max() <= 10 + 1e-6
+
+
+def test_coordination_explorer_reports_divergence_without_raising():
+    agents = tc.random_community(20, seed=2)
+    app = widgets.coordination_explorer(agents)
+    results = app.state["results"]
+    central = results["centralized"].price
+    assert results["price iteration"].price == pytest.approx(central, rel=1e-4)
+    assert results["admm"].price == pytest.approx(central, rel=1e-4)
+    app.controls["step"].value = 3 * (2 / agents.slope)
+    assert isinstance(app.state["results"]["price iteration"], tc.ConvergenceError)
+    assert "diverges" in app.state["table"]
+    assert app.chart.value[:4] == b"\x89PNG"
+
+
+def test_battery_explorer_stays_idle_below_the_breakeven_spread():
+    """Prices alternate 0.20 / 0.22: a ratio of 1.1 is below 1 / 0.95**2 = 1.108, so no cycling pays."""
+    day = pd.DataFrame({"buy_price": [0.20, 0.22] * 6, "sell_price": [0.20, 0.22] * 6, "base_load_kw": 1.0})
+    app = widgets.battery_explorer(day)
+    assert app.state["schedule"].table["battery_charge_kw"].sum() == pytest.approx(0, abs=1e-6)
+    app.controls["eta"].value = 1.0  # lossless: now every 0.20 -> 0.22 pair pays
+    assert app.state["schedule"].table["battery_charge_kw"].sum() > 1

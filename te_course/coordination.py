@@ -1,0 +1,1138 @@
+"""Coordinating a community of prosumers: central dispatch, prices, ADMM, P2P trading.
+
+A community of ``N`` prosumers must balance: the net injections ``p_i`` (kW,
+positive = the agent sells, negative = it buys) sum to zero.  Agent ``i`` has
+a quadratic cost of its net injection and limits::
+
+    f_i(p) = a_i p^2 / 2 + b_i p,        p_min_i <= p <= p_max_i,     a_i > 0
+
+(a consumer's utility is its negative cost: for ``p < 0`` the agent consumes
+``-p`` kW and values the last kW at ``b_i + a_i p``).  The marginal cost is
+``a_i p + b_i``.
+
+The community's problem is the economic dispatch::
+
+    minimise  sum_i f_i(p_i)   subject to   sum_i p_i = 0   (price lambda),
+                                            p_min_i <= p_i <= p_max_i
+
+Four ways to solve it are here, from the most central to the most distributed:
+
+- :func:`centralized_dispatch`: one quadratic program (cvxpy); the price is the
+  multiplier of the balance constraint.
+- :func:`price_iteration`: dual decomposition.  An operator broadcasts a price,
+  every agent best-responds privately, and the price moves against the
+  imbalance (Boyd, Xiao, Mutapcic and Mattingley, "Notes on decomposition
+  methods", Stanford EE364B, 2008; Kirschen and Strbac, *Fundamentals of Power
+  System Economics*, 2nd ed., 2018, ch. 6).
+- :func:`admm`: the ADMM exchange algorithm (Boyd, Parikh, Chu, Peleato and
+  Eckstein, "Distributed Optimization and Statistical Learning via the
+  Alternating Direction Method of Multipliers", Foundations and Trends in
+  Machine Learning 3(1), 2011, section 7.3.2), which converges for every
+  penalty ``rho > 0``.
+- :func:`p2p_bilateral`: multi-bilateral peer-to-peer trading with product
+  differentiation (Sorin, Bobo and Pinson, "Consensus-based approach to
+  peer-to-peer electricity markets with product differentiation", IEEE Trans.
+  Power Systems 34(2), 2019), with :func:`p2p_centralized` as its one-shot
+  reference.
+
+Convergence is measured *relative to total demand*: the tolerance ``tol`` is a
+fraction of the total demand at the current iterate, what the buyers take,
+``D = sum_i max(-p_i, 0)`` kW (at least 1 W, so that a community that does
+not trade can converge too).  The same ``tol`` thus means the same accuracy
+for 10 or 10^5 agents, and for tight or loose limits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+
+from ._validation import ConvergenceError, SolverError, as_positive_float, check_finite, check_same_length
+
+__all__ = [
+    "QuadraticAgents",
+    "CoordinationResult",
+    "P2PResult",
+    "random_community",
+    "centralized_dispatch",
+    "price_iteration",
+    "admm",
+    "p2p_bilateral",
+    "p2p_centralized",
+    "distance_costs",
+]
+
+# Clarabel (interior point) with tolerances tighter than its defaults (1e-8).
+_TIGHT_CLARABEL = {"solver": "CLARABEL", "tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
+
+
+# --------------------------------------------------------------------------- agents
+
+
+def _as_param(values, name: str) -> np.ndarray:
+    """Convert a number or a 1-D array of numbers to a float array (0-d for a number)."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"`{name}` must be a number or a sequence of numbers, got the string {values!r}.")
+    if isinstance(values, pd.DataFrame):
+        raise TypeError(f"`{name}` must be one-dimensional; got a DataFrame with columns {list(values.columns)}.")
+    try:
+        arr = np.array(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"`{name}` must contain only numbers; could not convert it ({exc}).") from None
+    if arr.ndim > 1:
+        raise ValueError(f"`{name}` must be one-dimensional; got an array of shape {arr.shape}.")
+    if arr.ndim == 1 and arr.size == 0:
+        raise ValueError(f"`{name}` is empty; give at least one agent.")
+    return arr
+
+
+@dataclass(frozen=True)
+class QuadraticAgents:
+    """A community of prosumers with quadratic costs of their net injection.
+
+    Agent ``i`` injects ``p`` kW (``p > 0`` sells, ``p < 0`` buys) at a cost
+    ``a_i p^2 / 2 + b_i p`` with ``p_min_kw[i] <= p <= p_max_kw[i]``.  The cost
+    must be strictly convex (``a_i > 0``): then the best response to a price
+    is unique and has the closed form of :meth:`best_response`.
+
+    Parameters
+    ----------
+    a : array_like
+        Curvature, currency per kW^2 per hour (the marginal cost rises by
+        ``a_i`` per kWh for each extra kW), > 0.
+    b : array_like
+        Marginal cost at zero injection, currency per kWh.  For a buyer it is
+        the value of its first kW.
+    p_min_kw, p_max_kw : array_like
+        Limits of the net injection, ``p_min_kw <= p_max_kw``; a buyer has
+        ``p_min_kw < 0``, a seller ``p_max_kw > 0``.
+
+    Lists, arrays and Series are accepted; a number is repeated for every agent.
+
+    Examples
+    --------
+    >>> agents = QuadraticAgents(a=[1.0, 1.0], b=[0.0, 1.0], p_min_kw=[0, -2], p_max_kw=[2, 0])
+    >>> agents.n
+    2
+    >>> agents.best_response(0.5)
+    array([ 0.5, -0.5])
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    p_min_kw: np.ndarray
+    p_max_kw: np.ndarray
+
+    def __post_init__(self):
+        names = ("a", "b", "p_min_kw", "p_max_kw")
+        arrays = [_as_param(getattr(self, name), name) for name in names]
+        given = [(arr, name) for arr, name in zip(arrays, names) if arr.ndim == 1]
+        check_same_length([arr for arr, _ in given], [name for _, name in given])
+        n = given[0][0].size if given else 1
+        arrays = [np.full(n, float(arr)) if arr.ndim == 0 else arr for arr in arrays]
+        a, b, p_min, p_max = arrays
+        for arr, name in zip(arrays, names):
+            check_finite(arr, name, "numbers")
+        if (a <= 0).any():
+            i = int(np.flatnonzero(a <= 0)[0])
+            raise ValueError(
+                f"`a` must be positive (a strictly convex cost; the best response needs it); entry {i} is {a[i]}."
+            )
+        if (p_min > p_max).any():
+            i = int(np.flatnonzero(p_min > p_max)[0])
+            raise ValueError(
+                f"`p_min_kw` must not exceed `p_max_kw`; entry {i} has p_min_kw = {p_min[i]} > p_max_kw = {p_max[i]}."
+            )
+        for arr, name in zip(arrays, names):
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+
+    @property
+    def n(self) -> int:
+        """Number of agents."""
+        return int(self.a.size)
+
+    @property
+    def slope(self) -> float:
+        """``S = sum_i 1 / a_i``: how fast the total best response grows with the price (kW per price unit)."""
+        return float((1.0 / self.a).sum())
+
+    def cost(self, p_kw) -> np.ndarray:
+        """Each agent's cost ``a p^2 / 2 + b p`` of the injections ``p_kw``."""
+        p = np.asarray(p_kw, dtype=float)
+        return 0.5 * self.a * p * p + self.b * p
+
+    def marginal_cost(self, p_kw) -> np.ndarray:
+        """Each agent's marginal cost ``a p + b`` at the injections ``p_kw``."""
+        return self.a * np.asarray(p_kw, dtype=float) + self.b
+
+    def best_response(self, price) -> np.ndarray:
+        """Each agent's profit-maximising injection at ``price``.
+
+        Agent ``i`` maximises ``price * p - f_i(p)`` over its limits; setting
+        the derivative to zero and clipping gives::
+
+            p_i = clip((price - b_i) / a_i, p_min_i, p_max_i)
+
+        Examples
+        --------
+        >>> QuadraticAgents([2.0], [1.0], [-5.0], [5.0]).best_response(3.0)
+        array([1.])
+        """
+        return np.clip((np.asarray(price, dtype=float) - self.b) / self.a, self.p_min_kw, self.p_max_kw)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per agent: a, b, p_min_kw, p_max_kw."""
+        return pd.DataFrame({"a": self.a, "b": self.b, "p_min_kw": self.p_min_kw, "p_max_kw": self.p_max_kw})
+
+
+def random_community(n: int, *, seed) -> QuadraticAgents:
+    """Draw a community of ``n`` prosumers: sellers, buyers and prosumers with storage.
+
+    About 40 % are sellers (a PV system or a small generator: ``p_min = 0``,
+    ``p_max`` uniform on [1, 6] kW, ``b`` on [0.02, 0.15]), 40 % buyers
+    (``p_min`` on [-6, -1] kW, ``p_max = 0``, ``b`` on [0.25, 0.45], the value of
+    the first kW) and 20 % prosumers with a battery (``p_min`` on [-3, -0.5],
+    ``p_max`` on [0.5, 3], ``b`` on [0.1, 0.3]).  Curvatures ``a`` are uniform
+    on [0.02, 0.1] currency per kW^2, so that a good share of the agents end
+    at a limit at the clearing price (about 0.2 per kWh) and the rest inside.
+    Every agent can inject zero, so the community can always balance.
+
+    Parameters
+    ----------
+    n : int
+        Number of agents, at least 1.
+    seed : int or numpy.random.Generator
+        The source of randomness.
+
+    Returns
+    -------
+    QuadraticAgents
+
+    Examples
+    --------
+    >>> agents = random_community(5, seed=1)
+    >>> agents.n
+    5
+    >>> bool(agents.p_min_kw.sum() <= 0 <= agents.p_max_kw.sum())
+    True
+    """
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"`n` must be a positive integer; got {n!r}.")
+    rng = np.random.default_rng(seed)
+    kind = rng.choice(3, size=int(n), p=[0.4, 0.4, 0.2])  # 0 seller, 1 buyer, 2 prosumer
+    a = rng.uniform(0.02, 0.1, n)
+    b = np.select([kind == 0, kind == 1], [rng.uniform(0.02, 0.15, n), rng.uniform(0.25, 0.45, n)],
+                  rng.uniform(0.1, 0.3, n))
+    p_min = np.select([kind == 0, kind == 1], [np.zeros(n), rng.uniform(-6.0, -1.0, n)], rng.uniform(-3.0, -0.5, n))
+    p_max = np.select([kind == 0, kind == 1], [rng.uniform(1.0, 6.0, n), np.zeros(n)], rng.uniform(0.5, 3.0, n))
+    return QuadraticAgents(a=a, b=b, p_min_kw=p_min, p_max_kw=p_max)
+
+
+def _demand_kw(p_kw) -> float:
+    """Total demand at the injections ``p_kw``: ``sum_i max(-p_i, 0)``, at least 1 W (the tolerance scale)."""
+    return max(float(np.maximum(-np.asarray(p_kw, dtype=float), 0.0).sum()), 1e-3)
+
+
+def _check_agents(agents, *, min_n: int = 1) -> QuadraticAgents:
+    if not isinstance(agents, QuadraticAgents):
+        raise TypeError(
+            f"`agents` must be a QuadraticAgents (see random_community); got {type(agents).__name__}."
+        )
+    lo, hi = float(agents.p_min_kw.sum()), float(agents.p_max_kw.sum())
+    if lo > 0:
+        raise ValueError(
+            f"The community cannot balance: even at their lowest injections the agents inject "
+            f"sum(p_min_kw) = {lo:g} kW > 0. Let some agent buy (a negative p_min_kw)."
+        )
+    if hi < 0:
+        raise ValueError(
+            f"The community cannot balance: even at their highest injections the agents inject "
+            f"sum(p_max_kw) = {hi:g} kW < 0. Let some agent sell (a positive p_max_kw)."
+        )
+    if agents.n < min_n:
+        raise ValueError(f"`agents` must hold at least {min_n} agents for this method; got {agents.n}.")
+    return agents
+
+
+def _check_tol_iter(tol, max_iter) -> tuple[float, int]:
+    tol = as_positive_float(tol, "tol")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 1:
+        raise ValueError(f"`max_iter` must be a positive integer; got {max_iter!r}.")
+    return tol, int(max_iter)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class CoordinationResult:
+    """The outcome of coordinating a community.
+
+    Attributes
+    ----------
+    price : float
+        The balancing price, currency per kWh.
+    dispatch : numpy.ndarray
+        Each agent's net injection, kW (positive sells).
+    history : pandas.DataFrame
+        One row per iteration: ``iteration``, ``price``, ``imbalance_kw`` (the
+        sum of the injections) and, for ADMM, ``primal_residual`` and
+        ``dual_residual``.  Empty for :func:`centralized_dispatch`.
+    iterations : int
+        Iterations run (0 for a central solve).
+    converged : bool
+        Whether the stopping rule was met.
+    method : str
+        ``"centralized"``, ``"price iteration"`` or ``"admm"``.
+    welfare : float
+        Minus the total cost, ``-sum_i f_i(p_i)``.
+    agents : QuadraticAgents
+        The community that was coordinated.
+    """
+
+    price: float
+    dispatch: np.ndarray = field(repr=False)
+    history: pd.DataFrame = field(repr=False)
+    iterations: int
+    converged: bool
+    method: str
+    welfare: float
+    agents: QuadraticAgents = field(repr=False)
+
+    @property
+    def demand_kw(self) -> float:
+        """Total demand, ``sum_i max(-p_i, 0)`` (at least 1 W): the scale of ``tol``."""
+        return _demand_kw(self.dispatch)
+
+    @property
+    def imbalance_kw(self) -> float:
+        """The sum of the injections (zero when the community balances)."""
+        return float(self.dispatch.sum())
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per agent: a, b, p_min_kw, p_max_kw, dispatch_kw, cost."""
+        frame = self.agents.to_frame()
+        frame["dispatch_kw"] = self.dispatch
+        frame["cost"] = self.agents.cost(self.dispatch)
+        return frame
+
+
+def _result(agents, price, dispatch, history, iterations, converged, method) -> CoordinationResult:
+    return CoordinationResult(
+        price=float(price),
+        dispatch=dispatch,
+        history=history,
+        iterations=int(iterations),
+        converged=bool(converged),
+        method=method,
+        welfare=-math.fsum(agents.cost(dispatch)),
+        agents=agents,
+    )
+
+
+# --------------------------------------------------------------------------- exact clearing
+
+
+def _clearing_price(agents: QuadraticAgents, target_kw: float = 0.0) -> float:
+    """Return the price at which the total best response equals ``target_kw`` (exact, no solver).
+
+    The total best response ``S(price) = sum_i clip((price - b_i) / a_i, ...)``
+    is continuous, nondecreasing and linear between the breakpoints
+    ``b_i + a_i p_min_i`` and ``b_i + a_i p_max_i``.  A binary search over the
+    sorted breakpoints finds the linear piece that crosses ``target_kw``
+    (``log2(2N)`` evaluations of ``S``, each O(N)) and the root on it is
+    interpolated exactly.  When the root is not unique (a flat piece at the
+    target, every agent at a limit) an end of the interval is returned.
+    """
+    a, b, lo_kw, hi_kw = agents.a, agents.b, agents.p_min_kw, agents.p_max_kw
+    bp = np.sort(np.concatenate((b + a * lo_kw, b + a * hi_kw)))
+
+    def excess(price):
+        return float(np.clip((price - b) / a, lo_kw, hi_kw).sum()) - target_kw
+
+    lo, hi = 0, bp.size - 1
+    s_lo, s_hi = excess(bp[lo]), excess(bp[hi])
+    if s_lo >= 0:
+        return float(bp[lo])
+    if s_hi <= 0:
+        return float(bp[hi])
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        s_mid = excess(bp[mid])
+        if s_mid <= 0:
+            lo, s_lo = mid, s_mid
+        else:
+            hi, s_hi = mid, s_mid
+    if bp[hi] == bp[lo]:
+        return float(bp[lo])
+    return float(bp[lo] - s_lo * (bp[hi] - bp[lo]) / (s_hi - s_lo))
+
+
+# --------------------------------------------------------------------------- centralized
+
+
+def centralized_dispatch(agents: QuadraticAgents, *, solver: str | None = None) -> CoordinationResult:
+    """Solve the community's dispatch as one quadratic program; the price is its dual.
+
+    ::
+
+        minimise    sum_i a_i p_i^2 / 2 + b_i p_i
+        subject to  sum_i p_i = 0                 (lambda)
+                    p_min_i <= p_i <= p_max_i
+
+    The price is the multiplier ``lambda`` of the balance, with the sign that
+    makes it the marginal cost of the community: at the optimum every agent
+    strictly inside its limits has ``a_i p_i + b_i = lambda`` (KKT
+    stationarity), and ``lambda`` is the cost saved by one more kW of free
+    supply (the tests check it by a finite difference).
+
+    Parameters
+    ----------
+    agents : QuadraticAgents
+    solver : str, optional
+        A cvxpy solver name.  Default: Clarabel with tolerances of 1e-10.
+
+    Returns
+    -------
+    CoordinationResult
+        With ``method="centralized"``, ``iterations=0`` and an empty history.
+
+    Raises
+    ------
+    SolverError
+        If the solver fails.
+
+    Examples
+    --------
+    >>> agents = QuadraticAgents(a=[1.0, 1.0], b=[0.0, 1.0], p_min_kw=[0, -2], p_max_kw=[2, 0])
+    >>> r = centralized_dispatch(agents)
+    >>> round(r.price, 6), np.round(r.dispatch, 6) + 0.0
+    (0.5, array([ 0.5, -0.5]))
+    """
+    agents = _check_agents(agents)
+    p = cp.Variable(agents.n, name="p_kw")
+    balance = cp.sum(p) == 0
+    cost = 0.5 * cp.sum(cp.multiply(agents.a, cp.square(p))) + agents.b @ p
+    problem = cp.Problem(cp.Minimize(cost), [balance, p >= agents.p_min_kw, p <= agents.p_max_kw])
+    options = {"solver": solver} if solver is not None else dict(_TIGHT_CLARABEL)
+    try:
+        problem.solve(**options)
+    except cp.error.SolverError as exc:
+        raise SolverError(f"The dispatch QP could not be solved ({exc}); try another `solver`.") from None
+    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or balance.dual_value is None:
+        raise SolverError(f"The dispatch QP ended with status {problem.status!r}; try another `solver`.")
+    dispatch = np.clip(np.asarray(p.value, dtype=float), agents.p_min_kw, agents.p_max_kw)
+    # cvxpy's Lagrangian is f + nu * (sum p): stationarity a p + b + nu = 0, so the price is -nu.
+    price = -float(np.asarray(balance.dual_value).ravel()[0])
+    return _result(agents, price, dispatch, pd.DataFrame(columns=["iteration", "price", "imbalance_kw"]), 0, True,
+                   "centralized")
+
+
+# --------------------------------------------------------------------------- iterations
+
+
+def _progress_bar(progress: bool, total: int, desc: str):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False)
+
+
+class _PerAgentCvxpy:
+    """One small cvxpy problem per agent, built once with Parameters (for teaching, small N)."""
+
+    def __init__(self, agents: QuadraticAgents, rho: float | None = None):
+        self.problems, self.params, self.vars = [], [], []
+        for a, b, lo, hi in zip(agents.a, agents.b, agents.p_min_kw, agents.p_max_kw):
+            p = cp.Variable()
+            par = cp.Parameter()
+            if rho is None:  # best response to a price: maximise par * p - f(p)
+                objective = 0.5 * a * cp.square(p) + b * p - par * p
+            else:  # ADMM step: f(p) + rho/2 (p - par)^2
+                objective = 0.5 * a * cp.square(p) + b * p + 0.5 * rho * cp.square(p - par)
+            self.problems.append(cp.Problem(cp.Minimize(objective), [p >= lo, p <= hi]))
+            self.params.append(par)
+            self.vars.append(p)
+        self.lo, self.hi = agents.p_min_kw, agents.p_max_kw
+
+    def __call__(self, values) -> np.ndarray:
+        values = np.broadcast_to(np.asarray(values, dtype=float), (len(self.problems),))
+        out = np.empty(len(self.problems))
+        for i, (prob, par, var) in enumerate(zip(self.problems, self.params, self.vars)):
+            par.value = float(values[i])
+            try:
+                prob.solve(solver="CLARABEL", tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11)
+            except cp.error.SolverError as exc:
+                raise SolverError(f"Agent {i}'s problem could not be solved ({exc}).") from None
+            if prob.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+                raise SolverError(f"Agent {i}'s problem ended with status {prob.status!r}.")
+            out[i] = float(var.value)
+        return np.clip(out, self.lo, self.hi)
+
+
+# Divergence detection of the price iteration (see price_iteration's docstring).
+_GROWTH_PATIENCE = 5
+_OSCILLATION_WINDOW = 50
+
+
+def price_iteration(
+    agents: QuadraticAgents,
+    *,
+    step: float,
+    tol: float = 1e-6,
+    max_iter: int = 10_000,
+    price0: float = 0.0,
+    progress: bool = False,
+    vectorised: bool = True,
+) -> CoordinationResult:
+    """Find the balancing price by dual decomposition (price iteration, tatonnement).
+
+    At iteration ``k`` the coordinator broadcasts ``price_k``; every agent
+    best-responds privately, ``p_i = clip((price_k - b_i) / a_i, p_min_i,
+    p_max_i)``, and reports only ``p_i``; the price moves against the
+    imbalance (excess supply lowers it)::
+
+        price_{k+1} = price_k - step * sum_i p_i(price_k)
+
+    This is gradient ascent on the dual function of the dispatch problem,
+    whose gradient is minus the imbalance (Boyd, Xiao, Mutapcic and Mattingley,
+    "Notes on decomposition methods", Stanford EE364B, 2008, section 3).
+
+    Step size.  Write ``S(price) = sum_i p_i(price)`` and ``price*`` for the
+    root.  When no agent is at a limit near ``price*``, ``S`` is linear with
+    slope ``S' = sum_i 1 / a_i``, so the error ``e_k = price_k - price*`` obeys
+    ``e_{k+1} = (1 - step S') e_k``: the iteration converges iff
+    ``|1 - step S'| < 1``, that is ``0 < step < 2 / S'``, fastest at
+    ``step = 1 / S'`` (one step), and it oscillates with growing amplitude for
+    ``step > 2 / S'``.  Agents at a limit only lower the slope (between any two
+    prices ``S`` rises by at most ``S'`` per unit), so ``0 < step < 2 / S'`` is
+    stable for every community, and then ``|imbalance|`` never increases.
+
+    Divergence is detected and reported, never looped on: a
+    :class:`ConvergenceError` is raised when ``|imbalance|`` grows for 5
+    iterations in a row, or when it alternates in sign for 50 iterations
+    without reaching a new low (a bounded oscillation, once agents hit their
+    limits).  Both messages name the stable bound ``2 / S'``.
+
+    Parameters
+    ----------
+    agents : QuadraticAgents
+    step : float
+        Price change per kW of imbalance, > 0.  ``1 / agents.slope`` is a safe,
+        fast choice.
+    tol : float
+        Stop when ``|sum_i p_i| <= tol * D``, with ``D = sum_i max(-p_i, 0)``
+        the total demand at the current price (module docstring).
+    max_iter : int
+        Raise :class:`ConvergenceError` if not converged after this many iterations.
+    price0 : float
+        The first price.
+    progress : bool
+        Show a tqdm progress bar.
+    vectorised : bool
+        Best responses in closed form for all agents at once (default), or,
+        with ``False``, each agent's problem solved with cvxpy in a loop
+        (slow; shows that each agent only needs its own data).
+
+    Returns
+    -------
+    CoordinationResult
+        With ``method="price iteration"``.  ``history`` holds the price each
+        iteration broadcast and the imbalance it produced.
+
+    Raises
+    ------
+    ConvergenceError
+        If the iteration diverges, oscillates or runs out of iterations; its
+        ``iterations`` and ``history`` say how far it got.
+
+    Examples
+    --------
+    >>> agents = QuadraticAgents(a=[1.0, 1.0], b=[0.0, 1.0], p_min_kw=[0, -2], p_max_kw=[2, 0])
+    >>> r = price_iteration(agents, step=0.25)
+    >>> round(r.price, 5), r.converged
+    (0.5, True)
+    >>> price_iteration(agents, step=1.5)
+    Traceback (most recent call last):
+    ...
+    te_course._validation.ConvergenceError: The price iteration diverges: ...
+    """
+    agents = _check_agents(agents)
+    step = as_positive_float(step, "step")
+    tol, max_iter = _check_tol_iter(tol, max_iter)
+    price = float(price0)
+    if not math.isfinite(price):
+        raise ValueError(f"`price0` must be a finite number; got {price0!r}.")
+    respond = agents.best_response if vectorised else _PerAgentCvxpy(agents)
+    bound = 2.0 / agents.slope
+    bound_text = (
+        f"it is stable for 0 < step < 2/S = {bound:.6g}, where S = sum(1/a) = {agents.slope:.6g} "
+        f"(step = 1/S = {bound / 2:.6g} is a good choice)"
+    )
+    prices, imbalances = [], []
+    grow, best, since_best, flips = 0, math.inf, 0, 0
+    bar = _progress_bar(progress, max_iter, "price iteration")
+
+    def history():
+        return pd.DataFrame({"iteration": np.arange(1, len(prices) + 1), "price": prices, "imbalance_kw": imbalances})
+
+    try:
+        for k in range(1, max_iter + 1):
+            p = respond(price)
+            imbalance = float(p.sum())
+            prices.append(price)
+            imbalances.append(imbalance)
+            if bar is not None:
+                bar.update()
+            size = abs(imbalance)
+            demand = _demand_kw(p)
+            if size <= tol * demand:
+                return _result(agents, price, p, history(), k, True, "price iteration")
+            if k > 1:
+                previous = imbalances[-2]
+                grow = grow + 1 if size > abs(previous) * (1 + 1e-9) + 1e-12 * demand else 0
+                flips = flips + 1 if imbalance * previous < 0 else 0
+            if size < best * (1 - 1e-9):
+                best, since_best = size, 0
+            else:
+                since_best += 1
+            if grow >= _GROWTH_PATIENCE:
+                raise ConvergenceError(
+                    f"The price iteration diverges: |imbalance| grew for {grow} iterations in a row "
+                    f"(to {size:.3g} kW at iteration {k}); step = {step:.6g} is too large: {bound_text}.",
+                    iterations=k, history=history(),
+                )
+            if since_best >= _OSCILLATION_WINDOW and flips >= _OSCILLATION_WINDOW:
+                raise ConvergenceError(
+                    f"The price iteration diverges: the imbalance has changed sign at every iteration for "
+                    f"{flips} iterations without getting smaller (|imbalance| {size:.3g} kW at iteration {k}); "
+                    f"step = {step:.6g} is too large: {bound_text}.",
+                    iterations=k, history=history(),
+                )
+            price = price - step * imbalance
+    finally:
+        if bar is not None:
+            bar.close()
+    raise ConvergenceError(
+        f"The price iteration did not converge in max_iter = {max_iter} iterations: the imbalance is still "
+        f"{imbalances[-1]:.3g} kW, {abs(imbalances[-1]) / demand:.3g} of total demand "
+        f"(tol = {tol:g}). Increase `max_iter`, or take a larger step: {bound_text}.",
+        iterations=max_iter, history=history(),
+    )
+
+
+def admm(
+    agents: QuadraticAgents,
+    *,
+    rho: float,
+    tol: float = 1e-6,
+    max_iter: int = 10_000,
+    price0: float = 0.0,
+    progress: bool = False,
+    vectorised: bool = True,
+) -> CoordinationResult:
+    """Balance the community with the ADMM exchange algorithm.
+
+    Boyd, Parikh, Chu, Peleato and Eckstein (2011), section 7.3.2, solve the
+    exchange problem ``minimise sum_i f_i(x_i) s.t. sum_i x_i = 0`` with::
+
+        x_i^{k+1} = argmin_x  f_i(x) + rho/2 (x - x_i^k + xbar^k + u^k)^2
+        u^{k+1}   = u^k + xbar^{k+1}
+
+    where ``xbar`` is the average of the ``x_i`` and ``u`` the scaled dual
+    variable; ``rho * u`` converges to the price.  Their ``x_i`` is what agent
+    ``i`` *receives*, so here ``x_i = -p_i``; in terms of injections the agent
+    step has the closed form (set the derivative to zero, clip)::
+
+        p_i^{k+1} = clip((rho v_i - b_i) / (a_i + rho), p_min_i, p_max_i),
+        v_i = p_i^k - pbar^k + u^k
+
+    and ``u^{k+1} = u^k - pbar^{k+1}`` (excess supply lowers the price
+    ``rho u``).  At a fixed point ``a_i p_i + b_i = rho u`` for every agent
+    inside its limits, the KKT conditions of the dispatch.  ADMM converges for
+    every ``rho > 0`` (Boyd et al., section 3.2); ``rho`` changes only the speed
+    (a value near the agents' typical ``a`` works well).
+
+    Residuals (Boyd et al., section 3.3, with the exchange problem written as
+    ``x_i - z_i = 0``, ``sum_i z_i = 0``, so that ``z_i^k = x_i^k - xbar^k``):
+    the primal residual ``r^k = (xbar^k, ..., xbar^k)``, reported as
+    ``||r^k||_2 = sqrt(N) |pbar^k|``; the dual residual ``s^k = -rho (z^k -
+    z^{k-1})``, reported as ``rho ||(p^k - p^{k-1}) - (pbar^k - pbar^{k-1})||_2``.
+    The iteration stops when ``|imbalance| = N |pbar| <= tol * D`` and
+    ``||s^k||_2 / rho <= tol * D``, with ``D = sum_i max(-p_i^k, 0)`` the total
+    demand (both are kW).
+
+    Parameters
+    ----------
+    agents : QuadraticAgents
+    rho : float
+        The ADMM penalty, > 0 (currency per kW^2, like ``a``).
+    tol, max_iter, progress, vectorised
+        As in :func:`price_iteration`.
+    price0 : float
+        The first price (``u^0 = price0 / rho``).
+
+    Returns
+    -------
+    CoordinationResult
+        With ``method="admm"`` and ``primal_residual`` and ``dual_residual`` in
+        the history.
+
+    Raises
+    ------
+    ConvergenceError
+        If it has not converged after ``max_iter`` iterations.
+
+    Examples
+    --------
+    >>> agents = QuadraticAgents(a=[1.0, 1.0], b=[0.0, 1.0], p_min_kw=[0, -2], p_max_kw=[2, 0])
+    >>> r = admm(agents, rho=1.0)
+    >>> round(r.price, 5), np.round(r.dispatch, 5) + 0.0
+    (0.5, array([ 0.5, -0.5]))
+    """
+    agents = _check_agents(agents)
+    rho = as_positive_float(rho, "rho")
+    tol, max_iter = _check_tol_iter(tol, max_iter)
+    if not math.isfinite(float(price0)):
+        raise ValueError(f"`price0` must be a finite number; got {price0!r}.")
+    n = agents.n
+    a, b, lo, hi = agents.a, agents.b, agents.p_min_kw, agents.p_max_kw
+    if vectorised:
+        def step_fn(v):
+            return np.clip((rho * v - b) / (a + rho), lo, hi)
+    else:
+        step_fn = _PerAgentCvxpy(agents, rho=rho)
+    threshold = math.nan
+    p = np.zeros(n)
+    pbar = 0.0
+    u = float(price0) / rho
+    rows = {"iteration": [], "price": [], "imbalance_kw": [], "primal_residual": [], "dual_residual": []}
+    bar = _progress_bar(progress, max_iter, "ADMM")
+    sqrt_n = math.sqrt(n)
+    try:
+        for k in range(1, max_iter + 1):
+            p_new = step_fn(p - pbar + u)
+            pbar_new = float(p_new.mean())
+            u = u - pbar_new
+            imbalance = float(p_new.sum())
+            dz = np.linalg.norm((p_new - p) - (pbar_new - pbar))
+            p, pbar = p_new, pbar_new
+            rows["iteration"].append(k)
+            rows["price"].append(rho * u)
+            rows["imbalance_kw"].append(imbalance)
+            rows["primal_residual"].append(sqrt_n * abs(pbar))
+            rows["dual_residual"].append(rho * dz)
+            if bar is not None:
+                bar.update()
+            threshold = tol * _demand_kw(p)
+            if abs(imbalance) <= threshold and dz <= threshold:
+                return _result(agents, rho * u, p, pd.DataFrame(rows), k, True, "admm")
+    finally:
+        if bar is not None:
+            bar.close()
+    raise ConvergenceError(
+        f"ADMM did not converge in max_iter = {max_iter} iterations: the imbalance is still "
+        f"{rows['imbalance_kw'][-1]:.3g} kW and the dispatch still moves by {rows['dual_residual'][-1] / rho:.3g} kW "
+        f"per iteration, against tol * total demand = {threshold:.3g} kW. Increase `max_iter`, or try a `rho` "
+        f"nearer the agents' typical a (median {float(np.median(a)):.3g}; now rho = {rho:g}).",
+        iterations=max_iter, history=pd.DataFrame(rows),
+    )
+
+
+# --------------------------------------------------------------------------- peer to peer
+
+
+@dataclass(frozen=True)
+class P2PResult:
+    """The outcome of multi-bilateral peer-to-peer trading.
+
+    Attributes
+    ----------
+    trades : numpy.ndarray
+        ``(N, N)``: ``trades[i, j]`` kW that agent ``i`` sells to agent ``j``
+        (negative: buys); antisymmetric, zero diagonal.
+    prices : numpy.ndarray
+        ``(N, N)`` bilateral prices, currency per kWh, symmetric; NaN where
+        no trade takes place (and on the diagonal).
+    multipliers : numpy.ndarray
+        ``(N, N)`` the reciprocity multipliers for every pair, traded or not.
+    dispatch : numpy.ndarray
+        Each agent's net injection, ``trades.sum(axis=1)``.
+    welfare : float
+        ``-(sum_i f_i(p_i) + trading costs)``.
+    trading_cost_paid : float
+        The total paid for trading, ``sum_{i != j} c_ij |t_ij| / 2``.
+    pool_welfare : float
+        The welfare of the same community in a pool without trading costs
+        (the centralized dispatch, exact).  ``welfare_loss`` is the difference.
+    history : pandas.DataFrame
+        One row per iteration: ``iteration``, ``price`` (mean multiplier),
+        ``imbalance_kw``, ``primal_residual``, ``dual_residual``.
+    iterations : int
+    converged : bool
+    method : str
+        ``"p2p admm"`` or ``"p2p centralized"``.
+    agents : QuadraticAgents
+    """
+
+    trades: np.ndarray = field(repr=False)
+    prices: np.ndarray = field(repr=False)
+    multipliers: np.ndarray = field(repr=False)
+    dispatch: np.ndarray = field(repr=False)
+    welfare: float
+    trading_cost_paid: float
+    pool_welfare: float
+    history: pd.DataFrame = field(repr=False)
+    iterations: int
+    converged: bool
+    method: str
+    agents: QuadraticAgents = field(repr=False)
+
+    @property
+    def demand_kw(self) -> float:
+        """Total demand, ``sum_i max(-p_i, 0)`` (at least 1 W): the scale of ``tol``."""
+        return _demand_kw(self.dispatch)
+
+    @property
+    def welfare_loss(self) -> float:
+        """Pool welfare minus P2P welfare (>= 0 up to the tolerance)."""
+        return self.pool_welfare - self.welfare
+
+    @property
+    def n_trades(self) -> int:
+        """How many pairs of agents trade."""
+        return int(np.count_nonzero(np.triu(self.trades != 0, 1)))
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per agent: a, b, p_min_kw, p_max_kw, dispatch_kw, cost."""
+        frame = self.agents.to_frame()
+        frame["dispatch_kw"] = self.dispatch
+        frame["cost"] = self.agents.cost(self.dispatch)
+        return frame
+
+    def trades_frame(self) -> pd.DataFrame:
+        """One row per trade: seller, buyer, kw, price."""
+        i, j = np.nonzero(self.trades > 0)
+        return pd.DataFrame({"seller": i, "buyer": j, "kw": self.trades[i, j], "price": self.prices[i, j]})
+
+
+def _check_trading_cost(trading_cost, n: int) -> np.ndarray:
+    if trading_cost is None:
+        return np.zeros((n, n))
+    if isinstance(trading_cost, (str, bytes)):
+        raise TypeError(f"`trading_cost` must be an N x N matrix of numbers; got the string {trading_cost!r}.")
+    try:
+        c = np.array(trading_cost, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"`trading_cost` must contain only numbers; could not convert it ({exc}).") from None
+    if c.shape != (n, n):
+        raise ValueError(f"`trading_cost` must be an N x N matrix with N = {n} agents; got shape {c.shape}.")
+    bad = ~np.isfinite(c)
+    if bad.any():
+        i, j = (int(x) for x in np.argwhere(bad)[0])
+        raise ValueError(f"`trading_cost` must contain finite costs; entry ({i}, {j}) is {c[i, j]}.")
+    if (c < 0).any():
+        i, j = (int(x) for x in np.argwhere(c < 0)[0])
+        raise ValueError(f"`trading_cost` must be nonnegative; entry ({i}, {j}) is {c[i, j]}.")
+    np.fill_diagonal(c, 0.0)
+    return c
+
+
+def distance_costs(positions, cost_per_km: float) -> np.ndarray:
+    """Trading costs proportional to the distance between agents.
+
+    Parameters
+    ----------
+    positions : array_like
+        ``(N, 2)`` coordinates in km.
+    cost_per_km : float
+        Currency per kWh traded per km, >= 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, N)``, ``cost_per_km * ||x_i - x_j||``, symmetric, zero diagonal.
+
+    Examples
+    --------
+    >>> distance_costs([[0, 0], [3, 4]], 0.01)
+    array([[0.  , 0.05],
+           [0.05, 0.  ]])
+    """
+    try:
+        xy = np.array(positions, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"`positions` must contain only numbers; could not convert it ({exc}).") from None
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise ValueError(f"`positions` must be an (N, 2) array of coordinates in km; got shape {xy.shape}.")
+    check_finite(xy.ravel(), "positions", "coordinates")
+    try:
+        c = float(cost_per_km)
+    except (TypeError, ValueError):
+        raise TypeError(f"`cost_per_km` must be a number; got {cost_per_km!r}.") from None
+    if not (math.isfinite(c) and c >= 0):
+        raise ValueError(f"`cost_per_km` must be a nonnegative number; got {cost_per_km!r}.")
+    diff = xy[:, None, :] - xy[None, :, :]
+    return c * np.sqrt((diff**2).sum(axis=-1))
+
+
+def _soft(z: np.ndarray, kappa: np.ndarray) -> np.ndarray:
+    """Soft thresholding ``sign(z) max(|z| - kappa, 0)``."""
+    return np.sign(z) * np.maximum(np.abs(z) - kappa, 0.0)
+
+
+def _p2p_agent_step(agents, z, lam, c, rho, off) -> np.ndarray:
+    """Every agent's ADMM step at once; returns the trades it proposes, ``(N, N)``.
+
+    Agent ``i`` minimises ``f_i(sum_j t_ij) + sum_j [c_ij/2 |t_ij| - lam_ij t_ij
+    + rho/2 (t_ij - z_ij)^2]`` over its limits.  With ``m`` its marginal cost
+    (a subgradient of ``f_i`` plus its limits at ``p_i``), each trade is
+    ``t_ij(m) = soft(z_ij + (lam_ij - m)/rho, c_ij / (2 rho))``, and ``m`` solves
+    ``g(m) = sum_j t_ij(m) - clip((m - b_i)/a_i, p_min_i, p_max_i) = 0``.  ``g``
+    is decreasing and linear between its kinks ``rho (z_ij + lam_ij/rho +-
+    c_ij/(2 rho))``, ``b_i + a_i p_min_i`` and ``b_i + a_i p_max_i``: evaluate it
+    at every kink (all agents at once, O(N^3)), find the piece that crosses
+    zero and interpolate exactly.
+    """
+    n = agents.n
+    a, b, lo_kw, hi_kw = agents.a, agents.b, agents.p_min_kw, agents.p_max_kw
+    kappa = c / (2 * rho)
+    base = z + lam / rho  # t_ij(m) = soft(base_ij - m / rho, kappa_ij)
+    kinks = np.sort(
+        np.concatenate((rho * (base - kappa), rho * (base + kappa), (b + a * lo_kw)[:, None], (b + a * hi_kw)[:, None]),
+                       axis=1),
+        axis=1,
+    )  # (N, K)
+    t_k = _soft(base[:, None, :] - kinks[:, :, None] / rho, kappa[:, None, :]) * off[:, None, :]
+    g = t_k.sum(axis=2) - np.clip((kinks - b[:, None]) / a[:, None], lo_kw[:, None], hi_kw[:, None])
+    rows = np.arange(n)
+    k = (g > 0).sum(axis=1)  # g is nonincreasing along the kinks: the first k with g <= 0
+    slope_out = (n - 1) / rho  # outside every kink each trade moves by 1/rho per unit of m
+    first, last = k == 0, k == kinks.shape[1]
+    k_lo, k_hi = np.clip(k - 1, 0, kinks.shape[1] - 1), np.clip(k, 0, kinks.shape[1] - 1)
+    m_lo, m_hi, g_lo, g_hi = kinks[rows, k_lo], kinks[rows, k_hi], g[rows, k_lo], g[rows, k_hi]
+    denom = g_lo - g_hi
+    m = np.where(denom > 0, m_lo + g_lo * (m_hi - m_lo) / np.where(denom > 0, denom, 1.0), m_hi)
+    m = np.where(first, kinks[:, 0] + g[:, 0] / slope_out, m)
+    m = np.where(last, kinks[:, -1] + g[:, -1] / slope_out, m)
+    return _soft(base - m[:, None] / rho, kappa) * off
+
+
+def _p2p_result(agents, c, trades, lam, history, iterations, converged, method, trade_tol) -> P2PResult:
+    trades = np.where(np.abs(trades) > trade_tol, trades, 0.0)
+    trades = 0.5 * (trades - trades.T)
+    lam = 0.5 * (lam + lam.T)
+    np.fill_diagonal(lam, np.nan)
+    dispatch = trades.sum(axis=1)
+    trading_cost = math.fsum((0.5 * c * np.abs(trades)).ravel())
+    pool_price = _clearing_price(agents)
+    pool_welfare = -math.fsum(agents.cost(agents.best_response(pool_price)))
+    return P2PResult(
+        trades=trades,
+        prices=np.where(trades != 0, lam, np.nan),
+        multipliers=lam,
+        dispatch=dispatch,
+        welfare=-math.fsum(agents.cost(dispatch)) - trading_cost,
+        trading_cost_paid=trading_cost,
+        pool_welfare=pool_welfare,
+        history=history,
+        iterations=int(iterations),
+        converged=bool(converged),
+        method=method,
+        agents=agents,
+    )
+
+
+def p2p_bilateral(
+    agents: QuadraticAgents,
+    trading_cost=None,
+    *,
+    rho: float = 1.0,
+    tol: float = 1e-6,
+    max_iter: int = 10_000,
+    progress: bool = False,
+) -> P2PResult:
+    """Multi-bilateral peer-to-peer trading, solved by consensus ADMM.
+
+    After Sorin, Bobo and Pinson (2019).  Every agent ``i`` chooses a trade
+    ``t_ij`` with every peer ``j`` (``t_ij > 0``: ``i`` sells to ``j``), its
+    injection is ``p_i = sum_j t_ij`` within its limits, and it pays a
+    trading cost (product differentiation: a fee, a preference for nearby or
+    green energy) for each kW traded with ``j``.  The problem is::
+
+        minimise    sum_i [ f_i(p_i) + sum_j c_ij |t_ij| / 2 ]
+        subject to  t_ij + t_ji = 0                (lambda_ij, reciprocity)
+                    p_min_i <= sum_j t_ij <= p_max_i
+
+    Sorin et al. charge ``c_ij t_ij`` with trades signed by the producer or
+    consumer role; for prosumers who can sell or buy we use the convex
+    ``c_ij |t_ij| / 2``: each side of a trade pays half of ``c_ij`` per kW, so a
+    symmetric ``c`` charges ``c_ij`` per kW traded between ``i`` and ``j``.
+
+    Consensus ADMM (Sorin et al., section III; Boyd et al. 2011, section 7.1):
+    with ``z_ij = (t_ij - t_ji) / 2``, every agent solves its own problem::
+
+        t_i^{k+1} = argmin f_i(p_i) + sum_j [c_ij |t_ij|/2 - lambda_ij^k t_ij
+                                              + rho/2 (t_ij - z_ij^k)^2]
+
+    (a soft-threshold per trade plus a one-dimensional search on the agent's
+    marginal cost, done for all agents at once), then each pair updates its
+    price ``lambda_ij <- lambda_ij - rho/2 (t_ij + t_ji)`` (both selling lowers
+    the price).  At convergence ``lambda_ij`` is the price of the trade: the
+    seller's marginal cost plus half the fee, and the buyer's marginal value
+    minus half the fee.  With zero fees all bilateral prices equal the pool
+    price.  Primal residual ``||t - z||_F``; dual residual
+    ``rho ||z^{k+1} - z^k||_F``; stop when both (the latter divided by
+    ``rho``) are at most ``tol * D``, with ``D`` the total demand of the
+    current dispatch (module docstring).
+
+    Parameters
+    ----------
+    agents : QuadraticAgents
+        At least two agents.
+    trading_cost : array_like, optional
+        ``(N, N)`` nonnegative costs ``c_ij``, currency per kWh traded (for
+        example from :func:`distance_costs`); the diagonal is ignored.
+        ``None``: no costs.
+    rho : float
+        The ADMM penalty, > 0.
+    tol, max_iter, progress
+        As in :func:`price_iteration`.
+
+    Returns
+    -------
+    P2PResult
+        Trades smaller than ``10 * tol * D`` are reported as zero.
+
+    Raises
+    ------
+    ConvergenceError
+        If it has not converged after ``max_iter`` iterations.
+
+    Examples
+    --------
+    >>> agents = QuadraticAgents(a=[1.0, 1.0], b=[0.0, 1.0], p_min_kw=[0, -2], p_max_kw=[2, 0])
+    >>> r = p2p_bilateral(agents)
+    >>> np.round(r.trades, 4) + 0.0
+    array([[ 0. ,  0.5],
+           [-0.5,  0. ]])
+    >>> round(float(r.prices[0, 1]), 4)
+    0.5
+    >>> r = p2p_bilateral(agents, [[0, 0.2], [0.2, 0]])
+    >>> round(float(r.trades[0, 1]), 4), round(float(r.prices[0, 1]), 4), round(r.welfare_loss, 4)
+    (0.4, 0.5, 0.09)
+    """
+    agents = _check_agents(agents, min_n=2)
+    n = agents.n
+    c = _check_trading_cost(trading_cost, n)
+    rho = as_positive_float(rho, "rho")
+    tol, max_iter = _check_tol_iter(tol, max_iter)
+    off = ~np.eye(n, dtype=bool)
+    threshold = math.nan
+    t = np.zeros((n, n))
+    z = np.zeros((n, n))
+    lam = np.zeros((n, n))
+    rows = {"iteration": [], "price": [], "imbalance_kw": [], "primal_residual": [], "dual_residual": []}
+    bar = _progress_bar(progress, max_iter, "P2P ADMM")
+    try:
+        for k in range(1, max_iter + 1):
+            t = _p2p_agent_step(agents, z, lam, c, rho, off)
+            z_new = 0.5 * (t - t.T)
+            mismatch = t - z_new  # = (t + t.T) / 2
+            lam = lam - rho * mismatch
+            primal = float(np.linalg.norm(mismatch))
+            dz = float(np.linalg.norm(z_new - z))
+            z = z_new
+            rows["iteration"].append(k)
+            rows["price"].append(float(lam[off].mean()))
+            rows["imbalance_kw"].append(float(t.sum()))
+            rows["primal_residual"].append(primal)
+            rows["dual_residual"].append(rho * dz)
+            if bar is not None:
+                bar.update()
+            threshold = tol * _demand_kw(z.sum(axis=1))
+            if primal <= threshold and dz <= threshold:
+                return _p2p_result(agents, c, z, lam, pd.DataFrame(rows), k, True, "p2p admm", 10 * threshold)
+    finally:
+        if bar is not None:
+            bar.close()
+    raise ConvergenceError(
+        f"P2P ADMM did not converge in max_iter = {max_iter} iterations: primal residual "
+        f"{rows['primal_residual'][-1]:.3g} kW and dispatch change {rows['dual_residual'][-1] / rho:.3g} kW, against "
+        f"tol * total demand = {threshold:.3g} kW. Increase `max_iter`, or try a `rho` nearer the agents' typical a "
+        f"(median {float(np.median(agents.a)):.3g}; now rho = {rho:g}).",
+        iterations=max_iter, history=pd.DataFrame(rows),
+    )
+
+
+def p2p_centralized(agents: QuadraticAgents, trading_cost=None, *, solver: str | None = None) -> P2PResult:
+    """Solve the peer-to-peer problem of :func:`p2p_bilateral` as one cvxpy problem.
+
+    The same objective and constraints, with one reciprocity constraint
+    ``t_ij + t_ji = 0`` per pair ``i < j``; its multiplier is the bilateral
+    price ``lambda_ij`` (sign as in :func:`centralized_dispatch`).  An
+    independent reference for the ADMM.
+
+    Parameters
+    ----------
+    agents : QuadraticAgents
+        At least two agents.
+    trading_cost : array_like, optional
+        As in :func:`p2p_bilateral`.
+    solver : str, optional
+        A cvxpy solver name.  Default: Clarabel with tolerances of 1e-10.
+
+    Returns
+    -------
+    P2PResult
+        With ``method="p2p centralized"``, ``iterations=0``, an empty history;
+        trades smaller than ``1e-7 * D`` (``D`` the total demand) are reported as zero.
+
+    Examples
+    --------
+    >>> agents = QuadraticAgents(a=[1.0, 1.0], b=[0.0, 1.0], p_min_kw=[0, -2], p_max_kw=[2, 0])
+    >>> r = p2p_centralized(agents, [[0, 0.2], [0.2, 0]])
+    >>> round(float(r.trades[0, 1]), 4), round(float(r.prices[0, 1]), 4)
+    (0.4, 0.5)
+    """
+    agents = _check_agents(agents, min_n=2)
+    n = agents.n
+    c = _check_trading_cost(trading_cost, n)
+    ii, jj = np.nonzero(~np.eye(n, dtype=bool))  # ordered pairs i != j, x[k] = t[ii[k], jj[k]]
+    m = ii.size
+    index = -np.ones((n, n), dtype=int)
+    index[ii, jj] = np.arange(m)
+    iu, ju = np.triu_indices(n, 1)
+    rows = np.arange(iu.size)
+    import scipy.sparse as sp
+
+    agg = sp.csr_matrix((np.ones(m), (ii, np.arange(m))), shape=(n, m))  # p = agg @ x
+    recip = sp.csr_matrix(
+        (np.ones(2 * iu.size), (np.r_[rows, rows], np.r_[index[iu, ju], index[ju, iu]])), shape=(iu.size, m)
+    )
+    x = cp.Variable(m, name="trades")
+    p = agg @ x
+    reciprocity = recip @ x == 0
+    cost = 0.5 * cp.sum(cp.multiply(agents.a, cp.square(p))) + agents.b @ p + (0.5 * c[ii, jj]) @ cp.abs(x)
+    problem = cp.Problem(cp.Minimize(cost), [reciprocity, p >= agents.p_min_kw, p <= agents.p_max_kw])
+    options = {"solver": solver} if solver is not None else dict(_TIGHT_CLARABEL)
+    try:
+        problem.solve(**options)
+    except cp.error.SolverError as exc:
+        raise SolverError(f"The P2P problem could not be solved ({exc}); try another `solver`.") from None
+    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or reciprocity.dual_value is None:
+        raise SolverError(f"The P2P problem ended with status {problem.status!r}; try another `solver`.")
+    trades = np.zeros((n, n))
+    trades[ii, jj] = x.value
+    lam = np.zeros((n, n))
+    lam[iu, ju] = -np.asarray(reciprocity.dual_value, dtype=float)
+    lam = lam + lam.T
+    trade_tol = 1e-7 * _demand_kw(trades.sum(axis=1))
+    empty = pd.DataFrame(columns=["iteration", "price", "imbalance_kw", "primal_residual", "dual_residual"])
+    return _p2p_result(agents, c, trades, lam, empty, 0, True, "p2p centralized", trade_tol)

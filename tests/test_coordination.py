@@ -1,0 +1,467 @@
+"""Tests of te_course.coordination against independent references.
+
+The references are written here, not taken from the package:
+
+- two-agent communities worked by hand (comments below);
+- the clearing price found with scipy's ``brentq`` on the total best response,
+  written out in this file, and the cost of the community as a function of a
+  fixed free injection ``d`` (``C(d)``), whose derivative is minus the price:
+  every price, including cvxpy's dual, is checked by a central finite difference;
+- cvxpy's single QP (``centralized_dispatch``, ``p2p_centralized``) for the
+  distributed methods, itself checked against the two above.
+"""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import brentq
+
+from te_course._validation import ConvergenceError, TeCourseError
+from te_course.coordination import (
+    CoordinationResult,
+    P2PResult,
+    QuadraticAgents,
+    _clearing_price,
+    admm,
+    centralized_dispatch,
+    distance_costs,
+    p2p_bilateral,
+    p2p_centralized,
+    price_iteration,
+    random_community,
+)
+
+# Seller: cost p^2/2 (a=1, b=0), 0 <= p <= 2.  Buyer: cost p^2/2 + p (a=1, b=1), -2 <= p <= 0,
+# i.e. it values consuming d = -p kW at d - d^2/2.  Best responses: seller p = price,
+# buyer p = price - 1.  Balance: price + price - 1 = 0, so price = 0.5, dispatch (0.5, -0.5).
+# Costs 0.125 and 0.125 - 0.5 = -0.375: welfare 0.25.
+TWO = QuadraticAgents(a=[1.0, 1.0], b=[0.0, 1.0], p_min_kw=[0.0, -2.0], p_max_kw=[2.0, 0.0])
+# Same but the seller is capped at 0.3 kW: the seller sits at its limit, the buyer takes
+# -0.3 kW and sets the price at its marginal value 1 - 0.3 = 0.7.
+TWO_CAPPED = QuadraticAgents(a=[1.0, 1.0], b=[0.0, 1.0], p_min_kw=[0.0, -2.0], p_max_kw=[0.3, 0.0])
+
+SEEDS = [1, 2, 3]
+
+
+# --------------------------------------------------------------------------- references
+
+
+def response(agents, price):
+    """Total best response, written out independently of the package."""
+    p = np.minimum(np.maximum((price - agents.b) / agents.a, agents.p_min_kw), agents.p_max_kw)
+    return p
+
+
+def brentq_price(agents, supply_kw=0.0):
+    """Price at which the agents inject -supply_kw in total (d kW of free extra supply)."""
+    lo = np.min(agents.b + agents.a * agents.p_min_kw) - 1.0
+    hi = np.max(agents.b + agents.a * agents.p_max_kw) + 1.0
+    return brentq(lambda lam: response(agents, lam).sum() + supply_kw, lo, hi, xtol=1e-14, rtol=1e-14)
+
+
+def community_cost(agents, supply_kw):
+    """Least total cost when a free injection of supply_kw must be absorbed."""
+    p = response(agents, brentq_price(agents, supply_kw))
+    return float(np.sum(0.5 * agents.a * p**2 + agents.b * p))
+
+
+def wide(n, seed):
+    """A community whose limits never bind (for the linear analysis of the step size)."""
+    rng = np.random.default_rng(seed)
+    return QuadraticAgents(
+        a=rng.uniform(0.5, 2.0, n), b=rng.uniform(0.05, 0.4, n), p_min_kw=np.full(n, -100.0), p_max_kw=np.full(n, 100.0)
+    )
+
+
+# --------------------------------------------------------------------------- closed form
+
+
+@pytest.mark.parametrize(
+    "solve",
+    [
+        centralized_dispatch,
+        lambda ag: price_iteration(ag, step=0.25, tol=1e-10),
+        lambda ag: admm(ag, rho=1.0, tol=1e-10),
+    ],
+    ids=["centralized", "price_iteration", "admm"],
+)
+def test_two_agents_by_hand(solve):
+    r = solve(TWO)
+    assert isinstance(r, CoordinationResult)
+    assert r.price == pytest.approx(0.5, abs=1e-7)
+    np.testing.assert_allclose(r.dispatch, [0.5, -0.5], atol=1e-7)
+    assert r.welfare == pytest.approx(0.25, abs=1e-7)
+    assert r.converged
+    capped = solve(TWO_CAPPED)
+    assert capped.price == pytest.approx(0.7, abs=1e-6)
+    np.testing.assert_allclose(capped.dispatch, [0.3, -0.3], atol=1e-7)
+
+
+def test_two_agents_exact_price_and_frame():
+    assert _clearing_price(TWO) == pytest.approx(0.5, abs=1e-15)
+    assert _clearing_price(TWO_CAPPED) == pytest.approx(0.7, abs=1e-15)
+    frame = centralized_dispatch(TWO).to_frame()
+    assert list(frame.columns) == ["a", "b", "p_min_kw", "p_max_kw", "dispatch_kw", "cost"]
+    np.testing.assert_allclose(frame["cost"], [0.125, -0.375], atol=1e-7)
+
+
+def test_best_response_closed_form_and_broadcast():
+    agents = QuadraticAgents(a=2.0, b=[0.0, 1.0, 4.0], p_min_kw=-1.0, p_max_kw=1.0)
+    # (3 - b) / 2 = 1.5, 1.0, -0.5, clipped to [-1, 1].
+    np.testing.assert_allclose(agents.best_response(3.0), [1.0, 1.0, -0.5])
+    assert agents.n == 3 and agents.slope == pytest.approx(1.5)
+
+
+# --------------------------------------------------------------------------- centralized and exact price
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_centralized_matches_brentq_and_exact_price(seed):
+    agents = random_community(30, seed=seed)
+    ref = brentq_price(agents)
+    assert _clearing_price(agents) == pytest.approx(ref, rel=1e-12, abs=1e-12)
+    r = centralized_dispatch(agents)
+    assert r.price == pytest.approx(ref, rel=1e-6)
+    np.testing.assert_allclose(r.dispatch, response(agents, ref), atol=1e-6)
+    assert abs(r.dispatch.sum()) < 1e-6
+    # Marginal cost equals the price for every agent strictly inside its limits.
+    p = r.dispatch
+    inside = (p > agents.p_min_kw + 1e-4) & (p < agents.p_max_kw - 1e-4)
+    assert inside.sum() >= 5
+    np.testing.assert_allclose(agents.a[inside] * p[inside] + agents.b[inside], r.price, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_dual_price_is_the_cost_saved_by_free_supply(seed):
+    # C(d): least cost when d kW are injected for free; dC/dd = -price.
+    agents = random_community(30, seed=seed)
+    d = 1e-4
+    fd = -(community_cost(agents, d) - community_cost(agents, -d)) / (2 * d)
+    assert centralized_dispatch(agents).price == pytest.approx(fd, rel=1e-5)
+    assert centralized_dispatch(agents, solver="OSQP").price == pytest.approx(fd, rel=1e-3)
+    # The same finite difference, re-solving the QP with cvxpy (written here) with d kW of free supply.
+    fd_cvxpy = -(cvxpy_cost(agents, d) - cvxpy_cost(agents, -d)) / (2 * d)
+    assert centralized_dispatch(agents).price == pytest.approx(fd_cvxpy, rel=1e-3)
+
+
+def cvxpy_cost(agents, supply_kw):
+    import cvxpy as cp
+
+    p = cp.Variable(agents.n)
+    cost = 0.5 * cp.sum(cp.multiply(agents.a, cp.square(p))) + agents.b @ p
+    problem = cp.Problem(
+        cp.Minimize(cost), [cp.sum(p) + supply_kw == 0, p >= agents.p_min_kw, p <= agents.p_max_kw]
+    )
+    problem.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
+    return problem.value
+
+
+# --------------------------------------------------------------------------- distributed methods
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("method", ["price_iteration", "admm"])
+def test_distributed_methods_reach_the_centralized_optimum(seed, method):
+    agents = random_community(50, seed=seed)
+    if method == "price_iteration":
+        r = price_iteration(agents, step=1.0 / agents.slope)
+    else:
+        r = admm(agents, rho=float(np.median(agents.a)))
+    ref = brentq_price(agents)
+    central = centralized_dispatch(agents)
+    assert r.converged and r.method == method.replace("_", " ")
+    for price, dispatch in ((ref, response(agents, ref)), (central.price, central.dispatch)):
+        assert r.price == pytest.approx(price, rel=1e-4)
+        np.testing.assert_allclose(r.dispatch, dispatch, atol=1e-3)
+    demand = np.maximum(-r.dispatch, 0).sum()
+    assert demand == pytest.approx(r.demand_kw) and demand > 1.0
+    assert abs(r.dispatch.sum()) <= 1e-6 * demand
+    # An imbalance of up to tol * D kW is valued at about the price (< 1 per kWh).
+    assert r.welfare == pytest.approx(central.welfare, abs=1e-6 * demand)
+    h = r.history
+    assert len(h) == r.iterations and list(h["iteration"]) == list(range(1, r.iterations + 1))
+    assert abs(h["imbalance_kw"].iloc[-1]) <= 1e-6 * demand
+    if method == "admm":
+        assert {"primal_residual", "dual_residual"} <= set(h.columns)
+        assert h["primal_residual"].iloc[-1] == pytest.approx(abs(h["imbalance_kw"].iloc[-1]) / np.sqrt(agents.n))
+
+
+def test_price_iteration_imbalance_never_grows_with_a_stable_step():
+    agents = random_community(40, seed=5)
+    r = price_iteration(agents, step=1.9 / agents.slope, price0=1.0)
+    size = r.history["imbalance_kw"].abs().to_numpy()
+    assert np.all(size[1:] <= size[:-1] * (1 + 1e-9) + 1e-12)
+
+
+@pytest.mark.parametrize("method", ["price_iteration", "admm"])
+def test_cvxpy_per_agent_equals_vectorised(method):
+    agents = random_community(5, seed=3)
+    if method == "price_iteration":
+        kw = {"step": 1.0 / agents.slope}
+        solve = price_iteration
+    else:
+        kw = {"rho": float(np.median(agents.a))}
+        solve = admm
+    fast, slow = solve(agents, **kw), solve(agents, vectorised=False, **kw)
+    assert slow.iterations == fast.iterations
+    assert slow.price == pytest.approx(fast.price, abs=1e-8)
+    np.testing.assert_allclose(slow.dispatch, fast.dispatch, atol=1e-7)
+
+
+def test_progress_bar_runs(capsys):
+    r = price_iteration(TWO, step=0.25, progress=True)
+    assert r.converged
+    r = admm(TWO, rho=1.0, progress=True)
+    assert r.converged
+
+
+# --------------------------------------------------------------------------- divergence
+
+
+@pytest.mark.parametrize("factor", [2.2, 5.0])
+def test_step_above_two_over_s_raises_quickly(factor):
+    agents = wide(20, seed=0)
+    bound = 2.0 / np.sum(1.0 / agents.a)
+    with pytest.raises(ConvergenceError, match=r"step = .* is too large: it is stable for 0 < step < 2/S = ") as info:
+        price_iteration(agents, step=factor * bound, max_iter=10_000)
+    assert f"{bound:.6g}" in str(info.value)
+    assert info.value.iterations < 100
+    assert len(info.value.history) == info.value.iterations
+    assert isinstance(info.value, TeCourseError)
+
+
+def test_step_below_two_over_s_converges():
+    agents = wide(20, seed=0)
+    bound = 2.0 / np.sum(1.0 / agents.a)
+    r = price_iteration(agents, step=0.9 * bound)
+    assert r.converged
+    assert r.price == pytest.approx(brentq_price(agents), rel=1e-6)
+
+
+def test_bounded_oscillation_is_detected():
+    # With the limits binding, an unstable step ends in an oscillation of bounded size.
+    with pytest.raises(ConvergenceError, match=r"changed sign at every iteration .* step = 40 is too large") as info:
+        price_iteration(TWO, step=40.0, max_iter=10_000)
+    assert info.value.iterations < 200
+
+
+def test_max_iter_reached_raises_with_advice():
+    agents = random_community(20, seed=1)
+    with pytest.raises(ConvergenceError, match=r"did not converge in max_iter = 3 iterations: .* Increase `max_iter`"):
+        price_iteration(agents, step=0.01 / agents.slope, max_iter=3)
+    with pytest.raises(ConvergenceError, match=r"ADMM did not converge in max_iter = 2 iterations: .* `rho`"):
+        admm(agents, rho=1.0, max_iter=2)
+    with pytest.raises(ConvergenceError, match=r"P2P ADMM did not converge in max_iter = 2 iterations"):
+        p2p_bilateral(random_community(4, seed=1), rho=1.0, max_iter=2)
+
+
+# --------------------------------------------------------------------------- peer to peer
+
+
+def test_p2p_two_agents_by_hand():
+    # Fee c = 0.2 per kW, half paid by each side.  Seller: price = t + 0.1; buyer: price = (1 - t) - 0.1.
+    # So t = 0.4 kW at price 0.5.  Costs 0.08 + (0.08 - 0.4) + fees 0.08: welfare 0.16, pool 0.25.
+    c = [[0.0, 0.2], [0.2, 0.0]]
+    for r in (p2p_bilateral(TWO, c, tol=1e-9), p2p_centralized(TWO, c)):
+        assert isinstance(r, P2PResult)
+        assert r.trades[0, 1] == pytest.approx(0.4, abs=1e-6) and r.trades[1, 0] == pytest.approx(-0.4, abs=1e-6)
+        assert r.prices[0, 1] == pytest.approx(0.5, abs=1e-6) and np.isnan(r.prices[0, 0])
+        assert r.welfare == pytest.approx(0.16, abs=1e-6)
+        assert r.pool_welfare == pytest.approx(0.25, abs=1e-12)
+        assert r.trading_cost_paid == pytest.approx(0.08, abs=1e-6)
+    # A fee above the gap between the first kW's value and cost (1 - 0) stops trade.
+    r = p2p_bilateral(TWO, [[0.0, 1.5], [1.5, 0.0]])
+    assert r.n_trades == 0 and np.isnan(r.prices).all() and r.welfare == 0.0
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_p2p_without_fees_is_the_pool(seed):
+    agents = random_community(8, seed=seed)
+    pool = brentq_price(agents)
+    r = p2p_bilateral(agents, rho=0.05)
+    assert r.converged
+    traded = np.isfinite(r.prices)
+    assert traded.sum() > 0
+    np.testing.assert_allclose(r.prices[traded], pool, rtol=1e-4)
+    np.testing.assert_allclose(r.dispatch, response(agents, pool), atol=1e-3)
+    np.testing.assert_allclose(r.trades, -r.trades.T)
+    assert r.welfare == pytest.approx(centralized_dispatch(agents).welfare, abs=1e-6)
+    central = p2p_centralized(agents)
+    np.testing.assert_allclose(central.prices[np.isfinite(central.prices)], pool, rtol=1e-5)
+    np.testing.assert_allclose(central.dispatch, response(agents, pool), atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_p2p_with_distance_fees_matches_cvxpy(seed):
+    agents = random_community(10, seed=seed)
+    rng = np.random.default_rng(seed)
+    costs = distance_costs(rng.uniform(0.0, 5.0, (10, 2)), 0.01)
+    r = p2p_bilateral(agents, costs, rho=0.02, tol=1e-6)
+    ref = p2p_centralized(agents, costs)
+    free = p2p_bilateral(agents, rho=0.02)
+    assert r.converged
+    assert r.welfare == pytest.approx(ref.welfare, abs=1e-5 * ref.demand_kw)
+    np.testing.assert_allclose(r.dispatch, ref.dispatch, atol=1e-3)
+    np.testing.assert_allclose(r.trades, ref.trades, atol=1e-3)
+    both = np.isfinite(r.prices) & np.isfinite(ref.prices) & (np.abs(ref.trades) > 1e-2)
+    np.testing.assert_allclose(r.prices[both], ref.prices[both], atol=1e-4)
+    # Fees cost welfare and remove trades between far-apart agents.
+    assert ref.welfare < ref.pool_welfare - 1e-3
+    assert r.welfare_loss == pytest.approx(ref.pool_welfare - r.welfare)
+    assert r.n_trades < free.n_trades
+    # Bilateral price: seller's marginal cost plus half the fee, buyer's marginal value minus
+    # half the fee (for agents inside their limits).
+    inside = (r.dispatch > agents.p_min_kw + 1e-3) & (r.dispatch < agents.p_max_kw - 1e-3)
+    mc = agents.a * r.dispatch + agents.b
+    checked = 0
+    for _, row in r.trades_frame().iterrows():
+        i, j = int(row["seller"]), int(row["buyer"])
+        if inside[i]:
+            assert row["price"] == pytest.approx(mc[i] + costs[i, j] / 2, abs=1e-4)
+            checked += 1
+        if inside[j]:
+            assert row["price"] == pytest.approx(mc[j] - costs[i, j] / 2, abs=1e-4)
+            checked += 1
+    assert checked >= 3
+
+
+def test_distance_costs():
+    c = distance_costs(pd.DataFrame({"x": [0.0, 3.0, 0.0], "y": [0.0, 4.0, 1.0]}), 2.0)
+    np.testing.assert_allclose(c, [[0, 10, 2], [10, 0, 2 * np.sqrt(18)], [2, 2 * np.sqrt(18), 0]])
+
+
+def test_random_community_is_a_realistic_feasible_mix():
+    agents = random_community(1000, seed=0)
+    assert np.all(agents.a > 0)
+    sellers, buyers = agents.p_min_kw >= 0, agents.p_max_kw <= 0
+    assert 0.3 < sellers.mean() < 0.5 and 0.3 < buyers.mean() < 0.5
+    assert agents.p_min_kw.sum() <= 0 <= agents.p_max_kw.sum()
+    p = response(agents, brentq_price(agents))
+    at_limit = (p <= agents.p_min_kw + 1e-9) | (p >= agents.p_max_kw - 1e-9)
+    assert 0.1 < at_limit.mean() < 0.9
+    same = random_community(1000, seed=0)
+    np.testing.assert_array_equal(same.b, agents.b)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(a=[1, 1], b=[0, 0, 0], p_min_kw=0, p_max_kw=1), r"same length: `a` has 2, `b` has 3"),
+        (dict(a=[1, 0], b=0, p_min_kw=0, p_max_kw=1), r"`a` must be positive .*strictly convex.*; entry 1 is 0.0"),
+        (dict(a=[1, -2], b=0, p_min_kw=0, p_max_kw=1), r"`a` must be positive .*; entry 1 is -2.0"),
+        (dict(a=1, b=0, p_min_kw=[0, 2], p_max_kw=[1, 1]), r"`p_min_kw` must not exceed `p_max_kw`; entry 1 has"),
+        (dict(a=1, b=[0, np.nan], p_min_kw=0, p_max_kw=1), r"`b` must contain finite numbers; entry 1 is nan"),
+        (dict(a=1, b=0, p_min_kw=0, p_max_kw=[1, np.inf]), r"`p_max_kw` must contain finite numbers; entry 1 is inf"),
+        (dict(a=[[1, 2]], b=0, p_min_kw=0, p_max_kw=1), r"`a` must be one-dimensional"),
+        (dict(a=[], b=0, p_min_kw=0, p_max_kw=1), r"`a` is empty"),
+    ],
+)
+def test_agent_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        QuadraticAgents(**kwargs)
+
+
+def test_agent_type_errors():
+    with pytest.raises(TypeError, match=r"`b` must be a number or a sequence of numbers, got the string"):
+        QuadraticAgents(a=1, b="x", p_min_kw=0, p_max_kw=1)
+    with pytest.raises(TypeError, match=r"`a` must contain only numbers"):
+        QuadraticAgents(a=[1, "x"], b=0, p_min_kw=0, p_max_kw=1)
+    with pytest.raises(TypeError, match=r"`a` must be one-dimensional; got a DataFrame"):
+        QuadraticAgents(a=pd.DataFrame({"a": [1]}), b=0, p_min_kw=0, p_max_kw=1)
+    with pytest.raises(TypeError, match=r"`agents` must be a QuadraticAgents"):
+        centralized_dispatch([1, 2])
+    with pytest.raises(ValueError, match=r"`n` must be a positive integer; got 0"):
+        random_community(0, seed=1)
+
+
+SOLVERS = [
+    centralized_dispatch,
+    lambda ag: price_iteration(ag, step=0.1),
+    lambda ag: admm(ag, rho=1.0),
+    p2p_bilateral,
+    p2p_centralized,
+]
+
+
+@pytest.mark.parametrize("solve", SOLVERS)
+def test_infeasible_community_cannot_balance(solve):
+    sellers_only = QuadraticAgents(a=[1, 1], b=[0, 0], p_min_kw=[0.5, 0.0], p_max_kw=[1, 1])
+    with pytest.raises(ValueError, match=r"cannot balance: .*sum\(p_min_kw\) = 0.5 kW > 0"):
+        solve(sellers_only)
+    buyers_only = QuadraticAgents(a=[1, 1], b=[0, 0], p_min_kw=[-1, -1], p_max_kw=[-0.5, 0])
+    with pytest.raises(ValueError, match=r"cannot balance: .*sum\(p_max_kw\) = -0.5 kW < 0"):
+        solve(buyers_only)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: price_iteration(TWO, step=-0.1), ValueError, r"`step` must be a positive number; got -0.1"),
+        (lambda: price_iteration(TWO, step=0.0), ValueError, r"`step` must be a positive number; got 0.0"),
+        (lambda: price_iteration(TWO, step=np.nan), ValueError, r"`step` must be a positive number; got nan"),
+        (lambda: price_iteration(TWO, step="big"), TypeError, r"`step` must be a positive number; got 'big'"),
+        (lambda: price_iteration(TWO, step=0.1, tol=0), ValueError, r"`tol` must be a positive number"),
+        (lambda: price_iteration(TWO, step=0.1, max_iter=0), ValueError, r"`max_iter` must be a positive integer"),
+        (lambda: price_iteration(TWO, step=0.1, price0=np.nan), ValueError, r"`price0` must be a finite number"),
+        (lambda: admm(TWO, rho=-1.0), ValueError, r"`rho` must be a positive number; got -1.0"),
+        (lambda: admm(TWO, rho=1.0, price0=np.inf), ValueError, r"`price0` must be a finite number"),
+        (lambda: p2p_bilateral(TWO, rho=0.0), ValueError, r"`rho` must be a positive number; got 0.0"),
+        (lambda: p2p_bilateral(TWO, np.zeros((3, 3))), ValueError,
+         r"`trading_cost` must be an N x N matrix with N = 2 agents; got shape \(3, 3\)"),
+        (lambda: p2p_bilateral(TWO, [[0, -1], [1, 0]]), ValueError,
+         r"`trading_cost` must be nonnegative; entry \(0, 1\) is -1.0"),
+        (lambda: p2p_centralized(TWO, [[0, np.nan], [1, 0]]), ValueError,
+         r"`trading_cost` must contain finite costs; entry \(0, 1\) is nan"),
+        (lambda: p2p_bilateral(TWO, "cheap"), TypeError, r"`trading_cost` must be an N x N matrix of numbers"),
+        (lambda: p2p_bilateral(TWO, [[0, "x"], [1, 0]]), TypeError, r"`trading_cost` must contain only numbers"),
+        (lambda: p2p_bilateral(QuadraticAgents(1, 0, -1, 1)), ValueError, r"at least 2 agents"),
+        (lambda: distance_costs([[0, 0, 0]], 1.0), ValueError, r"`positions` must be an \(N, 2\) array"),
+        (lambda: distance_costs([[0, np.nan]], 1.0), ValueError, r"`positions` must contain finite coordinates"),
+        (lambda: distance_costs([["a", 0]], 1.0), TypeError, r"`positions` must contain only numbers"),
+        (lambda: distance_costs([[0, 0]], -1.0), ValueError, r"`cost_per_km` must be a nonnegative number"),
+        (lambda: distance_costs([[0, 0]], "x"), TypeError, r"`cost_per_km` must be a number"),
+    ],
+)
+def test_argument_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_solver_errors():
+    from te_course._validation import SolverError
+
+    with pytest.raises(SolverError, match=re.escape("could not be solved (")):
+        centralized_dispatch(TWO, solver="NO_SUCH_SOLVER")
+    with pytest.raises(SolverError, match=re.escape("could not be solved (")):
+        p2p_centralized(TWO, solver="NO_SUCH_SOLVER")
+
+
+def test_solver_without_solution(monkeypatch):
+    # A solver that returns without a solution (status None): the status is reported in words.
+    from te_course._validation import SolverError
+
+    monkeypatch.setattr("te_course.coordination.cp.Problem.solve", lambda self, *args, **kwargs: None)
+    with pytest.raises(SolverError, match=r"The dispatch QP ended with status None; try another `solver`\."):
+        centralized_dispatch(TWO)
+    with pytest.raises(SolverError, match=r"The P2P problem ended with status None; try another `solver`\."):
+        p2p_centralized(TWO)
+    with pytest.raises(SolverError, match=r"Agent 0's problem ended with status None\."):
+        price_iteration(TWO, step=0.25, vectorised=False)
+
+
+def test_per_agent_solver_failure(monkeypatch):
+    import cvxpy as cp
+
+    from te_course._validation import SolverError
+
+    def fail(self, *args, **kwargs):
+        raise cp.error.SolverError("boom")
+
+    monkeypatch.setattr("te_course.coordination.cp.Problem.solve", fail)
+    with pytest.raises(SolverError, match=r"Agent 0's problem could not be solved \(boom\)\."):
+        admm(TWO, rho=1.0, vectorised=False)
