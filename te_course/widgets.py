@@ -21,6 +21,8 @@ from .coordination import admm, centralized_dispatch, price_iteration, random_co
 from .plots import new_axes, plot_convergence, plot_double_auction, plot_schedule, plot_soc, to_png
 from .prosumer import BatteryProblem, example_day
 
+_WIDE = {"description_width": "initial"}  # show slider labels in full
+
 __all__ = [
     "parse_prices", "auction_update", "auction_explorer",
     "battery_update", "battery_explorer", "coordination_update", "coordination_explorer",
@@ -112,11 +114,11 @@ def auction_explorer(bids="12, 10, 8", asks="5, 7, 9", *, k: float = 0.5) -> W.V
     mode = W.ToggleButtons(options=["typed", "random"], value="typed", description="orders")
     bid_text = W.Text(value=str(bids), description="bids")
     ask_text = W.Text(value=str(asks), description="asks")
-    n_buyers = W.IntSlider(value=8, min=1, max=40, description="buyers")
-    n_sellers = W.IntSlider(value=8, min=1, max=40, description="sellers")
+    n_buyers = W.IntSlider(value=8, min=1, max=40, description="buyers", style=_WIDE)
+    n_sellers = W.IntSlider(value=8, min=1, max=40, description="sellers", style=_WIDE)
     seed = W.IntText(value=0, description="seed")
     divisible = W.Checkbox(value=False, description="divisible quantities")
-    k_slider = W.FloatSlider(value=k, min=0.0, max=1.0, step=0.05, description="k")
+    k_slider = W.FloatSlider(value=k, min=0.0, max=1.0, step=0.05, description="k", style=_WIDE)
     chart = W.Image(format="png", layout=W.Layout(width="640px"))
     table = W.HTML()
     controls = {
@@ -239,11 +241,11 @@ def battery_explorer(day=None) -> W.VBox:
     """
     day = example_day() if day is None else day
     problem = BatteryProblem(len(day))
-    e_max = W.FloatSlider(value=5.0, min=0.5, max=20.0, step=0.5, description="capacity kWh")
-    p_max = W.FloatSlider(value=2.5, min=0.5, max=10.0, step=0.5, description="power kW")
-    eta = W.FloatSlider(value=0.95, min=0.5, max=1.0, step=0.01, description="efficiency")
+    e_max = W.FloatSlider(value=5.0, min=0.5, max=20.0, step=0.5, description="capacity kWh", style=_WIDE)
+    p_max = W.FloatSlider(value=2.5, min=0.5, max=10.0, step=0.5, description="power kW", style=_WIDE)
+    eta = W.FloatSlider(value=0.95, min=0.5, max=1.0, step=0.01, description="efficiency", style=_WIDE)
     use_ramp = W.Checkbox(value=False, description="ramp limit")
-    ramp = W.FloatSlider(value=1.0, min=0.1, max=10.0, step=0.1, description="ramp kW/step")
+    ramp = W.FloatSlider(value=1.0, min=0.1, max=10.0, step=0.1, description="ramp kW/step", style=_WIDE)
     chart = W.Image(format="png", layout=W.Layout(width="640px"))
     table = W.HTML()
     controls = {"e_max_kwh": e_max, "p_max_kw": p_max, "eta": eta, "use_ramp": use_ramp, "ramp_kw": ramp}
@@ -333,10 +335,10 @@ def coordination_explorer(agents=None) -> W.VBox:
     agents = random_community(50, seed=1) if agents is None else agents
     bound = 2.0 / agents.slope
     step = W.FloatLogSlider(value=bound / 4, base=10, min=np.log10(bound) - 3, max=np.log10(bound) + 0.5,
-                            step=0.05, description="step", readout_format=".3g")
+                            step=0.05, description="step", style=_WIDE, readout_format=".3g")
     rho0 = float(np.median(agents.a))  # ADMM is fastest with rho near the agents' typical curvature
     rho = W.FloatLogSlider(value=rho0, base=10, min=np.log10(rho0) - 2, max=np.log10(rho0) + 2, step=0.1,
-                           description="rho", readout_format=".3g")
+                           description="rho", style=_WIDE, readout_format=".3g")
     chart = W.Image(format="png", layout=W.Layout(width="640px"))
     table = W.HTML()
     controls = {"step": step, "rho": rho}
