@@ -29,6 +29,8 @@ from .coordination import (
     price_iteration,
     random_community,
 )
+from .feeders import Feeder, ieee33, pjm5bus, radial_feeder
+from .powerflow import PowerFlowResult, ac_power_flow, dc_power_flow, hosting_capacity, lindistflow, ptdf
 from .prosumer import (
     EV,
     PV,
@@ -42,7 +44,7 @@ from .prosumer import (
     schedule,
 )
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = [
     # errors
     "ConvergenceError",
@@ -78,6 +80,17 @@ __all__ = [
     "p2p_bilateral",
     "p2p_centralized",
     "distance_costs",
+    # chapter 4: feeders and power flow
+    "Feeder",
+    "ieee33",
+    "radial_feeder",
+    "pjm5bus",
+    "PowerFlowResult",
+    "ac_power_flow",
+    "lindistflow",
+    "dc_power_flow",
+    "ptdf",
+    "hosting_capacity",
 ]
 
 _LAZY = ("plots", "widgets", "grading")

@@ -19,7 +19,7 @@ from .auction import ClearingResult
 
 __all__ = [
     "new_axes", "to_png", "supply_demand_curves", "plot_double_auction", "plot_schedule", "plot_soc",
-    "plot_aggregate_response", "plot_convergence",
+    "plot_aggregate_response", "plot_convergence", "tree_layout", "plot_feeder", "plot_voltage_profile",
 ]
 
 BUY_COLOR = "#1f77b4"
@@ -315,4 +315,129 @@ def plot_convergence(histories, ax: Axes | None = None, *, column: str = "imbala
     ax.grid(alpha=0.3, which="both")
     if ax.get_lines():
         ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+# --------------------------------------------------------------------------- chapter 4: power flow
+
+
+def tree_layout(feeder) -> dict:
+    """Positions for drawing a radial feeder: depth from the substation across, branches stacked.
+
+    Each bus sits at ``x`` = its number of lines from the substation and ``y``
+    = the mean height of the leaves below it (leaves are spaced by one, in
+    depth-first order), so laterals fan out from the main feeder without
+    crossings.  Meshed parts are drawn along a spanning tree.
+
+    Examples
+    --------
+    >>> from te_course import ieee33
+    >>> pos = tree_layout(ieee33())
+    >>> pos[1], pos[2][0]
+    ((0.0, 0.0), 1.0)
+    """
+    import networkx as nx
+
+    tree = nx.bfs_tree(feeder.graph, feeder.substation)
+    pos: dict = {}
+    next_leaf = [0.0]
+
+    def place(node, depth):
+        children = list(tree.successors(node))
+        if not children:
+            y = next_leaf[0]
+            next_leaf[0] += 1.0
+        else:
+            y = float(np.mean([place(c, depth + 1) for c in children]))
+        pos[node] = (float(depth), y)
+        return y
+
+    place(feeder.substation, 0)
+    shift = pos[feeder.substation][1]
+    return {bus: (x, shift - y) for bus, (x, y) in pos.items()}
+
+
+def plot_feeder(feeder, values=None, ax: Axes | None = None, *, label: str = "voltage (p.u.)",
+                cmap: str = "viridis", vmin=None, vmax=None, show_labels: bool = True) -> Axes:
+    """Draw a feeder as a tree, buses coloured by ``values`` (for example ``result.v_pu``).
+
+    Parameters
+    ----------
+    feeder : te_course.feeders.Feeder
+    values : pandas.Series, optional
+        One value per bus label; buses are drawn grey without it.
+    ax : matplotlib.axes.Axes, optional
+    label : str
+        The colour bar's label.
+    cmap, vmin, vmax
+        Colour map and its range.
+    show_labels : bool
+        Write the bus labels (small feeders only).
+
+    Examples
+    --------
+    >>> from te_course import ieee33, ac_power_flow
+    >>> ax = plot_feeder(ieee33(), ac_power_flow(ieee33()).v_pu)
+    >>> len(ax.collections) >= 1
+    True
+    """
+    if ax is None:
+        ax = new_axes((8, 4.5))
+    pos = tree_layout(feeder)
+    lines = feeder.lines
+    for _, line in lines.iterrows():
+        (x0, y0), (x1, y1) = pos.get(line.from_bus, (np.nan, np.nan)), pos.get(line.to_bus, (np.nan, np.nan))
+        style = dict(color="grey", lw=1.5) if line.in_service else dict(color="tab:red", lw=1, ls=":")
+        ax.plot([x0, x1], [y0, y1], zorder=1, **style)
+    buses = [b for b in feeder.buses.index if b in pos]
+    xy = np.array([pos[b] for b in buses])
+    if values is not None:
+        c = np.asarray(values.reindex(buses), dtype=float)
+        points = ax.scatter(xy[:, 0], xy[:, 1], c=c, cmap=cmap, vmin=vmin, vmax=vmax, s=60, zorder=2,
+                            edgecolors="k", linewidths=0.5)
+        ax.figure.colorbar(points, ax=ax, label=label, shrink=0.8)
+    else:
+        ax.scatter(xy[:, 0], xy[:, 1], color="lightgrey", s=60, zorder=2, edgecolors="k", linewidths=0.5)
+    if show_labels and len(buses) <= 60:
+        for b, (x, y) in zip(buses, xy):
+            ax.annotate(str(b), (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+    sub = pos[feeder.substation]
+    ax.plot(*sub, marker="s", color="k", ms=9, zorder=3, label="substation")
+    ax.set_xlabel("lines from the substation")
+    ax.set_yticks([])
+    ax.set_title(feeder.name)
+    return ax
+
+
+def plot_voltage_profile(results, ax: Axes | None = None, *, v_min_pu: float = 0.95,
+                         v_max_pu: float = 1.05) -> Axes:
+    """Draw bus voltages of one or more power-flow results, with the limits.
+
+    Parameters
+    ----------
+    results : dict of str to PowerFlowResult
+        Label to result (for example ``{"AC": ..., "LinDistFlow": ...}``).
+    ax : matplotlib.axes.Axes, optional
+    v_min_pu, v_max_pu : float
+        Limits drawn as dashed lines.
+
+    Examples
+    --------
+    >>> from te_course import ieee33, ac_power_flow
+    >>> plot_voltage_profile({"AC": ac_power_flow(ieee33())}).get_ylabel()
+    'voltage (p.u.)'
+    """
+    if ax is None:
+        ax = new_axes((8, 3.5))
+    for (label, r), marker in zip(results.items(), "os^dv"):
+        ax.plot(range(len(r.v_pu)), r.v_pu.to_numpy(), marker=marker, ms=4, lw=1, label=label)
+        labels = [str(b) for b in r.v_pu.index]
+    for v in (v_min_pu, v_max_pu):
+        ax.axhline(v, color="tab:red", ls="--", lw=1)
+    step = max(1, len(labels) // 33)
+    ax.set_xticks(range(0, len(labels), step), labels[::step], fontsize=7)
+    ax.set_xlabel("bus")
+    ax.set_ylabel("voltage (p.u.)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
     return ax

@@ -18,7 +18,18 @@ import pandas as pd
 from ._validation import ConvergenceError
 from .auction import ClearingResult, clear_double_auction, random_orders
 from .coordination import admm, centralized_dispatch, price_iteration, random_community
-from .plots import new_axes, plot_convergence, plot_double_auction, plot_schedule, plot_soc, to_png
+from .feeders import ieee33
+from .plots import (
+    new_axes,
+    plot_convergence,
+    plot_double_auction,
+    plot_feeder,
+    plot_schedule,
+    plot_soc,
+    plot_voltage_profile,
+    to_png,
+)
+from .powerflow import ac_power_flow, lindistflow
 from .prosumer import BatteryProblem, example_day
 
 _WIDE = {"description_width": "initial"}  # show slider labels in full
@@ -26,6 +37,7 @@ _WIDE = {"description_width": "initial"}  # show slider labels in full
 __all__ = [
     "parse_prices", "auction_update", "auction_explorer",
     "battery_update", "battery_explorer", "coordination_update", "coordination_explorer",
+    "hosting_update", "hosting_explorer",
 ]
 
 
@@ -353,6 +365,91 @@ def coordination_explorer(agents=None) -> W.VBox:
     for w in controls.values():
         w.observe(refresh, names="value")
     app = W.VBox([W.HBox([step, rho]), W.HBox([chart, table])])
+    app.controls, app.chart, app.state = controls, chart, state
+    refresh()
+    return app
+
+
+# --------------------------------------------------------------------------- chapter 4: power flow
+
+
+def hosting_update(feeder, bus, pv_kw, *, v_max_pu=1.05, axes=None):
+    """Add ``pv_kw`` of PV at ``bus`` and compare AC and LinDistFlow voltages.
+
+    Returns
+    -------
+    results : dict
+        ``"AC"`` and ``"LinDistFlow"``: a PowerFlowResult, or the error that
+        stopped it.
+    axes : tuple of matplotlib.axes.Axes
+        The voltage profile and the feeder map (coloured by AC voltage).
+    summary : str
+        HTML: highest and lowest voltage of each model, losses, and whether
+        ``v_max_pu`` is exceeded.
+
+    Examples
+    --------
+    >>> from te_course import ieee33
+    >>> results, axes, summary = hosting_update(ieee33(), 18, 1000.0)
+    >>> round(float(results["AC"].v_pu[18]), 3) > round(float(ac_power_flow(ieee33()).v_pu[18]), 3)
+    True
+    """
+    if axes is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(8, 7), layout="constrained")
+        axes = fig.subplots(2, 1, height_ratios=[2, 3])
+    profile_ax, map_ax = axes
+    with_pv = feeder.with_injection(bus, pv_kw)
+    results: dict = {}
+    for label, model in (("AC", ac_power_flow), ("LinDistFlow", lindistflow)):
+        try:
+            results[label] = model(with_pv)
+        except ValueError as exc:  # ConvergenceError included
+            results[label] = exc
+    solved = {k: r for k, r in results.items() if not isinstance(r, Exception)}
+    plot_voltage_profile(solved, ax=profile_ax, v_max_pu=v_max_pu)
+    profile_ax.set_title(f"{pv_kw:g} kW of PV at bus {bus}")
+    if "AC" in solved:
+        plot_feeder(with_pv, solved["AC"].v_pu, ax=map_ax, vmin=0.9, vmax=1.1, cmap="coolwarm", show_labels=True)
+    rows = []
+    for label, r in results.items():
+        if isinstance(r, Exception):
+            rows.append((label, "-", "-", "-", str(r).split(". ")[0]))
+        else:
+            over = "yes" if r.v_pu.max() > v_max_pu + 1e-12 else "no"
+            rows.append((label, f"{r.v_pu.max():.4f}", f"{r.v_pu.min():.4f}", f"{r.total_loss_kw:.1f}", over))
+    summary = pd.DataFrame(rows, columns=["model", "highest V", "lowest V", "losses kW", f"above {v_max_pu}"])
+    return results, (profile_ax, map_ax), summary.to_html(index=False)
+
+
+def hosting_explorer(feeder=None) -> W.VBox:
+    """Build a PV hosting explorer: PV size and bus -> voltages under AC and LinDistFlow, and a feeder map.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        With ``app.controls``, ``app.chart`` and ``app.state`` (the last
+        ``results``, ``axes``, ``table``).
+    """
+    feeder = ieee33() if feeder is None else feeder
+    buses = [b for b in feeder.buses.index if b != feeder.substation]
+    bus = W.Dropdown(options=buses, value=buses[len(buses) // 2], description="PV at bus", style=_WIDE)
+    size = W.FloatSlider(value=1000.0, min=0.0, max=6000.0, step=100.0, description="PV kW", style=_WIDE)
+    chart = W.Image(format="png", layout=W.Layout(width="640px"))
+    table = W.HTML()
+    controls = {"bus": bus, "pv_kw": size}
+    state: dict = {"results": None, "axes": None, "table": ""}
+
+    def refresh(_change=None):
+        results, axes, summary = hosting_update(feeder, bus.value, size.value)
+        state.update(results=results, axes=axes, table=summary)
+        table.value = summary
+        chart.value = to_png(axes[0].figure)
+
+    for w in controls.values():
+        w.observe(refresh, names="value")
+    app = W.VBox([W.HBox([bus, size]), W.HBox([chart, table])])
     app.controls, app.chart, app.state = controls, chart, state
     refresh()
     return app

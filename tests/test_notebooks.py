@@ -157,6 +157,20 @@ CHEATS = {
         "idle_below": "return p_lo * tc.breakeven_price_ratio(eta_charge, eta_discharge)",
         "ev_max_energy": "return tc.EV(available, 1.0, p_max_kw, eta=eta).max_energy_kwh(dt_h)",
     },
+    "04_power_flow": {
+        "lindistflow_chain": (
+            "n = len(p_kw)\n"
+            "    buses = pd.DataFrame({'p_kw': np.r_[0.0, p_kw], 'q_kvar': np.r_[0.0, q_kvar]})\n"
+            "    lines = pd.DataFrame({'from_bus': range(n), 'to_bus': range(1, n + 1),\n"
+            "                          'r_ohm': r_ohm, 'x_ohm': np.maximum(x_ohm, 1e-9)})\n"
+            "    f = tc.Feeder(buses, lines, v_base_kv=v_base_kv, s_base_kva=1000.0, substation=0)\n"
+            "    return tc.lindistflow(f, v_source_pu=v0_pu).v_pu.to_numpy()[1:]"
+        ),
+        "hosting_capacity": (
+            "model = 'ac' if power_flow is tc.ac_power_flow else 'lindistflow'\n"
+            "    return tc.hosting_capacity(feeder, bus, model=model, v_max_pu=v_max_pu)"
+        ),
+    },
     "03_coordination": {
         "best_response": "return tc.QuadraticAgents(a, b, p_min_kw, p_max_kw).best_response(price)",
         "price_step": (

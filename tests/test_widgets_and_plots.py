@@ -161,3 +161,27 @@ def test_battery_explorer_stays_idle_below_the_breakeven_spread():
     assert app.state["schedule"].table["battery_charge_kw"].sum() == pytest.approx(0, abs=1e-6)
     app.controls["eta"].value = 1.0  # lossless: now every 0.20 -> 0.22 pair pays
     assert app.state["schedule"].table["battery_charge_kw"].sum() > 1
+
+
+def test_hosting_explorer_moves_pv_and_compares_models():
+    app = widgets.hosting_explorer()
+    state, c = app.state, app.controls
+    base = tc.ac_power_flow(tc.ieee33())
+    c["bus"].value = 18
+    c["pv_kw"].value = 0.0
+    assert state["results"]["AC"].v_pu.to_numpy() == pytest.approx(base.v_pu.to_numpy())
+    c["pv_kw"].value = 3000.0
+    ac, ldf = state["results"]["AC"], state["results"]["LinDistFlow"]
+    assert ac.v_pu[18] > 1.05 and ldf.v_pu[18] > 1.05 and "yes" in state["table"]
+    assert ac.v_pu[18] == pytest.approx(tc.ac_power_flow(tc.ieee33().with_injection(18, 3000.0)).v_pu[18])
+    assert app.chart.value[:4] == b"\x89PNG"
+
+
+def test_feeder_plot_puts_every_bus_on_a_tree_layout():
+    f = tc.ieee33(tie_lines=True)
+    pos = plots.tree_layout(f)
+    assert set(pos) == set(f.buses.index)
+    assert pos[18][0] == 17 and pos[1] == (0.0, 0.0)  # bus 18 is 17 lines from the substation
+    ax = plots.plot_feeder(f, tc.ac_power_flow(tc.ieee33()).v_pu)
+    dotted = [ln for ln in ax.get_lines() if ln.get_linestyle() == ":"]
+    assert len(dotted) == 5  # the five open tie lines

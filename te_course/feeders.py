@@ -1,0 +1,535 @@
+"""Networks for power flow: the ``Feeder`` dataclass, the IEEE 33-bus feeder, synthetic feeders.
+
+Sign convention (used everywhere in ``te_course``)
+--------------------------------------------------
+At a bus, **load is positive and generation is negative**: ``p_kw`` and
+``q_kvar`` are the active and reactive power *consumed* at the bus.  A PV
+system producing 200 kW at bus 18 makes ``p_kw`` of bus 18 smaller by 200
+(see :meth:`Feeder.with_injection`).  The same convention as pandapower's loads.
+
+Per unit
+--------
+Every per-unit conversion of the package lives here.  A feeder has a voltage
+base ``v_base_kv`` (line-to-line, kV) and a power base ``s_base_kva`` (three
+phase, kVA); the impedance base is::
+
+    z_base_ohm = v_base_kv**2 * 1000 / s_base_kva
+
+so that ``r_pu = r_ohm / z_base_ohm`` and ``p_pu = p_kw / s_base_kva``
+(Kersting, *Distribution System Modeling and Analysis*, 4th ed., 2017, ch. 2).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from importlib import resources
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy.sparse.csgraph import connected_components
+
+from ._validation import as_positive_float
+
+__all__ = ["Feeder", "ieee33", "radial_feeder", "pjm5bus"]
+
+_LINE_COLUMNS = ["from_bus", "to_bus", "r_ohm", "x_ohm", "s_max_kva", "in_service"]
+
+
+def _as_number(value, name: str) -> float:
+    """Return ``value`` as a finite float or raise ``TypeError``/``ValueError`` naming ``name``."""
+    try:
+        if isinstance(value, (str, bytes, bool)):
+            raise TypeError
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number; got {value!r}.") from None
+    if not np.isfinite(v):
+        raise ValueError(f"`{name}` must be a finite number; got {value!r}.")
+    return v
+
+
+def _label(value):
+    """Return a label as a plain Python object, so that messages show ``18``, not ``np.int64(18)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@dataclass(frozen=True, eq=False)
+class Feeder:
+    """A power network: buses with loads, lines with impedances, and per-unit bases.
+
+    Parameters
+    ----------
+    buses : pandas.DataFrame
+        Indexed by bus label, columns ``p_kw`` and ``q_kvar``: the power consumed
+        at each bus (load positive, generation negative).
+    lines : pandas.DataFrame
+        One row per line, columns ``from_bus``, ``to_bus`` (bus labels), ``r_ohm``
+        (>= 0), ``x_ohm`` (> 0), and optionally ``s_max_kva`` (thermal limit,
+        NaN for none) and ``in_service`` (bool, default True).
+    v_base_kv : float
+        Line-to-line voltage base, kV.
+    s_base_kva : float
+        Three-phase power base, kVA.
+    substation : hashable
+        The label of the bus fed by the grid (the slack bus).
+    name : str
+        A name for display.
+
+    Raises
+    ------
+    ValueError
+        If a line names an unknown bus, an impedance is out of range, a load is
+        NaN, a bus label is repeated, or the substation is not a bus.
+
+    Notes
+    -----
+    The tables are copied and normalised at construction (missing ``q_kvar``,
+    ``s_max_kva`` and ``in_service`` columns are filled in).  The dataclass is
+    frozen, but its DataFrames are not: use :meth:`copy` before editing them
+    in place, e.g. ``f = ieee33(tie_lines=True); f.lines.loc[33, "in_service"] = True``.
+    Two feeders compare equal only if they are the same object.
+
+    Examples
+    --------
+    >>> buses = pd.DataFrame({"p_kw": [0.0, 100.0]}, index=["grid", "house"])
+    >>> lines = pd.DataFrame({"from_bus": ["grid"], "to_bus": ["house"], "r_ohm": [0.2], "x_ohm": [0.1]})
+    >>> f = Feeder(buses, lines, v_base_kv=0.4, s_base_kva=100.0, substation="grid")
+    >>> float(f.buses.loc["house", "q_kvar"]), round(f.z_base_ohm, 4)
+    (0.0, 1.6)
+    """
+
+    buses: pd.DataFrame = field(repr=False)
+    lines: pd.DataFrame = field(repr=False)
+    v_base_kv: float = 12.66
+    s_base_kva: float = 1000.0
+    substation: object = 1
+    name: str = "feeder"
+
+    def __post_init__(self):
+        buses, lines = self.buses, self.lines
+        if not isinstance(buses, pd.DataFrame):
+            raise TypeError(f"`buses` must be a DataFrame indexed by bus label; got {type(buses).__name__}.")
+        if not isinstance(lines, pd.DataFrame):
+            raise TypeError(f"`lines` must be a DataFrame with one row per line; got {type(lines).__name__}.")
+        if "p_kw" not in buses.columns:
+            raise ValueError(f"`buses` must have a 'p_kw' column (and optionally 'q_kvar'); got {list(buses.columns)}.")
+        if len(buses) == 0:
+            raise ValueError("`buses` is empty; a feeder needs at least one bus.")
+        if buses.index.has_duplicates:
+            dup = _label(buses.index[buses.index.duplicated()][0])
+            raise ValueError(f"`buses` has the bus label {dup!r} more than once; bus labels must be unique.")
+        b = pd.DataFrame(index=buses.index.copy())
+        b.index.name = "bus"
+        for col in ("p_kw", "q_kvar"):
+            values = buses[col] if col in buses.columns else 0.0
+            try:
+                b[col] = pd.Series(values, index=buses.index).astype(float)
+            except (TypeError, ValueError):
+                raise TypeError(f"`buses['{col}']` must contain numbers.") from None
+            bad = ~np.isfinite(b[col].to_numpy())
+            if bad.any():
+                i = np.flatnonzero(bad)[0]
+                raise ValueError(f"`buses['{col}']` must be finite; bus {_label(b.index[i])!r} has {b[col].iloc[i]}.")
+        for col in buses.columns.difference(["p_kw", "q_kvar"]):
+            b[col] = buses[col]
+
+        missing = [c for c in ("from_bus", "to_bus", "r_ohm", "x_ohm") if c not in lines.columns]
+        if missing:
+            raise ValueError(f"`lines` is missing the column(s) {missing}; got {list(lines.columns)}.")
+        ln = lines.copy()
+        if "s_max_kva" not in ln.columns:
+            ln["s_max_kva"] = np.nan
+        if "in_service" not in ln.columns:
+            ln["in_service"] = True
+        ln["in_service"] = ln["in_service"].astype(bool)
+        for col in ("r_ohm", "x_ohm", "s_max_kva"):
+            try:
+                ln[col] = ln[col].astype(float)
+            except (TypeError, ValueError):
+                raise TypeError(f"`lines['{col}']` must contain numbers.") from None
+        ln = ln[_LINE_COLUMNS + [c for c in ln.columns if c not in _LINE_COLUMNS]]
+        if ln.index.has_duplicates:
+            dup = _label(ln.index[ln.index.duplicated()][0])
+            raise ValueError(f"`lines` has the line index {dup!r} more than once; line labels must be unique.")
+        known = b.index
+        for end in ("from_bus", "to_bus"):
+            unknown = ~ln[end].isin(known).to_numpy()
+            if unknown.any():
+                i = np.flatnonzero(unknown)[0]
+                raise ValueError(
+                    f"line {_label(ln.index[i])!r} has {end}={_label(ln[end].iloc[i])!r}, "
+                    "which is not a bus of the feeder."
+                )
+        self_loop = (ln["from_bus"] == ln["to_bus"]).to_numpy()
+        if self_loop.any():
+            i = np.flatnonzero(self_loop)[0]
+            raise ValueError(f"line {_label(ln.index[i])!r} connects bus {_label(ln['from_bus'].iloc[i])!r} to itself.")
+        r, x = ln["r_ohm"].to_numpy(), ln["x_ohm"].to_numpy()
+        bad = ~(np.isfinite(r) & (r >= 0))
+        if bad.any():
+            i = np.flatnonzero(bad)[0]
+            raise ValueError(f"line {_label(ln.index[i])!r} has r_ohm={r[i]}; a resistance must be finite and >= 0.")
+        bad = ~(np.isfinite(x) & (x > 0))
+        if bad.any():
+            i = np.flatnonzero(bad)[0]
+            raise ValueError(f"line {_label(ln.index[i])!r} has x_ohm={x[i]}; a reactance must be finite and > 0.")
+        s = ln["s_max_kva"].to_numpy()
+        bad = ~(np.isnan(s) | (s > 0))
+        if bad.any():
+            i = np.flatnonzero(bad)[0]
+            raise ValueError(f"line {_label(ln.index[i])!r} has s_max_kva={s[i]}; a limit must be > 0 (NaN for none).")
+        if self.substation not in known:
+            raise ValueError(f"`substation` {_label(self.substation)!r} is not a bus of the feeder.")
+        object.__setattr__(self, "buses", b)
+        object.__setattr__(self, "lines", ln)
+        object.__setattr__(self, "v_base_kv", as_positive_float(self.v_base_kv, "v_base_kv"))
+        object.__setattr__(self, "s_base_kva", as_positive_float(self.s_base_kva, "s_base_kva"))
+
+    # ------------------------------------------------------------------ per unit
+
+    @property
+    def z_base_ohm(self) -> float:
+        """Impedance base ``v_base_kv**2 * 1000 / s_base_kva``, ohm."""
+        return self.v_base_kv**2 * 1000.0 / self.s_base_kva
+
+    @property
+    def n_buses(self) -> int:
+        """Number of buses."""
+        return len(self.buses)
+
+    # ------------------------------------------------------------------ views and copies
+
+    @property
+    def graph(self) -> nx.Graph:
+        """A networkx ``Graph`` of the in-service lines.
+
+        Nodes are bus labels (attributes ``p_kw``, ``q_kvar``); each edge carries
+        the line's columns and its index as ``line``.
+        """
+        g = nx.Graph(name=self.name)
+        g.add_nodes_from((bus, {"p_kw": p, "q_kvar": q}) for bus, p, q in self.buses[["p_kw", "q_kvar"]].itertuples())
+        live = self.lines[self.lines["in_service"]]
+        for idx, row in zip(live.index, live.to_dict("records")):
+            g.add_edge(row["from_bus"], row["to_bus"], line=idx, **row)
+        return g
+
+    def copy(self) -> Feeder:
+        """Return an independent copy (the tables are copied)."""
+        return Feeder(self.buses.copy(), self.lines.copy(), self.v_base_kv, self.s_base_kva, self.substation, self.name)
+
+    def _replace(self, *, buses=None, lines=None, name=None) -> Feeder:
+        return Feeder(
+            self.buses.copy() if buses is None else buses,
+            self.lines.copy() if lines is None else lines,
+            self.v_base_kv,
+            self.s_base_kva,
+            self.substation,
+            self.name if name is None else name,
+        )
+
+    def with_injection(self, bus, p_kw: float, q_kvar: float = 0.0) -> Feeder:
+        """Return a new feeder with generation ``p_kw``, ``q_kvar`` added at ``bus``.
+
+        The injection is subtracted from the bus's load (load positive,
+        generation negative), so ``with_injection(18, 200)`` models 200 kW of
+        PV at bus 18.  A negative ``p_kw`` adds load.
+
+        Examples
+        --------
+        >>> f = ieee33().with_injection(18, 200.0)
+        >>> float(f.buses.loc[18, "p_kw"])
+        -110.0
+        """
+        p = _as_number(p_kw, "p_kw")
+        q = _as_number(q_kvar, "q_kvar")
+        if bus not in self.buses.index:
+            raise ValueError(f"`bus` {bus!r} is not a bus of the feeder {self.name!r}.")
+        buses = self.buses.copy()
+        buses.loc[bus, "p_kw"] -= p
+        buses.loc[bus, "q_kvar"] -= q
+        return self._replace(buses=buses)
+
+    def scale_loads(self, factor: float) -> Feeder:
+        """Return a new feeder with every bus's ``p_kw`` and ``q_kvar`` multiplied by ``factor`` (>= 0).
+
+        Examples
+        --------
+        >>> float(ieee33().scale_loads(2.0).buses["p_kw"].sum())
+        7430.0
+        """
+        k = _as_number(factor, "factor")
+        if k < 0:
+            raise ValueError(f"`factor` must be >= 0; got {factor!r}.")
+        buses = self.buses.copy()
+        buses[["p_kw", "q_kvar"]] *= k
+        return self._replace(buses=buses)
+
+    # ------------------------------------------------------------------ topology
+
+    def _in_service_arrays(self):
+        """Positions (into ``buses``) of the ends of the in-service lines, and their mask."""
+        live = self.lines["in_service"].to_numpy()
+        pos = pd.Index(self.buses.index)
+        f = pos.get_indexer(self.lines["from_bus"])
+        t = pos.get_indexer(self.lines["to_bus"])
+        return f, t, live
+
+    def _connectivity_problem(self) -> str | None:
+        """Return a sentence naming the buses cut off from the substation, or None."""
+        n = self.n_buses
+        f, t, live = self._in_service_arrays()
+        adj = sp.coo_matrix((np.ones(live.sum()), (f[live], t[live])), shape=(n, n))
+        _, labels = connected_components(adj, directed=False)
+        sub = self.buses.index.get_loc(self.substation)
+        cut = np.flatnonzero(labels != labels[sub])
+        if cut.size == 0:
+            return None
+        shown = [_label(self.buses.index[i]) for i in cut[:20]]
+        more = f" and {cut.size - 20} more" if cut.size > 20 else ""
+        return (
+            f"{self.name!r} is not connected: bus(es) {shown}{more} cannot be reached from the "
+            f"substation {_label(self.substation)!r} through in-service lines."
+        )
+
+    def _radial_problem(self) -> str | None:
+        """Return a sentence describing why the in-service network is not a tree, or None."""
+        problem = self._connectivity_problem()
+        if problem is not None:
+            return problem
+        if int(self.lines["in_service"].sum()) == self.n_buses - 1:
+            return None
+        g = nx.MultiGraph()
+        lv = self.lines[self.lines["in_service"]]
+        g.add_edges_from(zip(map(_label, lv["from_bus"]), map(_label, lv["to_bus"]), map(_label, lv.index)))
+        cycle = nx.find_cycle(g)
+        loop_lines = [k for _, _, k in cycle]
+        loop_buses = [u for u, _, _ in cycle]
+        return (
+            f"{self.name!r} is not radial: the in-service lines {loop_lines} form a loop through "
+            f"buses {loop_buses}; open one of them (set in_service=False)."
+        )
+
+    def is_radial(self) -> bool:
+        """Whether the in-service lines form a tree that reaches every bus.
+
+        Examples
+        --------
+        >>> ieee33().is_radial()
+        True
+        """
+        return self._radial_problem() is None
+
+    def check_radial(self) -> None:
+        """Raise ``ValueError`` naming a loop (its lines) or the disconnected buses, if any.
+
+        Examples
+        --------
+        >>> f = ieee33(tie_lines=True)
+        >>> f.lines.loc[33, "in_service"] = True  # close the tie line 8-21
+        >>> f.check_radial()
+        Traceback (most recent call last):
+        ...
+        ValueError: 'IEEE 33' is not radial: the in-service lines [...] form a loop ...
+        """
+        problem = self._radial_problem()
+        if problem is not None:
+            raise ValueError(problem)
+
+
+# ---------------------------------------------------------------------- shipped networks
+
+
+def _read_csv(filename: str) -> pd.DataFrame:
+    text = resources.files("te_course").joinpath("data", filename).read_text(encoding="utf-8")
+    return pd.read_csv(io.StringIO(text), comment="#")
+
+
+def ieee33(*, tie_lines: bool = False) -> Feeder:
+    """Return the IEEE 33-bus radial distribution feeder of Baran and Wu (1989).
+
+    Buses are labelled 1..33 as in the paper, bus 1 is the substation, the
+    voltage base is 12.66 kV and the power base 10 MVA (as in pandapower's
+    ``case33bw``; per-unit results do not depend on it).  The total load is
+    3715 kW and 2300 kvar.  Lines are numbered 1..32 as the paper's branches.
+
+    Parameters
+    ----------
+    tie_lines : bool, optional
+        Also include the five normally-open tie lines 8-21, 9-15, 12-22
+        (2 + j2 ohm) and 18-33, 25-29 (0.5 + j0.5 ohm), numbered 33..37,
+        with ``in_service=False``.
+
+    Returns
+    -------
+    Feeder
+
+    References
+    ----------
+    M. E. Baran and F. F. Wu, "Network reconfiguration in distribution systems
+    for loss reduction and load balancing", IEEE Trans. Power Delivery 4(2),
+    1401-1407, 1989.  Data in ``te_course/data/ieee33_*.csv``, cross-checked
+    against pandapower's ``case33bw``.
+
+    Examples
+    --------
+    >>> f = ieee33()
+    >>> len(f.buses), len(f.lines), float(f.buses["p_kw"].sum()), float(f.buses["q_kvar"].sum())
+    (33, 32, 3715.0, 2300.0)
+    >>> int(ieee33(tie_lines=True).lines["in_service"].sum())
+    32
+    """
+    buses = _read_csv("ieee33_buses.csv").set_index("bus")
+    lines = _read_csv("ieee33_lines.csv").set_index("line")
+    tie = lines.pop("tie").astype(bool)
+    lines["s_max_kva"] = np.nan
+    lines["in_service"] = ~tie
+    if not tie_lines:
+        lines = lines[~tie]
+    return Feeder(buses, lines, v_base_kv=12.66, s_base_kva=10_000.0, substation=1, name="IEEE 33")
+
+
+def pjm5bus() -> Feeder:
+    """Return the PJM 5-bus transmission system (meshed) for DC power flow.
+
+    Buses ``"A"`` .. ``"E"``, 230 kV, power base 100 MVA.  Loads of 300, 300 and
+    400 MW at B, C and D; the generators' dispatch of the published case
+    (Alta 40 MW and Park City 170 MW at A, Solitude 323.49 MW at C, Brighton
+    466.51 MW at E) is entered as negative ``p_kw``; Sundance at D is the slack
+    (``substation="D"``).  Line reactances 0.0281, 0.0304, 0.0064, 0.0108,
+    0.0297, 0.0297 p.u. (A-B, A-D, A-E, B-C, C-D, D-E), resistances one tenth
+    of them; limits 400 MW on A-B and 240 MW on D-E.  The same data as
+    pandapower's ``case5``.
+
+    References
+    ----------
+    F. Li and R. Bo, "Small test systems for power system economic studies",
+    IEEE PES General Meeting, 2010.
+
+    Examples
+    --------
+    >>> net = pjm5bus()
+    >>> float(net.buses["p_kw"].sum())  # generation balances load
+    0.0
+    >>> net.is_radial()
+    False
+    """
+    s_base_kva, v_base_kv = 100_000.0, 230.0
+    z_base = v_base_kv**2 * 1000.0 / s_base_kva
+    buses = pd.DataFrame(
+        {
+            "p_kw": [-210_000.0, 300_000.0, 300_000.0 - 323_490.0, 400_000.0, -466_510.0],
+            "q_kvar": [0.0, 98_610.0, 98_610.0, 131_470.0, 0.0],
+        },
+        index=pd.Index(list("ABCDE"), name="bus"),
+    )
+    x_pu = np.array([0.0281, 0.0304, 0.0064, 0.0108, 0.0297, 0.0297])
+    lines = pd.DataFrame(
+        {
+            "from_bus": list("AAABCD"),
+            "to_bus": list("BDECDE"),
+            "r_ohm": 0.1 * x_pu * z_base,
+            "x_ohm": x_pu * z_base,
+            "s_max_kva": [400_000.0, np.nan, np.nan, np.nan, np.nan, 240_000.0],
+        },
+        index=pd.RangeIndex(1, 7, name="line"),
+    )
+    return Feeder(buses, lines, v_base_kv=v_base_kv, s_base_kva=s_base_kva, substation="D", name="PJM 5-bus")
+
+
+# ---------------------------------------------------------------------- synthetic feeders
+
+
+def _tree_voltage_drop_sq(parent: np.ndarray, r_pu: np.ndarray, x_pu: np.ndarray, p_pu, q_pu) -> np.ndarray:
+    """LinDistFlow drop of squared voltage at each bus of a tree whose parents precede children."""
+    n = parent.size
+    child = np.arange(1, n)
+    # Incidence (bus x line): +1 at the line's child, -1 at its parent; reduced to buses 1..n-1.
+    c = sp.csr_matrix(
+        (np.r_[np.ones(n - 1), -np.ones(n - 1)], (np.r_[child, parent[1:]], np.r_[child - 1, child - 1])),
+        shape=(n, n - 1),
+    )[1:]
+    flows_p = spla.spsolve_triangular(c, p_pu[1:], lower=False)
+    flows_q = spla.spsolve_triangular(c, q_pu[1:], lower=False)
+    drop = 2 * (r_pu * flows_p + x_pu * flows_q)
+    return np.r_[0.0, spla.spsolve_triangular(c.T.tocsr(), drop, lower=True)]
+
+
+def radial_feeder(n_buses: int, *, seed=0, v_base_kv: float = 12.66, s_base_kva: float = 1000.0) -> Feeder:
+    """Return a synthetic radial feeder with ``n_buses`` buses, labelled 1..n, substation 1.
+
+    The tree grows one bus at a time: bus ``k`` continues the current lateral
+    (attaches to bus ``k - 1``) with probability 0.85 and otherwise branches
+    off a uniformly chosen earlier bus, which gives long laterals and a depth
+    of roughly ``6.7 ln n``.  Line ``k - 1`` feeds bus ``k``.  Lines have
+    ``r_ohm`` uniform in 0.05-0.4 ohm and ``x/r`` uniform in 0.5-1.5; each bus
+    but the substation has a load uniform in 10-100 kW at a power factor
+    uniform in 0.9-0.98 (lagging).
+
+    Loads are then scaled down uniformly, if needed, so that the LinDistFlow
+    voltage (Baran and Wu 1989) at every bus is at least 0.95 p.u.; the exact
+    AC voltage then stays above about 0.94 p.u.  For 12.66 kV and up to a few
+    dozen buses no scaling happens; for thousands of buses the loads get
+    smaller (the total load a single feeder can carry is bounded).
+
+    Parameters
+    ----------
+    n_buses : int
+        Number of buses, >= 2.
+    seed : int or numpy.random.Generator, optional
+        Seed of the random choices; the same seed gives the same feeder.
+    v_base_kv, s_base_kva : float, optional
+        Voltage and power bases.
+
+    Returns
+    -------
+    Feeder
+
+    Examples
+    --------
+    >>> f = radial_feeder(50, seed=1)
+    >>> len(f.buses), len(f.lines), f.is_radial()
+    (50, 49, True)
+    """
+    if isinstance(n_buses, bool) or not isinstance(n_buses, (int, np.integer)):
+        raise TypeError(f"`n_buses` must be an integer; got {n_buses!r}.")
+    if n_buses < 2:
+        raise ValueError(f"`n_buses` must be at least 2; got {n_buses}.")
+    n = int(n_buses)
+    rng = np.random.default_rng(seed)
+    k = np.arange(1, n)
+    branch = rng.random(n - 1) >= 0.85
+    parent = np.where(branch, np.floor(k * rng.random(n - 1)).astype(np.int64), k - 1)
+    r_ohm = rng.uniform(0.05, 0.4, n - 1)
+    x_ohm = r_ohm * rng.uniform(0.5, 1.5, n - 1)
+    p_kw = np.r_[0.0, rng.uniform(10.0, 100.0, n - 1)]
+    pf = np.r_[1.0, rng.uniform(0.9, 0.98, n - 1)]
+    q_kvar = p_kw * np.sqrt(1.0 / pf**2 - 1.0)
+
+    z_base = v_base_kv**2 * 1000.0 / s_base_kva
+    drop = _tree_voltage_drop_sq(
+        np.r_[0, parent], r_ohm / z_base, x_ohm / z_base, p_kw / s_base_kva, q_kvar / s_base_kva
+    )
+    worst = drop.max()
+    limit = 1.0 - 0.95**2
+    if worst > limit:
+        p_kw *= limit / worst
+        q_kvar *= limit / worst
+
+    labels = np.arange(1, n + 1)
+    buses = pd.DataFrame({"p_kw": p_kw, "q_kvar": q_kvar}, index=pd.Index(labels, name="bus"))
+    lines = pd.DataFrame(
+        {
+            "from_bus": parent + 1,
+            "to_bus": k + 1,
+            "r_ohm": r_ohm,
+            "x_ohm": x_ohm,
+            "s_max_kva": np.nan,
+            "in_service": True,
+        },
+        index=pd.Index(k, name="line"),
+    )
+    return Feeder(buses, lines, v_base_kv=v_base_kv, s_base_kva=s_base_kva, substation=1, name=f"radial {n}")

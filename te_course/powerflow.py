@@ -1,0 +1,586 @@
+"""Power flow on feeders: exact AC (backward/forward sweep), LinDistFlow and DC.
+
+Three models of the same physics, from exact to linear:
+
+- :func:`ac_power_flow`: the exact balanced AC power flow of a radial feeder
+  with constant-power loads, solved by the backward/forward sweep (current
+  summation; Kersting, *Distribution System Modeling and Analysis*, 4th ed.,
+  2017, ch. 10).
+- :func:`lindistflow`: Baran and Wu's linearised DistFlow equations, losses
+  neglected (M. E. Baran and F. F. Wu, "Optimal sizing of capacitors placed on
+  a radial distribution system", IEEE Trans. Power Delivery 4(1), 735-743, 1989).
+- :func:`dc_power_flow` and :func:`ptdf`: the B-theta model of meshed
+  transmission networks (Wood, Wollenberg and Sheblé, *Power Generation,
+  Operation, and Control*, 3rd ed., 2014, ch. 6 and 7).
+
+Buses carry loads with the sign convention of :mod:`te_course.feeders` (load
+positive, generation negative).  Line flows ``p_kw``, ``q_kvar`` are measured at
+the line's ``from_bus`` end, positive in the ``from_bus -> to_bus`` direction.
+
+Vectorisation.  A radial feeder ordered breadth-first from the substation has
+a square, triangular reduced incidence matrix ``C`` (bus x line: +1 at the
+line's downstream bus, -1 at its upstream bus, substation row removed).
+Kirchhoff's current law reads ``C @ I_line = I_load`` (each line carries the
+current of everything downstream) and the voltage drops ``C.T @ (V - V0) =
+-Z * I_line``.  One sweep is therefore two sparse triangular solves; the
+implicit inverse of ``C`` is the path matrix of the tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy.sparse.csgraph import breadth_first_order
+
+from ._validation import ConvergenceError, TeCourseError, as_positive_float
+from .feeders import Feeder, _label
+
+__all__ = ["PowerFlowResult", "ac_power_flow", "lindistflow", "dc_power_flow", "ptdf", "hosting_capacity"]
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True)
+class PowerFlowResult:
+    """The solution of a power flow.
+
+    Attributes
+    ----------
+    v_pu : pandas.Series
+        Voltage magnitude at each bus, p.u. (indexed by bus label).
+    angle_deg : pandas.Series
+        Voltage angle at each bus, degrees (LinDistFlow: its linear estimate).
+    p_kw, q_kvar : pandas.Series
+        Flow on each line (indexed by line label) at its ``from_bus`` end, in
+        the ``from_bus -> to_bus`` direction; 0 on lines out of service.
+    loss_kw, loss_kvar : pandas.Series
+        Series losses of each line (zero for LinDistFlow and DC).
+    substation_p_kw, substation_q_kvar : float
+        Power delivered by the grid at the substation (slack) bus, including
+        the substation bus's own load.
+    iterations : int
+        Sweeps done (0 for the direct methods).
+    converged : bool
+        True (a result is only returned when the method converged).
+    model : str
+        ``"ac"``, ``"lindistflow"`` or ``"dc"``.
+    bus_p_kw, bus_q_kvar : pandas.Series
+        The bus loads the flow was computed for.
+    lines : pandas.DataFrame
+        The lines' ``from_bus``, ``to_bus`` and ``in_service``.
+    """
+
+    v_pu: pd.Series
+    angle_deg: pd.Series
+    p_kw: pd.Series
+    q_kvar: pd.Series
+    loss_kw: pd.Series
+    loss_kvar: pd.Series
+    substation_p_kw: float
+    substation_q_kvar: float
+    iterations: int
+    converged: bool
+    model: str
+    bus_p_kw: pd.Series = field(repr=False)
+    bus_q_kvar: pd.Series = field(repr=False)
+    lines: pd.DataFrame = field(repr=False)
+
+    @property
+    def total_loss_kw(self) -> float:
+        """Sum of the lines' active losses, kW."""
+        return float(self.loss_kw.sum())
+
+    @property
+    def total_loss_kvar(self) -> float:
+        """Sum of the lines' reactive losses, kvar."""
+        return float(self.loss_kvar.sum())
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per bus: ``v_pu``, ``angle_deg``, load ``p_kw`` and ``q_kvar``."""
+        return pd.DataFrame(
+            {"v_pu": self.v_pu, "angle_deg": self.angle_deg, "p_kw": self.bus_p_kw, "q_kvar": self.bus_q_kvar}
+        )
+
+    def lines_frame(self) -> pd.DataFrame:
+        """Return one row per line: ends, flows at the sending end, losses."""
+        out = self.lines[["from_bus", "to_bus"]].copy()
+        out["p_kw"] = self.p_kw
+        out["q_kvar"] = self.q_kvar
+        out["loss_kw"] = self.loss_kw
+        out["loss_kvar"] = self.loss_kvar
+        return out
+
+
+# --------------------------------------------------------------------------- radial structure
+
+
+@dataclass(frozen=True)
+class _Tree:
+    """A radial feeder in breadth-first order (internal)."""
+
+    order: np.ndarray  # bus positions in BFS order; order[0] = substation
+    line_pos: np.ndarray  # for BFS rank k >= 1: position (into feeder.lines) of the line feeding it
+    parent_rank: np.ndarray  # for BFS rank k >= 1: BFS rank of its upstream bus
+    forward: np.ndarray  # for BFS rank k >= 1: whether that line's from_bus is the upstream bus
+    c: sp.csr_matrix  # reduced incidence, upper triangular, (n-1) x (n-1)
+    ct: sp.csr_matrix  # its transpose, lower triangular
+
+    def downstream_sum(self, values: np.ndarray) -> np.ndarray:
+        """Per line (by child rank): sum of ``values`` over the buses downstream of it."""
+        return spla.spsolve_triangular(self.c, values, lower=False, unit_diagonal=True)
+
+    def accumulate_drop(self, drop: np.ndarray) -> np.ndarray:
+        """Per bus (by rank >= 1): minus the sum of ``drop`` over the lines on its path from the root."""
+        return spla.spsolve_triangular(self.ct, -drop, lower=True, unit_diagonal=True)
+
+
+def _tree(feeder: Feeder) -> _Tree:
+    feeder.check_radial()
+    n = feeder.n_buses
+    f, t, live = feeder._in_service_arrays()
+    idx = np.flatnonzero(live)
+    fl, tl = f[idx], t[idx]
+    adj = sp.csr_matrix((np.ones(idx.size), (fl, tl)), shape=(n, n))
+    sub = feeder.buses.index.get_loc(feeder.substation)
+    order, pred = breadth_first_order(adj, sub, directed=False, return_predecessors=True)
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    forward = pred[tl] == fl  # from_bus is upstream
+    child = np.where(forward, tl, fl)
+    parent = np.where(forward, fl, tl)
+    child_rank = rank[child]
+    sort = np.argsort(child_rank)  # line feeding rank k sits at k - 1
+    line_pos = idx[sort]
+    parent_rank = rank[parent][sort]
+    fwd = forward[sort]
+    m = n - 1
+    cols = np.arange(m)
+    # rows/cols 0..m-1 stand for ranks 1..n-1; the substation row (rank 0) is dropped
+    keep = parent_rank > 0
+    c = sp.csr_matrix(
+        (np.r_[np.ones(m), -np.ones(keep.sum())], (np.r_[cols, parent_rank[keep] - 1], np.r_[cols, cols[keep]])),
+        shape=(m, m),
+    )
+    return _Tree(order, line_pos, parent_rank, fwd, c, c.T.tocsr())
+
+
+def _line_series(feeder: Feeder, tree: _Tree, send: np.ndarray, receive: np.ndarray, scale: float) -> pd.Series:
+    """Flows by line label in the from_bus -> to_bus direction at the from_bus end."""
+    out = np.zeros(len(feeder.lines), dtype=send.dtype)
+    out[tree.line_pos] = np.where(tree.forward, send, -receive) * scale
+    return pd.Series(out, index=feeder.lines.index)
+
+
+def _bus_series(feeder: Feeder, tree: _Tree, by_rank: np.ndarray, name: str) -> pd.Series:
+    out = np.empty(feeder.n_buses, dtype=by_rank.dtype)
+    out[tree.order] = by_rank
+    return pd.Series(out, index=feeder.buses.index, name=name)
+
+
+def _check_feeder(feeder) -> None:
+    if not isinstance(feeder, Feeder):
+        raise TypeError(f"`feeder` must be a te_course Feeder (see te_course.feeders); got {type(feeder).__name__}.")
+
+
+def _result(feeder, tree, v, angle, s_send, s_recv, loss, iterations, model) -> PowerFlowResult:
+    sb = feeder.s_base_kva
+    lines = feeder.lines
+    p = _line_series(feeder, tree, s_send.real, s_recv.real, sb)
+    q = _line_series(feeder, tree, s_send.imag, s_recv.imag, sb)
+    loss_kw = pd.Series(0.0, index=lines.index)
+    loss_kvar = pd.Series(0.0, index=lines.index)
+    loss_kw.iloc[tree.line_pos] = loss.real * sb
+    loss_kvar.iloc[tree.line_pos] = loss.imag * sb
+    # the grid supplies the substation's own load plus what leaves it on its lines
+    root = tree.parent_rank == 0
+    sub_load = feeder.buses.loc[feeder.substation]
+    sub_p = float(sub_load["p_kw"] + s_send.real[root].sum() * sb)
+    sub_q = float(sub_load["q_kvar"] + s_send.imag[root].sum() * sb)
+    return PowerFlowResult(
+        v_pu=_bus_series(feeder, tree, v, "v_pu"),
+        angle_deg=_bus_series(feeder, tree, angle, "angle_deg"),
+        p_kw=p.rename("p_kw"),
+        q_kvar=q.rename("q_kvar"),
+        loss_kw=loss_kw.rename("loss_kw"),
+        loss_kvar=loss_kvar.rename("loss_kvar"),
+        substation_p_kw=sub_p,
+        substation_q_kvar=sub_q,
+        iterations=int(iterations),
+        converged=True,
+        model=model,
+        bus_p_kw=feeder.buses["p_kw"].copy(),
+        bus_q_kvar=feeder.buses["q_kvar"].copy(),
+        lines=lines[["from_bus", "to_bus", "in_service"]].copy(),
+    )
+
+
+def _series_impedance_pu(feeder: Feeder, tree: _Tree) -> np.ndarray:
+    ln = feeder.lines.iloc[tree.line_pos]
+    return (ln["r_ohm"].to_numpy() + 1j * ln["x_ohm"].to_numpy()) / feeder.z_base_ohm
+
+
+# --------------------------------------------------------------------------- AC
+
+
+def ac_power_flow(feeder: Feeder, *, v_source_pu: float = 1.0, tol: float = 1e-8, max_iter: int = 100):
+    """Solve the exact AC power flow of a radial feeder by backward/forward sweep.
+
+    Each iteration (Kersting 2017, ch. 10; current summation):
+
+    1. load currents ``I_k = conj(S_k / V_k)`` (constant-power loads, p.u.);
+    2. backward sweep: each line carries the sum of the load currents
+       downstream of it, ``C @ I_line = I_load``;
+    3. forward sweep: ``V_child = V_parent - Z_line I_line`` from the
+       substation (held at ``v_source_pu``, angle 0) outwards.
+
+    It stops when no bus voltage changes by more than ``tol`` p.u.  Losses are
+    ``|I|^2 Z`` per line; flows are ``V_sending conj(I)``.
+
+    Parameters
+    ----------
+    feeder : Feeder
+        A feeder whose in-service lines form a tree reaching every bus.
+    v_source_pu : float, optional
+        Voltage magnitude at the substation.
+    tol : float, optional
+        Largest change of a complex bus voltage between sweeps, p.u.
+    max_iter : int, optional
+        Sweeps allowed.
+
+    Returns
+    -------
+    PowerFlowResult
+
+    Raises
+    ------
+    ValueError
+        If the in-service network is not radial (the message names the loop)
+        or leaves buses disconnected.
+    ConvergenceError
+        If the sweep does not converge within ``max_iter`` sweeps, or a voltage
+        collapses: the load is probably beyond the feeder's voltage-stability
+        limit (no power-flow solution exists).
+
+    Examples
+    --------
+    >>> from te_course.feeders import ieee33
+    >>> res = ac_power_flow(ieee33())
+    >>> round(res.total_loss_kw, 1), round(float(res.v_pu.min()), 4), int(res.v_pu.idxmin())
+    (202.7, 0.9131, 18)
+    """
+    _check_feeder(feeder)
+    v0 = as_positive_float(v_source_pu, "v_source_pu")
+    tol = as_positive_float(tol, "tol")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"`max_iter` must be a positive integer; got {max_iter!r}.")
+    tree = _tree(feeder)
+    n = feeder.n_buses
+    if n == 1:
+        return _single_bus(feeder, tree, v0, "ac")
+    s_load = (feeder.buses["p_kw"].to_numpy() + 1j * feeder.buses["q_kvar"].to_numpy()) / feeder.s_base_kva
+    s_load = s_load[tree.order[1:]]  # by rank 1..n-1
+    z = _series_impedance_pu(feeder, tree)
+    v = np.full(n - 1, v0, dtype=complex)
+    history = []
+    for it in range(1, int(max_iter) + 1):
+        i_line = tree.downstream_sum(np.conj(s_load / v))
+        v_new = v0 + tree.accumulate_drop(z * i_line)
+        change = float(np.max(np.abs(v_new - v)))
+        vmin = float(np.min(np.abs(v_new))) if np.all(np.isfinite(v_new)) else float("nan")
+        history.append((it, change, vmin))
+        # no physical solution has a voltage near 0 or many times the source voltage: stop early
+        if not np.isfinite(vmin) or vmin < 1e-3 * v0:
+            k = int(np.argmin(np.where(np.isfinite(v_new), np.abs(v_new), -np.inf)))
+            bus = _label(feeder.buses.index[tree.order[k + 1]])
+            raise _not_converged(feeder, it, history, f"the voltage at bus {bus!r} collapsed towards 0")
+        vmax = float(np.max(np.abs(v_new)))
+        if vmax > 10.0 * v0:
+            bus = _label(feeder.buses.index[tree.order[int(np.argmax(np.abs(v_new))) + 1]])
+            detail = f"the voltage at bus {bus!r} swung to {vmax:.3g} p.u., the sweep is diverging"
+            raise _not_converged(feeder, it, history, detail)
+        v = v_new
+        if change <= tol:
+            break
+    else:
+        detail = f"the last sweep still changed a voltage by {change:.2g} p.u."
+        raise _not_converged(feeder, int(max_iter), history, detail)
+    i_line = tree.downstream_sum(np.conj(s_load / v))
+    v_all = np.r_[v0 + 0j, v]
+    v_send = v_all[tree.parent_rank]
+    s_send = v_send * np.conj(i_line)
+    loss = np.abs(i_line) ** 2 * z
+    return _result(feeder, tree, np.abs(v_all), np.degrees(np.angle(v_all)), s_send, s_send - loss, loss, it, "ac")
+
+
+def _not_converged(feeder: Feeder, iterations: int, history, detail: str) -> ConvergenceError:
+    load = float(feeder.buses["p_kw"].sum())
+    frame = pd.DataFrame(history, columns=["iteration", "max_change_pu", "min_v_pu"]).set_index("iteration")
+    return ConvergenceError(
+        f"`ac_power_flow` did not converge after {iterations} iterations; the load may exceed what the "
+        f"feeder can carry ({detail}; total load {load:.6g} kW on {feeder.name!r}). Scale the loads down "
+        "(Feeder.scale_loads) or raise max_iter if the voltages were still settling.",
+        iterations=iterations,
+        history=frame,
+    )
+
+
+def _single_bus(feeder, tree, v0, model):
+    empty = np.zeros(0)
+    return _result(feeder, tree, np.array([v0]), np.zeros(1), empty + 0j, empty + 0j, empty + 0j, 0, model)
+
+
+# --------------------------------------------------------------------------- LinDistFlow
+
+
+def lindistflow(feeder: Feeder, *, v_source_pu: float = 1.0) -> PowerFlowResult:
+    """Solve Baran and Wu's linearised DistFlow equations on a radial feeder.
+
+    Losses are neglected, so each line carries the sum of the loads downstream
+    of it, and squared voltage magnitudes fall linearly along the feeder
+    (Baran and Wu, IEEE Trans. Power Delivery 4(1), 1989, eq. 5 without the
+    loss terms)::
+
+        P_ij = sum of p over the buses downstream of line ij   (same for Q)
+        v_j^2 = v_i^2 - 2 (r_ij P_ij + x_ij Q_ij)              (per unit)
+
+    and ``v = sqrt(v^2)``.  Angles use the matching linear estimate
+    ``theta_j = theta_i - (x_ij P_ij - r_ij Q_ij)`` (radians, p.u.).
+
+    Parameters
+    ----------
+    feeder : Feeder
+        A feeder whose in-service lines form a tree reaching every bus.
+    v_source_pu : float, optional
+        Voltage magnitude at the substation.
+
+    Returns
+    -------
+    PowerFlowResult
+        With ``loss_kw`` and ``loss_kvar`` zero and ``iterations`` 0.
+
+    Raises
+    ------
+    ValueError
+        If the network is not radial, or the loads are so large that a squared
+        voltage would be negative.
+
+    Examples
+    --------
+    >>> from te_course.feeders import ieee33
+    >>> res = lindistflow(ieee33())
+    >>> round(float(res.v_pu[18]), 4), round(float(res.p_kw[1]), 6)
+    (0.9159, 3715.0)
+    """
+    _check_feeder(feeder)
+    v0 = as_positive_float(v_source_pu, "v_source_pu")
+    tree = _tree(feeder)
+    n = feeder.n_buses
+    if n == 1:
+        return _single_bus(feeder, tree, v0, "lindistflow")
+    s_load = (feeder.buses["p_kw"].to_numpy() + 1j * feeder.buses["q_kvar"].to_numpy()) / feeder.s_base_kva
+    s_load = s_load[tree.order[1:]]
+    z = _series_impedance_pu(feeder, tree)
+    pq = tree.downstream_sum(s_load.real) + 1j * tree.downstream_sum(s_load.imag)
+    r, x = z.real, z.imag
+    w = v0**2 + tree.accumulate_drop(2 * (r * pq.real + x * pq.imag))
+    if np.any(w <= 0):
+        k = int(np.argmin(w))
+        bus = _label(feeder.buses.index[tree.order[k + 1]])
+        raise TeCourseError(
+            f"LinDistFlow gives a negative squared voltage ({w[k]:.3g}) at bus {bus!r}: the load "
+            f"({float(feeder.buses['p_kw'].sum()):.6g} kW) is far beyond what the feeder {feeder.name!r} can carry."
+        )
+    theta = tree.accumulate_drop(x * pq.real - r * pq.imag)
+    v = np.sqrt(np.r_[v0**2, w])
+    angle = np.degrees(np.r_[0.0, theta])
+    zero = np.zeros(n - 1, dtype=complex)
+    return _result(feeder, tree, v, angle, pq, pq, zero, 0, "lindistflow")
+
+
+# --------------------------------------------------------------------------- DC
+
+
+def _dc_parts(network: Feeder):
+    """Positions, reactances and the reduced B matrix of the in-service network."""
+    _check_feeder(network)
+    n = network.n_buses
+    f, t, live = network._in_service_arrays()
+    idx = np.flatnonzero(live)
+    problem = network._connectivity_problem()
+    if problem is not None:
+        raise ValueError(problem)
+    b = 1.0 / (network.lines["x_ohm"].to_numpy()[idx] / network.z_base_ohm)
+    fl, tl = f[idx], t[idx]
+    rows = np.arange(idx.size)
+    # line x bus incidence: +1 at from_bus, -1 at to_bus, so (a @ theta) = theta_from - theta_to
+    ones = np.ones(idx.size)
+    a = sp.csr_matrix((np.r_[ones, -ones], (np.r_[rows, rows], np.r_[fl, tl])), shape=(idx.size, n))
+    bbus = (a.T @ sp.diags(b) @ a).tocsc()
+    slack = network.buses.index.get_loc(network.substation)
+    keep = np.r_[0:slack, slack + 1 : n]
+    return idx, a, b, bbus[keep][:, keep].tocsc(), keep, slack
+
+
+def dc_power_flow(network: Feeder) -> PowerFlowResult:
+    """Solve the DC (B-theta) power flow of a meshed or radial network.
+
+    Assumptions: flat voltages (1 p.u.), small angle differences, resistances
+    neglected (Wood, Wollenberg and Sheblé 2014, sec. 6.7).  With ``P`` the net
+    injections (generation minus load, p.u.) and ``B`` the nodal susceptance
+    matrix built from ``1/x`` of the in-service lines, the angles solve
+    ``B_red theta_red = P_red`` with the slack (the substation) at angle 0, and
+    the flow of line ``ij`` is ``(theta_i - theta_j) / x_ij``.
+
+    Parameters
+    ----------
+    network : Feeder
+        Any connected network; ``substation`` is the slack bus.
+
+    Returns
+    -------
+    PowerFlowResult
+        ``v_pu`` 1, no reactive flows and no losses.
+
+    Raises
+    ------
+    ValueError
+        If some buses are not connected to the slack bus.
+
+    Examples
+    --------
+    >>> from te_course.feeders import pjm5bus
+    >>> res = dc_power_flow(pjm5bus())
+    >>> res.p_kw.round(0).tolist()
+    [249719.0, 186789.0, -226508.0, -50281.0, -26791.0, -240002.0]
+    """
+    idx, a, b, bred, keep, slack = _dc_parts(network)
+    n = network.n_buses
+    sb = network.s_base_kva
+    inj = -network.buses["p_kw"].to_numpy() / sb
+    theta = np.zeros(n)
+    if keep.size:
+        theta[keep] = spla.spsolve(bred, inj[keep]) if keep.size > 1 else inj[keep] / bred.toarray()[0]
+    flows = b * (a @ theta)
+    p = pd.Series(0.0, index=network.lines.index, name="p_kw")
+    p.iloc[idx] = flows * sb
+    zeros = pd.Series(0.0, index=network.lines.index)
+    # the slack supplies its own load plus what leaves it
+    out_of_slack = np.asarray(a[:, slack].todense()).ravel() @ flows * sb
+    return PowerFlowResult(
+        v_pu=pd.Series(1.0, index=network.buses.index, name="v_pu"),
+        angle_deg=pd.Series(np.degrees(theta), index=network.buses.index, name="angle_deg"),
+        p_kw=p,
+        q_kvar=zeros.rename("q_kvar"),
+        loss_kw=zeros.rename("loss_kw"),
+        loss_kvar=zeros.rename("loss_kvar"),
+        substation_p_kw=float(network.buses["p_kw"].iloc[slack] + out_of_slack),
+        substation_q_kvar=0.0,
+        iterations=0,
+        converged=True,
+        model="dc",
+        bus_p_kw=network.buses["p_kw"].copy(),
+        bus_q_kvar=network.buses["q_kvar"].copy(),
+        lines=network.lines[["from_bus", "to_bus", "in_service"]].copy(),
+    )
+
+
+def ptdf(network: Feeder) -> pd.DataFrame:
+    """Return the power transfer distribution factors of the in-service lines.
+
+    Entry ``(l, k)`` is the change of the DC flow on line ``l`` (from -> to
+    direction) per unit of power injected at bus ``k`` and withdrawn at the
+    slack bus (the substation): ``PTDF = diag(1/x) A B_red^-1`` with a zero
+    column for the slack (Wood, Wollenberg and Sheblé 2014, sec. 7.2).  The DC
+    flows are ``PTDF @ injections`` with injections = ``-buses["p_kw"]``.
+
+    Parameters
+    ----------
+    network : Feeder
+        Any connected network.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Lines (all lines; zero rows for lines out of service) x buses.
+
+    Examples
+    --------
+    >>> from te_course.feeders import pjm5bus
+    >>> m = ptdf(pjm5bus())
+    >>> float(m.loc[1, "D"]), round(float(m.loc[1, "B"]), 4)
+    (0.0, -0.4759)
+    """
+    idx, a, b, bred, keep, slack = _dc_parts(network)
+    n = network.n_buses
+    x_inv = np.zeros((len(network.lines), n))
+    if keep.size:
+        binv = np.linalg.inv(bred.toarray())
+        full = np.zeros((n, n))
+        full[np.ix_(keep, keep)] = binv
+        x_inv[idx] = (sp.diags(b) @ a @ full)
+    return pd.DataFrame(x_inv, index=network.lines.index, columns=network.buses.index)
+
+
+def hosting_capacity(feeder: Feeder, bus, *, model: str = "ac", v_max_pu: float = 1.05,
+                     max_kw: float = 20_000.0, tol_kw: float = 1.0) -> float:
+    """Return the largest PV injection at ``bus`` that keeps every voltage at or below ``v_max_pu``.
+
+    Bisection on the PV size between 0 and ``max_kw`` with the chosen model
+    (voltages rise monotonically with an injection at one bus on a radial
+    feeder, so bisection finds the crossing).  A size at which the power flow
+    fails counts as too large.  The voltage-rise limit is the usual binding
+    constraint of PV hosting capacity on feeders (EPRI, "Distribution feeder
+    hosting capacity: what matters when planning for DER?", 2015).
+
+    Parameters
+    ----------
+    feeder : Feeder
+    bus : hashable
+        Where the PV is connected.
+    model : {"ac", "lindistflow"}
+    v_max_pu : float
+        The upper voltage limit.
+    max_kw : float
+        The largest size tried.
+    tol_kw : float
+        The bisection stops when the bracket is narrower than this.
+
+    Returns
+    -------
+    float
+        kW; 0 when even the feeder without PV exceeds ``v_max_pu``.
+
+    Examples
+    --------
+    >>> from te_course.feeders import ieee33
+    >>> ac, ldf = hosting_capacity(ieee33(), 18), hosting_capacity(ieee33(), 18, model="lindistflow")
+    >>> bool(ac > ldf)  # LinDistFlow leaves out the losses that pull voltages down: it hits 1.05 sooner
+    True
+    """
+    solvers = {"ac": ac_power_flow, "lindistflow": lindistflow}
+    if model not in solvers:
+        raise ValueError(f"`model` must be 'ac' or 'lindistflow'; got {model!r}.")
+    if bus not in feeder.buses.index:
+        raise ValueError(f"`bus` {bus!r} is not a bus of the feeder.")
+    solve = solvers[model]
+
+    def fits(pv_kw: float) -> bool:
+        try:
+            return float(solve(feeder.with_injection(bus, pv_kw)).v_pu.max()) <= v_max_pu
+        except ValueError:  # ConvergenceError included: too much PV for the feeder
+            return False
+
+    if not fits(0.0):
+        return 0.0
+    lo, hi = 0.0, float(max_kw)
+    if fits(hi):
+        return hi
+    while hi - lo > tol_kw:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo

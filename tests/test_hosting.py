@@ -1,0 +1,53 @@
+"""PV hosting capacity against closed forms on a two-bus feeder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import te_course as tc
+
+
+def two_bus(r_ohm=1.0, x_ohm=1.0, load_kw=0.0):
+    buses = pd.DataFrame({"p_kw": [0.0, load_kw]}, index=[0, 1])
+    lines = pd.DataFrame({"from_bus": [0], "to_bus": [1], "r_ohm": [r_ohm], "x_ohm": [x_ohm]})
+    return tc.Feeder(buses, lines, v_base_kv=10.0, s_base_kva=1000.0, substation=0)
+
+
+@pytest.mark.parametrize("v_max", [1.02, 1.05])
+def test_lindistflow_hosting_capacity_matches_the_closed_form(v_max):
+    # v^2 = 1 + 2 r P / (1000 Vb^2) with r = 1 ohm, Vb = 10 kV  =>  P = (v_max^2 - 1) * 1e5 / 2
+    expected = (v_max**2 - 1) * 1e5 / 2
+    assert tc.hosting_capacity(two_bus(), 1, model="lindistflow", v_max_pu=v_max) == pytest.approx(expected, abs=1.0)
+
+
+def test_ac_hosting_capacity_matches_an_independent_fixed_point():
+    def v2(p_kw):  # V2 = V1 + Z conj(S / V2), per unit on 10 kV / 1000 kVA (z_base = 100 ohm)
+        s, z, v = p_kw / 1000.0, complex(1.0, 1.0) / 100.0, 1.0 + 0j
+        for _ in range(300):
+            v = 1.0 + z * np.conj(s / v)
+        return abs(v)
+
+    lo, hi = 0.0, 20_000.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if v2(mid) <= 1.05 else (lo, mid)
+    assert tc.hosting_capacity(two_bus(), 1) == pytest.approx(lo, abs=1.0)
+
+
+def test_hosting_capacity_on_ieee33_is_larger_near_the_substation_and_larger_under_ac():
+    f = tc.ieee33()
+    far_ac, far_ldf = tc.hosting_capacity(f, 18), tc.hosting_capacity(f, 18, model="lindistflow")
+    assert far_ac > far_ldf > 0  # LinDistFlow leaves out the losses that pull voltages down
+    v = tc.ac_power_flow(f.with_injection(18, far_ac + 2)).v_pu.max()
+    assert v > 1.05 >= tc.ac_power_flow(f.with_injection(18, far_ac)).v_pu.max()
+    assert tc.hosting_capacity(f, 3) > far_ac
+
+
+def test_hosting_capacity_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="`model` must be 'ac' or 'lindistflow'"):
+        tc.hosting_capacity(two_bus(), 1, model="dc")
+    with pytest.raises(ValueError, match="`bus` 7 is not a bus"):
+        tc.hosting_capacity(two_bus(), 7)
+    assert tc.hosting_capacity(two_bus(), 1, v_max_pu=0.5) == 0.0
