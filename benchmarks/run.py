@@ -23,6 +23,8 @@ are needed there).
 
 3. ``te_course.coordination``: price iteration and ADMM for 10^2 ... 10^5 agents,
    cvxpy per agent at 10 and 100 agents, the central cvxpy QP (bench_coordination.py).
+4. ``te_course.powerflow``: ac_power_flow and lindistflow on IEEE 33 and radial feeders of
+   10^3 ... 10^5 buses against pandapower's runpp on the same feeders (bench_powerflow.py).
 """
 
 from __future__ import annotations
@@ -600,7 +602,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats; pymarket only at 10^3 (under 30 s)")
     parser.add_argument("--write-readme", action="store_true", help="also replace the bench block in README.md")
     parser.add_argument(
-        "--part", choices=("all", "auction", "coordination"), default="all", help="run only one part (default all)"
+        "--part", choices=("all", "auction", "coordination", "powerflow"), default="all",
+        help="run only one part (default all)",
     )
     parser.add_argument("--seed", type=int, default=SEED, help=f"base seed of the markets (default {SEED})")
     parser.add_argument("--child", choices=("memory", "pymarket"), help=argparse.SUPPRESS)
@@ -645,6 +648,11 @@ def main(argv=None) -> int:
                 f"| {env['numpy']} | {env['te_course']} | {env['mode']} |"
             )
         blocks.append(bench_coordination.report(coord, fmt_time, fmt_n))
+    if args.part in ("all", "powerflow"):
+        import_te_course()
+        import bench_powerflow
+
+        blocks.append(bench_powerflow.report(bench_powerflow.run(mode, args.seed, log), fmt_time, fmt_n))
     block = "\n\n".join(blocks)
     log(f"total {time.perf_counter() - t0:.0f} s\n")
     print(block)
