@@ -7,7 +7,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 STAMP  := $(VENV)/.installed-dev
-ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9][0-9]_*))
 
 .PHONY: lab test lint release bench clean
 
