@@ -29,6 +29,7 @@ from .coordination import (
     price_iteration,
     random_community,
 )
+from .dlmp import DLMPProblem, DLMPResult, dlmp, marginal_loss_factors
 from .feeders import Feeder, ieee33, pjm5bus, radial_feeder
 from .powerflow import PowerFlowResult, ac_power_flow, dc_power_flow, hosting_capacity, lindistflow, ptdf
 from .prosumer import (
@@ -91,6 +92,11 @@ __all__ = [
     "dc_power_flow",
     "ptdf",
     "hosting_capacity",
+    # chapter 5: distribution locational marginal prices
+    "dlmp",
+    "DLMPResult",
+    "DLMPProblem",
+    "marginal_loss_factors",
 ]
 
 _LAZY = ("plots", "widgets", "grading")

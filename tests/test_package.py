@@ -12,7 +12,9 @@ import pytest
 import te_course as tc
 
 PKG = Path(tc.__file__).parent
-COMPUTATION = ["auction.py", "_validation.py", "prosumer.py", "coordination.py", "feeders.py", "powerflow.py"]
+COMPUTATION = [
+    "auction.py", "_validation.py", "prosumer.py", "coordination.py", "feeders.py", "powerflow.py", "dlmp.py",
+]
 
 
 def test_public_names_are_exported():

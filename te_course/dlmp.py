@@ -1,0 +1,704 @@
+"""Distribution locational marginal prices (DLMPs) and marginal loss factors.
+
+A DLMP at a bus is the marginal cost of serving one more kW there.  It is the
+dual of the active-power balance at the bus in a distribution optimal power
+flow (OPF), and it splits into an energy, a loss, a congestion and a voltage
+component, each tied to the shadow price of a physical constraint.
+
+The OPF (per unit internally: ``feeders.z_base_ohm``, ``s_base_kva``)
+--------------------------------------------------------------------
+Buses are ordered breadth-first from the substation; line ``l = (i -> j)``
+feeds bus ``j`` from its upstream bus ``i``.  Variables: the substation's
+injection ``P0, Q0``; sending-end flows ``P_l, Q_l``; squared currents
+``l_l``; squared voltages ``w_i`` (``w_0 = 1``); DER outputs ``g_k`` (active
+power only).  With ``p_j, q_j`` the load at bus ``j`` (load positive)::
+
+    P_l - r_l l_l + sum_k at j g_k - sum_{children c of j} P_c = p_j     (active balance, dual: DLMP_j)
+    Q_l - x_l l_l                  - sum_{children c of j} Q_c = q_j
+    w_j = w_i - 2 (r_l P_l + x_l Q_l) + (r_l^2 + x_l^2) l_l
+    P_l^2 + Q_l^2 <= w_i l_l                                             (SOC relaxation)
+    v_min^2 <= w_j <= v_max^2,  P_l^2 + Q_l^2 <= s_max_l^2,  p_min_k <= g_k <= p_max_k
+    minimise  price_substation * P0 + sum_k price_k g_k
+
+This is the branch-flow (DistFlow) model of Baran and Wu (1989) with the
+second-order-cone relaxation of Farivar and Low (2013) (``model="socp"``).  On
+a radial feeder with a cost increasing in the substation's injection the
+relaxation is usually tight (``P^2 + Q^2 = w_i l``), and then the solution is
+an AC power flow and its prices are the exact AC marginal costs; the largest
+``w_i l_l - P_l^2 - Q_l^2`` is reported as ``relaxation_gap`` and a
+``UserWarning`` is raised when it exceeds 1e-6 p.u.  ``model="lindistflow"``
+drops the losses (``l = 0``): Baran and Wu's linearised DistFlow, whose
+prices carry no loss component.  The line limit applies to the sending end.
+
+Decomposition (Papavasiliou 2018; Bai et al. 2018)
+--------------------------------------------------
+Eliminate the flows and voltages through the power-flow equations (the
+substation absorbs any change); the OPF becomes a problem in the DER outputs
+and the loads, and by the envelope theorem::
+
+    DLMP_j = lambda_0                                     energy
+           + lambda_0 * dLoss/dp_j                        loss  (lambda_0 * MLF_j)
+           + sum_l mu_l * d(P_l^2 + Q_l^2)/dp_j           congestion
+           + sum_i (eta_max_i - eta_min_i) * dw_i/dp_j    voltage
+
+where ``mu``, ``eta`` are the (p.u.-scaled) multipliers of the binding line
+and voltage limits.  The sensitivities are those of the power-flow equations
+at the operating point: for the SOCP the AC (DistFlow) Jacobian at the AC
+power flow of the dispatched feeder, for LinDistFlow its exact linear
+sensitivities.  They are computed with one adjoint (transposed Jacobian) solve
+per component, not one power flow per bus.  The loss component is reported as
+``total - energy - congestion - voltage`` so that the components add up
+exactly; ``loss_residual`` (loss component minus ``lambda_0 * MLF`` for the
+SOCP, minus 0 for LinDistFlow) measures how well the formula above holds.
+
+References
+----------
+M. E. Baran and F. F. Wu, "Optimal sizing of capacitors placed on a radial
+distribution system", IEEE Trans. Power Delivery 4(1), 735-743, 1989.
+M. Farivar and S. H. Low, "Branch flow model: relaxations and
+convexification", IEEE Trans. Power Systems 28(3), 2554-2572, 2013.
+A. Papavasiliou, "Analysis of distribution locational marginal prices",
+IEEE Trans. Smart Grid 9(5), 4872-4882, 2018.
+L. Bai, J. Wang, C. Wang, C. Chen and F. Li, "Distribution locational marginal
+pricing (DLMP) for congestion management and voltage support", IEEE Trans.
+Power Systems 33(4), 4061-4073, 2018.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from ._solvers import solve_quietly
+from ._validation import SolverError, TeCourseError, as_positive_float, check_finite, check_nonnegative
+from .feeders import Feeder, _label
+from .powerflow import _check_feeder, _series_impedance_pu, _tree, ac_power_flow
+
+__all__ = ["DLMPResult", "DLMPProblem", "dlmp", "marginal_loss_factors"]
+
+_MODELS = ("socp", "lindistflow")
+_COMPONENTS = ["energy", "loss", "congestion", "voltage", "total"]
+_GAP_TOL = 1e-6
+_SOLVER_OPTIONS = {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9, "max_iter": 200}
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True)
+class DLMPResult:
+    """The solution of a distribution OPF and its decomposed DLMPs.
+
+    Attributes
+    ----------
+    prices : pandas.DataFrame
+        Indexed by bus label; columns ``energy``, ``loss``, ``congestion``,
+        ``voltage`` and ``total`` (currency per kWh, for a withdrawal at the bus).
+    dispatch : pandas.Series
+        Output of each DER, kW, aligned with the rows of ``ders``.
+    cost : float
+        Optimal cost per hour: substation energy plus DER offers.
+    mlf : pandas.Series
+        Marginal loss factor of each bus at the AC operating point of the
+        dispatched feeder (see :func:`marginal_loss_factors`).
+    binding : tuple of str
+        The binding network limits, in words.
+    model : str
+        ``"socp"`` or ``"lindistflow"``.
+    relaxation_gap : float
+        Largest ``w_i l_l - P_l^2 - Q_l^2`` (p.u.); 0 for LinDistFlow.
+    v_pu : pandas.Series
+        Voltage magnitude at each bus in the OPF solution.
+    flows : pandas.DataFrame
+        Per line: ``from_bus``, ``to_bus``, ``p_kw``, ``q_kvar`` at the
+        upstream end, positive away from the substation.
+    substation_p_kw : float
+        Active power bought at the substation.
+    loss_residual : pandas.Series
+        Loss component minus its formula: ``price_substation * mlf`` (SOCP) or
+        0 (LinDistFlow, losses neglected).
+    """
+
+    prices: pd.DataFrame
+    dispatch: pd.Series
+    cost: float
+    mlf: pd.Series
+    binding: tuple
+    model: str
+    relaxation_gap: float
+    v_pu: pd.Series
+    flows: pd.DataFrame = field(repr=False)
+    substation_p_kw: float = 0.0
+    loss_residual: pd.Series = field(default=None, repr=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per bus: the price components, ``mlf`` and ``v_pu``."""
+        out = self.prices.copy()
+        out["mlf"] = self.mlf
+        out["v_pu"] = self.v_pu
+        return out
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _as_number(value, name: str) -> float:
+    try:
+        if isinstance(value, (str, bytes, bool)):
+            raise TypeError
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number; got {value!r}.") from None
+    if not np.isfinite(v):
+        raise ValueError(f"`{name}` must be a finite number; got {value!r}.")
+    return v
+
+
+def _check_ders(ders, feeder: Feeder) -> pd.DataFrame:
+    """Return ``ders`` as a DataFrame with float ``p_min_kw``, ``p_max_kw``, ``price`` and a ``bus``."""
+    if ders is None:
+        return pd.DataFrame({"bus": [], "p_min_kw": [], "p_max_kw": [], "price": []})
+    if not isinstance(ders, pd.DataFrame):
+        try:
+            ders = pd.DataFrame(ders)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"`ders` must be a DataFrame with columns 'bus', 'p_max_kw', 'price'; got {type(ders).__name__}."
+            ) from None
+    missing = [c for c in ("bus", "p_max_kw", "price") if c not in ders.columns]
+    if missing:
+        raise ValueError(
+            f"`ders` is missing the column(s) {missing}; it needs 'bus', 'p_max_kw', 'price' "
+            f"(and optionally 'p_min_kw'); got {list(ders.columns)}."
+        )
+    out = pd.DataFrame(index=ders.index)
+    out["bus"] = ders["bus"]
+    unknown = ~out["bus"].isin(feeder.buses.index).to_numpy()
+    if unknown.any():
+        i = int(np.flatnonzero(unknown)[0])
+        bus = _label(out["bus"].iloc[i])
+        raise ValueError(f"`ders['bus']` entry {i} is {bus!r}, which is not a bus of the feeder.")
+    for col in ("p_max_kw", "price", "p_min_kw"):
+        values = ders[col] if col in ders.columns else 0.0
+        try:
+            out[col] = pd.Series(values, index=ders.index).astype(float)
+        except (TypeError, ValueError):
+            raise TypeError(f"`ders['{col}']` must contain numbers.") from None
+    check_nonnegative(out["p_max_kw"].to_numpy(), "ders['p_max_kw']", "powers")
+    check_finite(out["price"].to_numpy(), "ders['price']", "prices")
+    check_finite(out["p_min_kw"].to_numpy(), "ders['p_min_kw']", "powers")
+    bad = (out["p_min_kw"] > out["p_max_kw"]).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"`ders['p_min_kw']` entry {i} is {out['p_min_kw'].iloc[i]}, above its p_max_kw "
+            f"{out['p_max_kw'].iloc[i]}."
+        )
+    return out
+
+
+def _bus_vector(values, feeder: Feeder, name: str) -> np.ndarray:
+    """Per-bus values (Series by label or array in feeder order) as a float array in feeder order."""
+    if isinstance(values, pd.Series):
+        unknown = ~values.index.isin(feeder.buses.index)
+        if unknown.any():
+            raise ValueError(f"`{name}` names {_label(values.index[unknown][0])!r}, which is not a bus of the feeder.")
+        arr = values.reindex(feeder.buses.index).to_numpy(dtype=float)
+        if np.isnan(arr).any():
+            i = int(np.flatnonzero(np.isnan(arr))[0])
+            raise ValueError(f"`{name}` has no finite value for bus {_label(feeder.buses.index[i])!r}.")
+        return arr
+    arr = np.asarray(values, dtype=float)
+    if arr.shape != (feeder.n_buses,):
+        raise ValueError(f"`{name}` must have one value per bus ({feeder.n_buses}); got shape {arr.shape}.")
+    check_finite(arr, name)
+    return arr
+
+
+# --------------------------------------------------------------------------- sensitivities
+
+
+def _jacobian(tree, r, x, p, q, ell, w_red, w0, with_losses: bool) -> sp.csc_matrix:
+    """Jacobian of the DistFlow equations (rows: P-balance, Q-balance, voltage, [current]) by rank.
+
+    Unknowns ``[P, Q, (l,) w_1..w_{n-1}]``; the substation's ``w_0`` is fixed.
+    """
+    m = r.size
+    c = tree.c.tocsc()
+    d = sp.diags
+    z2 = r**2 + x**2
+    zero = sp.csc_matrix((m, m))
+    if not with_losses:
+        return sp.bmat(
+            [[c, zero, zero], [zero, c, zero], [d(2 * r), d(2 * x), c.T]],
+            format="csc",
+        )
+    # parent selector among ranks >= 1 (zero row when the parent is the substation)
+    par = tree.parent_rank
+    keep = par > 0
+    spar = sp.csc_matrix((np.ones(keep.sum()), (np.flatnonzero(keep), par[keep] - 1)), shape=(m, m))
+    w_par = np.where(keep, w_red[np.maximum(par - 1, 0)], w0)
+    return sp.bmat(
+        [
+            [c, zero, d(-r), zero],
+            [zero, c, d(-x), zero],
+            [d(2 * r), d(2 * x), d(-z2), c.T],
+            [d(-2 * p), d(-2 * q), d(w_par), d(ell) @ spar],
+        ],
+        format="csc",
+    )
+
+
+def _adjoint(jac: sp.csc_matrix, grads: np.ndarray, m: int) -> np.ndarray:
+    """d(grad_k . state)/d(load at rank j), for each column k of ``grads``: shape (m, k)."""
+    y = spla.splu(jac.T.tocsc()).solve(np.asarray(grads, dtype=float))
+    return y[:m]
+
+
+def _ac_state(feeder: Feeder, tree):
+    """Sending-end flows, squared currents and squared voltages by rank, from the AC power flow (p.u.)."""
+    res = ac_power_flow(feeder, tol=1e-12, max_iter=500)
+    sb = feeder.s_base_kva
+    pos = tree.line_pos
+    pf = res.p_kw.to_numpy()[pos] / sb
+    qf = res.q_kvar.to_numpy()[pos] / sb
+    pl = res.loss_kw.to_numpy()[pos] / sb
+    ql = res.loss_kvar.to_numpy()[pos] / sb
+    p = np.where(tree.forward, pf, -pf + pl)
+    q = np.where(tree.forward, qf, -qf + ql)
+    w = res.v_pu.to_numpy()[tree.order] ** 2
+    ell = (p**2 + q**2) / w[tree.parent_rank]
+    return p, q, ell, w
+
+
+def marginal_loss_factors(feeder: Feeder) -> pd.Series:
+    """Return d(total active losses)/d(active load at each bus) at the AC operating point.
+
+    The substation absorbs the extra power; the reactive loads stay fixed.  The
+    factors come from one adjoint solve with the Jacobian of the DistFlow
+    equations (Baran and Wu 1989) at the AC power flow, not from a power flow
+    per bus: with ``J`` that Jacobian and ``g`` the gradient of the losses
+    ``sum_l r_l l_l`` in the state, ``MLF = (J^-T g)`` restricted to the
+    active-balance rows.  The substation's factor is 0; a load far from the
+    substation has a positive factor (it adds to the currents of every line
+    on its path), and so the marginal cost of serving it is
+    ``price * (1 + MLF)`` when no limit binds.
+
+    Parameters
+    ----------
+    feeder : Feeder
+        A radial feeder.
+
+    Returns
+    -------
+    pandas.Series
+        Dimensionless (kW of losses per kW of load), indexed by bus label.
+
+    Examples
+    --------
+    >>> from te_course.feeders import ieee33
+    >>> mlf = marginal_loss_factors(ieee33())
+    >>> float(mlf[1]), round(float(mlf[18]), 4), bool(mlf[18] > mlf[2])
+    (0.0, 0.1472, True)
+    """
+    _check_feeder(feeder)
+    tree = _tree(feeder)
+    m = feeder.n_buses - 1
+    out = np.zeros(feeder.n_buses)
+    if m > 0:
+        z = _series_impedance_pu(feeder, tree)
+        p, q, ell, w = _ac_state(feeder, tree)
+        jac = _jacobian(tree, z.real, z.imag, p, q, ell, w[1:], w[0], True)
+        grad = np.r_[np.zeros(2 * m), z.real, np.zeros(m)]
+        out[tree.order[1:]] = _adjoint(jac, grad[:, None], m)[:, 0]
+    return pd.Series(out, index=feeder.buses.index, name="mlf")
+
+
+# --------------------------------------------------------------------------- the OPF
+
+
+class DLMPProblem:
+    """A distribution OPF built once with cvxpy Parameters, re-solved for new data.
+
+    :func:`dlmp` builds one and solves it once; a widget or a finite-difference
+    check keeps it and calls :meth:`solve` again with new loads, prices, voltage
+    limits, DER offers or line limits (warm re-solves: the problem is
+    canonicalised only the first time).
+
+    Parameters
+    ----------
+    feeder : Feeder
+        A radial feeder; line limits come from ``feeder.lines["s_max_kva"]``
+        (only lines with a limit get a constraint; their values can be changed
+        in :meth:`solve`).
+    ders : pandas.DataFrame, optional
+        Flexible resources: columns ``bus``, ``p_max_kw``, ``price`` (offer,
+        currency per kWh), optionally ``p_min_kw`` (default 0).
+    model : {"socp", "lindistflow"}
+        The OPF model (see the module docstring).
+
+    Examples
+    --------
+    >>> from te_course.feeders import ieee33
+    >>> prob = DLMPProblem(ieee33(), model="lindistflow")
+    >>> a = prob.solve(price_substation=0.05, v_min_pu=0.9)
+    >>> b = prob.solve(price_substation=0.06, v_min_pu=0.9)
+    >>> round(float(b.prices.loc[18, "total"]), 6)
+    0.06
+    """
+
+    def __init__(self, feeder: Feeder, *, ders=None, model: str = "socp"):
+        _check_feeder(feeder)
+        if model not in _MODELS:
+            raise ValueError(f"`model` must be 'socp' or 'lindistflow'; got {model!r}.")
+        tree = _tree(feeder)
+        self.feeder, self.model, self._tree = feeder, model, tree
+        self.ders = _check_ders(ders, feeder)
+        n = feeder.n_buses
+        m = n - 1
+        if m == 0:
+            raise ValueError("`feeder` has a single bus; a DLMP needs at least one line.")
+        rank = np.empty(n, dtype=np.int64)
+        rank[tree.order] = np.arange(n)
+        self._rank = rank
+        z = _series_impedance_pu(feeder, tree)
+        r, x = z.real, z.imag
+        self._r, self._x = r, x
+        lines = feeder.lines.iloc[tree.line_pos]
+        s_max = lines["s_max_kva"].to_numpy()
+        self._limited = np.flatnonzero(np.isfinite(s_max))  # by line rank - 1
+        self._line_labels = lines.index
+        k = len(self.ders)
+
+        # full incidence by rank (bus x line): +1 at the line's downstream bus, -1 at its upstream bus
+        cols = np.arange(m)
+        a = sp.csr_matrix(
+            (np.r_[np.ones(m), -np.ones(m)], (np.r_[cols + 1, tree.parent_rank], np.r_[cols, cols])), shape=(n, m)
+        )
+        down = sp.csr_matrix((np.ones(m), (cols + 1, cols)), shape=(n, m))  # line -> its downstream bus
+        par = sp.csr_matrix((np.ones(m), (cols, tree.parent_rank)), shape=(m, n))  # line -> upstream bus
+        e0 = np.zeros(n)
+        e0[0] = 1.0
+        der_rank = rank[feeder.buses.index.get_indexer(self.ders["bus"])] if k else np.zeros(0, dtype=np.int64)
+        gmap = sp.csr_matrix((np.ones(k), (der_rank, np.arange(k))), shape=(n, max(k, 1)))
+
+        self._p_load = cp.Parameter(n, name="p_load")
+        self._q_load = cp.Parameter(n, name="q_load")
+        self._price = cp.Parameter(name="price_substation")
+        self._der_price = cp.Parameter(max(k, 1), name="der_price")
+        self._der_min = cp.Parameter(max(k, 1), name="der_min")
+        self._der_max = cp.Parameter(max(k, 1), name="der_max")
+        self._w_min = cp.Parameter(nonneg=True, name="w_min")
+        self._w_max = cp.Parameter(nonneg=True, name="w_max")
+        self._s2 = cp.Parameter(self._limited.size, nonneg=True, name="s_max_sq") if self._limited.size else None
+
+        P, Q = cp.Variable(m, name="P"), cp.Variable(m, name="Q")
+        W = cp.Variable(n, name="w")
+        P0, Q0 = cp.Variable(name="P0"), cp.Variable(name="Q0")
+        g = cp.Variable(max(k, 1), name="g")
+        self._vars = (P, Q, W, P0, g)
+        cons = [W[0] == 1.0]
+        if model == "socp":
+            L = cp.Variable(m, nonneg=True, name="l")
+            self._L = L
+            p_bal = a @ P - down @ cp.multiply(r, L) + e0 * P0 + gmap @ g
+            q_bal = a @ Q - down @ cp.multiply(x, L) + e0 * Q0
+            drop = -2 * (cp.multiply(r, P) + cp.multiply(x, Q)) + cp.multiply(r**2 + x**2, L)
+            wpar = par @ W
+            cons.append(cp.SOC(wpar + L, cp.vstack([2 * P, 2 * Q, wpar - L]), axis=0))
+        else:
+            self._L = None
+            p_bal = a @ P + e0 * P0 + gmap @ g
+            q_bal = a @ Q + e0 * Q0
+            drop = -2 * (cp.multiply(r, P) + cp.multiply(x, Q))
+        self._p_con = p_bal == self._p_load
+        cons += [self._p_con, q_bal == self._q_load, a.T @ W == drop]
+        self._vmin_con = W[1:] >= self._w_min
+        self._vmax_con = W[1:] <= self._w_max
+        cons += [self._vmin_con, self._vmax_con]
+        if k:
+            cons += [g >= self._der_min, g <= self._der_max]
+        else:
+            cons += [g == 0]
+        self._line_con = None
+        if self._limited.size:
+            li = self._limited
+            self._line_con = cp.square(P[li]) + cp.square(Q[li]) <= self._s2
+            cons.append(self._line_con)
+        objective = cp.Minimize(self._price * P0 + self._der_price @ g)
+        self._problem = cp.Problem(objective, cons)
+        self._s_max_default = s_max[self._limited]
+
+    # ------------------------------------------------------------------ solve
+
+    def solve(self, *, price_substation, v_min_pu=0.95, v_max_pu=1.05, p_kw=None, q_kvar=None,
+              der_price=None, s_max_kva=None) -> DLMPResult:
+        """Solve the OPF for the given data and return its decomposed DLMPs.
+
+        Parameters
+        ----------
+        price_substation : float
+            Price of energy at the substation, currency per kWh.
+        v_min_pu, v_max_pu : float, optional
+            Voltage limits at every bus but the substation (held at 1 p.u.).
+        p_kw, q_kvar : pandas.Series or array_like, optional
+            Bus loads (by label or in feeder order); default: the feeder's.
+        der_price : array_like, optional
+            Offer prices aligned with ``ders``; default: ``ders["price"]``.
+        s_max_kva : dict or pandas.Series, optional
+            New limits for lines that have one in the feeder, by line label.
+
+        Returns
+        -------
+        DLMPResult
+
+        Raises
+        ------
+        ValueError
+            If an input is invalid, or no dispatch meets the limits (the message
+            says which family of limits cannot be met).
+        """
+        feeder = self.feeder
+        price = _as_number(price_substation, "price_substation")
+        v_min = as_positive_float(v_min_pu, "v_min_pu")
+        v_max = as_positive_float(v_max_pu, "v_max_pu")
+        if v_min >= v_max:
+            raise ValueError(f"`v_min_pu` ({v_min}) must be below `v_max_pu` ({v_max}).")
+        sb = feeder.s_base_kva
+        p = _bus_vector(feeder.buses["p_kw"] if p_kw is None else p_kw, feeder, "p_kw")
+        q = _bus_vector(feeder.buses["q_kvar"] if q_kvar is None else q_kvar, feeder, "q_kvar")
+        order = self._tree.order
+        self._p_load.value = p[order] / sb
+        self._q_load.value = q[order] / sb
+        self._price.value = price
+        k = len(self.ders)
+        if der_price is None:
+            dp = self.ders["price"].to_numpy()
+        else:
+            dp = np.asarray(der_price, dtype=float)
+            if dp.shape != (k,):
+                raise ValueError(f"`der_price` must have one price per DER ({k}); got shape {dp.shape}.")
+            check_finite(dp, "der_price", "prices")
+        self._der_price.value = dp / 1.0 if k else np.zeros(1)
+        self._der_min.value = self.ders["p_min_kw"].to_numpy() / sb if k else np.zeros(1)
+        self._der_max.value = self.ders["p_max_kw"].to_numpy() / sb if k else np.zeros(1)
+        s_lim = self._s_max_default.copy()
+        if s_max_kva is not None:
+            labels = list(self._line_labels[self._limited])
+            for line, value in dict(s_max_kva).items():
+                if line not in labels:
+                    raise ValueError(
+                        f"`s_max_kva` names line {line!r}, which has no limit in the feeder; "
+                        f"only {labels} can be changed here."
+                    )
+                s_lim[labels.index(line)] = as_positive_float(value, f"s_max_kva[{line!r}]")
+        if self._s2 is not None:
+            self._s2.value = (s_lim / sb) ** 2
+        self._set_v(v_min, v_max)
+        status = self._run()
+        if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+            if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+                raise self._explain_infeasible(v_min, v_max, s_lim)
+            raise SolverError(f"the DLMP {self.model} OPF could not be solved (solver status {status!r}).")
+        return self._result(price, p, q, v_min, v_max, s_lim)
+
+    def _set_v(self, v_min, v_max):
+        self._w_min.value = v_min**2
+        self._w_max.value = v_max**2
+
+    def _run(self) -> str:
+        try:
+            solve_quietly(self._problem, solver=cp.CLARABEL, **_SOLVER_OPTIONS)
+        except cp.error.SolverError:
+            return "solver_error"
+        return self._problem.status
+
+    def _explain_infeasible(self, v_min, v_max, s_lim) -> TeCourseError:
+        """Find which family of limits makes the OPF infeasible, by relaxing one family at a time."""
+        tries = []
+        big = 1e6
+        self._set_v(1e-3, v_max)
+        lower_ok = self._run() in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
+        low_detail = ""
+        if lower_ok:
+            w = self._vars[2].value
+            j = int(np.argmin(w[1:])) + 1
+            bus = _label(self.feeder.buses.index[self._tree.order[j]])
+            low_detail = f" (without that limit the cheapest dispatch leaves {np.sqrt(w[j]):.4f} p.u. at bus {bus!r})"
+        self._set_v(v_min, big)
+        upper_ok = self._run() in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
+        self._set_v(v_min, v_max)
+        lines_ok = False
+        if self._s2 is not None:
+            self._s2.value = np.full(self._limited.size, big)
+            lines_ok = self._run() in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
+            self._s2.value = (s_lim / self.feeder.s_base_kva) ** 2
+        if lower_ok:
+            tries.append(f"voltage cannot be kept above {v_min} p.u. at every bus (`v_min_pu`){low_detail}")
+        if upper_ok:
+            tries.append(f"voltage cannot be kept below {v_max} p.u. at every bus (`v_max_pu`)")
+        if lines_ok:
+            tries.append("the line limits (`s_max_kva` of the feeder's lines) cannot all be met")
+        if not tries:
+            tries.append(
+                "the voltage limits and line limits cannot be met together (relaxing one family alone does not help)"
+            )
+        return TeCourseError(
+            "The DLMP OPF is infeasible: " + "; ".join(tries) + ". Loosen the limits, add DER capacity "
+            "(`ders['p_max_kw']`) downstream, or reduce the load."
+        )
+
+    # ------------------------------------------------------------------ result
+
+    def _result(self, price, p, q, v_min, v_max, s_lim) -> DLMPResult:
+        feeder, tree, sb = self.feeder, self._tree, self.feeder.s_base_kva
+        n, m = feeder.n_buses, feeder.n_buses - 1
+        P, Q, W, P0, g = (v.value for v in self._vars)
+        k = len(self.ders)
+        # cvxpy: for `expr == b` the dual is -d(opt)/db; the balance is written `... == load`
+        total_rank = -np.asarray(self._p_con.dual_value, dtype=float)
+        scale = max(1.0, abs(price), float(np.abs(self.ders["price"]).max()) if k else 0.0)
+        tol_dual = 1e-7 * scale
+        eta_min = np.asarray(self._vmin_con.dual_value, dtype=float)
+        eta_max = np.asarray(self._vmax_con.dual_value, dtype=float)
+        w = W[1:]
+        at_min = (w - v_min**2 < 1e-6) & (eta_min > tol_dual)
+        at_max = (v_max**2 - w < 1e-6) & (eta_max > tol_dual)
+        eta = np.where(at_max, eta_max, 0.0) - np.where(at_min, eta_min, 0.0)
+        mu = np.zeros(m)
+        if self._line_con is not None:
+            dual = np.asarray(self._line_con.dual_value, dtype=float)
+            li = self._limited
+            slack = (s_lim / sb) ** 2 - (P[li] ** 2 + Q[li] ** 2)
+            hit = (slack < 1e-6 * np.maximum((s_lim / sb) ** 2, 1e-12) + 1e-10) & (dual > tol_dual)
+            mu[li[hit]] = dual[hit]
+
+        dispatch = pd.Series(g[:k] * sb if k else np.zeros(0), index=self.ders.index, name="p_kw")
+        injected = p.copy()
+        if k:
+            np.subtract.at(injected, feeder.buses.index.get_indexer(self.ders["bus"]), dispatch.to_numpy())
+        dispatched = feeder._replace(buses=feeder.buses.assign(p_kw=injected, q_kvar=q))
+        mlf = marginal_loss_factors(dispatched)
+
+        r, x = self._r, self._x
+        if self.model == "socp":
+            ps, qs, ell, ws = _ac_state(dispatched, tree)
+            jac = _jacobian(tree, r, x, ps, qs, ell, ws[1:], ws[0], True)
+            zeros = np.zeros(m)
+            g_cong = np.r_[2 * mu * ps, 2 * mu * qs, zeros, zeros]
+            g_volt = np.r_[zeros, zeros, zeros, eta]
+            gap = float(np.max(W[tree.parent_rank] * self._L.value - P**2 - Q**2))
+        else:
+            jac = _jacobian(tree, r, x, None, None, None, None, None, False)
+            zeros = np.zeros(m)
+            g_cong = np.r_[2 * mu * P, 2 * mu * Q, zeros]
+            g_volt = np.r_[zeros, zeros, eta]
+            gap = 0.0
+        sens = _adjoint(jac, np.c_[g_cong, g_volt], m)
+        comp = np.zeros((n, 5))
+        comp[:, 0] = price
+        comp[1:, 2] = sens[:, 0]
+        comp[1:, 3] = sens[:, 1]
+        comp[:, 4] = total_rank
+        comp[:, 1] = comp[:, 4] - comp[:, 0] - comp[:, 2] - comp[:, 3]
+        by_bus = np.empty_like(comp)
+        by_bus[tree.order] = comp
+        prices = pd.DataFrame(by_bus, index=feeder.buses.index, columns=_COMPONENTS)
+        expected = price * mlf if self.model == "socp" else 0.0 * mlf
+        loss_residual = (prices["loss"] - expected).rename("loss_residual")
+        if gap > _GAP_TOL:
+            warnings.warn(
+                f"The SOC relaxation is not tight (gap {gap:.2e} p.u. > {_GAP_TOL:g}): the dispatch is not an AC "
+                "power flow and the prices are not exact AC marginal costs.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+        binding = []
+        labels = feeder.buses.index
+        for j in np.flatnonzero(at_min):
+            binding.append(f"voltage at bus {_label(labels[tree.order[j + 1]])} at its lower limit")
+        for j in np.flatnonzero(at_max):
+            binding.append(f"voltage at bus {_label(labels[tree.order[j + 1]])} at its upper limit")
+        lines = feeder.lines.iloc[tree.line_pos]
+        for j in np.flatnonzero(mu):
+            row = lines.iloc[j]
+            binding.append(f"line {_label(row['from_bus'])}-{_label(row['to_bus'])} at its limit")
+
+        v = np.empty(n)
+        v[tree.order] = np.sqrt(np.maximum(W, 0.0))
+        flows = pd.DataFrame(
+            {"from_bus": lines["from_bus"], "to_bus": lines["to_bus"], "p_kw": P * sb, "q_kvar": Q * sb}
+        ).reindex(feeder.lines.index)
+        return DLMPResult(
+            prices=prices,
+            dispatch=dispatch,
+            cost=float(self._problem.value) * sb,
+            mlf=mlf,
+            binding=tuple(binding),
+            model=self.model,
+            relaxation_gap=gap,
+            v_pu=pd.Series(v, index=labels, name="v_pu"),
+            flows=flows,
+            substation_p_kw=float(P0) * sb,
+            loss_residual=loss_residual,
+        )
+
+
+def dlmp(feeder: Feeder, *, price_substation, ders=None, v_min_pu=0.95, v_max_pu=1.05, model="socp") -> DLMPResult:
+    """Solve a distribution OPF and return DLMPs decomposed into energy, loss, congestion and voltage.
+
+    The formulation, the decomposition and the references are in the module
+    docstring (:mod:`te_course.dlmp`).  To re-solve the same feeder many times
+    (a widget, finite differences) build a :class:`DLMPProblem` once.
+
+    Parameters
+    ----------
+    feeder : Feeder
+        A radial feeder; loads from ``feeder.buses``, line limits from
+        ``feeder.lines["s_max_kva"]`` (apparent power at the sending end).
+    price_substation : float
+        Price of energy at the substation, currency per kWh.
+    ders : pandas.DataFrame, optional
+        Columns ``bus``, ``p_max_kw``, ``price`` (offer per kWh), optionally ``p_min_kw``.
+    v_min_pu, v_max_pu : float, optional
+        Voltage limits at every bus but the substation (held at 1 p.u.).
+    model : {"socp", "lindistflow"}, optional
+        Exact (second-order-cone relaxation of the branch-flow model) or
+        linearised (losses neglected).
+
+    Returns
+    -------
+    DLMPResult
+
+    Raises
+    ------
+    ValueError
+        Invalid inputs (naming the argument), or limits that no dispatch can
+        meet (naming the family of limits, in words).
+
+    Examples
+    --------
+    >>> from te_course.feeders import ieee33
+    >>> ders = pd.DataFrame({"bus": [18, 33], "p_max_kw": [1200.0, 1200.0], "price": [0.08, 0.08]})
+    >>> res = dlmp(ieee33(), price_substation=0.05, ders=ders)
+    >>> res.binding
+    ('voltage at bus 31 at its lower limit', 'voltage at bus 14 at its lower limit')
+    >>> res.prices.loc[[1, 18, 33]].round(4)
+         energy    loss  congestion  voltage  total
+    bus
+    1      0.05  0.0000         0.0   0.0000   0.05
+    18     0.05  0.0024         0.0   0.0276   0.08
+    33     0.05  0.0021         0.0   0.0279   0.08
+    >>> bool(np.allclose(res.prices[["energy", "loss", "congestion", "voltage"]].sum(axis=1), res.prices["total"]))
+    True
+    """
+    return DLMPProblem(feeder, ders=ders, model=model).solve(
+        price_substation=price_substation, v_min_pu=v_min_pu, v_max_pu=v_max_pu
+    )

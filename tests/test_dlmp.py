@@ -1,0 +1,244 @@
+"""Tests of te_course.dlmp against independent references.
+
+- finite differences of the optimal cost, re-solving the same OPF (the definition of a DLMP);
+- finite differences of the AC power-flow losses, ours and pandapower's (``case33bw``), for the
+  marginal loss factors;
+- the AC power flow of the dispatched feeder (the SOCP dispatch must be AC-feasible);
+- the structure of the decomposition: components add up, vanish when nothing binds, and a
+  congested line prices only the buses downstream of it.
+"""
+
+import functools
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from te_course.dlmp import DLMPProblem, DLMPResult, dlmp, marginal_loss_factors
+from te_course.feeders import ieee33
+from te_course.powerflow import ac_power_flow
+
+PRICE = 0.05
+# two DERs with equal offers (18 and 33, the far ends of the two long laterals) and a dearer one
+DERS = pd.DataFrame({"bus": [18, 33, 25], "p_max_kw": [1200.0, 1200.0, 800.0], "price": [0.08, 0.08, 0.10]})
+MODELS = ["socp", "lindistflow"]
+COMPONENTS = ["energy", "loss", "congestion", "voltage"]
+# IEEE 33: buses downstream of line 2-3 (everything but the substation, bus 2 and the 19-22 lateral)
+DOWNSTREAM_OF_2_3 = [b for b in range(3, 34) if b not in (19, 20, 21, 22)]
+
+
+@pytest.fixture(scope="module")
+def pp():
+    return pytest.importorskip("pandapower")
+
+
+def limited_feeder(s_max_kva=2500.0):
+    f = ieee33()
+    f.lines.loc[2, "s_max_kva"] = s_max_kva  # line 2 is 2-3
+    return f
+
+
+CASES = {
+    # voltage limit 0.95 binds (IEEE 33 alone sags to 0.913 p.u.): the two equal DERs are marginal
+    "voltage": (ieee33, {"price_substation": PRICE, "v_min_pu": 0.95}),
+    # line 2-3 limited to 2500 kVA binds; voltages free
+    "congestion": (limited_feeder, {"price_substation": PRICE, "v_min_pu": 0.9}),
+    # nothing binds: v_min 0.9 and DERs dearer than the delivered substation energy
+    "free": (ieee33, {"price_substation": PRICE, "v_min_pu": 0.9}),
+}
+
+
+@functools.cache
+def solved(case, model):
+    """(problem, options, result) of a named case, solved once per test module run."""
+    make, options = CASES[case]
+    prob = DLMPProblem(make(), ders=DERS, model=model)
+    return prob, options, prob.solve(**options)
+
+
+def finite_difference(prob, bus, d_kw=0.5, **options):
+    p = prob.feeder.buses["p_kw"].copy()
+    p[bus] += d_kw
+    up = prob.solve(p_kw=p, **options).cost
+    p[bus] -= 2 * d_kw
+    down = prob.solve(p_kw=p, **options).cost
+    return (up - down) / (2 * d_kw)
+
+
+# --------------------------------------------------------------------------- marginal loss factors
+
+
+def test_mlf_matches_finite_differences_of_ac_losses():
+    f = ieee33()
+    mlf = marginal_loss_factors(f)
+    assert mlf[1] == 0.0
+    d = 0.1
+    for bus in f.buses.index[1:]:
+        up = ac_power_flow(f.with_injection(bus, -d)).total_loss_kw
+        down = ac_power_flow(f.with_injection(bus, d)).total_loss_kw
+        assert mlf[bus] == pytest.approx((up - down) / (2 * d), abs=1e-6), bus
+    assert mlf[18] > mlf[2] > 0
+
+
+def test_mlf_matches_pandapower_finite_differences(pp):
+    import pandapower.networks as pn
+
+    mlf = marginal_loss_factors(ieee33())
+    net = pn.case33bw()
+    d_mw = 1e-4
+    for bus in (2, 10, 18, 25, 33):
+        row = net.load.index[net.load.bus == bus - 1][0]
+        losses = []
+        for step in (d_mw, -d_mw):
+            net.load.loc[row, "p_mw"] += step
+            pp.runpp(net, tolerance_mva=1e-12, numba=False)
+            losses.append(net.res_line.pl_mw.sum())
+            net.load.loc[row, "p_mw"] -= step
+        fd = (losses[0] - losses[1]) / (2 * d_mw)
+        assert mlf[bus] == pytest.approx(fd, abs=1e-3), bus
+
+
+# --------------------------------------------------------------------------- decomposition
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("case", ["voltage", "congestion"])
+def test_components_add_up_and_match_finite_differences(case, model):
+    prob, options, res = solved(case, model)
+    assert isinstance(res, DLMPResult)
+    assert list(res.prices.columns) == COMPONENTS + ["total"]
+    assert list(res.prices.index) == list(range(1, 34))
+    assert np.allclose(res.prices[COMPONENTS].sum(axis=1), res.prices["total"], rtol=0, atol=1e-9)
+    assert (res.prices["energy"] == PRICE).all()
+    for bus in res.prices.index:
+        fd = finite_difference(prob, bus, **options)
+        assert res.prices.loc[bus, "total"] == pytest.approx(fd, rel=1e-3), bus
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("case", ["voltage", "congestion"])
+def test_loss_component_is_price_times_mlf(case, model):
+    """The loss component (a residual) agrees with its formula: lambda_0 * MLF (SOCP) or 0 (LinDistFlow)."""
+    prob, _, res = solved(case, model)
+    assert res.loss_residual.abs().max() < 1e-4 * PRICE
+    if prob.model == "lindistflow":
+        assert res.prices["loss"].abs().max() < 1e-4 * PRICE
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_voltage_limit_binds_and_equal_offers_set_the_far_prices(model):
+    _, _, res = solved("voltage", model)
+    assert any("lower limit" in b for b in res.binding)
+    assert res.v_pu.min() == pytest.approx(0.95, abs=1e-6)
+    # both equal-offer DERs are marginal: their bus price is their offer
+    assert res.dispatch.iloc[:2].gt(1.0).all() and res.dispatch.iloc[:2].lt(1199.0).all()
+    assert res.prices.loc[[18, 33], "total"].to_numpy() == pytest.approx([0.08, 0.08], rel=1e-6)
+    assert (res.prices.loc[2:, "voltage"] > 0).all()
+    assert (res.prices["congestion"] == 0).all()
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_no_binding_limit_leaves_energy_and_losses(model):
+    res = solved("free", model)[2]
+    assert res.binding == ()
+    assert (res.prices["congestion"] == 0).all() and (res.prices["voltage"] == 0).all()
+    assert res.dispatch.abs().max() < 1e-3
+    if res.model == "socp":
+        assert np.allclose(res.prices["loss"], PRICE * res.mlf, rtol=0, atol=1e-4 * PRICE)
+        assert res.prices.loc[18, "loss"] > res.prices.loc[2, "loss"] > 0
+    else:
+        assert res.prices["loss"].abs().max() < 1e-6 * PRICE
+        assert np.allclose(res.prices["total"], PRICE, atol=1e-6 * PRICE)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_binding_line_prices_only_downstream(model):
+    res = solved("congestion", model)[2]
+    assert res.binding == ("line 2-3 at its limit",)
+    cong = res.prices["congestion"]
+    down = cong[DOWNSTREAM_OF_2_3]
+    up = cong.drop(DOWNSTREAM_OF_2_3)
+    assert (down.abs() > 1e-3).all()
+    assert up.abs().max() < 0.01 * down.abs().min()
+
+
+def test_socp_dispatch_is_ac_feasible():
+    f = limited_feeder(3150.0)  # a line limit and a voltage limit bind together
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the relaxation must be tight
+        res = dlmp(f, price_substation=PRICE, ders=DERS, v_min_pu=0.95)
+    assert res.relaxation_gap < 1e-6
+    assert "line 2-3 at its limit" in res.binding and any("voltage" in b for b in res.binding)
+    dispatched = f
+    for bus, p in zip(DERS["bus"], res.dispatch):
+        dispatched = dispatched.with_injection(bus, p)
+    ac = ac_power_flow(dispatched)
+    assert ac.v_pu.min() >= 0.95 - 1e-4 and ac.v_pu.max() <= 1.05 + 1e-4
+    s = np.hypot(ac.p_kw, ac.q_kvar)
+    assert s[2] <= 3150.0 * 1.001
+    assert (ac.v_pu - res.v_pu).abs().max() < 1e-5
+    # the OPF's substation purchase and cost are those of the AC flow
+    assert res.substation_p_kw == pytest.approx(ac.substation_p_kw, abs=0.01)
+    expected_cost = PRICE * ac.substation_p_kw + (DERS["price"] * res.dispatch).sum()
+    assert res.cost == pytest.approx(expected_cost, rel=1e-6)
+
+
+def test_warm_resolve_with_parameters_matches_a_cold_solve():
+    prob = DLMPProblem(ieee33(), ders=DERS)
+    prob.solve(price_substation=PRICE, v_min_pu=0.95)
+    warm = prob.solve(price_substation=0.06, v_min_pu=0.94, p_kw=ieee33().buses["p_kw"] * 0.9)
+    f = ieee33()
+    f.buses["p_kw"] *= 0.9
+    cold = dlmp(f, price_substation=0.06, ders=DERS, v_min_pu=0.94)
+    assert np.allclose(warm.prices["total"], cold.prices["total"], atol=1e-7)
+    assert warm.cost == pytest.approx(cold.cost, rel=1e-8)
+
+
+def test_to_frame_has_one_row_per_bus():
+    frame = solved("free", "socp")[2].to_frame()
+    assert list(frame.columns) == COMPONENTS + ["total", "mlf", "v_pu"]
+    assert len(frame) == 33
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_infeasible_voltage_limit_is_named():
+    with pytest.raises(ValueError, match=r"voltage cannot be kept above 0\.99 p\.u\."):
+        dlmp(ieee33(), price_substation=PRICE, v_min_pu=0.99)
+
+
+def test_infeasible_line_limit_is_named():
+    with pytest.raises(ValueError, match="line limits"):
+        dlmp(limited_feeder(1000.0), price_substation=PRICE, v_min_pu=0.8)
+
+
+@pytest.mark.parametrize(
+    ("ders", "match"),
+    [
+        (DERS.assign(bus=[18, 99, 25]), r"`ders\['bus'\]` entry 1 is 99"),
+        (DERS.assign(p_max_kw=[1.0, -5.0, 1.0]), r"`ders\['p_max_kw'\]` must contain non-negative"),
+        (DERS.assign(price=[0.1, np.nan, 0.1]), r"`ders\['price'\]` must contain finite prices; entry 1 is nan"),
+        (DERS.drop(columns="price"), r"`ders` is missing the column\(s\) \['price'\]"),
+        (DERS.assign(p_min_kw=[2000.0, 0.0, 0.0]), r"`ders\['p_min_kw'\]` entry 0 is 2000.0, above"),
+    ],
+)
+def test_bad_ders_name_the_argument(ders, match):
+    with pytest.raises(ValueError, match=match):
+        dlmp(ieee33(), price_substation=PRICE, ders=ders)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"model": "ac"}, "`model` must be 'socp' or 'lindistflow'"),
+        ({"price_substation": np.nan}, "`price_substation` must be a finite number"),
+        ({"v_min_pu": 1.1}, r"`v_min_pu` \(1.1\) must be below `v_max_pu`"),
+        ({"v_min_pu": -1}, "`v_min_pu` must be a positive number"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, match):
+    args = {"price_substation": PRICE, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        dlmp(ieee33(), **args)
