@@ -20,6 +20,7 @@ from .auction import ClearingResult
 __all__ = [
     "new_axes", "to_png", "supply_demand_curves", "plot_double_auction", "plot_schedule", "plot_soc",
     "plot_aggregate_response", "plot_convergence", "tree_layout", "plot_feeder", "plot_voltage_profile",
+    "plot_dlmp",
 ]
 
 BUY_COLOR = "#1f77b4"
@@ -440,4 +441,43 @@ def plot_voltage_profile(results, ax: Axes | None = None, *, v_min_pu: float = 0
     ax.set_ylabel("voltage (p.u.)")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+# --------------------------------------------------------------------------- chapter 5: DLMPs
+
+COMPONENT_COLORS = {"energy": "#9e9e9e", "loss": "#ff7f0e", "congestion": "#d62728", "voltage": "#1f77b4"}
+
+
+def plot_dlmp(result, ax: Axes | None = None) -> Axes:
+    """Draw each bus's DLMP as stacked bars of its four components, with the total as a dot.
+
+    Positive components stack upwards from zero and negative ones downwards,
+    so the bars show exactly what adds up to the total.
+
+    Examples
+    --------
+    >>> from te_course import ieee33, dlmp
+    >>> ax = plot_dlmp(dlmp(ieee33(), price_substation=0.05, v_min_pu=0.9))
+    >>> ax.get_ylabel()
+    'price (per kWh)'
+    """
+    if ax is None:
+        ax = new_axes((9, 3.8))
+    prices = result.prices
+    x = np.arange(len(prices))
+    up, down = np.zeros(len(x)), np.zeros(len(x))
+    for name, color in COMPONENT_COLORS.items():
+        values = prices[name].to_numpy(dtype=float)
+        pos, neg = np.clip(values, 0, None), np.clip(values, None, 0)
+        ax.bar(x, pos, bottom=up, color=color, width=0.8, label=name)
+        ax.bar(x, neg, bottom=down, color=color, width=0.8)
+        up, down = up + pos, down + neg
+    ax.plot(x, prices["total"].to_numpy(), "k.", ms=6, label="total")
+    ax.set_xticks(x, [str(b) for b in prices.index], fontsize=7)
+    ax.set_xlabel("bus")
+    ax.set_ylabel("price (per kWh)")
+    ax.grid(alpha=0.3, axis="y")
+    ax.margins(y=0.25)  # room for the legend above the bars
+    ax.legend(loc="upper left", fontsize="small", ncols=5)
     return ax

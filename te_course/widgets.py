@@ -18,10 +18,12 @@ import pandas as pd
 from ._validation import ConvergenceError
 from .auction import ClearingResult, clear_double_auction, random_orders
 from .coordination import admm, centralized_dispatch, price_iteration, random_community
+from .dlmp import DLMPProblem
 from .feeders import ieee33
 from .plots import (
     new_axes,
     plot_convergence,
+    plot_dlmp,
     plot_double_auction,
     plot_feeder,
     plot_schedule,
@@ -37,7 +39,7 @@ _WIDE = {"description_width": "initial"}  # show slider labels in full
 __all__ = [
     "parse_prices", "auction_update", "auction_explorer",
     "battery_update", "battery_explorer", "coordination_update", "coordination_explorer",
-    "hosting_update", "hosting_explorer",
+    "hosting_update", "hosting_explorer", "dlmp_update", "dlmp_explorer",
 ]
 
 
@@ -450,6 +452,116 @@ def hosting_explorer(feeder=None) -> W.VBox:
     for w in controls.values():
         w.observe(refresh, names="value")
     app = W.VBox([W.HBox([bus, size]), W.HBox([chart, table])])
+    app.controls, app.chart, app.state = controls, chart, state
+    refresh()
+    return app
+
+
+# --------------------------------------------------------------------------- chapter 5: DLMPs
+
+
+def dlmp_update(problem: DLMPProblem, *, price_substation=0.05, load_scale=1.0, line=None, s_max_kva=None,
+                v_min_pu=0.95, axes=None):
+    """Re-solve a DLMP problem for one setting of the explorer and draw it.
+
+    Parameters
+    ----------
+    problem : DLMPProblem
+        Built once; re-solved here with new loads, line limit and voltage limit.
+    price_substation : float
+    load_scale : float
+        Every load is multiplied by this.
+    line : hashable, optional
+        The label of the line whose limit ``s_max_kva`` sets (it must have a
+        finite limit in the feeder the problem was built on).
+    s_max_kva : float, optional
+    v_min_pu : float
+    axes : pair of matplotlib Axes, optional
+        For the price bars and the feeder map.
+
+    Returns
+    -------
+    result : DLMPResult, or the ValueError of an infeasible setting
+    axes : tuple of matplotlib.axes.Axes
+    summary : str
+        HTML: cost, binding constraints, DER dispatch (or the error in words).
+
+    Examples
+    --------
+    >>> from te_course import DLMPProblem, ieee33
+    >>> result, axes, summary = dlmp_update(DLMPProblem(ieee33()), v_min_pu=0.9)
+    >>> float(result.prices.loc[1, "total"])
+    0.05
+    """
+    if axes is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(9, 7.5), layout="constrained")
+        axes = fig.subplots(2, 1, height_ratios=[2, 3])
+    bars_ax, map_ax = axes
+    feeder = problem.feeder
+    limits = None if line is None else {line: s_max_kva}
+    try:
+        result = problem.solve(price_substation=price_substation, v_min_pu=v_min_pu,
+                               p_kw=feeder.buses.p_kw * load_scale, q_kvar=feeder.buses.q_kvar * load_scale,
+                               s_max_kva=limits)
+    except ValueError as exc:
+        bars_ax.text(0.5, 0.5, str(exc), transform=bars_ax.transAxes, ha="center", va="center", wrap=True)
+        return exc, (bars_ax, map_ax), f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+    plot_dlmp(result, ax=bars_ax)
+    bars_ax.set_title(f"DLMPs ({result.model}): loads x {load_scale:g}, v_min {v_min_pu:g} p.u.")
+    plot_feeder(feeder, result.prices["total"], ax=map_ax, label="total DLMP (per kWh)", cmap="magma_r")
+    binding = "<br>".join(result.binding) or "none"
+    dispatch = ", ".join(f"{p:.0f}" for p in np.asarray(result.dispatch, dtype=float))
+    summary = (f"<b>cost</b> {result.cost:.2f} per hour<br><b>binding</b><br>{binding}"
+               f"<br><b>DER dispatch (kW)</b> {dispatch or '-'}")
+    return result, (bars_ax, map_ax), summary
+
+
+def dlmp_explorer(feeder=None, ders=None, *, line=None, model="socp") -> W.VBox:
+    """Build a DLMP explorer: load level, one line's limit and v_min -> price components and a priced map.
+
+    The OPF is built once with cvxpy Parameters and re-solved on every change.
+    By default the feeder is IEEE 33 with its line 2-3 given a (loose) limit
+    of 6,000 kVA that the slider tightens, and three DERs at buses 18, 25 and 33.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        With ``app.controls``, ``app.chart`` and ``app.state`` (``result``,
+        ``axes``, ``table``).
+    """
+    import pandas as pd_
+
+    if feeder is None:
+        feeder = ieee33()
+        lines = feeder.lines
+        line = lines.index[(lines.from_bus == 2) & (lines.to_bus == 3)][0]
+        feeder.lines.loc[line, "s_max_kva"] = 6000.0
+    if ders is None:
+        ders = pd_.DataFrame({"bus": [18, 33, 25], "p_max_kw": [1200.0, 1200.0, 800.0], "price": [0.08, 0.08, 0.10]})
+    problem = DLMPProblem(feeder, ders=ders, model=model)
+    load = W.FloatSlider(value=1.0, min=0.5, max=1.5, step=0.05, description="load level", style=_WIDE)
+    limit = W.FloatSlider(value=6000.0, min=1500.0, max=6000.0, step=100.0, description=f"line {line} kVA",
+                          style=_WIDE, disabled=line is None)
+    v_min = W.FloatSlider(value=0.90, min=0.88, max=0.97, step=0.005, description="v_min p.u.", style=_WIDE,
+                          readout_format=".3f")
+    chart = W.Image(format="png", layout=W.Layout(width="700px"))
+    table = W.HTML()
+    controls = {"load_scale": load, "s_max_kva": limit, "v_min_pu": v_min}
+    state: dict = {"result": None, "axes": None, "table": ""}
+
+    def refresh(_change=None):
+        result, axes, summary = dlmp_update(problem, load_scale=load.value, line=line,
+                                            s_max_kva=limit.value if line is not None else None,
+                                            v_min_pu=v_min.value)
+        state.update(result=result, axes=axes, table=summary)
+        table.value = summary
+        chart.value = to_png(axes[0].figure)
+
+    for w in controls.values():
+        w.observe(refresh, names="value")
+    app = W.VBox([W.HBox([load, limit, v_min]), W.HBox([chart, table])])
     app.controls, app.chart, app.state = controls, chart, state
     refresh()
     return app

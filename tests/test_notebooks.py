@@ -171,6 +171,9 @@ CHEATS = {
             "    return tc.hosting_capacity(feeder, bus, model=model, v_max_pu=v_max_pu)"
         ),
     },
+    "05_dlmp": {
+        "mlf_finite_difference": "return float(tc.marginal_loss_factors(feeder)[bus])",
+    },
     "03_coordination": {
         "best_response": "return tc.QuadraticAgents(a, b, p_min_kw, p_max_kw).best_response(price)",
         "price_step": (

@@ -185,3 +185,30 @@ def test_feeder_plot_puts_every_bus_on_a_tree_layout():
     ax = plots.plot_feeder(f, tc.ac_power_flow(tc.ieee33()).v_pu)
     dotted = [ln for ln in ax.get_lines() if ln.get_linestyle() == ":"]
     assert len(dotted) == 5  # the five open tie lines
+
+
+def test_dlmp_explorer_shows_each_component_when_its_limit_binds():
+    app = widgets.dlmp_explorer()
+    state, c = app.state, app.controls
+    loose = state["result"]  # v_min 0.90, line 2-3 at 6,000 kVA: nothing binds
+    assert loose.binding == () and (loose.prices[["congestion", "voltage"]] == 0).all().all()
+    c["s_max_kva"].value = 2500.0
+    congested = state["result"]
+    assert any("line 2-3" in b for b in congested.binding)
+    assert (congested.prices.loc[3:18, "congestion"] > 0.01).all()
+    c["s_max_kva"].value = 6000.0
+    c["v_min_pu"].value = 0.95
+    assert any("voltage" in b for b in state["result"].binding)
+    assert state["result"].prices.loc[18, "voltage"] > 0
+    assert app.chart.value[:4] == b"\x89PNG" and "binding" in state["table"]
+
+
+def test_plot_dlmp_stacks_components_to_the_total():
+    r = tc.dlmp(tc.ieee33(), price_substation=0.05, v_min_pu=0.9)
+    ax = plots.plot_dlmp(r)
+    (dots,) = [ln for ln in ax.get_lines() if ln.get_marker() == "."]
+    assert np.allclose(dots.get_ydata(), r.prices["total"].to_numpy())
+    heights = np.zeros(len(r.prices))
+    for bars in ax.containers:
+        heights += np.array([b.get_height() for b in bars])
+    assert np.allclose(heights, r.prices["total"].to_numpy())
