@@ -20,6 +20,7 @@ __all__ = [
     "SolverError",
     "ConvergenceError",
     "as_1d_float",
+    "as_finite_float",
     "check_finite",
     "check_positive",
     "check_nonnegative",
@@ -85,6 +86,25 @@ def as_1d_float(values, name: str, *, allow_empty: bool = False) -> np.ndarray:
     if arr.size == 0 and not allow_empty:
         raise ValueError(f"`{name}` is empty; give at least one entry.")
     return arr.copy()
+
+
+def as_finite_float(value, name: str) -> float:
+    """Return ``value`` as a finite float or raise ``TypeError``/``ValueError`` naming ``name``.
+
+    Examples
+    --------
+    >>> as_finite_float(0.05, "price_substation")
+    0.05
+    """
+    try:
+        if isinstance(value, (str, bytes, bool)):
+            raise TypeError
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number; got {value!r}.") from None
+    if not np.isfinite(v):
+        raise ValueError(f"`{name}` must be a finite number; got {value!r}.")
+    return v
 
 
 def check_finite(arr: np.ndarray, name: str, what: str = "values") -> None:

@@ -77,6 +77,7 @@ import scipy.sparse.linalg as spla
 
 from ._solvers import solve_quietly
 from ._validation import SolverError, TeCourseError, as_positive_float, check_finite, check_nonnegative
+from ._validation import as_finite_float as _as_number
 from .feeders import Feeder, _label
 from .powerflow import _check_feeder, _series_impedance_pu, _tree, ac_power_flow
 
@@ -148,16 +149,6 @@ class DLMPResult:
 # --------------------------------------------------------------------------- validation
 
 
-def _as_number(value, name: str) -> float:
-    try:
-        if isinstance(value, (str, bytes, bool)):
-            raise TypeError
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a number; got {value!r}.") from None
-    if not np.isfinite(v):
-        raise ValueError(f"`{name}` must be a finite number; got {value!r}.")
-    return v
 
 
 def _check_ders(ders, feeder: Feeder) -> pd.DataFrame:

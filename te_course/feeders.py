@@ -32,6 +32,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import connected_components
 
+from ._validation import as_finite_float as _as_number
 from ._validation import as_positive_float
 
 __all__ = ["Feeder", "ieee33", "radial_feeder", "pjm5bus"]
@@ -39,17 +40,6 @@ __all__ = ["Feeder", "ieee33", "radial_feeder", "pjm5bus"]
 _LINE_COLUMNS = ["from_bus", "to_bus", "r_ohm", "x_ohm", "s_max_kva", "in_service"]
 
 
-def _as_number(value, name: str) -> float:
-    """Return ``value`` as a finite float or raise ``TypeError``/``ValueError`` naming ``name``."""
-    try:
-        if isinstance(value, (str, bytes, bool)):
-            raise TypeError
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a number; got {value!r}.") from None
-    if not np.isfinite(v):
-        raise ValueError(f"`{name}` must be a finite number; got {value!r}.")
-    return v
 
 
 def _label(value):
