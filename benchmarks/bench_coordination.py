@@ -15,6 +15,7 @@ import statistics
 import time
 
 import numpy as np
+from timing import median_time
 
 SIZES = (10**2, 10**3, 10**4, 10**5)
 PER_AGENT_SIZES = (10, 100)
@@ -31,16 +32,6 @@ def community_seed(n: int, seed: int) -> int:
     return seed + int(round(np.log10(n)))
 
 
-def _median_time(fn, repeats: int):
-    """Median wall time of ``repeats`` calls after one untimed warm-up; returns (median, last result)."""
-    result = fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
-
 
 def run(mode: str, seed: int, log) -> dict:
     from te_course.coordination import _clearing_price, admm, centralized_dispatch, price_iteration, random_community
@@ -51,9 +42,9 @@ def run(mode: str, seed: int, log) -> dict:
         agents = random_community(n, seed=community_seed(n, seed))
         step, rho = 1.0 / agents.slope, float(np.median(agents.a))
         reps = REPEATS[mode][n]
-        t_exact, exact = _median_time(lambda ag=agents: _clearing_price(ag), reps)
-        t_pi, pi = _median_time(lambda ag=agents, s=step: price_iteration(ag, step=s, tol=TOL), reps)
-        t_admm, ad = _median_time(lambda ag=agents, r=rho: admm(ag, rho=r, tol=TOL), reps)
+        t_exact, exact = median_time(lambda ag=agents: _clearing_price(ag), reps)
+        t_pi, pi = median_time(lambda ag=agents, s=step: price_iteration(ag, step=s, tol=TOL), reps)
+        t_admm, ad = median_time(lambda ag=agents, r=rho: admm(ag, rho=r, tol=TOL), reps)
         row = {
             "n": n,
             "repeats": reps,
@@ -98,7 +89,7 @@ def run(mode: str, seed: int, log) -> dict:
             t0 = time.perf_counter()
             slow = fn(agents, vectorised=False, tol=TOL, **kw)
             row[f"{name}_time"] = time.perf_counter() - t0
-            t_fast, fast = _median_time(lambda f=fn, k=kw, ag=agents: f(ag, tol=TOL, **k), 5)
+            t_fast, fast = median_time(lambda f=fn, k=kw, ag=agents: f(ag, tol=TOL, **k), 5)
             row[f"{name}_iter"] = slow.iterations
             row[f"{name}_fast_time"] = t_fast
             row[f"{name}_err"] = abs(slow.price - exact) / abs(exact)

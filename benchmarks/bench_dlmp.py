@@ -10,21 +10,11 @@
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import pandas as pd
+from timing import median_time
 
 REPEATS = {"full": 5, "quick": 2}
 
-
-def _median(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def run(mode: str, seed: int, log) -> dict:
@@ -38,12 +28,14 @@ def run(mode: str, seed: int, log) -> dict:
     reps = REPEATS[mode]
     for name, feeder, d, v_min in cases:
         for model in ("socp", "lindistflow"):
-            cold = _median(lambda f=feeder, d=d, m=model, v=v_min: tc.dlmp(
+            cold, _ = median_time(lambda f=feeder, d=d, m=model, v=v_min: tc.dlmp(
                 f, price_substation=0.05, ders=d, v_min_pu=v, model=m), reps)
             problem = tc.DLMPProblem(feeder, ders=d, model=model)
             problem.solve(price_substation=0.05, v_min_pu=v_min)
             prices = iter([0.05 + 0.001 * k for k in range(1, 100)])
-            warm = _median(lambda p=problem, v=v_min, it=prices: p.solve(price_substation=next(it), v_min_pu=v), reps)
+            warm, _ = median_time(
+                lambda p=problem, v=v_min, it=prices: p.solve(price_substation=next(it), v_min_pu=v), reps
+            )
             result = problem.solve(price_substation=0.05, v_min_pu=v_min)
             rows.append({"feeder": name, "buses": feeder.n_buses, "model": model, "cold": cold, "warm": warm,
                          "gap": result.relaxation_gap, "binding": len(result.binding)})

@@ -12,25 +12,15 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 import warnings
 
 import numpy as np
+from timing import median_time
 
 SIZES = (1_000, 10_000, 100_000)
 REPEATS = {"full": {33: 21, 1_000: 11, 10_000: 5, 100_000: 3}, "quick": {33: 5, 1_000: 3, 10_000: 2, 100_000: 1}}
 PANDAPOWER_MAX = {"full": 100_000, "quick": 10_000}
 
-
-def _median_time(fn, repeats: int):
-    result = fn()  # warm-up, untimed
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
 
 
 def to_pandapower(feeder):
@@ -65,14 +55,14 @@ def run(mode: str, seed: int, log) -> dict:
 
     feeder = tc.ieee33()
     reps = REPEATS[mode][33]
-    t_ac, ac = _median_time(lambda: tc.ac_power_flow(feeder), reps)
-    t_ldf, _ = _median_time(lambda: tc.lindistflow(feeder), reps)
+    t_ac, ac = median_time(lambda: tc.ac_power_flow(feeder), reps)
+    t_ldf, _ = median_time(lambda: tc.lindistflow(feeder), reps)
     row = {"name": "IEEE 33", "n": 33, "ac": t_ac, "ldf": t_ldf, "iterations": ac.iterations, "pp": None}
     if pp is not None:
         net = pn.case33bw()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            t_pp, _ = _median_time(lambda: pp.runpp(net), reps)
+            t_pp, _ = median_time(lambda: pp.runpp(net), reps)
         row.update(pp=t_pp, dv=float(np.abs(net.res_bus.vm_pu.to_numpy() - ac.v_pu.to_numpy()).max()))
     out["rows"].append(row)
     log(f"power flow  IEEE 33: ac {t_ac * 1e3:.2f} ms, pandapower {row['pp'] and row['pp'] * 1e3:.1f} ms")
@@ -80,15 +70,15 @@ def run(mode: str, seed: int, log) -> dict:
     for n in SIZES:
         feeder = tc.radial_feeder(n, seed=seed + n)
         reps = REPEATS[mode][n]
-        t_ac, ac = _median_time(lambda f=feeder: tc.ac_power_flow(f), reps)
-        t_ldf, _ = _median_time(lambda f=feeder: tc.lindistflow(f), reps)
+        t_ac, ac = median_time(lambda f=feeder: tc.ac_power_flow(f), reps)
+        t_ldf, _ = median_time(lambda f=feeder: tc.lindistflow(f), reps)
         row = {"name": f"radial_feeder({n:,})", "n": n, "ac": t_ac, "ldf": t_ldf, "iterations": ac.iterations,
                "pp": None}
         if pp is not None and n <= PANDAPOWER_MAX[mode]:
             net, order = to_pandapower(feeder)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                t_pp, _ = _median_time(lambda net=net: pp.runpp(net), max(1, reps // 2))
+                t_pp, _ = median_time(lambda net=net: pp.runpp(net), max(1, reps // 2))
             row.update(pp=t_pp, dv=float(np.abs(net.res_bus.vm_pu.to_numpy()[order] - ac.v_pu.to_numpy()).max()))
         out["rows"].append(row)
         log(f"power flow  n={n}: ac {t_ac * 1e3:.1f} ms, ldf {t_ldf * 1e3:.1f} ms, pandapower {row['pp']}")
