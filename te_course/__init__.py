@@ -31,6 +31,7 @@ from .coordination import (
 )
 from .dlmp import DLMPProblem, DLMPResult, dlmp, marginal_loss_factors
 from .feeders import Feeder, ieee33, pjm5bus, radial_feeder
+from .mechanisms import Outcome, max_misreport_gain, property_table, sbba, trade_reduction, uniform_price, vcg
 from .powerflow import PowerFlowResult, ac_power_flow, dc_power_flow, hosting_capacity, lindistflow, ptdf
 from .prosumer import (
     EV,
@@ -45,7 +46,7 @@ from .prosumer import (
     schedule,
 )
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 __all__ = [
     # errors
     "ConvergenceError",
@@ -97,6 +98,14 @@ __all__ = [
     "DLMPResult",
     "DLMPProblem",
     "marginal_loss_factors",
+    # chapter 6: mechanism design (utilities and welfare stay in te_course.mechanisms)
+    "Outcome",
+    "uniform_price",
+    "vcg",
+    "trade_reduction",
+    "sbba",
+    "max_misreport_gain",
+    "property_table",
 ]
 
 _LAZY = ("plots", "widgets", "grading")

@@ -20,7 +20,7 @@ from .auction import ClearingResult
 __all__ = [
     "new_axes", "to_png", "supply_demand_curves", "plot_double_auction", "plot_schedule", "plot_soc",
     "plot_aggregate_response", "plot_convergence", "tree_layout", "plot_feeder", "plot_voltage_profile",
-    "plot_dlmp",
+    "plot_dlmp", "plot_misreport",
 ]
 
 BUY_COLOR = "#1f77b4"
@@ -480,4 +480,33 @@ def plot_dlmp(result, ax: Axes | None = None) -> Axes:
     ax.grid(alpha=0.3, axis="y")
     ax.margins(y=0.25)  # room for the legend above the bars
     ax.legend(loc="upper left", fontsize="small", ncols=5)
+    return ax
+
+
+# --------------------------------------------------------------------------- chapter 6: mechanisms
+
+
+def plot_misreport(reports, utilities, truthful: float, *, current: float | None = None, ax: Axes | None = None,
+                   label: str = "utility") -> Axes:
+    """Draw one trader's utility as a function of its report, with the truthful report marked.
+
+    Examples
+    --------
+    >>> ax = plot_misreport([8, 9, 10], [2.0, 1.5, 1.5], truthful=10)
+    >>> ax.get_xlabel()
+    'reported price'
+    """
+    if ax is None:
+        ax = new_axes((6.4, 3.6))
+    reports, utilities = np.asarray(reports, dtype=float), np.asarray(utilities, dtype=float)
+    ax.plot(reports, utilities, color=BUY_COLOR, lw=2, label=label)
+    truth_u = np.interp(truthful, reports, utilities)
+    ax.axvline(truthful, color=WELFARE_COLOR, ls="--", lw=1.5, label=f"truthful report {truthful:g}")
+    ax.axhline(truth_u, color=WELFARE_COLOR, ls=":", lw=1)
+    if current is not None:
+        ax.plot([current], [np.interp(current, reports, utilities)], "ko", label=f"report {current:g}")
+    ax.set_xlabel("reported price")
+    ax.set_ylabel("utility (true value)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
     return ax

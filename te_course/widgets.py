@@ -26,6 +26,7 @@ from .plots import (
     plot_dlmp,
     plot_double_auction,
     plot_feeder,
+    plot_misreport,
     plot_schedule,
     plot_soc,
     plot_voltage_profile,
@@ -39,7 +40,8 @@ _WIDE = {"description_width": "initial"}  # show slider labels in full
 __all__ = [
     "parse_prices", "auction_update", "auction_explorer",
     "battery_update", "battery_explorer", "coordination_update", "coordination_explorer",
-    "hosting_update", "hosting_explorer", "dlmp_update", "dlmp_explorer",
+    "hosting_update", "hosting_explorer", "dlmp_update", "dlmp_explorer", "misreport_update",
+    "misreport_explorer",
 ]
 
 
@@ -562,6 +564,115 @@ def dlmp_explorer(feeder=None, ders=None, *, line=None, model="socp") -> W.VBox:
     for w in controls.values():
         w.observe(refresh, names="value")
     app = W.VBox([W.HBox([load, limit, v_min]), W.HBox([chart, table])])
+    app.controls, app.chart, app.state = controls, chart, state
+    refresh()
+    return app
+
+
+# --------------------------------------------------------------------------- chapter 6: mechanisms
+
+
+def _utility_of(mechanism, values, costs, side, index, report):
+    from .mechanisms import utilities
+
+    values, costs = np.asarray(values, dtype=float), np.asarray(costs, dtype=float)
+    reported_values, reported_costs = values.copy(), costs.copy()
+    (reported_values if side == "buyer" else reported_costs)[index] = report
+    buyer_u, seller_u = utilities(mechanism(reported_values, reported_costs), values, costs)
+    return float((buyer_u if side == "buyer" else seller_u)[index])
+
+
+def misreport_update(mechanism, values, costs, *, side, index, report, ax=None, n_points=401):
+    """Compute a trader's utility against its report under ``mechanism``, everyone else truthful.
+
+    Parameters
+    ----------
+    mechanism : callable
+        ``mechanism(values, costs) -> Outcome`` (see :mod:`te_course.mechanisms`).
+    values, costs : array_like
+        True values of the buyers and true costs of the sellers.
+    side : {"buyer", "seller"}
+    index : int
+        Which buyer or seller.
+    report : float
+        The report to mark.
+    ax : matplotlib.axes.Axes, optional
+    n_points : int
+        Points of the curve, spread over the range of all prices (padded).
+
+    Returns
+    -------
+    curve : pandas.DataFrame
+        ``report`` and ``utility``.
+    ax : matplotlib.axes.Axes
+    summary : str
+        HTML: truthful utility, utility at ``report``, the gain.
+
+    Examples
+    --------
+    >>> from te_course.mechanisms import uniform_price
+    >>> curve, ax, summary = misreport_update(uniform_price, [12, 10, 8], [5, 7, 9], side="buyer", index=1, report=8.5)
+    >>> round(float(curve.utility.max()), 6) > 1.5  # shading the bid pays under a uniform price
+    True
+    """
+    prices = np.concatenate([np.asarray(values, dtype=float), np.asarray(costs, dtype=float)])
+    lo, hi = float(prices.min()), float(prices.max())
+    pad = 0.1 * (hi - lo if hi > lo else 1.0)
+    grid = np.unique(np.concatenate([np.linspace(lo - pad, hi + pad, n_points), prices, [report]]))
+    util = [_utility_of(mechanism, values, costs, side, index, r) for r in grid]
+    truth = float((values if side == "buyer" else costs)[index])
+    ax = plot_misreport(grid, util, truth, current=report, ax=ax if ax is not None else new_axes(pyplot=False),
+                        label=f"{side} {index}'s utility")
+    ax.set_title(f"{getattr(mechanism, '__name__', 'mechanism')}: {side} {index} (true {truth:g})")
+    u_truth = _utility_of(mechanism, values, costs, side, index, truth)
+    u_report = _utility_of(mechanism, values, costs, side, index, report)
+    summary = (f"truthful utility <b>{u_truth:.4g}</b><br>utility at report {report:g}: <b>{u_report:.4g}</b>"
+               f"<br>gain from lying: <b>{u_report - u_truth:+.4g}</b>")
+    return pd.DataFrame({"report": grid, "utility": util}), ax, summary
+
+
+def misreport_explorer(values=(12.0, 10.0, 8.0), costs=(5.0, 7.0, 9.0)) -> W.VBox:
+    """Build a misreport explorer: pick a mechanism and a trader, slide the trader's report.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        With ``app.controls``, ``app.chart`` and ``app.state`` (``curve``, ``ax``, ``table``).
+    """
+    from . import mechanisms as M
+
+    values, costs = np.asarray(values, dtype=float), np.asarray(costs, dtype=float)
+    choices = {"uniform price (k = 0.5)": M.uniform_price, "VCG": M.vcg, "McAfee trade reduction": M.trade_reduction}
+    if hasattr(M, "sbba"):
+        choices["SBBA"] = M.sbba
+    traders = [(f"buyer {i} (value {v:g})", ("buyer", i)) for i, v in enumerate(values)]
+    traders += [(f"seller {j} (cost {c:g})", ("seller", j)) for j, c in enumerate(costs)]
+    mechanism = W.Dropdown(options=list(choices), description="mechanism", style=_WIDE)
+    trader = W.Dropdown(options=traders, value=traders[1][1], description="trader", style=_WIDE)
+    lo, hi = float(min(values.min(), costs.min())), float(max(values.max(), costs.max()))
+    report = W.FloatSlider(value=float(values[1]), min=lo - 1, max=hi + 1, step=0.05, description="report",
+                           style=_WIDE)
+    chart = W.Image(format="png", layout=W.Layout(width="640px"))
+    table = W.HTML()
+    controls = {"mechanism": mechanism, "trader": trader, "report": report}
+    state: dict = {"curve": None, "ax": None, "table": ""}
+
+    def on_trader(_change=None):
+        side, index = trader.value
+        report.value = float((values if side == "buyer" else costs)[index])
+
+    def refresh(_change=None):
+        side, index = trader.value
+        curve, ax, summary = misreport_update(choices[mechanism.value], values, costs, side=side, index=index,
+                                              report=report.value)
+        state.update(curve=curve, ax=ax, table=summary)
+        table.value = summary
+        chart.value = to_png(ax.figure)
+
+    trader.observe(on_trader, names="value")
+    for w in controls.values():
+        w.observe(refresh, names="value")
+    app = W.VBox([W.HBox([mechanism, trader]), report, W.HBox([chart, table])])
     app.controls, app.chart, app.state = controls, chart, state
     refresh()
     return app

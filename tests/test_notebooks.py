@@ -174,6 +174,16 @@ CHEATS = {
     "05_dlmp": {
         "mlf_finite_difference": "return float(tc.marginal_loss_factors(feeder)[bus])",
     },
+    "06_mechanism_design": {
+        "vcg_payments": "o = tc.mechanisms.vcg(values, costs)\n    return o.buyer_pays, o.seller_gets",
+        "mcafee": (
+            "o = tc.trade_reduction(values, costs)\n"
+            "    n = int(np.sum(o.buyer_trades))\n"
+            "    if n == 0:\n"
+            "        return 0, float('nan'), float('nan')\n"
+            "    return n, float(o.buyer_pays[o.buyer_trades][0]), float(o.seller_gets[o.seller_trades][0])"
+        ),
+    },
     "03_coordination": {
         "best_response": "return tc.QuadraticAgents(a, b, p_min_kw, p_max_kw).best_response(price)",
         "price_step": (

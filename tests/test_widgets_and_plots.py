@@ -212,3 +212,17 @@ def test_plot_dlmp_stacks_components_to_the_total():
     for bars in ax.containers:
         heights += np.array([b.get_height() for b in bars])
     assert np.allclose(heights, r.prices["total"].to_numpy())
+
+
+def test_misreport_explorer_shows_the_gain_of_shading_and_none_under_vcg():
+    app = widgets.misreport_explorer()
+    c, state = app.controls, app.state
+    assert c["trader"].value == ("buyer", 1) and c["report"].value == 10.0
+    c["report"].value = 8.2  # section 2 of chapter 6: the price falls to 8.1, utility 1.9 instead of 1.5
+    assert "+0.4" in state["table"]
+    c["mechanism"].value = "VCG"
+    curve = state["curve"]
+    truthful = float(np.interp(10.0, curve.report, curve.utility))
+    assert curve.utility.max() <= truthful + 1e-9  # no report beats the truth under VCG
+    c["trader"].value = ("seller", 0)
+    assert c["report"].value == 5.0 and app.chart.value[:4] == b"\x89PNG"

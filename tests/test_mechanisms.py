@@ -1,0 +1,424 @@
+"""Tests of te_course.mechanisms against hand-worked cases and brute force.
+
+References written here, not taken from the package:
+
+- the seed market (bids 12, 10, 8; asks 5, 7, 9) and two McAfee markets, by hand;
+- brute-force optimal welfare over every pair (set of buyers, set of sellers) of
+  equal size, used for VCG's Clarke payments (others' welfare without the trader
+  minus their welfare with it) and for efficiency;
+- misreports tried over a grid wider than the package's default (integers and
+  tenths, so that ties between reports are exercised).
+"""
+
+import itertools
+import math
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from te_course.mechanisms import (
+    Outcome,
+    max_misreport_gain,
+    property_table,
+    sbba,
+    trade_reduction,
+    uniform_price,
+    utilities,
+    vcg,
+    welfare,
+)
+
+SEED_VALUES = [12, 10, 8]
+SEED_COSTS = [5, 7, 9]
+MECHANISMS = [uniform_price, vcg, trade_reduction, sbba]
+TRUTHFUL = [vcg, trade_reduction, sbba]
+
+
+# --------------------------------------------------------------------------- references
+
+
+def brute_welfare(values, costs):
+    """Best welfare over every equal-sized pair of buyer and seller sets."""
+    best = 0.0
+    for t in range(min(len(values), len(costs)) + 1):
+        for bs in itertools.combinations(values, t):
+            for cs in itertools.combinations(costs, t):
+                best = max(best, sum(bs) - sum(cs))
+    return best
+
+
+def random_markets(n, seed, *, integers=False, max_side=4):
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        nb, ns = rng.integers(1, max_side + 1, size=2)
+        if integers:
+            yield rng.integers(0, 6, nb).astype(float), rng.integers(0, 6, ns).astype(float)
+        else:
+            yield rng.random(nb), rng.random(ns)
+
+
+# --------------------------------------------------------------------------- seed market
+
+
+def test_seed_uniform_price():
+    o = uniform_price(SEED_VALUES, SEED_COSTS)
+    assert o.buyer_trades.tolist() == [True, True, False]
+    assert o.seller_trades.tolist() == [True, True, False]
+    np.testing.assert_array_equal(o.buyer_pays, [8.5, 8.5, 0])
+    np.testing.assert_array_equal(o.seller_gets, [8.5, 8.5, 0])
+    assert o.budget_surplus == 0.0 and o.mechanism == "uniform_price"
+    assert uniform_price(SEED_VALUES, SEED_COSTS, k=0).buyer_pays[0] == 8.0
+    assert uniform_price(SEED_VALUES, SEED_COSTS, k=1).buyer_pays[0] == 9.0
+
+
+def test_seed_vcg_trade_reduction_sbba():
+    o = vcg(SEED_VALUES, SEED_COSTS)
+    np.testing.assert_array_equal(o.buyer_pays, [8, 8, 0])  # max(s_2, b_3) = max(7, 8)
+    np.testing.assert_array_equal(o.seller_gets, [9, 9, 0])  # min(b_2, s_3) = min(10, 9)
+    assert o.budget_surplus == -2.0
+    o = trade_reduction(SEED_VALUES, SEED_COSTS)  # p0 = (8 + 9) / 2 in [7, 10]
+    np.testing.assert_array_equal(o.buyer_pays, [8.5, 8.5, 0])
+    np.testing.assert_array_equal(o.seller_gets, [8.5, 8.5, 0])
+    o = sbba(SEED_VALUES, SEED_COSTS)  # p = min(b_2, s_3) = 9 = s_3: both pairs trade
+    np.testing.assert_array_equal(o.buyer_pays, [9, 9, 0])
+    assert o.seller_trades.tolist() == [True, True, False] and o.budget_surplus == 0.0
+
+
+def test_seed_utilities_and_welfare():
+    for mech in MECHANISMS:
+        assert welfare(mech(SEED_VALUES, SEED_COSTS), SEED_VALUES, SEED_COSTS) == 10.0
+    ub, us = utilities(uniform_price(SEED_VALUES, SEED_COSTS), SEED_VALUES, SEED_COSTS)
+    np.testing.assert_array_equal(ub, [3.5, 1.5, 0])
+    np.testing.assert_array_equal(us, [3.5, 1.5, 0])
+
+
+def test_uniform_price_profitable_misreport_on_seed():
+    # Buyer 0 (value 12) bids 8: it ties buyer 2 and wins the tie by input order;
+    # the interval becomes [max(s_2, b_3), min(b_2, s_3)] = [8, 8], so it pays 8
+    # instead of 8.5: utility 4 instead of 3.5.
+    assert max_misreport_gain(uniform_price, SEED_VALUES, SEED_COSTS, side="buyer", index=0) == (0.5, 8.0)
+    # Buyer 1 (value 10) the same way: 2 instead of 1.5.
+    assert max_misreport_gain(uniform_price, SEED_VALUES, SEED_COSTS, side="buyer", index=1) == (0.5, 8.0)
+    # Seller 1 (cost 7) asks 9: it ties seller 2 and wins; price [9, 9]: 2 instead of 1.5.
+    assert max_misreport_gain(uniform_price, SEED_VALUES, SEED_COSTS, side="seller", index=1) == (0.5, 9.0)
+    # Just above 8 (not a tie) gains a little less: the price is (8 + r) / 2.
+    gain, report = max_misreport_gain(uniform_price, SEED_VALUES, SEED_COSTS, side="buyer", index=0, reports=[8.2])
+    assert report == 8.2 and math.isclose(gain, 8.5 - 8.1)
+    # Buyer 2 and seller 2 do not trade and cannot gain.
+    assert max_misreport_gain(uniform_price, SEED_VALUES, SEED_COSTS, side="buyer", index=2) == (0.0, 8.0)
+    assert max_misreport_gain(uniform_price, SEED_VALUES, SEED_COSTS, side="seller", index=2) == (0.0, 9.0)
+
+
+# --------------------------------------------------------------------------- McAfee
+
+
+def test_trade_reduction_full_case():
+    # k = 2, p0 = (6 + 8) / 2 = 7 in [s_2, b_2] = [4, 9].
+    o = trade_reduction([6, 9, 10], [8, 1, 4])
+    assert o.buyer_trades.tolist() == [False, True, True]
+    assert o.seller_trades.tolist() == [False, True, True]
+    np.testing.assert_array_equal(o.buyer_pays, [0, 7, 7])
+    np.testing.assert_array_equal(o.seller_gets, [0, 7, 7])
+    assert o.budget_surplus == 0.0
+
+
+def test_trade_reduction_reduction_case():
+    # k = 2, p0 = (9.8 + 11) / 2 = 10.4 > b_2 = 10: one pair trades, buyer pays 10, seller gets 7.
+    o = trade_reduction([12, 10, 9.8], [5, 7, 11])
+    assert o.buyer_trades.tolist() == [True, False, False]
+    assert o.seller_trades.tolist() == [True, False, False]
+    np.testing.assert_array_equal(o.buyer_pays, [10, 0, 0])
+    np.testing.assert_array_equal(o.seller_gets, [7, 0, 0])
+    assert o.budget_surplus == 3.0
+
+
+def test_trade_reduction_without_k_plus_first_trader():
+    # Every seller trades efficiently: no s_3, so the reduction case applies.
+    o = trade_reduction([12, 10, 8], [5, 7])
+    assert o.buyer_trades.tolist() == [True, False, False]
+    assert o.buyer_pays[0] == 10 and o.seller_gets[0] == 7
+    # A single efficient pair and nobody else: nothing trades.
+    assert not trade_reduction([3], [1]).buyer_trades.any()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_trade_reduction_follows_its_two_cases(seed):
+    for values, costs in random_markets(100, seed, max_side=5):
+        b = np.sort(values)[::-1]
+        s = np.sort(costs)
+        k = int(sum(bi >= si for bi, si in zip(b, s)))
+        o = trade_reduction(values, costs)
+        if k == 0:
+            assert not o.buyer_trades.any()
+            continue
+        p0 = (b[k] + s[k]) / 2 if k < b.size and k < s.size else math.nan
+        if s[k - 1] <= p0 <= b[k - 1]:
+            assert o.buyer_trades.sum() == k
+            assert np.all(o.buyer_pays[o.buyer_trades] == p0) and np.all(o.seller_gets[o.seller_trades] == p0)
+        else:
+            assert o.buyer_trades.sum() == k - 1
+            assert np.all(o.buyer_pays[o.buyer_trades] == b[k - 1])
+            assert np.all(o.seller_gets[o.seller_trades] == s[k - 1])
+            assert o.budget_surplus >= 0
+
+
+# --------------------------------------------------------------------------- VCG
+
+
+@pytest.mark.parametrize("integers", [False, True])
+def test_vcg_payments_are_brute_force_externalities(integers):
+    for values, costs in random_markets(60, 7, integers=integers):
+        o = vcg(values, costs)
+        w_all = brute_welfare(values, costs)
+        assert math.isclose(welfare(o, values, costs), w_all, abs_tol=1e-12)  # efficient
+        for i, v in enumerate(values):
+            if o.buyer_trades[i]:
+                others_with = w_all - v
+                others_without = brute_welfare(np.delete(values, i), costs)
+                assert math.isclose(o.buyer_pays[i], others_without - others_with, abs_tol=1e-12)
+            else:
+                assert o.buyer_pays[i] == 0
+        for j, c in enumerate(costs):
+            if o.seller_trades[j]:
+                others_with = w_all + c
+                others_without = brute_welfare(values, np.delete(costs, j))
+                assert math.isclose(o.seller_gets[j], others_with - others_without, abs_tol=1e-12)
+            else:
+                assert o.seller_gets[j] == 0
+
+
+def test_vcg_is_ir_and_runs_a_deficit():
+    for values, costs in random_markets(200, 11):
+        o = vcg(values, costs)
+        ub, us = utilities(o, values, costs)
+        assert ub.min() >= 0 and us.min() >= 0
+        if o.buyer_trades.any():
+            pay, get = o.buyer_pays[o.buyer_trades][0], o.seller_gets[o.seller_trades][0]
+            assert pay <= get
+            if pay < get:
+                assert o.budget_surplus < 0
+        else:
+            assert o.budget_surplus == 0
+
+
+def test_vcg_without_k_plus_first_trader():
+    # No b_2: buyer pays s_1; seller gets min(b_1, s_2).
+    o = vcg([10], [3, 6])
+    assert o.buyer_pays[0] == 3 and o.seller_gets[0] == 6
+    o = vcg([10, 4], [3])  # no s_2: seller gets b_1; buyer pays max(s_1, b_2)
+    assert o.buyer_pays[0] == 4 and o.seller_gets[0] == 10
+
+
+# --------------------------------------------------------------------------- SBBA
+
+
+def test_sbba_reduction_case_and_missing_seller():
+    # k = 2, s_3 = 11 > b_2 = 10: p = 10, buyer 0 trades; of sellers 0 and 1, the later one (1) is left out.
+    o = sbba([12, 10, 9.8], [5, 7, 11])
+    assert o.buyer_trades.tolist() == [True, False, False]
+    assert o.seller_trades.tolist() == [True, False, False]
+    assert o.buyer_pays[0] == 10 and o.seller_gets[0] == 10
+    # Input order, not cost, decides who is left out.
+    o = sbba([12, 10, 9.8], [7, 5, 11])
+    assert o.seller_trades.tolist() == [True, False, False] and o.seller_gets[0] == 10
+    o = sbba([12, 10], [5, 7])  # no s_3
+    assert o.buyer_trades.tolist() == [True, False] and o.buyer_pays[0] == 10
+
+
+def test_sbba_is_strongly_budget_balanced_and_ir():
+    for values, costs in random_markets(300, 5, max_side=6):
+        o = sbba(values, costs)
+        assert o.budget_surplus == 0.0
+        ub, us = utilities(o, values, costs)
+        assert ub.min() >= 0 and us.min() >= 0
+
+
+# --------------------------------------------------------------------------- incentive compatibility
+
+
+@pytest.mark.parametrize("mech", TRUTHFUL, ids=lambda m: m.__name__)
+@pytest.mark.parametrize("integers", [False, True])
+def test_no_profitable_misreport(mech, integers):
+    grid = np.r_[np.arange(0, 6.05, 0.1), 0.5 + np.arange(6)] if integers else None
+    for values, costs in random_markets(40, 3, integers=integers):
+        for side, n in (("buyer", values.size), ("seller", costs.size)):
+            for i in range(n):
+                truth = (values if side == "buyer" else costs)[i]
+                assert max_misreport_gain(mech, values, costs, side=side, index=i, reports=grid) == (0.0, truth)
+
+
+def test_max_misreport_gain_custom_mechanism_and_reports():
+    def pay_as_bid(values, costs):
+        o = uniform_price(values, costs)
+        pays = np.where(o.buyer_trades, np.asarray(values, float), 0.0)
+        gets = np.where(o.seller_trades, np.asarray(costs, float), 0.0)
+        return replace(o, buyer_pays=pays, seller_gets=gets, budget_surplus=pays.sum() - gets.sum())
+
+    # Buyer 0 pays its bid: bidding 8 (tie won by input order) earns 12 - 8 = 4.
+    assert max_misreport_gain(pay_as_bid, SEED_VALUES, SEED_COSTS, side="buyer", index=0) == (4.0, 8.0)
+    assert max_misreport_gain(pay_as_bid, SEED_VALUES, SEED_COSTS, side="buyer", index=0, reports=[11, 13]) == (
+        1.0,
+        11.0,
+    )
+
+
+# --------------------------------------------------------------------------- property table
+
+
+def test_property_table_textbook_pattern():
+    t = property_table(
+        {"uniform": uniform_price, "vcg": vcg, "mcafee": trade_reduction, "sbba": sbba},
+        n_instances=300,
+        n_traders=10,
+        seed=2,
+    )
+    assert list(t.index) == ["uniform", "vcg", "mcafee", "sbba"]
+    cols = ["incentive_compatible", "individually_rational", "weakly_budget_balanced", "strongly_budget_balanced"]
+    expected = {
+        "uniform": [False, True, True, True],
+        "vcg": [True, True, False, False],
+        "mcafee": [True, True, True, False],
+        "sbba": [True, True, True, True],
+    }
+    for name, row in expected.items():
+        assert t.loc[name, cols].tolist() == row, name
+    assert t.loc["uniform", "efficiency"] == 1.0 and t.loc["vcg", "efficiency"] == 1.0
+    assert 0.95 < t.loc["mcafee", "efficiency"] < 1.0
+    assert 0.8 < t.loc["sbba", "efficiency"] < t.loc["mcafee", "efficiency"]
+
+    cex = t.attrs["counterexamples"]
+    ic = cex["uniform"]["incentive_compatible"]
+    gain, _ = max_misreport_gain(uniform_price, ic["values"], ic["costs"], side=ic["side"], index=ic["index"])
+    assert ic["gain"] > 0 and math.isclose(gain, ic["gain"])
+    deficit = cex["vcg"]["weakly_budget_balanced"]
+    assert deficit["budget_surplus"] < 0
+    assert vcg(deficit["values"], deficit["costs"]).budget_surplus == pytest.approx(deficit["budget_surplus"])
+    assert set(cex["vcg"]) == {"weakly_budget_balanced", "strongly_budget_balanced"}
+    assert set(cex["mcafee"]) == {"strongly_budget_balanced", "efficiency"}
+    assert set(cex["sbba"]) == {"efficiency"}
+    e = cex["sbba"]["efficiency"]
+    assert e["optimal_welfare"] == pytest.approx(brute_welfare(e["values"], e["costs"]))
+
+
+def test_property_table_list_of_custom_mechanisms():
+    def grab_all(values, costs):  # a "platform" that pays sellers nothing: not IR
+        o = vcg(values, costs)
+        return replace(o, seller_gets=np.zeros(len(costs)), budget_surplus=float(o.buyer_pays.sum()))
+
+    t = property_table([grab_all, vcg], n_instances=5, n_traders=3, seed=0)
+    assert list(t.index) == ["grab_all", "vcg"]
+    assert not t.loc["grab_all", "individually_rational"]
+    assert t.loc["grab_all", "weakly_budget_balanced"]
+    c = t.attrs["counterexamples"]["grab_all"]["individually_rational"]
+    assert c["side"] == "seller" and c["utility"] < 0
+
+
+def test_property_table_benchmark():
+    start = time.perf_counter()
+    t = property_table(MECHANISMS, n_instances=1000, n_traders=20, seed=0)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 10.0, f"property_table took {elapsed:.1f} s"
+    assert t["incentive_compatible"].tolist() == [False, True, True, True]
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("mech", MECHANISMS, ids=lambda m: m.__name__)
+def test_bad_reports(mech):
+    with pytest.raises(ValueError, match=r"`values` must contain finite prices; entry 1 is nan"):
+        mech([1, float("nan")], [1])
+    with pytest.raises(ValueError, match=r"`costs` must contain non-negative prices; entry 0 is -1.0"):
+        mech([1], [-1])
+    with pytest.raises(ValueError, match=r"`costs` is empty"):
+        mech([1], [])
+    with pytest.raises(ValueError, match=r"`values` is empty"):
+        mech([], [1])
+    with pytest.raises(TypeError, match=r"`values` must contain only numbers"):
+        mech(["a"], [1])
+    with pytest.raises(TypeError, match=r"`costs` must be a sequence of numbers"):
+        mech([1], "12")
+
+
+def test_bad_k():
+    with pytest.raises(ValueError, match=r"`k` must lie between 0 and 1"):
+        uniform_price([1], [1], k=2)
+
+
+def test_bad_checker_arguments():
+    with pytest.raises(ValueError, match=r"`side` must be 'buyer' or 'seller'; got 'buyers'"):
+        max_misreport_gain(vcg, [1], [1], side="buyers", index=0)
+    with pytest.raises(ValueError, match=r"`index` must be an integer from 0 to 2 \(a buyer\); got 3"):
+        max_misreport_gain(vcg, [1, 2, 3], [1], side="buyer", index=3)
+    with pytest.raises(ValueError, match=r"`reports` must contain non-negative prices; entry 1 is -2.0"):
+        max_misreport_gain(vcg, [1], [1], side="buyer", index=0, reports=[1, -2])
+    with pytest.raises(TypeError, match=r"`mechanism` must be callable; got int"):
+        max_misreport_gain(3, [1], [1], side="buyer", index=0)
+    with pytest.raises(ValueError, match=r"`mechanisms` is empty"):
+        property_table({}, n_instances=1, n_traders=1, seed=0)
+    with pytest.raises(TypeError, match=r"`mechanisms` must be a dict .* got one callable"):
+        property_table(vcg, n_instances=1, n_traders=1, seed=0)
+    with pytest.raises(TypeError, match=r"`mechanisms` entry 'x' must be callable; got str"):
+        property_table({"x": "vcg"}, n_instances=1, n_traders=1, seed=0)
+    with pytest.raises(ValueError, match=r"`n_traders` must be a positive integer; got 0"):
+        property_table([vcg], n_instances=1, n_traders=0, seed=0)
+    with pytest.raises(ValueError, match=r"`n_instances` must be a positive integer; got 2.5"):
+        property_table([vcg], n_instances=2.5, n_traders=1, seed=0)
+
+
+def _good(values, costs):
+    return vcg(values, costs)
+
+
+MALFORMED = [
+    (lambda v, c: "nope", r"must return an Outcome; got str"),
+    (lambda v, c: replace(_good(v, c), buyer_trades=_good(v, c).buyer_trades[:-1]), r"`buyer_trades` of shape \(2,\)"),
+    (
+        lambda v, c: replace(_good(v, c), seller_trades=_good(v, c).seller_trades.astype(int)),
+        r"`seller_trades` of dtype int64; expected booleans",
+    ),
+    (
+        lambda v, c: replace(_good(v, c), buyer_pays=np.full(len(v), np.nan)),
+        r"`buyer_pays` with a non-finite entry 0",
+    ),
+    (lambda v, c: replace(_good(v, c), seller_gets=np.ones(2)), r"`seller_gets` of shape \(2,\); expected \(3,\)"),
+    (
+        lambda v, c: replace(_good(v, c), seller_gets=np.ones(len(c)), budget_surplus=-1.0),
+        r"returned `seller_gets` entry \d = 1.0 for a trader who does not trade",
+    ),
+    (
+        lambda v, c: replace(_good(v, c), seller_trades=np.ones(len(c), bool), budget_surplus=-2.0),
+        r"`buyer_trades` and `seller_trades` with \d and 3 trades",
+    ),
+    (
+        lambda v, c: replace(_good(v, c), budget_surplus=5.0),
+        r"`budget_surplus` = 5.0; expected sum\(buyer_pays\) - sum\(seller_gets\) = ",
+    ),
+    (lambda v, c: replace(_good(v, c), budget_surplus="x"), r"`budget_surplus` that is not a number"),
+    (lambda v, c: replace(_good(v, c), buyer_pays=["a", "b", "c"]), r"`buyer_pays` that is not numeric"),
+]
+
+
+@pytest.mark.parametrize(("bad", "match"), MALFORMED)
+def test_malformed_custom_mechanism(bad, match):
+    with pytest.raises(ValueError, match=match):
+        max_misreport_gain(bad, SEED_VALUES, SEED_COSTS, side="buyer", index=0)
+    with pytest.raises(ValueError, match=match):
+        property_table({"bad": bad}, n_instances=2, n_traders=3, seed=0)
+
+
+def test_malformed_outcome_in_utilities_and_welfare():
+    o = vcg(SEED_VALUES, SEED_COSTS)
+    with pytest.raises(ValueError, match=r"`outcome` must be an Outcome; got str"):
+        utilities("x", SEED_VALUES, SEED_COSTS)
+    with pytest.raises(ValueError, match=r"`outcome` has `buyer_trades` of shape \(3,\); expected \(2,\)"):
+        welfare(o, [1, 2], SEED_COSTS)
+
+
+def test_outcome_to_frame():
+    f = sbba(SEED_VALUES, SEED_COSTS).to_frame()
+    assert list(f.columns) == ["side", "index", "trades", "pays", "gets"]
+    assert f["pays"].sum() - f["gets"].sum() == 0
+    assert isinstance(sbba(SEED_VALUES, SEED_COSTS), Outcome)
