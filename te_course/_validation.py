@@ -51,7 +51,7 @@ class ConvergenceError(TeCourseError):
         self.history = history
 
 
-def as_1d_float(values, name: str, *, allow_empty: bool = False) -> np.ndarray:
+def as_1d_float(values, name: str, *, allow_empty: bool = False, allow_scalar: bool = False) -> np.ndarray:
     """Convert ``values`` to a 1-D float array or raise a clear error.
 
     Parameters
@@ -62,6 +62,9 @@ def as_1d_float(values, name: str, *, allow_empty: bool = False) -> np.ndarray:
         The argument's name, used in the error message.
     allow_empty : bool, optional
         Whether an empty input is acceptable.
+    allow_scalar : bool, optional
+        Whether a single number is acceptable (returned as a 0-d array, for
+        parameters that broadcast over agents).
 
     Returns
     -------
@@ -74,13 +77,16 @@ def as_1d_float(values, name: str, *, allow_empty: bool = False) -> np.ndarray:
     array([1. , 2.5])
     """
     if isinstance(values, (str, bytes)):
-        raise TypeError(f"`{name}` must be a sequence of numbers, got the string {values!r}.")
+        what = "a number or a sequence of numbers" if allow_scalar else "a sequence of numbers"
+        raise TypeError(f"`{name}` must be {what}, got the string {values!r}.")
     if isinstance(values, pd.DataFrame):
         raise TypeError(f"`{name}` must be one-dimensional; got a DataFrame with columns {list(values.columns)}.")
     try:
         arr = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"`{name}` must contain only numbers; could not convert it ({exc}).") from None
+    if arr.ndim == 0 and allow_scalar:
+        return arr.copy()
     if arr.ndim != 1:
         raise ValueError(f"`{name}` must be one-dimensional; got an array of shape {arr.shape}.")
     if arr.size == 0 and not allow_empty:

@@ -51,7 +51,14 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
-from ._validation import ConvergenceError, SolverError, as_positive_float, check_finite, check_same_length
+from ._validation import (
+    ConvergenceError,
+    SolverError,
+    as_1d_float,
+    as_positive_float,
+    check_finite,
+    check_same_length,
+)
 
 __all__ = [
     "QuadraticAgents",
@@ -75,19 +82,7 @@ _TIGHT_CLARABEL = {"solver": "CLARABEL", "tol_gap_abs": 1e-10, "tol_gap_rel": 1e
 
 def _as_param(values, name: str) -> np.ndarray:
     """Convert a number or a 1-D array of numbers to a float array (0-d for a number)."""
-    if isinstance(values, (str, bytes)):
-        raise TypeError(f"`{name}` must be a number or a sequence of numbers, got the string {values!r}.")
-    if isinstance(values, pd.DataFrame):
-        raise TypeError(f"`{name}` must be one-dimensional; got a DataFrame with columns {list(values.columns)}.")
-    try:
-        arr = np.array(values, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"`{name}` must contain only numbers; could not convert it ({exc}).") from None
-    if arr.ndim > 1:
-        raise ValueError(f"`{name}` must be one-dimensional; got an array of shape {arr.shape}.")
-    if arr.ndim == 1 and arr.size == 0:
-        raise ValueError(f"`{name}` is empty; give at least one agent.")
-    return arr
+    return as_1d_float(values, name, allow_scalar=True)
 
 
 @dataclass(frozen=True)

@@ -188,3 +188,11 @@ def test_check_same_length_three_inputs_one_different():
     message = "These inputs must have the same length: `a` has 4, `b` has 4, `c` has 1."
     with pytest.raises(ValueError, match=re.escape(message)):
         check_same_length([np.ones(4), [0, 0, 0, 0], [5]], ["a", "b", "c"])
+
+
+def test_as_1d_float_accepts_a_number_only_when_asked():
+    assert as_1d_float(2.5, "a", allow_scalar=True).shape == ()
+    with pytest.raises(ValueError, match=r"`a` must be one-dimensional; got an array of shape \(\)"):
+        as_1d_float(2.5, "a")
+    with pytest.raises(TypeError, match=r"`a` must be a number or a sequence of numbers, got the string"):
+        as_1d_float("x", "a", allow_scalar=True)
