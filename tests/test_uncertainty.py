@@ -1,0 +1,326 @@
+"""Tests of te_course.uncertainty against hand-worked cases and an independent extensive form.
+
+References written here, not taken from the package:
+
+- a two-scenario, two-step case solved by hand (the battery charges x kWh in step 0:
+  cost 0.3 (1 - x) if sunny, 0.3 + 0.1 x if cloudy);
+- the deterministic-equivalent ("extensive form") LP written directly as matrices for
+  scipy.optimize.linprog, one battery, no curtailment (with sell prices >= 0 and
+  buy >= sell curtailing never lowers the cost);
+- the second-stage cost of a fixed plan in closed form:
+  sum_t dt (buy_t max(net_t, 0) - sell_t max(-net_t, 0));
+- the ordering EV <= WS <= RP <= EEV (Birge and Louveaux 2011, section 4.2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from te_course.prosumer import EV, PV, Battery, Prosumer
+from te_course.uncertainty import pv_scenarios, recourse_costs, stochastic_value, two_stage_schedule
+
+LOSSLESS = dict(eta_charge=1.0, eta_discharge=1.0)
+HAND = dict(buy_price=[0.4, 0.3], sell_price=0.0, pv_scenarios_kw=[[1.0, 0.0], [0.0, 0.0]])
+
+
+def hand_prosumer():
+    return Prosumer([0.0, 1.0], [Battery(1.0, 1.0, **LOSSLESS)])
+
+
+# --------------------------------------------------------------------------- independent references
+
+
+def closed_form_costs(base, c, d, buy, sell, pv, dt=1.0):
+    """Second-stage cost of plan (c, d) in each scenario; valid when 0 <= sell <= buy."""
+    net = base[None, :] + (c - d)[None, :] - pv
+    return (buy * np.maximum(net, 0) - sell * np.maximum(-net, 0)).sum(axis=1) * dt
+
+
+def extensive_form(base, battery, buy, sell, pv, prob, dt=1.0):
+    """Solve min_x sum_s p_s Q(x, xi_s) with scipy: variables c, d (T each), imp, exp (S x T each)."""
+    S, T = pv.shape
+    n = 2 * T + 2 * S * T
+    cost = np.zeros(n)
+    for s in range(S):
+        cost[2 * T + s * T: 2 * T + (s + 1) * T] = prob[s] * buy * dt
+        cost[2 * T + S * T + s * T: 2 * T + S * T + (s + 1) * T] = -prob[s] * sell * dt
+    # balance: imp - exp - c + d = base - pv
+    A_eq = np.zeros((S * T, n))
+    b_eq = np.zeros(S * T)
+    for s in range(S):
+        for t in range(T):
+            r = s * T + t
+            A_eq[r, 2 * T + s * T + t] = 1.0
+            A_eq[r, 2 * T + S * T + s * T + t] = -1.0
+            A_eq[r, t] = -1.0
+            A_eq[r, T + t] = 1.0
+            b_eq[r] = base[t] - pv[s, t]
+    # state of charge: soc_t = soc0 + dt * sum_{u <= t} (eta_c c_u - d_u / eta_d) in [soc_min, e_max]
+    L = np.tril(np.ones((T, T))) * dt
+    soc = np.hstack([battery.eta_charge * L, -L / battery.eta_discharge, np.zeros((T, 2 * S * T))])
+    A_ub = np.vstack([soc, -soc])
+    b_ub = np.r_[np.full(T, battery.e_max_kwh - battery.soc0_kwh), np.full(T, battery.soc0_kwh - battery.soc_min_kwh)]
+    bounds = [(0, battery.p_max_kw)] * (2 * T) + [(0, None)] * (2 * S * T)
+    res = linprog(cost, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    assert res.status == 0, res.message
+    return res.fun, res.x[:T], res.x[T:2 * T]
+
+
+def random_case(rng, T=4, S=3):
+    base = rng.uniform(0, 2, T)
+    buy = rng.uniform(0.1, 0.5, T)
+    sell = buy * rng.uniform(0, 1, T)
+    pv = rng.uniform(0, 3, (S, T)) * (rng.uniform(size=(S, T)) < 0.8)
+    prob = rng.dirichlet(np.ones(S))
+    battery = Battery(rng.uniform(0.5, 4), rng.uniform(0.5, 2), eta_charge=rng.uniform(0.8, 1),
+                      eta_discharge=rng.uniform(0.8, 1), soc0_kwh=0.0)
+    return base, battery, buy, sell, pv, prob
+
+
+# --------------------------------------------------------------------------- hand-worked case
+
+
+def test_two_scenario_case_matches_the_hand_solution():
+    v = stochastic_value(hand_prosumer(), **HAND)
+    # WS: sunny charges 1 (cost 0), cloudy charges 0 (cost 0.3): 0.15.
+    # RP: E[cost] = 0.3 - 0.1 x, minimised at x = 1: 0.2.
+    # EV problem (PV 0.5): cost 0.3 - 0.3 x for x <= 0.5, 0.1 + 0.1 x above: x_bar = 0.5, EV = 0.15;
+    # EEV = (0.3 * 0.5 + 0.35) / 2 = 0.25.
+    assert v.ws == pytest.approx(0.15, abs=1e-9)
+    assert v.rp == pytest.approx(0.20, abs=1e-9)
+    assert v.eev == pytest.approx(0.25, abs=1e-9)
+    assert v.ev == pytest.approx(0.15, abs=1e-9)
+    assert v.evpi == pytest.approx(0.05, abs=1e-9) and v.vss == pytest.approx(0.05, abs=1e-9)
+    assert np.allclose(v.wait_and_see_costs, [0.0, 0.3], atol=1e-9)
+    assert v.recourse.plan.loc[0, "battery_charge_kw"] == pytest.approx(1.0)
+    assert v.recourse.plan.loc[1, "battery_discharge_kw"] == pytest.approx(1.0)
+    assert np.allclose(v.recourse.scenario_costs, [0.0, 0.4], atol=1e-9)
+    assert v.expected_value.plan.loc[0, "battery_charge_kw"] == pytest.approx(0.5)
+    assert np.allclose(v.expected_value.scenario_costs, [0.15, 0.35], atol=1e-9)
+    frame = v.to_frame()
+    assert list(frame.index) == ["WS", "RP", "EEV", "EVPI", "VSS"]
+    assert frame.loc["VSS", "value"] == pytest.approx(0.05, abs=1e-9)
+
+
+def test_robust_plan_of_the_hand_case_does_not_charge():
+    # max(0.3 - 0.3 x, 0.3 + 0.1 x) = 0.3 + 0.1 x is smallest at x = 0: worst case 0.3, expected 0.3.
+    rob = two_stage_schedule(hand_prosumer(), **HAND, objective="worst_case")
+    sto = two_stage_schedule(hand_prosumer(), **HAND)
+    assert rob.plan["battery_charge_kw"].sum() == pytest.approx(0.0, abs=1e-9)
+    assert rob.worst_case_cost == pytest.approx(0.3) and rob.expected_cost == pytest.approx(0.3)
+    assert sto.worst_case_cost == pytest.approx(0.4) and sto.expected_cost == pytest.approx(0.2)
+    assert rob.objective == "worst_case" and sto.objective == "expected"
+    assert list(rob.to_frame().columns) == ["probability", "cost"]
+
+
+def test_unequal_probabilities_move_the_hand_solution():
+    # p = P(sunny): E[cost] = 0.3 - 0.3 p x + 0.1 (1 - p) x; charging pays iff p > 1/4.
+    for p_sunny, x in ((0.2, 0.0), (0.3, 1.0)):
+        v = stochastic_value(hand_prosumer(), **HAND, probabilities=[p_sunny, 1 - p_sunny])
+        assert v.recourse.plan.loc[0, "battery_charge_kw"] == pytest.approx(x, abs=1e-9)
+        assert v.rp == pytest.approx(0.3 + (0.1 - 0.4 * p_sunny) * x, abs=1e-9)
+        assert v.ws == pytest.approx((1 - p_sunny) * 0.3, abs=1e-9)
+
+
+# --------------------------------------------------------------------------- against the extensive form
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_recourse_and_wait_and_see_match_scipy_extensive_form(seed):
+    rng = np.random.default_rng(seed)
+    base, battery, buy, sell, pv, prob = random_case(rng)
+    prosumer = Prosumer(base, [battery])
+    v = stochastic_value(prosumer, buy, sell, pv, prob)
+    rp, _, _ = extensive_form(base, battery, buy, sell, pv, prob)
+    ws = sum(p * extensive_form(base, battery, buy, sell, pv[s:s + 1], [1.0])[0] for s, p in enumerate(prob))
+    assert v.rp == pytest.approx(rp, abs=1e-7)
+    assert v.ws == pytest.approx(ws, abs=1e-7)
+    # EEV: the package's mean-value plan, costed in closed form
+    plan = v.expected_value.plan
+    eev = prob @ closed_form_costs(base, plan["battery_charge_kw"].to_numpy(), plan["battery_discharge_kw"].to_numpy(),
+                                   buy, sell, pv)
+    assert v.eev == pytest.approx(eev, abs=1e-7)
+    ev, _, _ = extensive_form(base, battery, buy, sell, (prob @ pv)[None, :], [1.0])
+    assert v.ev == pytest.approx(ev, abs=1e-7)
+    # and the recourse plan's own scenario costs, in closed form
+    rplan = v.recourse.plan
+    costs = closed_form_costs(base, rplan["battery_charge_kw"].to_numpy(), rplan["battery_discharge_kw"].to_numpy(),
+                              buy, sell, pv)
+    assert np.allclose(v.recourse.scenario_costs, costs, atol=1e-7)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10**6), st.integers(1, 4), st.integers(1, 5))
+def test_evpi_and_vss_are_nonnegative_and_the_chain_holds(seed, n_scenarios, n_steps):
+    rng = np.random.default_rng(seed)
+    base, battery, buy, sell, pv, prob = random_case(rng, T=n_steps, S=n_scenarios)
+    v = stochastic_value(Prosumer(base, [battery]), buy, sell, pv, prob)
+    tol = 1e-7
+    assert v.evpi >= -tol and v.vss >= -tol
+    assert v.ev <= v.ws + tol <= v.rp + 2 * tol <= v.eev + 3 * tol
+    assert v.evpi == pytest.approx(v.rp - v.ws) and v.vss == pytest.approx(v.eev - v.rp)
+    assert v.ws == pytest.approx(prob @ v.wait_and_see_costs, abs=1e-9)
+    if n_scenarios == 1:  # no uncertainty: no value in information or in scenarios
+        assert abs(v.evpi) < tol and abs(v.vss) < tol
+
+
+def test_a_zero_probability_scenario_and_a_duplicated_one_change_nothing():
+    rng = np.random.default_rng(7)
+    base, battery, buy, sell, pv, prob = random_case(rng, S=2)
+    prosumer = Prosumer(base, [battery])
+    ref = stochastic_value(prosumer, buy, sell, pv, prob)
+    extra = stochastic_value(prosumer, buy, sell, np.vstack([pv, 3 * pv[:1]]), np.r_[prob, 0.0])
+    split = stochastic_value(prosumer, buy, sell, np.vstack([pv, pv[:1]]), np.r_[prob[0] / 2, prob[1], prob[0] / 2])
+    for other in (extra, split):
+        assert other.rp == pytest.approx(ref.rp, abs=1e-8) and other.ws == pytest.approx(ref.ws, abs=1e-8)
+
+
+def test_robust_plan_minimises_the_worst_case_against_a_grid():
+    """One battery, two steps, lossless: the worst case over a fine grid of plans (c0, d1)."""
+    base, buy, sell = np.array([0.2, 1.5]), np.array([0.35, 0.3]), np.array([0.05, 0.02])
+    pv = np.array([[1.2, 0.3], [0.1, 0.0], [0.6, 0.8]])
+    battery = Battery(1.0, 1.0, **LOSSLESS)
+    rob = two_stage_schedule(Prosumer(base, [battery]), buy, sell, pv, objective="worst_case")
+    grid = np.linspace(0, 1, 201)
+    best = min(
+        closed_form_costs(base, np.array([x, 0.0]), np.array([0.0, y]), buy, sell, pv).max()
+        for x in grid for y in grid if y <= x
+    )
+    assert rob.worst_case_cost == pytest.approx(best, abs=1e-9)  # the optimum lies on the grid (kinks at 0.1 steps)
+    sto = two_stage_schedule(Prosumer(base, [battery]), buy, sell, pv)
+    assert rob.worst_case_cost <= sto.worst_case_cost + 1e-9 and sto.expected_cost <= rob.expected_cost + 1e-9
+
+
+def test_recourse_costs_of_a_fixed_plan_match_the_closed_form():
+    rng = np.random.default_rng(3)
+    base, battery, buy, sell, pv, prob = random_case(rng)
+    c, d = rng.uniform(0, 0.5, 4), rng.uniform(0, 0.5, 4)
+    plan = pd.DataFrame({"battery_charge_kw": c, "battery_discharge_kw": d})
+    got = recourse_costs(Prosumer(base, [battery]), plan, buy, sell, pv)
+    assert np.allclose(got, closed_form_costs(base, c, d, buy, sell, pv), atol=1e-8)
+
+
+def test_negative_sell_price_curtails_pv_instead_of_paying_to_export():
+    p = Prosumer([0.0], [Battery(1.0, 1.0, **LOSSLESS)])
+    v = stochastic_value(p, [0.2], [-0.1], [[2.0]])
+    # charge 1 kW from PV (nothing to keep it for), curtail the remaining kW: cost 0, not 0.1 for exporting
+    assert v.rp == pytest.approx(0.0, abs=1e-9)
+
+
+def test_dt_scales_the_costs():
+    v1 = stochastic_value(hand_prosumer(), **HAND)
+    p = Prosumer([0.0, 1.0], [Battery(0.5, 1.0, **LOSSLESS)])  # half the step: half the energy per kW
+    v2 = stochastic_value(p, **HAND, dt_h=0.5)
+    assert v2.rp == pytest.approx(v1.rp / 2) and v2.ws == pytest.approx(v1.ws / 2)
+
+
+# --------------------------------------------------------------------------- scenario generation
+
+
+def test_pv_scenarios_are_seeded_bounded_and_zero_at_night():
+    forecast = np.r_[0.0, 1.0, 3.0, 4.0, 3.0, 1.0, 0.0]
+    a = pv_scenarios(forecast, 50, seed=4, p_max_kw=4.5)
+    b = pv_scenarios(forecast, 50, seed=4, p_max_kw=4.5)
+    c = pv_scenarios(forecast, 50, seed=5, p_max_kw=4.5)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert a.shape == (50, 7) and (a >= 0).all() and (a <= 4.5).all()
+    assert (a[:, [0, -1]] == 0).all()
+    g = pv_scenarios(forecast, 5, seed=np.random.default_rng(1))
+    assert g.shape == (5, 7)
+
+
+def test_pv_scenario_errors_have_the_stated_spread_and_autocorrelation():
+    sigma, rho = 0.1, 0.6  # small enough that clipping at 0 never happens
+    s = pv_scenarios(np.full(6, 2.0), 100_000, error_std=sigma, autocorrelation=rho, seed=0)
+    e = s / 2.0 - 1.0
+    assert e.std(axis=0) == pytest.approx(np.full(6, sigma), rel=0.02)
+    assert abs(e.mean()) < 4 * sigma / np.sqrt(e.size) * 3
+    lag1 = np.mean([np.corrcoef(e[:, t], e[:, t + 1])[0, 1] for t in range(5)])
+    lag2 = np.corrcoef(e[:, 0], e[:, 2])[0, 1]
+    assert lag1 == pytest.approx(rho, abs=0.01) and lag2 == pytest.approx(rho**2, abs=0.01)
+    assert np.array_equal(pv_scenarios([1.0, 2.0], 3, error_std=0.0), np.tile([1.0, 2.0], (3, 1)))
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(probabilities=[0.6, 0.6]), r"`probabilities` must sum to 1; they sum to 1.2"),
+        (dict(probabilities=[1.5, -0.5]), r"`probabilities` must contain non-negative probabilities; entry 1"),
+        (dict(probabilities=[1.0]), r"`probabilities` has 1 entries; give one per scenario \(2\)"),
+        (dict(probabilities=[0.5, float("nan")]), r"`probabilities` must contain finite"),
+        (dict(pv_scenarios_kw=[[1.0, 0.0, 0.0]]), r"`pv_scenarios_kw` must have shape \(n_scenarios, 2\).*\(1, 3\)"),
+        (dict(pv_scenarios_kw=np.zeros((2, 2, 2))), r"`pv_scenarios_kw` must have shape"),
+        (dict(pv_scenarios_kw=np.zeros((0, 2))), r"`pv_scenarios_kw` must have shape"),
+        (dict(pv_scenarios_kw=[[1.0, -1.0]]), r"`pv_scenarios_kw` must contain non-negative PV outputs"),
+        (dict(pv_scenarios_kw=[[1.0, float("nan")]]), r"`pv_scenarios_kw` must contain finite"),
+        (dict(sell_price=[0.5, 0.0]), r"`sell_price` exceeds `buy_price` at step 0"),
+        (dict(buy_price=[0.4, 0.3, 0.2]), r"buy_price"),
+        (dict(dt_h=0), r"`dt_h` must be a positive number"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, match):
+    args = {**HAND, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        stochastic_value(hand_prosumer(), args["buy_price"], args["sell_price"], args["pv_scenarios_kw"],
+                         args.get("probabilities"), dt_h=args.get("dt_h", 1.0))
+
+
+def test_bad_prosumers_plans_and_options_are_refused():
+    with pytest.raises(ValueError, match="remove it: its PV output comes from `pv_scenarios_kw`"):
+        stochastic_value(Prosumer([0.0, 1.0], [PV([1.0, 0.0]), Battery(1, 1)]), **HAND)
+    with pytest.raises(ValueError, match="only batteries are first-stage devices"):
+        stochastic_value(Prosumer([0.0, 1.0], [EV([1, 1], 1.0, 2.0), Battery(1, 1)]), **HAND)
+    with pytest.raises(ValueError, match="has no Battery"):
+        stochastic_value(Prosumer([0.0, 1.0]), **HAND)
+    with pytest.raises(TypeError, match="`pv_scenarios_kw` must be a 2-D array of numbers"):
+        stochastic_value(hand_prosumer(), [0.4, 0.3], 0.0, "sunny")
+    with pytest.raises(TypeError, match="`prosumer` must be a te_course Prosumer"):
+        stochastic_value([0.0, 1.0], **HAND)
+    with pytest.raises(ValueError, match="`objective` must be one of"):
+        two_stage_schedule(hand_prosumer(), **HAND, objective="minimax")
+    with pytest.raises(ValueError, match=r"`plan` is missing the column\(s\) \['battery_discharge_kw'\]"):
+        recourse_costs(hand_prosumer(), pd.DataFrame({"battery_charge_kw": [0.0, 0.0]}), [0.4, 0.3], 0.0, [[1, 0]])
+    with pytest.raises(ValueError, match=r"`plan\['battery_charge_kw'\]` has 3 steps"):
+        three = pd.DataFrame({"battery_charge_kw": [0.0] * 3, "battery_discharge_kw": [0.0] * 3})
+        recourse_costs(hand_prosumer(), three, [0.4, 0.3], 0.0, [[1, 0]])
+    with pytest.raises(ValueError, match=r"`plan\['battery_charge_kw'\]` must contain non-negative"):
+        negative = pd.DataFrame({"battery_charge_kw": [-1.0, 0], "battery_discharge_kw": [0, 0.0]})
+        recourse_costs(hand_prosumer(), negative, [0.4, 0.3], 0.0, [[1, 0]])
+    with pytest.raises(TypeError, match="`plan` must be a DataFrame"):
+        recourse_costs(hand_prosumer(), [[0, 0]], [0.4, 0.3], 0.0, [[1, 0]])
+
+
+def test_infeasible_battery_limits_raise_a_solver_error_in_words():
+    from te_course import SolverError
+
+    # the ramp lets the battery store at most 0.1 + 0.2 = 0.3 kWh in two steps, short of soc_end
+    p = Prosumer([0.0, 1.0], [Battery(1.0, 1.0, ramp_kw=0.1, soc_end_kwh=0.5, **LOSSLESS)])
+    with pytest.raises(SolverError, match="ended with status 'infeasible'.*`soc_end_kwh`, `ramp_kw`"):
+        stochastic_value(p, **HAND)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(n_scenarios=0), r"`n_scenarios` must be a positive integer; got 0"),
+        (dict(n_scenarios=2.5), r"`n_scenarios` must be a positive integer"),
+        (dict(error_std=-0.1), r"`error_std` must be >= 0"),
+        (dict(error_std=float("nan")), r"`error_std` must contain finite"),
+        (dict(autocorrelation=1.0), r"`autocorrelation` must lie in \[0, 1\)"),
+        (dict(p_max_kw=0), r"`p_max_kw` must be a positive number"),
+    ],
+)
+def test_bad_scenario_options_name_the_argument(kwargs, match):
+    args = {"n_scenarios": 3, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        pv_scenarios([1.0, 2.0], **args)
+    with pytest.raises(ValueError, match=r"`forecast_kw` must contain non-negative"):
+        pv_scenarios([1.0, -2.0], 3)
