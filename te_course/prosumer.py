@@ -533,16 +533,28 @@ class _Model:
     binaries: dict = field(default_factory=dict)
 
 
-def _build(
-    n, dt, base, buy, sell, *, batteries=(), pvs=(), evs=(), flexes=(), throughput=0.0, exclusive=False,
-    z_fixed=None, import_max=None, export_max=None, relax=frozenset(),
-) -> _Model:
-    """Write the self-scheduling problem; numbers or Parameters alike (DPP-compliant)."""
-    imp = cp.Variable(n, nonneg=True, name="import_kw")
-    exp = cp.Variable(n, nonneg=True, name="export_kw")
+@dataclass
+class _Devices:
+    """The device part of a self-scheduling model: constraints, consumption and device costs."""
+
+    load: object  # cvxpy expression (or 0): the devices' net consumption per step, kW
+    objective: object  # cvxpy expression (or 0): throughput cost minus flexible-load utility
+    constraints: list
+    batteries: list = field(default_factory=list)  # (name, c, d, soc, {dual name: constraint})
+    pvs: list = field(default_factory=list)  # (name, g, available)
+    evs: list = field(default_factory=list)  # (name, e, eta)
+    flexes: list = field(default_factory=list)  # (name, f)
+    binaries: dict = field(default_factory=dict)
+
+
+def _devices(
+    n, dt, *, batteries=(), pvs=(), evs=(), flexes=(), throughput=0.0, exclusive=False, z_fixed=None,
+    relax=frozenset(),
+) -> _Devices:
+    """Write the devices' variables and constraints (shared by :func:`schedule` and te_course.scheduling)."""
     cons = []
     load = 0
-    objective = buy @ imp * dt - sell @ exp * dt
+    objective = 0
     model_batteries, model_pvs, model_evs, model_flexes, binaries = [], [], [], [], {}
     step_diff = np.eye(n) - np.eye(n, k=-1)  # (D p)_t = p_t - p_{t-1}, p_{-1} = 0
     for b in batteries:
@@ -594,14 +606,28 @@ def _build(
         objective = objective - _broadcast(fl.utility, "utility", n, owner) @ f * dt
         load = load + f
         model_flexes.append((fl.name, f))
+    return _Devices(load, objective, cons, model_batteries, model_pvs, model_evs, model_flexes, binaries)
+
+
+def _build(
+    n, dt, base, buy, sell, *, batteries=(), pvs=(), evs=(), flexes=(), throughput=0.0, exclusive=False,
+    z_fixed=None, import_max=None, export_max=None, relax=frozenset(),
+) -> _Model:
+    """Write the self-scheduling problem; numbers or Parameters alike (DPP-compliant)."""
+    imp = cp.Variable(n, nonneg=True, name="import_kw")
+    exp = cp.Variable(n, nonneg=True, name="export_kw")
+    dev = _devices(n, dt, batteries=batteries, pvs=pvs, evs=evs, flexes=flexes, throughput=throughput,
+                   exclusive=exclusive, z_fixed=z_fixed, relax=relax)
+    cons = list(dev.constraints)
+    objective = buy @ imp * dt - sell @ exp * dt + dev.objective
     if "grid" not in relax:
         if import_max is not None:
             cons.append(imp <= import_max)
         if export_max is not None:
             cons.append(exp <= export_max)
-    balance = imp - exp == base + load
+    balance = imp - exp == base + dev.load
     problem = cp.Problem(cp.Minimize(objective), [balance, *cons])
-    return _Model(problem, imp, exp, balance, model_batteries, model_pvs, model_evs, model_flexes, binaries)
+    return _Model(problem, imp, exp, balance, dev.batteries, dev.pvs, dev.evs, dev.flexes, dev.binaries)
 
 
 def _solve(problem: cp.Problem, solver) -> None:

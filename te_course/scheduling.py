@@ -1,0 +1,917 @@
+"""A day on the feeder: multi-period DLMPs with prosumers, EV charging, hourly clearings.
+
+Chapter 9 puts the pieces of the course together on one feeder and one day.
+Prosumers (:class:`te_course.prosumer.Prosumer`: PV, batteries, EVs) sit at
+buses of a radial :class:`~te_course.feeders.Feeder`; the distribution system
+operator clears every hour with a LinDistFlow optimal power flow over the
+remaining hours of the day, and the price at each bus and hour, the DLMP, is
+the dual of that bus's power balance in that hour.
+
+The multi-period OPF (per unit inside; LinDistFlow of Baran and Wu 1989, as in
+:mod:`te_course.dlmp` with ``model="lindistflow"``, plus the prosumers'
+device constraints of :mod:`te_course.prosumer`)::
+
+    minimise    sum_t price_t P0_t dt + sum_k device_cost_k
+    subject to  for every hour t and bus j (DLMP_jt: the dual, per kWh):
+                  sum of line flows into j - out of j + [j = substation] P0_t = load_jt + sum_{k at j} net_kt
+                  w_jt = w_it - 2 (r P_lt + x Q_lt),  v_min^2 <= w_jt <= v_max^2,  P_lt^2 + Q_lt^2 <= s_max_l^2
+                and every prosumer k's device constraints, with net_kt its net import
+
+The prices decentralise the dispatch: because the problem is convex and each
+prosumer appears only in its own bus's balances, each prosumer's OPF schedule
+minimises ``sum_t DLMP_{bus(k),t} net_kt dt + device_cost_k`` on its own
+(the Lagrangian splits; Li, Wu and Oren, "Distribution locational marginal
+pricing for optimal electric vehicle charging management", IEEE Trans. Power
+Systems 29(1), 203-211, 2014).  The tests check it against
+:func:`te_course.prosumer.schedule` at the DLMPs.
+
+Prosumers exchange active power only (unity power factor); the feeder's own
+loads keep their power factor when scaled by ``load_profile``.  LinDistFlow
+neglects losses, so the DLMPs here carry energy, congestion and voltage
+components but no loss component; :func:`evaluate_day` runs the exact AC power
+flow of every hour on the resulting injections to show how far that is from
+the real feeder.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ._solvers import solve_quietly
+from ._validation import SolverError, TeCourseError, as_1d_float, as_positive_float, check_finite
+from .feeders import Feeder, _label
+from .powerflow import _check_feeder, _series_impedance_pu, _tree, ac_power_flow
+from .prosumer import EV, PV, Battery, FlexibleLoad, Prosumer, _broadcast, _devices, _spec
+
+__all__ = [
+    "DayResult",
+    "DayFlows",
+    "day_ahead_dlmp",
+    "evaluate_day",
+    "simulate_day",
+    "uncontrolled_charging",
+    "EVFleet",
+    "ev_fleet",
+]
+
+_SOLVER_OPTIONS = {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9, "max_iter": 200}
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _placed(prosumers, feeder: Feeder) -> list[tuple[object, Prosumer]]:
+    """Return [(bus, prosumer), ...] from a mapping bus -> prosumer(s) or a sequence of pairs."""
+    if prosumers is None:
+        return []
+    if isinstance(prosumers, Mapping):
+        pairs = []
+        for bus, value in prosumers.items():
+            group = value if isinstance(value, (list, tuple)) else [value]
+            pairs += [(bus, p) for p in group]
+    else:
+        try:
+            pairs = [tuple(item) for item in prosumers]
+        except TypeError:
+            raise TypeError("`prosumers` must be a dict {bus: Prosumer or list of Prosumers} "
+                            "or a list of (bus, Prosumer) pairs.") from None
+        if any(len(pair) != 2 for pair in pairs):
+            raise TypeError("`prosumers` must be a list of (bus, Prosumer) pairs.")
+    names = set()
+    for i, (bus, p) in enumerate(pairs):
+        if not isinstance(p, Prosumer):
+            raise TypeError(f"`prosumers` entry {i} is a {type(p).__name__}; place te_course Prosumer objects.")
+        if bus not in feeder.buses.index:
+            raise ValueError(f"`prosumers` places {p.name!r} at bus {bus!r}, which is not a bus of {feeder.name!r}.")
+        if p.name in names:
+            raise ValueError(f"`prosumers`: the name {p.name!r} is used twice; give every prosumer its own name.")
+        names.add(p.name)
+    return pairs
+
+
+def _horizon(price_substation, load_profile, pairs, fixed_kw) -> int:
+    lengths = {}
+    for name, value in (("price_substation", price_substation), ("load_profile", load_profile)):
+        if value is not None and np.ndim(value) == 1:
+            lengths[f"`{name}`"] = len(value)
+    for _, p in pairs:
+        lengths[f"prosumer {p.name!r}"] = p.n_steps
+    if fixed_kw is not None:
+        lengths["`fixed_kw`"] = len(fixed_kw)
+    if not lengths:
+        raise ValueError("Give the horizon: `price_substation` or `load_profile` as one value per step, "
+                         "or prosumers with profiles.")
+    if len(set(lengths.values())) > 1:
+        parts = ", ".join(f"{k} has {v}" for k, v in lengths.items())
+        raise ValueError(f"Every profile must cover the same number of steps: {parts}.")
+    return next(iter(lengths.values()))
+
+
+def _profile(value, name: str, n: int, *, default=None, nonnegative=False) -> np.ndarray:
+    if value is None:
+        return np.full(n, default, dtype=float)
+    arr = as_1d_float(value, name, allow_scalar=True)
+    arr = np.full(n, float(arr)) if arr.ndim == 0 else arr
+    check_finite(arr, name, "values")
+    if nonnegative and (arr < 0).any():
+        i = int(np.flatnonzero(arr < 0)[0])
+        raise ValueError(f"`{name}` must be >= 0; entry {i} is {arr[i]}.")
+    return arr
+
+
+def _check_table_type(value, name: str) -> None:
+    if value is not None and not isinstance(value, pd.DataFrame):
+        raise TypeError(f"`{name}` must be a DataFrame with one row per step and one column per bus.")
+
+
+def _bus_table(value, feeder: Feeder, n: int, name: str) -> np.ndarray:
+    """Return a (steps x buses) array in feeder bus order from a DataFrame with bus columns (missing buses: 0)."""
+    if value is None:
+        return np.zeros((n, feeder.n_buses))
+    _check_table_type(value, name)
+    unknown = [c for c in value.columns if c not in feeder.buses.index]
+    if unknown:
+        raise ValueError(f"`{name}` has column(s) {unknown[:5]} that are not buses of {feeder.name!r}.")
+    arr = value.reindex(columns=feeder.buses.index, fill_value=0.0).to_numpy(dtype=float)
+    check_finite(arr.ravel(), name, "powers")
+    return arr
+
+
+def _v_limits(v_min_pu, v_max_pu):
+    v_min = as_positive_float(v_min_pu, "v_min_pu")
+    v_max = as_positive_float(v_max_pu, "v_max_pu")
+    if v_min >= v_max:
+        raise ValueError(f"`v_min_pu` ({v_min}) must be below `v_max_pu` ({v_max}).")
+    return v_min, v_max
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, eq=False)
+class DayResult:
+    """The multi-period OPF of a feeder with prosumers: prices, voltages, flows and schedules.
+
+    Attributes
+    ----------
+    prices : pandas.DataFrame
+        DLMPs, currency per kWh: one row per step (index ``step``), one column per bus.
+    v_pu : pandas.DataFrame
+        LinDistFlow voltage magnitudes, steps x buses.
+    flows_kw, flows_kvar : pandas.DataFrame
+        Line flows at the upstream end (positive away from the substation), steps x lines.
+    loading : pandas.DataFrame
+        ``sqrt(P^2 + Q^2) / s_max_kva`` per step and line (NaN where a line has no limit).
+    net_load_kw, net_load_kvar : pandas.DataFrame
+        What each bus draws in each step (feeder load + fixed load + prosumers' net import;
+        generation negative), steps x buses: the input of :func:`evaluate_day`.
+    substation_kw : pandas.Series
+        Power bought at the substation in each step.
+    schedules : dict of str -> pandas.DataFrame
+        Per prosumer, one row per step: ``bus``, ``net_import_kw``, ``dlmp``, ``payment``
+        (DLMP x net import x dt) and the devices' columns (``<pv>_kw``,
+        ``<battery>_charge_kw``, ``<battery>_discharge_kw``, ``<battery>_soc_kwh``, ``<ev>_kw``).
+    cost : float
+        Optimal value: energy bought at the substation plus device costs.
+    binding : tuple of str
+        The binding network limits, in words, with their step.
+    dt_h : float
+    """
+
+    prices: pd.DataFrame
+    v_pu: pd.DataFrame
+    flows_kw: pd.DataFrame = field(repr=False)
+    flows_kvar: pd.DataFrame = field(repr=False)
+    loading: pd.DataFrame = field(repr=False)
+    net_load_kw: pd.DataFrame = field(repr=False)
+    net_load_kvar: pd.DataFrame = field(repr=False)
+    substation_kw: pd.Series = field(repr=False)
+    schedules: dict = field(repr=False)
+    cost: float = 0.0
+    binding: tuple = ()
+    dt_h: float = 1.0
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per step: substation power, lowest voltage and its bus, highest DLMP and its bus.
+
+        Examples
+        --------
+        >>> from te_course.feeders import ieee33
+        >>> day = day_ahead_dlmp(ieee33(), price_substation=[0.05, 0.05], load_profile=[0.5, 1.0], v_min_pu=0.9)
+        >>> day.to_frame()[["substation_kw", "v_min_pu", "v_min_bus"]].round(1)
+              substation_kw  v_min_pu  v_min_bus
+        step
+        0            1857.5       1.0         18
+        1            3715.0       0.9         18
+        """
+        v = self.v_pu
+        return pd.DataFrame(
+            {
+                "substation_kw": self.substation_kw,
+                "v_min_pu": v.min(axis=1),
+                "v_min_bus": v.idxmin(axis=1),
+                "dlmp_max": self.prices.max(axis=1),
+                "dlmp_max_bus": self.prices.idxmax(axis=1),
+                "loading_max": self.loading.max(axis=1, skipna=True),
+            }
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class DayFlows:
+    """Hour-by-hour AC power flows of a feeder (see :func:`evaluate_day`).
+
+    Attributes
+    ----------
+    v_pu : pandas.DataFrame
+        Steps x buses.
+    flows_kva : pandas.DataFrame
+        Apparent power at each line's sending end, steps x lines.
+    loading : pandas.DataFrame
+        ``flows_kva / s_max_kva`` (NaN where a line has no limit).
+    loss_kw : pandas.Series
+        Total series losses in each step.
+    substation_kw : pandas.Series
+    """
+
+    v_pu: pd.DataFrame
+    flows_kva: pd.DataFrame
+    loading: pd.DataFrame
+    loss_kw: pd.Series
+    substation_kw: pd.Series
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per step: lowest voltage and its bus, highest loading and its line, losses."""
+        has_limits = self.loading.notna().any(axis=None)
+        return pd.DataFrame(
+            {
+                "v_min_pu": self.v_pu.min(axis=1),
+                "v_min_bus": self.v_pu.idxmin(axis=1),
+                "loading_max": self.loading.max(axis=1, skipna=True),
+                "loading_max_line": self.loading.idxmax(axis=1, skipna=True) if has_limits else np.nan,
+                "loss_kw": self.loss_kw,
+                "substation_kw": self.substation_kw,
+            }
+        )
+
+
+# --------------------------------------------------------------------------- the OPF
+
+
+class _DayModel:
+    """The multi-period LinDistFlow OPF with prosumers, written once for given data."""
+
+    def __init__(self, feeder: Feeder, pairs, *, price, load_p, load_q, v_min, v_max, dt, penalty=None):
+        tree = _tree(feeder)
+        n, m, T = feeder.n_buses, feeder.n_buses - 1, len(price)
+        sb = feeder.s_base_kva
+        self.feeder, self.tree, self.pairs, self.dt, self.T = feeder, tree, pairs, dt, T
+        rank = np.empty(n, dtype=np.int64)
+        rank[tree.order] = np.arange(n)
+        z = _series_impedance_pu(feeder, tree)
+        r, x = z.real, z.imag
+        cols = np.arange(m)
+        a = sp.csr_matrix(
+            (np.r_[np.ones(m), -np.ones(m)], (np.r_[cols + 1, tree.parent_rank], np.r_[cols, cols])), shape=(n, m)
+        )
+        lines = feeder.lines.iloc[tree.line_pos]
+        s_max = lines["s_max_kva"].to_numpy()
+        limited = np.flatnonzero(np.isfinite(s_max))
+
+        P, Q = cp.Variable((m, T), name="P"), cp.Variable((m, T), name="Q")
+        W = cp.Variable((n, T), name="w")
+        P0, Q0 = cp.Variable(T, name="P0"), cp.Variable(T, name="Q0")
+        e0 = np.zeros((n, 1))
+        e0[0, 0] = 1.0
+        cons = [W[0, :] == 1.0]
+        objective = (price * dt) @ P0 * sb
+        nets, self.devices = [], []
+        for _, p in pairs:
+            dev = _prosumer_devices(p, T, dt)
+            cons += dev.constraints
+            objective = objective + dev.objective
+            nets.append(cp.Constant(p.base_load_kw) + dev.load)
+            self.devices.append(dev)
+        p_load = load_p[:, tree.order].T / sb  # rank x T
+        q_load = load_q[:, tree.order].T / sb
+        injection = 0
+        if pairs:
+            k = len(pairs)
+            where = rank[feeder.buses.index.get_indexer([bus for bus, _ in pairs])]
+            gmap = sp.csr_matrix((np.ones(k), (where, np.arange(k))), shape=(n, k))
+            injection = gmap @ cp.vstack(nets) / sb
+        self.balance = a @ P + e0 @ cp.reshape(P0, (1, T), order="C") == p_load + injection
+        cons += [self.balance, a @ Q + e0 @ cp.reshape(Q0, (1, T), order="C") == q_load]
+        drop = -2 * (cp.multiply(r[:, None], P) + cp.multiply(x[:, None], Q))
+        cons.append(a.T @ W == drop)
+        self.penalty = penalty
+        self.slacks = {}
+        if penalty is None:
+            self.vmin = W[1:, :] >= v_min**2
+            self.vmax = W[1:, :] <= v_max**2
+        else:  # soft limits: violations are allowed at `penalty` per kWh-equivalent (p.u. of w or of s, per step)
+            lo, hi = cp.Variable((m, T), nonneg=True), cp.Variable((m, T), nonneg=True)
+            self.vmin = W[1:, :] >= v_min**2 - lo
+            self.vmax = W[1:, :] <= v_max**2 + hi
+            objective = objective + penalty * dt * sb * (cp.sum(lo) + cp.sum(hi))
+            self.slacks.update(v_min=lo, v_max=hi)
+        cons += [self.vmin, self.vmax]
+        self.line = None
+        if limited.size:
+            s_lim = (s_max[limited] / sb)[:, None]
+            if penalty is None:
+                self.line = cp.square(P[limited, :]) + cp.square(Q[limited, :]) <= s_lim**2
+            else:
+                over = cp.Variable((limited.size, T), nonneg=True)
+                both = cp.vstack([cp.vec(P[limited, :], order="C"), cp.vec(Q[limited, :], order="C")])
+                self.line = cp.reshape(cp.norm(both, 2, axis=0), (limited.size, T), order="C") <= s_lim + over
+                objective = objective + penalty * dt * sb * cp.sum(over)
+                self.slacks["line"] = over
+            cons.append(self.line)
+        self.problem = cp.Problem(cp.Minimize(objective), cons)
+        self.vars = (P, Q, W, P0)
+        self.nets = nets
+        self.limited, self.s_max, self.lines = limited, s_max, lines
+        self.v_min, self.v_max = v_min, v_max
+        self.load_p, self.load_q = load_p, load_q
+
+    def solve(self):
+        try:
+            solve_quietly(self.problem, solver=cp.CLARABEL, **_SOLVER_OPTIONS)
+        except cp.error.SolverError as exc:
+            raise SolverError(f"The day-ahead OPF could not be solved ({exc}).") from None
+        status = self.problem.status
+        if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+            raise TeCourseError(
+                "The day-ahead OPF is infeasible: no schedule of the prosumers keeps every voltage in "
+                f"[{self.v_min}, {self.v_max}] p.u. and every line within its `s_max_kva` in every step. Loosen "
+                "`v_min_pu`/`v_max_pu` or the line limits, lower `load_profile`, or give the prosumers more "
+                "flexibility (EVs plugged in longer, larger batteries)."
+            )
+        if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+            raise SolverError(f"The day-ahead OPF ended with solver status {status!r}.")
+
+    def result(self) -> DayResult:
+        feeder, tree, T, dt, sb = self.feeder, self.tree, self.T, self.dt, self.feeder.s_base_kva
+        P, Q, W, P0 = (np.asarray(v.value, dtype=float) for v in self.vars)
+        steps = pd.RangeIndex(T, name="step")
+        buses = feeder.buses.index
+        # cvxpy: for `expr == b` the dual is -d(opt)/db, with b in p.u. of power over one step:
+        # dividing by s_base (kW per p.u.) and dt (h) gives currency per kWh
+        price_rank = -np.asarray(self.balance.dual_value, dtype=float) / (sb * dt)
+        prices = np.empty((feeder.n_buses, T))
+        prices[tree.order] = price_rank
+        v = np.empty((feeder.n_buses, T))
+        v[tree.order] = np.sqrt(np.maximum(W, 0.0))
+        line_labels = self.lines.index
+        flows_kw = pd.DataFrame((P * sb).T, index=steps, columns=line_labels).reindex(columns=feeder.lines.index)
+        flows_kvar = pd.DataFrame((Q * sb).T, index=steps, columns=line_labels).reindex(columns=feeder.lines.index)
+        s_max = pd.Series(self.s_max, index=line_labels).reindex(feeder.lines.index)
+        loading = np.hypot(flows_kw, flows_kvar) / s_max.to_numpy()[None, :]
+
+        net = self.load_p.copy()
+        schedules = {}
+        where = buses.get_indexer([bus for bus, _ in self.pairs])
+        prices_df = pd.DataFrame(prices.T, index=steps, columns=buses)
+        for (bus, p), dev, expr, pos in zip(self.pairs, self.devices, self.nets, where):
+            net_k = _clean(np.asarray(expr.value, dtype=float))
+            net[:, pos] += net_k
+            schedules[p.name] = _schedule_table(bus, net_k, prices_df[bus].to_numpy(), dev, dt, steps)
+
+        binding = _binding(self, W, P, Q)
+        return DayResult(
+            prices=prices_df,
+            v_pu=pd.DataFrame(v.T, index=steps, columns=buses),
+            flows_kw=flows_kw,
+            flows_kvar=flows_kvar,
+            loading=loading,
+            net_load_kw=pd.DataFrame(net, index=steps, columns=buses),
+            net_load_kvar=pd.DataFrame(self.load_q.copy(), index=steps, columns=buses),
+            substation_kw=pd.Series(P0 * sb, index=steps, name="substation_kw"),
+            schedules=schedules,
+            cost=float(self.problem.value),
+            binding=tuple(binding),
+            dt_h=dt,
+        )
+
+
+def _prosumer_devices(p: Prosumer, T: int, dt: float):
+    batteries = [_spec(d) for d in p.devices if isinstance(d, Battery)]
+    pvs = [(d.name, _broadcast(d.p_max_kw, "p_max_kw", T, f"PV {d.name!r}")) for d in p.devices if isinstance(d, PV)]
+    evs = [d for d in p.devices if isinstance(d, EV)]
+    flexes = [d for d in p.devices if isinstance(d, FlexibleLoad)]
+    for ev in evs:
+        ev._check_feasible(dt)
+    for fl in flexes:
+        fl._check_feasible(T, dt)
+    return _devices(T, dt, batteries=batteries, pvs=pvs, evs=evs, flexes=flexes, throughput=0.0)
+
+
+def _clean(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=float)
+    return np.where(np.abs(v) < 1e-7, 0.0, v)
+
+
+def _schedule_table(bus, net, dlmp, dev, dt, steps) -> pd.DataFrame:
+    cols = {"bus": [bus] * len(steps), "net_import_kw": net, "dlmp": dlmp, "payment": dlmp * net * dt}
+    for name, c, d, soc, _ in dev.batteries:
+        cols[f"{name}_charge_kw"] = _clean(c.value)
+        cols[f"{name}_discharge_kw"] = _clean(d.value)
+        cols[f"{name}_soc_kwh"] = _clean(soc.value)
+    for name, g, available in dev.pvs:
+        cols[f"{name}_kw"] = _clean(g.value)
+        cols[f"{name}_curtailed_kw"] = _clean(available - g.value)
+    for name, e, _ in dev.evs:
+        cols[f"{name}_kw"] = _clean(e.value)
+    for name, f in dev.flexes:
+        cols[f"{name}_kw"] = _clean(f.value)
+    return pd.DataFrame(cols, index=steps)
+
+
+def _binding(model: _DayModel, W, P, Q) -> list[str]:
+    feeder, tree = model.feeder, model.tree
+    labels = feeder.buses.index
+    out = []
+    tol = 1e-7
+    for con, w_bound, words in ((model.vmin, model.v_min**2, "lower"), (model.vmax, model.v_max**2, "upper")):
+        dual = np.asarray(con.dual_value, dtype=float)
+        hit = (np.abs(W[1:, :] - w_bound) < 1e-6) & (dual > tol)  # violated soft limits are reported below
+        for j, t in zip(*np.nonzero(hit)):
+            bus = _label(labels[tree.order[j + 1]])
+            out.append((int(t), f"step {int(t)}: voltage at bus {bus} at its {words} limit"))
+    if model.line is not None:
+        dual = np.asarray(model.line.dual_value, dtype=float)
+        sb = feeder.s_base_kva
+        for i, li in enumerate(model.limited):
+            for t in range(model.T):
+                s2 = (model.s_max[li] / sb) ** 2
+                if dual[i, t] > tol and s2 - (P[li, t] ** 2 + Q[li, t] ** 2) < 1e-6 * s2 + 1e-10:
+                    row = model.lines.iloc[li]
+                    out.append((t, f"step {t}: line {_label(row['from_bus'])}-{_label(row['to_bus'])} at its limit"))
+    for kind, var in model.slacks.items():
+        value = np.asarray(var.value, dtype=float)
+        for j, t in zip(*np.nonzero(value > 1e-6)):
+            if kind == "line":
+                row = model.lines.iloc[model.limited[j]]
+                what = f"line {_label(row['from_bus'])}-{_label(row['to_bus'])} above its limit"
+            else:
+                bus = _label(feeder.buses.index[model.tree.order[j + 1]])
+                what = f"voltage at bus {bus} {'below' if kind == 'v_min' else 'above'} its limit (soft)"
+            out.append((int(t), f"step {int(t)}: {what}"))
+    return [words for _, words in sorted(out, key=lambda item: item[0])]
+
+
+# --------------------------------------------------------------------------- public functions
+
+
+def day_ahead_dlmp(feeder: Feeder, prosumers=None, *, price_substation, load_profile=None, fixed_kw=None,
+                   v_min_pu: float = 0.95, v_max_pu: float = 1.05, dt_h: float = 1.0,
+                   penalty: float | None = None) -> DayResult:
+    """Clear a whole day at once: the multi-period LinDistFlow OPF and its DLMPs (bus x step).
+
+    The formulation and its sources are in the module docstring
+    (:mod:`te_course.scheduling`).
+
+    Parameters
+    ----------
+    feeder : Feeder
+        A radial feeder; its bus loads are the loads at ``load_profile = 1``; line
+        limits from ``feeder.lines["s_max_kva"]``.
+    prosumers : dict or list, optional
+        ``{bus: Prosumer or [Prosumer, ...]}`` or ``[(bus, Prosumer), ...]``;
+        every prosumer's horizon must be the day's.  Names must be unique.
+    price_substation : float or array_like
+        Price of energy at the substation in each step, currency per kWh.
+    load_profile : float or array_like, optional
+        Multiplier of the feeder's loads in each step (>= 0); 1 by default.
+    fixed_kw : pandas.DataFrame, optional
+        Extra load that does not respond to prices (for example EVs that charge
+        as soon as they are plugged in): one row per step, columns named by bus.
+    v_min_pu, v_max_pu : float
+        Voltage limits at every bus but the substation (held at 1 p.u.).
+    dt_h : float
+        Step length, hours.
+    penalty : float, optional
+        Make the voltage and line limits soft: a violation is allowed at this
+        price (currency per kWh-equivalent: per p.u. of squared voltage or of
+        apparent power, times ``s_base_kva``, per hour).  DLMPs are then capped
+        near the penalty where a limit is violated, and ``binding`` names the
+        violations.  Useful when fixed loads alone break the limits; by default
+        the limits are hard.
+
+    Returns
+    -------
+    DayResult
+
+    Raises
+    ------
+    ValueError
+        Unknown buses, profiles of different lengths, NaN, an EV that cannot
+        get its energy, or hard limits that no schedule meets (in words).
+
+    Examples
+    --------
+    A 7 kW EV at bus 18, plugged in for two steps and needing 6.3 kWh, charges
+    in the cheaper step:
+
+    >>> from te_course.feeders import ieee33
+    >>> from te_course.prosumer import EV, Prosumer
+    >>> car = Prosumer([0.0, 0.0], [EV([1, 1], e_need_kwh=6.3, p_max_kw=7.0)], name="car")
+    >>> day = day_ahead_dlmp(ieee33(), {18: car}, price_substation=[0.30, 0.10], load_profile=0.6, v_min_pu=0.9)
+    >>> day.schedules["car"]["ev_kw"].round(3).tolist()
+    [0.0, 7.0]
+    >>> day.prices.loc[:, 18].round(4).tolist()
+    [0.3, 0.1]
+    """
+    _check_feeder(feeder)
+    pairs = _placed(prosumers, feeder)
+    _check_table_type(fixed_kw, "fixed_kw")
+    T = _horizon(price_substation, load_profile, pairs, fixed_kw)
+    dt = as_positive_float(dt_h, "dt_h")
+    price = _profile(price_substation, "price_substation", T)
+    scale = _profile(load_profile, "load_profile", T, default=1.0, nonnegative=True)
+    v_min, v_max = _v_limits(v_min_pu, v_max_pu)
+    fixed = _bus_table(fixed_kw, feeder, T, "fixed_kw")
+    if feeder.n_buses < 2:
+        raise ValueError("`feeder` has a single bus; a day on the feeder needs at least one line.")
+    load_p = scale[:, None] * feeder.buses["p_kw"].to_numpy()[None, :] + fixed
+    load_q = scale[:, None] * feeder.buses["q_kvar"].to_numpy()[None, :]
+    pen = None if penalty is None else as_positive_float(penalty, "penalty")
+    model = _DayModel(feeder, pairs, price=price, load_p=load_p, load_q=load_q, v_min=v_min, v_max=v_max, dt=dt,
+                      penalty=pen)
+    model.solve()
+    return model.result()
+
+
+def evaluate_day(feeder: Feeder, net_load_kw: pd.DataFrame, net_load_kvar: pd.DataFrame | None = None, *,
+                 progress: bool = False) -> DayFlows:
+    """Run the exact AC power flow (:func:`te_course.powerflow.ac_power_flow`) for every step.
+
+    Parameters
+    ----------
+    feeder : Feeder
+        The network; its bus loads are replaced by ``net_load_kw`` in each step.
+    net_load_kw : pandas.DataFrame
+        One row per step, one column per bus (missing buses draw 0), load
+        positive and generation negative; e.g. ``DayResult.net_load_kw``.
+    net_load_kvar : pandas.DataFrame, optional
+        The same for reactive power (0 where not given).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    DayFlows
+
+    Examples
+    --------
+    >>> from te_course.feeders import ieee33
+    >>> f = ieee33()
+    >>> flows = evaluate_day(f, pd.DataFrame([f.buses["p_kw"]]), pd.DataFrame([f.buses["q_kvar"]]))
+    >>> round(float(flows.v_pu.iloc[0][18]), 4), round(float(flows.loss_kw.iloc[0]), 2)
+    (0.9131, 202.68)
+    """
+    _check_feeder(feeder)
+    if not isinstance(net_load_kw, pd.DataFrame):
+        raise TypeError("`net_load_kw` must be a DataFrame with one row per step and one column per bus.")
+    T = len(net_load_kw)
+    p = _bus_table(net_load_kw, feeder, T, "net_load_kw")
+    q = _bus_table(net_load_kvar, feeder, T, "net_load_kvar") if net_load_kvar is not None else np.zeros_like(p)
+    if q.shape != p.shape:
+        raise ValueError(f"`net_load_kvar` has {q.shape[0]} steps; `net_load_kw` has {T}.")
+    steps = pd.Index(net_load_kw.index, name="step")
+    v, s, loss, sub = [], [], [], []
+    bar = _progress(progress, T, "AC power flow")
+    for t in range(T):
+        f = feeder._replace(buses=feeder.buses.assign(p_kw=p[t], q_kvar=q[t]))
+        res = ac_power_flow(f)
+        v.append(res.v_pu.to_numpy())
+        s.append(np.hypot(res.p_kw.to_numpy(), res.q_kvar.to_numpy()))
+        loss.append(res.total_loss_kw)
+        sub.append(res.substation_p_kw)
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
+    flows = pd.DataFrame(s, index=steps, columns=feeder.lines.index)
+    limit = feeder.lines["s_max_kva"].to_numpy()
+    return DayFlows(
+        v_pu=pd.DataFrame(v, index=steps, columns=feeder.buses.index),
+        flows_kva=flows,
+        loading=flows / limit[None, :],
+        loss_kw=pd.Series(loss, index=steps, name="loss_kw"),
+        substation_kw=pd.Series(sub, index=steps, name="substation_kw"),
+    )
+
+
+def uncontrolled_charging(ev: EV, *, dt_h: float = 1.0, arrival_step: int | None = None) -> np.ndarray:
+    """Return the charging power of an EV that charges at full power as soon as it is plugged in.
+
+    From ``arrival_step`` on (by default the step where its plug-in window starts,
+    read cyclically so that a car plugged in from 18:00 to 07:00 of a 24-step day
+    starts at step 18), the EV draws ``p_max_kw`` in every plugged-in step until it
+    has stored ``e_need_kwh`` (the last step partly), going round the day once.
+
+    Parameters
+    ----------
+    ev : EV
+        The car (:class:`te_course.prosumer.EV`).
+    dt_h : float
+        Step length, hours.
+    arrival_step : int, optional
+        Where charging starts.
+
+    Returns
+    -------
+    numpy.ndarray
+        Charging power per step, kW.
+
+    Examples
+    --------
+    >>> car = EV([1] * 7 + [0] * 11 + [1] * 6, e_need_kwh=20.0, p_max_kw=7.0, eta=1.0)
+    >>> uncontrolled_charging(car)[[18, 19, 20, 21]].round(4).tolist()
+    [7.0, 7.0, 6.0, 0.0]
+    """
+    if not isinstance(ev, EV):
+        raise TypeError(f"`ev` must be a te_course EV; got {type(ev).__name__}.")
+    dt = as_positive_float(dt_h, "dt_h")
+    ev._check_feasible(dt)
+    avail = ev.available
+    T = avail.size
+    if arrival_step is None:
+        starts = np.flatnonzero(avail & ~np.roll(avail, 1))
+        start = int(starts[0]) if starts.size else 0
+    else:
+        if isinstance(arrival_step, bool) or not isinstance(arrival_step, (int, np.integer)) or not (
+                0 <= arrival_step < T):
+            raise ValueError(f"`arrival_step` must be an integer step in [0, {T}); got {arrival_step!r}.")
+        start = int(arrival_step)
+    power = np.zeros(T)
+    need = ev.e_need_kwh
+    for t in np.r_[start:T, 0:start]:
+        if need <= 1e-12:
+            break
+        if avail[t]:
+            p = min(ev.p_max_kw, need / (ev.eta * dt))
+            power[t] = p
+            need -= p * ev.eta * dt
+    return power  # the EV's own check above guarantees that one round of the day is enough
+
+
+def _progress(progress: bool, total: int, desc: str):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False)
+
+
+# --------------------------------------------------------------------------- rolling clearings
+
+
+def _remaining(p: Prosumer, t: int, state: dict, pv_actual: dict | None) -> Prosumer:
+    """Return the prosumer seen at step ``t``: profiles from ``t`` on, batteries at their current charge."""
+    devices = []
+    T = p.n_steps
+    for d in p.devices:
+        if isinstance(d, PV):
+            avail = _broadcast(d.p_max_kw, "p_max_kw", T, f"PV {d.name!r}").copy()
+            actual = None if pv_actual is None else pv_actual.get((p.name, d.name))
+            if actual is not None:
+                avail[t] = actual[t]
+            devices.append(PV(avail[t:], name=d.name))
+        elif isinstance(d, Battery):
+            devices.append(Battery(d.e_max_kwh, d.p_max_kw, d.eta_charge, d.eta_discharge,
+                                   soc0_kwh=state[(p.name, d.name)], soc_min_kwh=d.soc_min_kwh,
+                                   soc_end_kwh=d.soc_end_kwh, name=d.name))
+        elif isinstance(d, EV):
+            need = max(0.0, d.e_need_kwh - state[(p.name, d.name)])
+            devices.append(EV(d.available[t:], need, d.p_max_kw, eta=d.eta, name=d.name))
+    return Prosumer(p.base_load_kw[t:], devices, name=p.name)
+
+
+def simulate_day(feeder: Feeder, prosumers=None, *, price_substation, load_profile=None, fixed_kw=None,
+                 pv_actual_kw=None, v_min_pu: float = 0.95, v_max_pu: float = 1.05, dt_h: float = 1.0,
+                 penalty: float | None = None, progress: bool = True) -> DayResult:
+    """Clear the day hour by hour: at each step, re-solve the OPF over the rest of the day and keep the first step.
+
+    A rolling-horizon (receding-horizon) clearing: at step ``t`` the operator
+    knows the batteries' state of charge and the energy each EV still needs,
+    solves :func:`day_ahead_dlmp` for steps ``t, ..., T-1`` and settles step
+    ``t`` at its DLMPs.  With perfect forecasts this reproduces the day-ahead
+    schedule and cost (Bellman's principle of optimality), though not always its
+    prices: a day-ahead DLMP may count on moving energy to earlier steps, which
+    the hourly clearing has already settled.  With ``pv_actual_kw`` the
+    PV output of step ``t`` is the actual one, known when step ``t`` is
+    cleared, while later steps use each PV device's profile as the forecast
+    (see :mod:`te_course.uncertainty` for scenario-based plans).
+
+    Parameters
+    ----------
+    feeder, prosumers, price_substation, load_profile, fixed_kw, v_min_pu, v_max_pu, dt_h, penalty
+        As in :func:`day_ahead_dlmp`.  Devices: PV, Battery (without ``ramp_kw``)
+        and EV.
+    pv_actual_kw : dict, optional
+        ``{(prosumer name, PV name): actual output per step}``.
+    progress : bool
+        Show a tqdm progress bar (switch it off in scripts and tests).
+
+    Returns
+    -------
+    DayResult
+        Step ``t`` of every field comes from the clearing at step ``t``;
+        ``cost`` is the cost actually incurred.
+
+    Examples
+    --------
+    >>> from te_course.feeders import ieee33
+    >>> from te_course.prosumer import EV, Prosumer
+    >>> car = Prosumer([0.0, 0.0, 0.0], [EV([1, 1, 1], e_need_kwh=6.3, p_max_kw=7.0)], name="car")
+    >>> day = simulate_day(ieee33(), {18: car}, price_substation=[0.3, 0.2, 0.1], load_profile=0.6, v_min_pu=0.9,
+    ...                    progress=False)
+    >>> day.schedules["car"]["ev_kw"].round(3).tolist()
+    [0.0, 0.0, 7.0]
+    """
+    _check_feeder(feeder)
+    pairs = _placed(prosumers, feeder)
+    _check_table_type(fixed_kw, "fixed_kw")
+    T = _horizon(price_substation, load_profile, pairs, fixed_kw)
+    dt = as_positive_float(dt_h, "dt_h")
+    price = _profile(price_substation, "price_substation", T)
+    scale = _profile(load_profile, "load_profile", T, default=1.0, nonnegative=True)
+    fixed = _bus_table(fixed_kw, feeder, T, "fixed_kw")
+    state, actual = {}, {}
+    for _, p in pairs:
+        for d in p.devices:
+            if isinstance(d, Battery):
+                if d.ramp_kw is not None:
+                    raise ValueError(f"Battery {d.name!r} of {p.name!r} has `ramp_kw`; the hourly clearing does not "
+                                     "carry ramp limits across steps: leave it out.")
+                state[(p.name, d.name)] = d.soc0_kwh
+            elif isinstance(d, EV):
+                state[(p.name, d.name)] = 0.0
+            elif not isinstance(d, PV):
+                raise ValueError(f"{type(d).__name__} {d.name!r} of {p.name!r}: the hourly clearing takes PV, "
+                                 "Battery and EV devices.")
+    if pv_actual_kw is not None:
+        devices = {(p.name, d.name) for _, p in pairs for d in p.devices if isinstance(d, PV)}
+        for key, values in dict(pv_actual_kw).items():
+            if key not in devices:
+                raise ValueError(f"`pv_actual_kw` names {key!r}, which is not a (prosumer, PV) pair of `prosumers`.")
+            arr = as_1d_float(values, f"pv_actual_kw[{key!r}]")
+            if arr.size != T or (arr < 0).any() or not np.isfinite(arr).all():
+                raise ValueError(f"`pv_actual_kw[{key!r}]` must hold {T} finite values >= 0.")
+            actual[key] = arr
+    fixed_df = pd.DataFrame(fixed, columns=feeder.buses.index)
+    rows, tables = [], {p.name: [] for _, p in pairs}
+    cost = 0.0
+    bar = _progress(progress, T, "hourly clearing")
+    for t in range(T):
+        now = [(bus, _remaining(p, t, state, actual or None)) for bus, p in pairs]
+        res = day_ahead_dlmp(feeder, now or None, price_substation=price[t:], load_profile=scale[t:],
+                             fixed_kw=fixed_df.iloc[t:].reset_index(drop=True), v_min_pu=v_min_pu,
+                             v_max_pu=v_max_pu, dt_h=dt, penalty=penalty)
+        rows.append(res)
+        for (_, p), (_, q) in zip(pairs, now):
+            row = res.schedules[p.name].iloc[0]
+            tables[p.name].append(row)
+            for d in q.devices:
+                if isinstance(d, Battery):
+                    state[(p.name, d.name)] = float(row[f"{d.name}_soc_kwh"])
+                elif isinstance(d, EV):
+                    state[(p.name, d.name)] += float(row[f"{d.name}_kw"]) * d.eta * dt
+        cost += float(res.substation_kw.iloc[0]) * price[t] * dt
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
+    steps = pd.RangeIndex(T, name="step")
+
+    def first(attr):
+        frame = pd.concat([getattr(r, attr).iloc[[0]] for r in rows])
+        frame.index = steps
+        return frame
+
+    binding = tuple(words.replace("step 0:", f"step {t}:", 1) for t, r in enumerate(rows)
+                    for words in r.binding if words.startswith("step 0:"))
+    schedules = {name: pd.DataFrame(rs).set_axis(steps) for name, rs in tables.items()}
+    return DayResult(
+        prices=first("prices"), v_pu=first("v_pu"), flows_kw=first("flows_kw"), flows_kvar=first("flows_kvar"),
+        loading=first("loading"), net_load_kw=first("net_load_kw"), net_load_kvar=first("net_load_kvar"),
+        substation_kw=pd.Series([r.substation_kw.iloc[0] for r in rows], index=steps, name="substation_kw"),
+        schedules=schedules, cost=cost, binding=binding, dt_h=dt,
+    )
+
+
+# --------------------------------------------------------------------------- an EV fleet on a feeder
+
+
+@dataclass(frozen=True, eq=False)
+class EVFleet:
+    """EVs spread over a feeder's buses: the price-responsive ones as prosumers, the others as fixed load.
+
+    Attributes
+    ----------
+    prosumers : dict
+        ``{bus: Prosumer}``, one aggregated EV per bus (the responsive cars of that
+        bus), ready for :func:`day_ahead_dlmp`.
+    fixed_kw : pandas.DataFrame
+        The uncontrolled cars' charging, steps x buses (``fixed_kw`` of :func:`day_ahead_dlmp`).
+    counts : pandas.DataFrame
+        Per bus: ``evs``, ``responsive``, ``uncontrolled``.
+    ev : EV
+        One car (availability, energy need, charger).
+    """
+
+    prosumers: dict
+    fixed_kw: pd.DataFrame
+    counts: pd.DataFrame
+    ev: EV
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the counts per bus."""
+        return self.counts.copy()
+
+
+def ev_fleet(feeder: Feeder, penetration: float, *, share_responsive: float = 1.0, kw_per_household: float = 2.0,
+             p_max_kw: float = 3.7, e_need_kwh: float = 10.0, arrival_step: int = 18, departure_step: int = 7,
+             n_steps: int = 24, eta: float = 0.9) -> EVFleet:
+    """Put EVs on every load bus: ``penetration`` cars per household, a share of them price-responsive.
+
+    A bus with load ``p_kw`` is taken to have ``p_kw / kw_per_household``
+    households (an assumption for teaching, not data); it gets
+    ``round(penetration * households)`` cars, all alike: plugged in from
+    ``arrival_step`` to ``departure_step`` (cyclically, so 18 to 7 is the
+    night), needing ``e_need_kwh`` with a ``p_max_kw`` charger.  The
+    responsive cars of a bus are aggregated into one EV whose power and energy
+    are the sums (exact for identical cars in a linear program); the others
+    charge as soon as they arrive (:func:`uncontrolled_charging`).
+
+    Parameters
+    ----------
+    feeder : Feeder
+    penetration : float
+        Cars per household, >= 0.
+    share_responsive : float
+        Share of the cars that respond to DLMPs, in [0, 1].
+    kw_per_household, p_max_kw, e_need_kwh, eta : float
+        Household peak load, charger power, energy per car per day, charging efficiency.
+    arrival_step, departure_step, n_steps : int
+        Plug-in window and horizon.
+
+    Returns
+    -------
+    EVFleet
+
+    Examples
+    --------
+    >>> from te_course.feeders import ieee33
+    >>> fleet = ev_fleet(ieee33(), 0.2, share_responsive=0.5)
+    >>> int(fleet.counts["evs"].sum()), int(fleet.counts["responsive"].sum())
+    (371, 182)
+    >>> round(float(fleet.fixed_kw.loc[18].sum()), 1)  # the uncontrolled cars at 18:00, kW
+    699.3
+    """
+    from ._validation import check_fraction
+
+    _check_feeder(feeder)
+    pen = float(as_1d_float(penetration, "penetration", allow_scalar=True))
+    if not (math.isfinite(pen) and pen >= 0):
+        raise ValueError(f"`penetration` must be a number >= 0 (cars per household); got {penetration!r}.")
+    share = check_fraction(share_responsive, "share_responsive")
+    kw_hh = as_positive_float(kw_per_household, "kw_per_household")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+        raise ValueError(f"`n_steps` must be a positive integer; got {n_steps!r}.")
+    for name, value in (("arrival_step", arrival_step), ("departure_step", departure_step)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < n_steps:
+            raise ValueError(f"`{name}` must be an integer step in [0, {n_steps}); got {value!r}.")
+    steps = np.arange(n_steps)
+    if arrival_step == departure_step:
+        raise ValueError("`arrival_step` and `departure_step` are equal: the cars would never be plugged in.")
+    if arrival_step < departure_step:
+        avail = (steps >= arrival_step) & (steps < departure_step)
+    else:
+        avail = (steps >= arrival_step) | (steps < departure_step)
+    car = EV(avail, e_need_kwh, p_max_kw, eta=eta, name="ev")
+    one = uncontrolled_charging(car, arrival_step=int(arrival_step))
+    loads = feeder.buses["p_kw"].clip(lower=0.0)
+    counts = np.rint(pen * loads.to_numpy() / kw_hh).astype(int)
+    responsive = np.rint(share * counts).astype(int)
+    uncontrolled = counts - responsive
+    prosumers = {}
+    for bus, k in zip(feeder.buses.index, responsive):
+        if k > 0:
+            fleet = EV(avail, k * car.e_need_kwh, k * car.p_max_kw, eta=car.eta, name="ev")
+            prosumers[bus] = Prosumer(np.zeros(n_steps), [fleet], name=f"evs at bus {_label(bus)}")
+    fixed = pd.DataFrame(np.outer(one, uncontrolled), index=pd.RangeIndex(n_steps, name="step"),
+                         columns=feeder.buses.index)
+    table = pd.DataFrame({"evs": counts, "responsive": responsive, "uncontrolled": uncontrolled},
+                         index=feeder.buses.index)
+    return EVFleet(prosumers=prosumers, fixed_kw=fixed, counts=table, ev=car)

@@ -1,0 +1,338 @@
+"""Tests of te_course.scheduling: the multi-period OPF, its DLMPs, the hourly clearing and the EV fleet.
+
+Independent references:
+
+- every DLMP against a central finite difference of the optimal cost in the load of
+  that bus and step (re-solving the OPF with ``fixed_kw`` perturbed);
+- the decentralisation property (Li, Wu and Oren 2014): each prosumer's schedule is a
+  best response to its DLMPs, checked with te_course.prosumer.schedule, an LP written
+  separately for a single prosumer;
+- voltages without prosumers against the single-period LinDistFlow of
+  te_course.powerflow (tested against pandapower) and, on a two-bus feeder, the
+  closed form w = 1 - 2 (r P + x Q);
+- the rolling clearing against the day-ahead solution (Bellman: equal with perfect forecasts);
+- hand-worked uncontrolled charging and fleet counts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import te_course as tc
+from te_course.prosumer import EV, PV, Battery, FlexibleLoad, Prosumer, schedule
+from te_course.scheduling import (
+    day_ahead_dlmp,
+    ev_fleet,
+    evaluate_day,
+    simulate_day,
+    uncontrolled_charging,
+)
+
+NIGHT = np.r_[np.ones(7), np.zeros(11), np.ones(6)]  # plugged in 18:00-07:00
+
+
+def two_bus(r_ohm=0.05, x_ohm=0.03, s_max_kva=np.nan):
+    buses = pd.DataFrame({"p_kw": [0.0, 100.0], "q_kvar": [0.0, 30.0]}, index=["grid", "house"])
+    lines = pd.DataFrame({"from_bus": ["grid"], "to_bus": ["house"], "r_ohm": [r_ohm], "x_ohm": [x_ohm],
+                          "s_max_kva": [s_max_kva]})
+    return tc.Feeder(buses, lines, v_base_kv=0.4, s_base_kva=100.0, substation="grid")
+
+
+def small_day():
+    """IEEE 33 over 4 steps, three prosumers; the voltage limit binds in step 2 (the EV wants the cheap step)."""
+    f = tc.ieee33()
+    pv = np.array([0.0, 40.0, 60.0, 0.0])
+    pros = {
+        18: Prosumer(np.full(4, 20.0), [PV(pv, name="pv"), Battery(80.0, 40.0, name="battery")], name="a"),
+        33: Prosumer(np.zeros(4), [EV([1, 1, 1, 1], 120.0, 60.0, eta=1.0, name="ev")], name="b"),
+        25: Prosumer(np.full(4, 10.0), [Battery(50.0, 25.0, eta_charge=0.9, eta_discharge=0.9, name="battery")],
+                     name="c"),
+    }
+    kwargs = dict(price_substation=[0.10, 0.20, 0.15, 0.30], load_profile=[0.8, 0.9, 0.95, 0.95], v_min_pu=0.92)
+    return f, pros, kwargs
+
+
+# --------------------------------------------------------------------------- physics without prosumers
+
+
+def test_voltages_without_prosumers_match_single_period_lindistflow():
+    f = tc.ieee33()
+    scale = [0.3, 0.8, 1.0]
+    day = day_ahead_dlmp(f, price_substation=0.05, load_profile=scale, v_min_pu=0.85)
+    for t, k in enumerate(scale):
+        ref = tc.lindistflow(f.scale_loads(k))
+        assert np.allclose(day.v_pu.loc[t].to_numpy(), ref.v_pu.to_numpy(), atol=1e-7)
+        assert np.allclose(day.flows_kw.loc[t].to_numpy(), ref.p_kw.to_numpy(), atol=1e-4)
+        assert day.substation_kw[t] == pytest.approx(3715.0 * k, abs=1e-4)
+    # with no limit binding, every DLMP is the substation price
+    assert np.allclose(day.prices.to_numpy(), 0.05, atol=1e-8) and day.binding == ()
+
+
+def test_two_bus_voltage_is_the_closed_form():
+    f = two_bus()
+    day = day_ahead_dlmp(f, price_substation=[0.1, 0.1], load_profile=[1.0, 2.0], v_min_pu=0.5)
+    zb = 0.4**2 * 1000 / 100.0
+    for t, k in enumerate([1.0, 2.0]):
+        w = 1 - 2 * (0.05 / zb * 1.0 * k + 0.03 / zb * 0.3 * k)  # P = 100 kW * k = k p.u., Q = 0.3 k p.u.
+        assert day.v_pu.loc[t, "house"] == pytest.approx(np.sqrt(w), abs=1e-9)
+
+
+# --------------------------------------------------------------------------- prices are marginal costs
+
+
+def _cost_with_extra_load(f, pros, kwargs, bus, step, delta):
+    extra = pd.DataFrame(0.0, index=range(4), columns=[bus])
+    extra.loc[step, bus] = delta
+    return day_ahead_dlmp(f, pros, fixed_kw=extra, **kwargs).cost
+
+
+def test_dlmps_are_finite_differences_of_the_optimal_cost():
+    f, pros, kwargs = small_day()
+    day = day_ahead_dlmp(f, pros, **kwargs)
+    assert any("voltage at bus" in b for b in day.binding), day.binding  # a congested case
+    congested = day.prices.max(axis=None) - day.prices.min(axis=None)
+    assert congested > 0.01
+    h = 0.5  # kW; the OPF is piecewise linear in the load, so a small step stays on one piece
+    for bus in (2, 18, 33, 25):
+        for step in range(4):
+            up = _cost_with_extra_load(f, pros, kwargs, bus, step, h)
+            down = _cost_with_extra_load(f, pros, kwargs, bus, step, -h)
+            fd = (up - down) / (2 * h)  # dt = 1 h: currency per kWh
+            assert day.prices.loc[step, bus] == pytest.approx(fd, abs=2e-5), (bus, step)
+
+
+def test_a_line_limit_makes_the_downstream_price_rise_and_is_reported():
+    f = tc.ieee33()
+    f.lines.loc[1, "s_max_kva"] = 2500.0  # the substation's line 1-2
+    ev = Prosumer(np.zeros(3), [EV([1, 1, 1], 600.0, 400.0, eta=1.0)], name="fleet")
+    # at half load line 1-2 carries 1857.5 kW and 1150 kvar (2185 kVA): room for about 360 kW more, less than the
+    # fleet would like to draw in the cheapest step
+    day = day_ahead_dlmp(f, {18: ev}, price_substation=[0.1, 0.2, 0.3], load_profile=[0.5, 0.5, 0.5],
+                         v_min_pu=0.8)
+    assert any("line 1-2 at its limit" in b for b in day.binding), day.binding
+    s12 = np.hypot(day.flows_kw[1], day.flows_kvar[1])
+    assert (s12 <= 2500.0 + 1e-3).all() and day.loading[1].max() == pytest.approx(1.0, abs=1e-6)
+    # finite difference at the congested step
+    t = int(np.argmax(day.prices[18].to_numpy()))
+    costs = []
+    for d in (0.5, -0.5):
+        extra = pd.DataFrame(0.0, index=range(3), columns=[18])
+        extra.loc[t, 18] = d
+        costs.append(day_ahead_dlmp(f, {18: ev}, price_substation=[0.1, 0.2, 0.3], load_profile=[0.5] * 3,
+                                    fixed_kw=extra, v_min_pu=0.8).cost)
+    assert day.prices.loc[t, 18] == pytest.approx((costs[0] - costs[1]) / 1.0, abs=2e-5)
+
+
+def test_each_prosumer_best_responds_to_its_dlmps():
+    """Li, Wu and Oren (2014): the OPF schedule minimises each prosumer's own bill at the DLMPs."""
+    f, pros, kwargs = small_day()
+    day = day_ahead_dlmp(f, pros, **kwargs)
+    for bus, p in pros.items():
+        table = day.schedules[p.name]
+        prices = day.prices[bus].to_numpy()
+        own = schedule(p, prices, prices)  # a separate LP: the prosumer alone, buying and selling at its DLMP
+        assert table["payment"].sum() == pytest.approx(own.cost, abs=1e-5), p.name
+        assert np.allclose(table["net_import_kw"], day.net_load_kw[bus] - np.r_[0.8, 0.9, 0.95, 0.95]
+                           * f.buses.loc[bus, "p_kw"], atol=1e-6)
+    ev = day.schedules["b"]["ev_kw"]
+    assert ev.sum() == pytest.approx(120.0, abs=1e-6)
+
+
+def test_schedule_tables_respect_the_devices():
+    f, pros, kwargs = small_day()
+    a = day_ahead_dlmp(f, pros, **kwargs).schedules["a"]
+    assert (a["pv_kw"] <= np.array([0.0, 40.0, 60.0, 0.0]) + 1e-7).all()
+    assert np.allclose(a["pv_kw"] + a["pv_curtailed_kw"], [0.0, 40.0, 60.0, 0.0])
+    soc = np.cumsum(0.95 * a["battery_charge_kw"] - a["battery_discharge_kw"] / 0.95)
+    assert np.allclose(a["battery_soc_kwh"], soc, atol=1e-6) and (a["battery_soc_kwh"] <= 80 + 1e-6).all()
+    net = 20.0 + a["battery_charge_kw"] - a["battery_discharge_kw"] - a["pv_kw"]
+    assert np.allclose(a["net_import_kw"], net, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- hourly clearing
+
+
+def test_rolling_clearing_with_perfect_forecasts_reproduces_the_day_ahead_solution():
+    f, pros, kwargs = small_day()
+    ahead = day_ahead_dlmp(f, pros, **kwargs)
+    rolling = simulate_day(f, pros, **kwargs, progress=False)
+    assert np.allclose(rolling.v_pu, ahead.v_pu, atol=1e-7)
+    assert np.allclose(rolling.net_load_kw, ahead.net_load_kw, atol=1e-5)
+    # the last step has nothing left to shift: its prices agree; at step 2 the day-ahead price may differ, because
+    # it may still move energy to steps 0 and 1, which the hourly clearing has already settled
+    assert np.allclose(rolling.prices.loc[3], ahead.prices.loc[3], atol=1e-6)
+    assert np.allclose(rolling.prices.loc[0], ahead.prices.loc[0], atol=1e-6)
+    assert rolling.cost == pytest.approx(ahead.cost, rel=1e-7)
+    assert set(rolling.binding) == set(ahead.binding)
+    assert np.allclose(rolling.schedules["b"]["ev_kw"], ahead.schedules["b"]["ev_kw"], atol=1e-5)
+
+
+def test_rolling_clearing_uses_the_actual_pv_of_each_hour_and_keeps_the_state():
+    f, pros, kwargs = small_day()
+    actual = np.array([0.0, 10.0, 90.0, 0.0])  # a cloudy step 1, a sunnier step 2
+    day = simulate_day(f, pros, **kwargs, pv_actual_kw={("a", "pv"): actual}, progress=False)
+    a = day.schedules["a"]
+    assert np.allclose(a["pv_kw"] + a["pv_curtailed_kw"], actual)  # each step cleared with its actual PV
+    # the battery's state of charge follows its own recursion from step to step
+    soc = np.cumsum(0.95 * a["battery_charge_kw"] - a["battery_discharge_kw"] / 0.95)
+    assert np.allclose(a["battery_soc_kwh"], soc, atol=1e-5)
+    # the EV still gets exactly its energy over the day
+    assert day.schedules["b"]["ev_kw"].sum() == pytest.approx(120.0, abs=1e-5)
+    # and the cost actually incurred is the substation energy bill
+    assert day.cost == pytest.approx(float(np.dot(day.substation_kw, kwargs["price_substation"])), rel=1e-9)
+
+
+def test_rolling_clearing_refuses_what_it_cannot_carry_over():
+    f = tc.ieee33()
+    ramp = Prosumer(np.zeros(2), [Battery(1, 1, ramp_kw=0.5)], name="r")
+    with pytest.raises(ValueError, match="has `ramp_kw`; the hourly clearing does not carry ramp limits"):
+        simulate_day(f, {5: ramp}, price_substation=[0.1, 0.2], progress=False)
+    flex = Prosumer(np.zeros(2), [FlexibleLoad(1.0, utility=0.2)], name="x")
+    with pytest.raises(ValueError, match="the hourly clearing takes PV, Battery and EV devices"):
+        simulate_day(f, {5: flex}, price_substation=[0.1, 0.2], progress=False)
+    house = Prosumer(np.zeros(2), [PV([0, 1.0])], name="h")
+    with pytest.raises(ValueError, match=r"`pv_actual_kw` names \('h', 'roof'\)"):
+        simulate_day(f, {5: house}, price_substation=[0.1, 0.2], pv_actual_kw={("h", "roof"): [0, 1]}, progress=False)
+    with pytest.raises(ValueError, match=r"`pv_actual_kw\[\('h', 'pv'\)\]` must hold 2 finite values >= 0"):
+        simulate_day(f, {5: house}, price_substation=[0.1, 0.2], pv_actual_kw={("h", "pv"): [0, -1]}, progress=False)
+
+
+# --------------------------------------------------------------------------- AC evaluation
+
+
+def test_evaluate_day_is_the_ac_power_flow_of_every_step():
+    f, pros, kwargs = small_day()
+    day = day_ahead_dlmp(f, pros, **kwargs)
+    flows = evaluate_day(f, day.net_load_kw, day.net_load_kvar)
+    for t in (0, 3):
+        feeder_t = f._replace(buses=f.buses.assign(p_kw=day.net_load_kw.loc[t], q_kvar=day.net_load_kvar.loc[t]))
+        ref = tc.ac_power_flow(feeder_t)
+        assert np.allclose(flows.v_pu.loc[t], ref.v_pu, atol=1e-12)
+        assert flows.loss_kw[t] == pytest.approx(ref.total_loss_kw)
+        # LinDistFlow neglects losses: the AC voltages are lower, by less than 1 %
+        assert (flows.v_pu.loc[t] <= day.v_pu.loc[t] + 1e-9).all()
+        assert (day.v_pu.loc[t] - flows.v_pu.loc[t]).max() < 0.01
+    frame = flows.to_frame()
+    assert list(frame.columns) == ["v_min_pu", "v_min_bus", "loading_max", "loading_max_line", "loss_kw",
+                                   "substation_kw"]
+
+
+# --------------------------------------------------------------------------- EVs
+
+
+def test_uncontrolled_charging_by_hand():
+    car = EV(NIGHT, e_need_kwh=20.0, p_max_kw=7.0, eta=1.0)
+    p = uncontrolled_charging(car)
+    assert p[18] == 7.0 and p[19] == 7.0 and p[20] == pytest.approx(6.0) and p.sum() == pytest.approx(20.0)
+    late = uncontrolled_charging(car, arrival_step=22)  # 22, 23, then wraps to 0
+    assert np.allclose(late[[22, 23, 0]], [7, 7, 6]) and late.sum() == pytest.approx(20.0)
+    lossy = uncontrolled_charging(EV(NIGHT, 9.0, 5.0, eta=0.9))
+    assert np.allclose(lossy[[18, 19, 20]], [5.0, 5.0, 0.0])  # 0.9 * 5 * 2 = 9 kWh
+    half_hours = uncontrolled_charging(EV(np.ones(4), 3.0, 2.0, eta=1.0), dt_h=0.5)
+    assert np.allclose(half_hours, [2.0, 2.0, 2.0, 0.0])
+    with pytest.raises(ValueError, match=r"`arrival_step` must be an integer step in \[0, 24\)"):
+        uncontrolled_charging(car, arrival_step=24)
+    with pytest.raises(TypeError, match="`ev` must be a te_course EV"):
+        uncontrolled_charging("car")
+    with pytest.raises(ValueError, match="can receive at most"):
+        uncontrolled_charging(EV(NIGHT, 200.0, 7.0))
+
+
+def test_uncontrolled_charging_goes_round_the_day_once():
+    car = EV(np.r_[np.ones(3), np.zeros(3)], e_need_kwh=3.0, p_max_kw=1.0, eta=1.0)
+    assert np.allclose(uncontrolled_charging(car, arrival_step=1), [1, 1, 1, 0, 0, 0])
+
+
+def test_ev_fleet_counts_and_loads_by_hand():
+    f = tc.ieee33()
+    fleet = ev_fleet(f, 0.2, share_responsive=0.5, kw_per_household=2.0, p_max_kw=3.7, e_need_kwh=10.0, eta=0.9)
+    # bus 18: 90 kW -> 45 households -> 9 cars: round(4.5) = 4 responsive (banker's rounding), 5 uncontrolled
+    assert fleet.counts.loc[18].tolist() == [9, 4, 5]
+    assert fleet.counts.loc[1, "evs"] == 0 and 1 not in fleet.prosumers
+    ev = fleet.prosumers[18].devices[0]
+    assert ev.p_max_kw == pytest.approx(4 * 3.7) and ev.e_need_kwh == pytest.approx(40.0)
+    # each uncontrolled car draws 3.7 kW from 18:00 until it has 10 / 0.9 kWh from the grid
+    one = fleet.fixed_kw[18] / 5
+    assert np.allclose(one[[18, 19, 20, 21, 22]], [3.7, 3.7, 3.7, 10 / 0.9 - 11.1, 0.0])
+    assert one.sum() == pytest.approx(10 / 0.9)
+    assert fleet.to_frame().equals(fleet.counts)
+    for bad, match in (
+        (dict(penetration=-0.1), r"`penetration` must be a number >= 0"),
+        (dict(share_responsive=1.5), r"`share_responsive` must lie between 0 and 1"),
+        (dict(arrival_step=30), r"`arrival_step` must be an integer step in \[0, 24\)"),
+        (dict(arrival_step=7, departure_step=7), "are equal"),
+        (dict(kw_per_household=0), r"`kw_per_household` must be a positive number"),
+    ):
+        args = {"penetration": 0.2, **bad}
+        with pytest.raises(ValueError, match=match):
+            ev_fleet(f, args.pop("penetration"), **args)
+
+
+def test_responsive_evs_lower_the_peak_and_raise_the_lowest_voltage():
+    f = tc.ieee33()
+    load = 0.45 + 0.5 * np.exp(-0.5 * ((np.arange(24) - 19) / 3) ** 2)
+    price = tc.example_day()["buy_price"].to_numpy()
+    results = {}
+    for share in (0.0, 1.0):
+        fleet = ev_fleet(f, 0.3, share_responsive=share)
+        day = day_ahead_dlmp(f, fleet.prosumers, price_substation=price, load_profile=load, fixed_kw=fleet.fixed_kw,
+                             v_min_pu=0.9, penalty=10.0)
+        ac = evaluate_day(f, day.net_load_kw, day.net_load_kvar)
+        results[share] = (ac.substation_kw.max(), ac.v_pu.min(axis=None))
+        energy = day.net_load_kw.to_numpy().sum() - (load[:, None] * f.buses["p_kw"].to_numpy()[None, :]).sum()
+        assert energy == pytest.approx(fleet.counts["evs"].sum() * 10.0 / 0.9, rel=1e-6)  # same energy either way
+    assert results[1.0][0] < results[0.0][0] - 500  # a much lower peak
+    assert results[1.0][1] > results[0.0][1] + 0.01  # and a higher lowest voltage
+
+
+# --------------------------------------------------------------------------- limits and bad input
+
+
+def test_hard_limits_that_cannot_be_met_are_explained_and_soft_limits_report_violations():
+    f = tc.ieee33()
+    with pytest.raises(tc.TeCourseError, match=r"infeasible: no schedule .* keeps every voltage in \[0.95, 1.05\]"):
+        day_ahead_dlmp(f, price_substation=[0.1], load_profile=[1.0], v_min_pu=0.95)
+    soft = day_ahead_dlmp(f, price_substation=[0.1], load_profile=[1.0], v_min_pu=0.95, penalty=5.0)
+    assert any("below its limit (soft)" in b for b in soft.binding)
+    assert soft.v_pu.min(axis=None) < 0.95
+    # a generous feasible case: soft and hard limits agree
+    hard = day_ahead_dlmp(f, price_substation=[0.1], load_profile=[0.5], v_min_pu=0.95)
+    soft = day_ahead_dlmp(f, price_substation=[0.1], load_profile=[0.5], v_min_pu=0.95, penalty=50.0)
+    assert np.allclose(hard.prices, soft.prices, atol=1e-6) and hard.cost == pytest.approx(soft.cost, rel=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(prosumers={99: "x"}), TypeError, "entry 0 is a str; place te_course Prosumer objects"),
+        (dict(prosumers={99: Prosumer([0.0, 0.0], name="p")}), ValueError, "at bus 99, which is not a bus"),
+        (dict(prosumers=[(5, Prosumer([0.0, 0.0], name="p")), (6, Prosumer([0.0, 0.0], name="p"))]), ValueError,
+         "the name 'p' is used twice"),
+        (dict(prosumers={5: Prosumer([0.0, 0.0, 0.0], name="p")}), ValueError,
+         r"same number of steps: `price_substation` has 2, prosumer 'p' has 3"),
+        (dict(price_substation=[0.1, float("nan")]), ValueError, "`price_substation` must contain finite values"),
+        (dict(load_profile=[1.0, -1.0]), ValueError, r"`load_profile` must be >= 0; entry 1 is -1.0"),
+        (dict(fixed_kw=pd.DataFrame({"x": [1.0, 2.0]})), ValueError, r"`fixed_kw` has column\(s\) \['x'\]"),
+        (dict(fixed_kw=[[1.0]]), TypeError, "`fixed_kw` must be a DataFrame"),
+        (dict(v_min_pu=1.1), ValueError, r"`v_min_pu` \(1.1\) must be below `v_max_pu`"),
+        (dict(dt_h=-1), ValueError, "`dt_h` must be a positive number"),
+        (dict(penalty=0), ValueError, "`penalty` must be a positive number"),
+        (dict(prosumers=5), TypeError, "`prosumers` must be a dict"),
+        (dict(prosumers=[(5,)]), TypeError, r"`prosumers` must be a list of \(bus, Prosumer\) pairs"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, error, match):
+    args = {"price_substation": [0.1, 0.2], **kwargs}
+    with pytest.raises(error, match=match):
+        day_ahead_dlmp(tc.ieee33(), args.pop("prosumers", None), **args)
+
+
+def test_the_horizon_must_be_given_somewhere():
+    with pytest.raises(ValueError, match="Give the horizon"):
+        day_ahead_dlmp(tc.ieee33(), price_substation=0.1)
+    with pytest.raises(TypeError, match="`net_load_kw` must be a DataFrame"):
+        evaluate_day(tc.ieee33(), [[1.0]])
+    with pytest.raises(TypeError, match="`feeder` must be a te_course Feeder"):
+        day_ahead_dlmp("ieee33", price_substation=[0.1])
