@@ -170,8 +170,10 @@ class DayResult:
     loading : pandas.DataFrame
         ``sqrt(P^2 + Q^2) / s_max_kva`` per step and line (NaN where a line has no limit).
     net_load_kw, net_load_kvar : pandas.DataFrame
-        What each bus draws in each step (feeder load + fixed load + prosumers' net import;
-        generation negative), steps x buses: the input of :func:`evaluate_day`.
+        What each bus draws in each step (feeder load + fixed load + prosumers' net import,
+        less any load shed; generation negative), steps x buses: the input of :func:`evaluate_day`.
+    shed_kw : pandas.DataFrame
+        Load shed by the operator, steps x buses (zero unless ``voll`` is given).
     substation_kw : pandas.Series
         Power bought at the substation in each step.
     schedules : dict of str -> pandas.DataFrame
@@ -192,6 +194,7 @@ class DayResult:
     loading: pd.DataFrame = field(repr=False)
     net_load_kw: pd.DataFrame = field(repr=False)
     net_load_kvar: pd.DataFrame = field(repr=False)
+    shed_kw: pd.DataFrame = field(repr=False)
     substation_kw: pd.Series = field(repr=False)
     schedules: dict = field(repr=False)
     cost: float = 0.0
@@ -268,7 +271,7 @@ class DayFlows:
 class _DayModel:
     """The multi-period LinDistFlow OPF with prosumers, written once for given data."""
 
-    def __init__(self, feeder: Feeder, pairs, *, price, load_p, load_q, v_min, v_max, dt, penalty=None):
+    def __init__(self, feeder: Feeder, pairs, *, price, load_p, load_q, v_min, v_max, dt, voll=None):
         tree = _tree(feeder)
         n, m, T = feeder.n_buses, feeder.n_buses - 1, len(price)
         sb = feeder.s_base_kva
@@ -291,12 +294,14 @@ class _DayModel:
         e0 = np.zeros((n, 1))
         e0[0, 0] = 1.0
         cons = [W[0, :] == 1.0]
-        objective = (price * dt) @ P0 * sb
+        # the objective is written per unit of power (currency / s_base) so that prices and VoLL are
+        # numbers of order one for the solver; `cost` and the DLMPs are scaled back in `result`
+        objective = (price * dt) @ P0
         nets, self.devices = [], []
         for _, p in pairs:
             dev = _prosumer_devices(p, T, dt)
             cons += dev.constraints
-            objective = objective + dev.objective
+            objective = objective + dev.objective / sb
             nets.append(cp.Constant(p.base_load_kw) + dev.load)
             self.devices.append(dev)
         p_load = load_p[:, tree.order].T / sb  # rank x T
@@ -307,33 +312,23 @@ class _DayModel:
             where = rank[feeder.buses.index.get_indexer([bus for bus, _ in pairs])]
             gmap = sp.csr_matrix((np.ones(k), (where, np.arange(k))), shape=(n, k))
             injection = gmap @ cp.vstack(nets) / sb
+        self.shed = None
+        if voll is not None:  # involuntary load shedding at the value of lost load (VoLL), bus loads only
+            self.shed = cp.Variable((n, T), nonneg=True, name="shed")
+            cons.append(self.shed <= np.maximum(p_load, 0.0))
+            objective = objective + voll * dt * cp.sum(self.shed)
+            injection = injection - self.shed
         self.balance = a @ P + e0 @ cp.reshape(P0, (1, T), order="C") == p_load + injection
         cons += [self.balance, a @ Q + e0 @ cp.reshape(Q0, (1, T), order="C") == q_load]
         drop = -2 * (cp.multiply(r[:, None], P) + cp.multiply(x[:, None], Q))
         cons.append(a.T @ W == drop)
-        self.penalty = penalty
-        self.slacks = {}
-        if penalty is None:
-            self.vmin = W[1:, :] >= v_min**2
-            self.vmax = W[1:, :] <= v_max**2
-        else:  # soft limits: violations are allowed at `penalty` per kWh-equivalent (p.u. of w or of s, per step)
-            lo, hi = cp.Variable((m, T), nonneg=True), cp.Variable((m, T), nonneg=True)
-            self.vmin = W[1:, :] >= v_min**2 - lo
-            self.vmax = W[1:, :] <= v_max**2 + hi
-            objective = objective + penalty * dt * sb * (cp.sum(lo) + cp.sum(hi))
-            self.slacks.update(v_min=lo, v_max=hi)
+        self.vmin = W[1:, :] >= v_min**2
+        self.vmax = W[1:, :] <= v_max**2
         cons += [self.vmin, self.vmax]
         self.line = None
         if limited.size:
-            s_lim = (s_max[limited] / sb)[:, None]
-            if penalty is None:
-                self.line = cp.square(P[limited, :]) + cp.square(Q[limited, :]) <= s_lim**2
-            else:
-                over = cp.Variable((limited.size, T), nonneg=True)
-                both = cp.vstack([cp.vec(P[limited, :], order="C"), cp.vec(Q[limited, :], order="C")])
-                self.line = cp.reshape(cp.norm(both, 2, axis=0), (limited.size, T), order="C") <= s_lim + over
-                objective = objective + penalty * dt * sb * cp.sum(over)
-                self.slacks["line"] = over
+            s2 = (s_max[limited] / sb) ** 2
+            self.line = cp.square(P[limited, :]) + cp.square(Q[limited, :]) <= s2[:, None]
             cons.append(self.line)
         self.problem = cp.Problem(cp.Minimize(objective), cons)
         self.vars = (P, Q, W, P0)
@@ -345,8 +340,11 @@ class _DayModel:
     def solve(self):
         try:
             solve_quietly(self.problem, solver=cp.CLARABEL, **_SOLVER_OPTIONS)
-        except cp.error.SolverError as exc:
-            raise SolverError(f"The day-ahead OPF could not be solved ({exc}).") from None
+        except cp.error.SolverError:
+            try:  # tight tolerances can stall on badly scaled data: retry with Clarabel's defaults
+                solve_quietly(self.problem, solver=cp.CLARABEL)
+            except cp.error.SolverError as exc:
+                raise SolverError(f"The day-ahead OPF could not be solved ({exc}).") from None
         status = self.problem.status
         if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
             raise TeCourseError(
@@ -363,9 +361,9 @@ class _DayModel:
         P, Q, W, P0 = (np.asarray(v.value, dtype=float) for v in self.vars)
         steps = pd.RangeIndex(T, name="step")
         buses = feeder.buses.index
-        # cvxpy: for `expr == b` the dual is -d(opt)/db, with b in p.u. of power over one step:
-        # dividing by s_base (kW per p.u.) and dt (h) gives currency per kWh
-        price_rank = -np.asarray(self.balance.dual_value, dtype=float) / (sb * dt)
+        # cvxpy: for `expr == b` the dual is -d(opt)/db; opt is in currency per s_base and b in p.u. of
+        # power, so dividing by dt (h) gives currency per kWh
+        price_rank = -np.asarray(self.balance.dual_value, dtype=float) / dt
         prices = np.empty((feeder.n_buses, T))
         prices[tree.order] = price_rank
         v = np.empty((feeder.n_buses, T))
@@ -377,6 +375,11 @@ class _DayModel:
         loading = np.hypot(flows_kw, flows_kvar) / s_max.to_numpy()[None, :]
 
         net = self.load_p.copy()
+        shed = np.zeros_like(net)
+        if self.shed is not None:
+            shed[:, tree.order] = (np.asarray(self.shed.value, dtype=float) * sb).T
+            shed = _clean(shed)
+            net -= shed
         schedules = {}
         where = buses.get_indexer([bus for bus, _ in self.pairs])
         prices_df = pd.DataFrame(prices.T, index=steps, columns=buses)
@@ -394,9 +397,10 @@ class _DayModel:
             loading=loading,
             net_load_kw=pd.DataFrame(net, index=steps, columns=buses),
             net_load_kvar=pd.DataFrame(self.load_q.copy(), index=steps, columns=buses),
+            shed_kw=pd.DataFrame(shed, index=steps, columns=buses),
             substation_kw=pd.Series(P0 * sb, index=steps, name="substation_kw"),
             schedules=schedules,
-            cost=float(self.problem.value),
+            cost=float(self.problem.value) * sb,
             binding=tuple(binding),
             dt_h=dt,
         )
@@ -442,7 +446,7 @@ def _binding(model: _DayModel, W, P, Q) -> list[str]:
     tol = 1e-7
     for con, w_bound, words in ((model.vmin, model.v_min**2, "lower"), (model.vmax, model.v_max**2, "upper")):
         dual = np.asarray(con.dual_value, dtype=float)
-        hit = (np.abs(W[1:, :] - w_bound) < 1e-6) & (dual > tol)  # violated soft limits are reported below
+        hit = (np.abs(W[1:, :] - w_bound) < 1e-6) & (dual > tol)
         for j, t in zip(*np.nonzero(hit)):
             bus = _label(labels[tree.order[j + 1]])
             out.append((int(t), f"step {int(t)}: voltage at bus {bus} at its {words} limit"))
@@ -455,16 +459,11 @@ def _binding(model: _DayModel, W, P, Q) -> list[str]:
                 if dual[i, t] > tol and s2 - (P[li, t] ** 2 + Q[li, t] ** 2) < 1e-6 * s2 + 1e-10:
                     row = model.lines.iloc[li]
                     out.append((t, f"step {t}: line {_label(row['from_bus'])}-{_label(row['to_bus'])} at its limit"))
-    for kind, var in model.slacks.items():
-        value = np.asarray(var.value, dtype=float)
-        for j, t in zip(*np.nonzero(value > 1e-6)):
-            if kind == "line":
-                row = model.lines.iloc[model.limited[j]]
-                what = f"line {_label(row['from_bus'])}-{_label(row['to_bus'])} above its limit"
-            else:
-                bus = _label(feeder.buses.index[model.tree.order[j + 1]])
-                what = f"voltage at bus {bus} {'below' if kind == 'v_min' else 'above'} its limit (soft)"
-            out.append((int(t), f"step {int(t)}: {what}"))
+    if model.shed is not None:
+        shed = np.asarray(model.shed.value, dtype=float) * feeder.s_base_kva
+        for j, t in zip(*np.nonzero(shed > 1e-4)):
+            bus = _label(feeder.buses.index[model.tree.order[j]])
+            out.append((int(t), f"step {int(t)}: {shed[j, t]:.4g} kW of load shed at bus {bus}"))
     return [words for _, words in sorted(out, key=lambda item: item[0])]
 
 
@@ -473,7 +472,7 @@ def _binding(model: _DayModel, W, P, Q) -> list[str]:
 
 def day_ahead_dlmp(feeder: Feeder, prosumers=None, *, price_substation, load_profile=None, fixed_kw=None,
                    v_min_pu: float = 0.95, v_max_pu: float = 1.05, dt_h: float = 1.0,
-                   penalty: float | None = None) -> DayResult:
+                   voll: float | None = None) -> DayResult:
     """Clear a whole day at once: the multi-period LinDistFlow OPF and its DLMPs (bus x step).
 
     The formulation and its sources are in the module docstring
@@ -498,13 +497,13 @@ def day_ahead_dlmp(feeder: Feeder, prosumers=None, *, price_substation, load_pro
         Voltage limits at every bus but the substation (held at 1 p.u.).
     dt_h : float
         Step length, hours.
-    penalty : float, optional
-        Make the voltage and line limits soft: a violation is allowed at this
-        price (currency per kWh-equivalent: per p.u. of squared voltage or of
-        apparent power, times ``s_base_kva``, per hour).  DLMPs are then capped
-        near the penalty where a limit is violated, and ``binding`` names the
-        violations.  Useful when fixed loads alone break the limits; by default
-        the limits are hard.
+    voll : float, optional
+        Value of lost load, currency per kWh: allow the operator to shed the
+        feeder's loads (and ``fixed_kw``) at this cost rather than break a
+        limit.  The DLMPs then stay at or below ``voll`` (a bus where load is
+        shed has DLMP ``voll``); ``shed_kw`` says where and when, and
+        ``binding`` names it.  Useful when fixed loads alone break the limits;
+        by default nothing is shed and such limits make the OPF infeasible.
 
     Returns
     -------
@@ -543,9 +542,9 @@ def day_ahead_dlmp(feeder: Feeder, prosumers=None, *, price_substation, load_pro
         raise ValueError("`feeder` has a single bus; a day on the feeder needs at least one line.")
     load_p = scale[:, None] * feeder.buses["p_kw"].to_numpy()[None, :] + fixed
     load_q = scale[:, None] * feeder.buses["q_kvar"].to_numpy()[None, :]
-    pen = None if penalty is None else as_positive_float(penalty, "penalty")
+    lost = None if voll is None else as_positive_float(voll, "voll")
     model = _DayModel(feeder, pairs, price=price, load_p=load_p, load_q=load_q, v_min=v_min, v_max=v_max, dt=dt,
-                      penalty=pen)
+                      voll=lost)
     model.solve()
     return model.result()
 
@@ -699,7 +698,7 @@ def _remaining(p: Prosumer, t: int, state: dict, pv_actual: dict | None) -> Pros
 
 def simulate_day(feeder: Feeder, prosumers=None, *, price_substation, load_profile=None, fixed_kw=None,
                  pv_actual_kw=None, v_min_pu: float = 0.95, v_max_pu: float = 1.05, dt_h: float = 1.0,
-                 penalty: float | None = None, progress: bool = True) -> DayResult:
+                 voll: float | None = None, progress: bool = True) -> DayResult:
     """Clear the day hour by hour: at each step, re-solve the OPF over the rest of the day and keep the first step.
 
     A rolling-horizon (receding-horizon) clearing: at step ``t`` the operator
@@ -715,7 +714,7 @@ def simulate_day(feeder: Feeder, prosumers=None, *, price_substation, load_profi
 
     Parameters
     ----------
-    feeder, prosumers, price_substation, load_profile, fixed_kw, v_min_pu, v_max_pu, dt_h, penalty
+    feeder, prosumers, price_substation, load_profile, fixed_kw, v_min_pu, v_max_pu, dt_h, voll
         As in :func:`day_ahead_dlmp`.  Devices: PV, Battery (without ``ramp_kw``)
         and EV.
     pv_actual_kw : dict, optional
@@ -777,7 +776,7 @@ def simulate_day(feeder: Feeder, prosumers=None, *, price_substation, load_profi
         now = [(bus, _remaining(p, t, state, actual or None)) for bus, p in pairs]
         res = day_ahead_dlmp(feeder, now or None, price_substation=price[t:], load_profile=scale[t:],
                              fixed_kw=fixed_df.iloc[t:].reset_index(drop=True), v_min_pu=v_min_pu,
-                             v_max_pu=v_max_pu, dt_h=dt, penalty=penalty)
+                             v_max_pu=v_max_pu, dt_h=dt, voll=voll)
         rows.append(res)
         for (_, p), (_, q) in zip(pairs, now):
             row = res.schedules[p.name].iloc[0]
@@ -805,6 +804,7 @@ def simulate_day(feeder: Feeder, prosumers=None, *, price_substation, load_profi
     return DayResult(
         prices=first("prices"), v_pu=first("v_pu"), flows_kw=first("flows_kw"), flows_kvar=first("flows_kvar"),
         loading=first("loading"), net_load_kw=first("net_load_kw"), net_load_kvar=first("net_load_kvar"),
+        shed_kw=first("shed_kw"),
         substation_kw=pd.Series([r.substation_kw.iloc[0] for r in rows], index=steps, name="substation_kw"),
         schedules=schedules, cost=cost, binding=binding, dt_h=dt,
     )

@@ -278,10 +278,10 @@ def test_responsive_evs_lower_the_peak_and_raise_the_lowest_voltage():
     for share in (0.0, 1.0):
         fleet = ev_fleet(f, 0.3, share_responsive=share)
         day = day_ahead_dlmp(f, fleet.prosumers, price_substation=price, load_profile=load, fixed_kw=fleet.fixed_kw,
-                             v_min_pu=0.9, penalty=10.0)
+                             v_min_pu=0.9, voll=10.0)
         ac = evaluate_day(f, day.net_load_kw, day.net_load_kvar)
         results[share] = (ac.substation_kw.max(), ac.v_pu.min(axis=None))
-        energy = day.net_load_kw.to_numpy().sum() - (load[:, None] * f.buses["p_kw"].to_numpy()[None, :]).sum()
+        energy = (day.net_load_kw + day.shed_kw).to_numpy().sum() - (load[:, None] * f.buses["p_kw"].to_numpy()[None, :]).sum()
         assert energy == pytest.approx(fleet.counts["evs"].sum() * 10.0 / 0.9, rel=1e-6)  # same energy either way
     assert results[1.0][0] < results[0.0][0] - 500  # a much lower peak
     assert results[1.0][1] > results[0.0][1] + 0.01  # and a higher lowest voltage
@@ -290,17 +290,28 @@ def test_responsive_evs_lower_the_peak_and_raise_the_lowest_voltage():
 # --------------------------------------------------------------------------- limits and bad input
 
 
-def test_hard_limits_that_cannot_be_met_are_explained_and_soft_limits_report_violations():
+def test_hard_limits_that_cannot_be_met_are_explained_and_voll_sheds_load_instead():
     f = tc.ieee33()
     with pytest.raises(tc.TeCourseError, match=r"infeasible: no schedule .* keeps every voltage in \[0.95, 1.05\]"):
         day_ahead_dlmp(f, price_substation=[0.1], load_profile=[1.0], v_min_pu=0.95)
-    soft = day_ahead_dlmp(f, price_substation=[0.1], load_profile=[1.0], v_min_pu=0.95, penalty=5.0)
-    assert any("below its limit (soft)" in b for b in soft.binding)
-    assert soft.v_pu.min(axis=None) < 0.95
-    # a generous feasible case: soft and hard limits agree
+    day = day_ahead_dlmp(f, price_substation=[0.1], load_profile=[1.0], v_min_pu=0.95, voll=5.0)
+    shed = day.shed_kw.loc[0]
+    assert shed.sum() > 0 and any("of load shed at bus" in b for b in day.binding)
+    assert day.v_pu.min(axis=None) >= 0.95 - 1e-7  # the limits hold for the load that is served
+    assert np.allclose(day.net_load_kw.loc[0], f.buses["p_kw"] - shed)
+    load = f.buses["p_kw"]
+    partly = shed.index[(shed > 1e-3) & (shed < load - 1e-3)]
+    assert len(partly) > 0
+    for bus in partly:  # where some, not all, of the load is shed, one more kW costs exactly VoLL
+        assert day.prices.loc[0, bus] == pytest.approx(5.0, abs=1e-6)
+    assert (day.prices.loc[0, shed < 1e-6] <= 5.0 + 1e-6).all()
+    # cost = energy bought + VoLL x energy shed
+    assert day.cost == pytest.approx(0.1 * day.substation_kw[0] + 5.0 * shed.sum(), rel=1e-7)
+    # a generous feasible case: nothing is shed and the answer is that of hard limits
     hard = day_ahead_dlmp(f, price_substation=[0.1], load_profile=[0.5], v_min_pu=0.95)
-    soft = day_ahead_dlmp(f, price_substation=[0.1], load_profile=[0.5], v_min_pu=0.95, penalty=50.0)
+    soft = day_ahead_dlmp(f, price_substation=[0.1], load_profile=[0.5], v_min_pu=0.95, voll=50.0)
     assert np.allclose(hard.prices, soft.prices, atol=1e-6) and hard.cost == pytest.approx(soft.cost, rel=1e-7)
+    assert soft.shed_kw.to_numpy().max() < 1e-6 and (hard.shed_kw == 0).all(axis=None)
 
 
 @pytest.mark.parametrize(
@@ -318,7 +329,7 @@ def test_hard_limits_that_cannot_be_met_are_explained_and_soft_limits_report_vio
         (dict(fixed_kw=[[1.0]]), TypeError, "`fixed_kw` must be a DataFrame"),
         (dict(v_min_pu=1.1), ValueError, r"`v_min_pu` \(1.1\) must be below `v_max_pu`"),
         (dict(dt_h=-1), ValueError, "`dt_h` must be a positive number"),
-        (dict(penalty=0), ValueError, "`penalty` must be a positive number"),
+        (dict(voll=0), ValueError, "`voll` must be a positive number"),
         (dict(prosumers=5), TypeError, "`prosumers` must be a dict"),
         (dict(prosumers=[(5,)]), TypeError, r"`prosumers` must be a list of \(bus, Prosumer\) pairs"),
     ],
