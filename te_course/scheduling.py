@@ -59,6 +59,9 @@ __all__ = [
     "uncontrolled_charging",
     "EVFleet",
     "ev_fleet",
+    "EVStudy",
+    "ev_study",
+    "rate_lines",
 ]
 
 _SOLVER_OPTIONS = {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9, "max_iter": 200}
@@ -915,3 +918,136 @@ def ev_fleet(feeder: Feeder, penetration: float, *, share_responsive: float = 1.
     table = pd.DataFrame({"evs": counts, "responsive": responsive, "uncontrolled": uncontrolled},
                          index=feeder.buses.index)
     return EVFleet(prosumers=prosumers, fixed_kw=fixed, counts=table, ev=car)
+
+
+def rate_lines(feeder: Feeder, *, load_scale: float = 1.0, margin: float = 1.25) -> Feeder:
+    """Return a copy of ``feeder`` whose lines are rated ``margin`` x their AC flow at ``load_scale`` x the loads.
+
+    The IEEE 33-bus data (Baran and Wu 1989) carry no thermal ratings.  For
+    teaching, each line is rated as a planner sizing the feeder for today's
+    peak with some headroom would: ``s_max_kva = margin * |S|`` of the AC power
+    flow at ``load_scale`` times the loads, rounded to 10 kVA.  This is an
+    assumption, not data.
+
+    Examples
+    --------
+    >>> from te_course.feeders import ieee33
+    >>> rated = rate_lines(ieee33(), load_scale=1.0, margin=1.25)
+    >>> float(rated.lines.loc[1, "s_max_kva"])  # 1.25 x 4,613 kVA on the substation's line
+    5770.0
+    """
+    _check_feeder(feeder)
+    k = as_positive_float(load_scale, "load_scale")
+    mar = as_positive_float(margin, "margin")
+    res = ac_power_flow(feeder.scale_loads(k))
+    rated = feeder.copy()
+    s = np.hypot(res.p_kw.to_numpy(), res.q_kvar.to_numpy())
+    rated.lines["s_max_kva"] = np.where(rated.lines["in_service"], np.round(mar * s, -1), np.nan)
+    return rated
+
+
+@dataclass(frozen=True, eq=False)
+class EVStudy:
+    """Uncontrolled against DLMP-responsive EV charging on a feeder, over a day.
+
+    Attributes
+    ----------
+    fleet : EVFleet
+    day : DayResult
+        The OPF: responsive cars scheduled, uncontrolled ones as fixed load (load is
+        shed at ``voll`` only where the uncontrolled cars leave no feasible schedule).
+    ac : DayFlows
+        The exact AC power flow of every step with what the cars really draw (nothing shed).
+    ev_costs : pandas.DataFrame
+        Per group (``responsive``, ``uncontrolled``): cars, energy per car (kWh from the
+        grid), cost per car at the DLMPs of its bus and at the substation price.
+    summary : pandas.Series
+        ``peak_loading`` and ``v_min_pu`` (AC), their step, bus and line, the energy the
+        operator would have to shed (kWh), and the peak substation power.
+    """
+
+    fleet: EVFleet
+    day: DayResult = field(repr=False)
+    ac: DayFlows = field(repr=False)
+    ev_costs: pd.DataFrame
+    summary: pd.Series
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the per-step AC summary (:meth:`DayFlows.to_frame`)."""
+        return self.ac.to_frame()
+
+
+def ev_study(feeder: Feeder, penetration: float, share_responsive: float, *, price_substation, load_profile,
+             v_min_pu: float = 0.9, v_max_pu: float = 1.05, voll: float = 10.0, **fleet_options) -> EVStudy:
+    """Put an EV fleet on a feeder, schedule the responsive cars by DLMPs, and check the day with AC power flow.
+
+    After Li, Wu and Oren (IEEE Trans. Power Systems 29(1), 2014): the
+    operator's OPF (:func:`day_ahead_dlmp`) gives DLMPs to which the
+    responsive cars' schedule is the best response; the uncontrolled cars
+    charge as soon as they arrive (:func:`uncontrolled_charging`).  Every car
+    pays the DLMP of its bus in the steps it charges.
+
+    Parameters
+    ----------
+    feeder : Feeder
+        With line ratings (``s_max_kva``) for loadings, e.g. :func:`rate_lines`.
+    penetration, share_responsive : float
+        As in :func:`ev_fleet`.
+    price_substation, load_profile, v_min_pu, v_max_pu, voll
+        As in :func:`day_ahead_dlmp` (``voll`` defaults to 10 per kWh here).
+    **fleet_options
+        Passed to :func:`ev_fleet` (``p_max_kw``, ``e_need_kwh``, ...).
+
+    Returns
+    -------
+    EVStudy
+
+    Examples
+    --------
+    >>> from te_course.feeders import ieee33
+    >>> from te_course.prosumer import example_day
+    >>> load = 0.45 + 0.5 * np.exp(-0.5 * ((np.arange(24) - 19) / 3) ** 2)
+    >>> f = rate_lines(ieee33(), load_scale=float(load.max()))
+    >>> price = example_day()["buy_price"].to_numpy()
+    >>> before = ev_study(f, 0.3, 0.0, price_substation=price, load_profile=load)
+    >>> after = ev_study(f, 0.3, 1.0, price_substation=price, load_profile=load)
+    >>> round(float(before.summary["peak_loading"]), 2), round(float(after.summary["peak_loading"]), 2)
+    (1.24, 0.82)
+    """
+    fleet = ev_fleet(feeder, penetration, share_responsive=share_responsive, n_steps=_horizon(
+        price_substation, load_profile, [], None), **fleet_options)
+    day = day_ahead_dlmp(feeder, fleet.prosumers, price_substation=price_substation, load_profile=load_profile,
+                         fixed_kw=fleet.fixed_kw, v_min_pu=v_min_pu, v_max_pu=v_max_pu, voll=voll)
+    drawn = day.net_load_kw + day.shed_kw
+    ac = evaluate_day(feeder, drawn, day.net_load_kvar)
+    price = _profile(price_substation, "price_substation", len(day.prices))
+    responsive = pd.DataFrame(0.0, index=day.prices.index, columns=feeder.buses.index)
+    for bus, p in fleet.prosumers.items():
+        responsive[bus] = day.schedules[p.name]["ev_kw"].to_numpy()
+    rows = {}
+    for group, kw, cars in (("responsive", responsive, int(fleet.counts["responsive"].sum())),
+                            ("uncontrolled", fleet.fixed_kw, int(fleet.counts["uncontrolled"].sum()))):
+        energy = float(kw.to_numpy().sum()) * day.dt_h
+        at_dlmp = float((kw * day.prices).to_numpy().sum()) * day.dt_h
+        at_sub = float(kw.sum(axis=1).to_numpy() @ price) * day.dt_h
+        per = 1.0 / cars if cars else np.nan
+        rows[group] = {"cars": cars, "kwh_per_car": energy * per, "cost_per_car_dlmp": at_dlmp * per,
+                       "cost_per_car_energy_price": at_sub * per}
+    costs = pd.DataFrame(rows).T
+    costs["cars"] = costs["cars"].astype(int)
+    loading = ac.loading
+    has_limits = bool(loading.notna().any(axis=None))
+    stacked = loading.stack() if has_limits else None
+    peak_at = stacked.idxmax() if has_limits else (np.nan, np.nan)
+    v_at = ac.v_pu.stack().idxmin()
+    summary = pd.Series({
+        "peak_loading": float(stacked.max()) if has_limits else np.nan,
+        "peak_loading_step": peak_at[0],
+        "peak_loading_line": peak_at[1],
+        "v_min_pu": float(ac.v_pu.min(axis=None)),
+        "v_min_step": v_at[0],
+        "v_min_bus": v_at[1],
+        "shed_kwh": float(day.shed_kw.to_numpy().sum()) * day.dt_h,
+        "substation_peak_kw": float(ac.substation_kw.max()),
+    })
+    return EVStudy(fleet=fleet, day=day, ac=ac, ev_costs=costs, summary=summary)

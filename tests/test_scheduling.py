@@ -25,7 +25,9 @@ from te_course.prosumer import EV, PV, Battery, FlexibleLoad, Prosumer, schedule
 from te_course.scheduling import (
     day_ahead_dlmp,
     ev_fleet,
+    ev_study,
     evaluate_day,
+    rate_lines,
     simulate_day,
     uncontrolled_charging,
 )
@@ -281,7 +283,8 @@ def test_responsive_evs_lower_the_peak_and_raise_the_lowest_voltage():
                              v_min_pu=0.9, voll=10.0)
         ac = evaluate_day(f, day.net_load_kw, day.net_load_kvar)
         results[share] = (ac.substation_kw.max(), ac.v_pu.min(axis=None))
-        energy = (day.net_load_kw + day.shed_kw).to_numpy().sum() - (load[:, None] * f.buses["p_kw"].to_numpy()[None, :]).sum()
+        base = (load[:, None] * f.buses["p_kw"].to_numpy()[None, :]).sum()
+        energy = (day.net_load_kw + day.shed_kw).to_numpy().sum() - base
         assert energy == pytest.approx(fleet.counts["evs"].sum() * 10.0 / 0.9, rel=1e-6)  # same energy either way
     assert results[1.0][0] < results[0.0][0] - 500  # a much lower peak
     assert results[1.0][1] > results[0.0][1] + 0.01  # and a higher lowest voltage
@@ -347,3 +350,42 @@ def test_the_horizon_must_be_given_somewhere():
         evaluate_day(tc.ieee33(), [[1.0]])
     with pytest.raises(TypeError, match="`feeder` must be a te_course Feeder"):
         day_ahead_dlmp("ieee33", price_substation=[0.1])
+
+
+def test_rate_lines_sizes_each_line_to_its_peak_flow_with_a_margin():
+    f = tc.ieee33(tie_lines=True)
+    rated = rate_lines(f, load_scale=0.9, margin=1.5)
+    ref = tc.ac_power_flow(f.scale_loads(0.9))
+    s = np.hypot(ref.p_kw, ref.q_kvar)
+    live = f.lines["in_service"]
+    assert np.allclose(rated.lines.loc[live, "s_max_kva"], 1.5 * s[live], atol=5.0)  # rounded to 10 kVA
+    assert rated.lines.loc[~live, "s_max_kva"].isna().all()
+    assert f.lines["s_max_kva"].isna().all()  # the original is untouched
+
+
+def test_ev_study_costs_and_summary_by_hand():
+    load = 0.45 + 0.5 * np.exp(-0.5 * ((np.arange(24) - 19) / 3) ** 2)
+    f = rate_lines(tc.ieee33(), load_scale=float(load.max()))
+    price = tc.example_day()["buy_price"].to_numpy()
+    study = ev_study(f, 0.3, 0.5, price_substation=price, load_profile=load)
+    fleet, day = study.fleet, study.day
+    costs = study.ev_costs
+    cars = fleet.counts[["responsive", "uncontrolled"]].sum()
+    assert costs["cars"].tolist() == [cars["responsive"], cars["uncontrolled"]]
+    assert np.allclose(costs["kwh_per_car"], 10 / 0.9)  # every car draws e_need / eta from the grid
+    one = uncontrolled_charging(fleet.ev)  # kW of one uncontrolled car
+    assert costs.loc["uncontrolled", "cost_per_car_energy_price"] == pytest.approx(one @ price)
+    by_bus = (fleet.fixed_kw * day.prices).sum(axis=0).sum() / cars["uncontrolled"]
+    assert costs.loc["uncontrolled", "cost_per_car_dlmp"] == pytest.approx(by_bus)
+    paid = sum(day.schedules[p.name]["payment"].sum() for p in fleet.prosumers.values()) / cars["responsive"]
+    assert costs.loc["responsive", "cost_per_car_dlmp"] == pytest.approx(paid)
+    # the summary reads the AC flows of what the cars really draw (nothing shed)
+    drawn = day.net_load_kw + day.shed_kw
+    ref = tc.ac_power_flow(f._replace(buses=f.buses.assign(p_kw=drawn.loc[19], q_kvar=day.net_load_kvar.loc[19])))
+    assert np.allclose(study.ac.v_pu.loc[19], ref.v_pu)
+    assert study.summary["peak_loading"] == pytest.approx(study.ac.loading.max(axis=None))
+    assert study.summary["v_min_pu"] == pytest.approx(study.ac.v_pu.min(axis=None))
+    step, line = study.summary["peak_loading_step"], study.summary["peak_loading_line"]
+    assert study.ac.loading.loc[step, line] == pytest.approx(study.summary["peak_loading"])
+    assert study.summary["shed_kwh"] == pytest.approx(day.shed_kw.to_numpy().sum())
+    assert list(study.to_frame().columns)[:2] == ["v_min_pu", "v_min_bus"]
