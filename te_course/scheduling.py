@@ -47,6 +47,7 @@ import scipy.sparse as sp
 from ._solvers import solve_quietly
 from ._validation import SolverError, TeCourseError, as_1d_float, as_positive_float, check_finite
 from .feeders import Feeder, _label
+from .feeders import ieee33 as _ieee33
 from .powerflow import _check_feeder, _series_impedance_pu, _tree, ac_power_flow
 from .prosumer import EV, PV, Battery, FlexibleLoad, Prosumer, _broadcast, _devices, _spec
 
@@ -62,6 +63,7 @@ __all__ = [
     "EVStudy",
     "ev_study",
     "rate_lines",
+    "example_feeder_day",
 ]
 
 _SOLVER_OPTIONS = {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9, "max_iter": 200}
@@ -1049,5 +1051,58 @@ def ev_study(feeder: Feeder, penetration: float, share_responsive: float, *, pri
         "v_min_bus": v_at[1],
         "shed_kwh": float(day.shed_kw.to_numpy().sum()) * day.dt_h,
         "substation_peak_kw": float(ac.substation_kw.max()),
-    })
+    }, dtype=object)
     return EVStudy(fleet=fleet, day=day, ac=ac, ev_costs=costs, summary=summary)
+
+
+def example_feeder_day(*, n_prosumers: int = 8, seed=0) -> dict:
+    """Return a SYNTHETIC day on the IEEE 33-bus feeder with prosumers: the inputs of :func:`simulate_day`.
+
+    No data source: a teaching set-up built from formulas.  The feeder is
+    :func:`te_course.feeders.ieee33` rated by :func:`rate_lines` at the day's
+    peak; its loads follow ``load_profile = 0.45 + 0.5 g(h; 19, 3)`` (an evening
+    peak, ``g`` as in :func:`te_course.prosumer.example_day`); the substation
+    price is ``example_day()["buy_price"]``.  ``n_prosumers`` buses, drawn
+    with ``seed`` among buses 2-33, each get a neighbourhood aggregate: PV of
+    30-120 kWp (``example_day()["pv_kw_per_kwp"]`` times the size), a battery
+    of 50-200 kWh with a 0.5 C inverter, and 5-20 EVs plugged in from 18:00 to
+    07:00 needing 10 kWh each through 3.7 kW chargers (aggregated: exact for
+    identical cars in an LP), with a base load of 5 % of its size per hour.
+
+    Returns
+    -------
+    dict
+        ``feeder``, ``prosumers`` (``{bus: Prosumer}``), ``price_substation``,
+        ``load_profile`` (arrays of 24).
+
+    Examples
+    --------
+    >>> day = example_feeder_day()
+    >>> sorted(day), len(day["prosumers"])
+    (['feeder', 'load_profile', 'price_substation', 'prosumers'], 8)
+    """
+    from .prosumer import example_day
+
+    if isinstance(n_prosumers, bool) or not isinstance(n_prosumers, (int, np.integer)) or not 0 <= n_prosumers <= 32:
+        raise ValueError(f"`n_prosumers` must be an integer between 0 and 32; got {n_prosumers!r}.")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    hours = np.arange(24)
+    load = 0.45 + 0.5 * np.exp(-0.5 * ((hours - 19) / 3) ** 2)
+    base_day = example_day()
+    pv_shape = base_day["pv_kw_per_kwp"].to_numpy()
+    feeder = rate_lines(_ieee33(), load_scale=float(load.max()))
+    buses = sorted(rng.choice(np.arange(2, 34), size=n_prosumers, replace=False).tolist())
+    night = (hours >= 18) | (hours < 7)
+    prosumers = {}
+    for bus in buses:
+        kwp = float(rng.uniform(30, 120))
+        kwh = float(rng.uniform(50, 200))
+        cars = int(rng.integers(5, 21))
+        devices = [
+            PV(kwp * pv_shape, name="pv"),
+            Battery(kwh, 0.5 * kwh, soc0_kwh=0.5 * kwh, soc_end_kwh=0.5 * kwh, name="battery"),
+            EV(night, 10.0 * cars, 3.7 * cars, eta=0.9, name="evs"),
+        ]
+        prosumers[bus] = Prosumer(np.full(24, 0.05 * kwp), devices, name=f"neighbourhood {bus}")
+    return {"feeder": feeder, "prosumers": prosumers, "price_substation": base_day["buy_price"].to_numpy(),
+            "load_profile": load}
