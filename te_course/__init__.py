@@ -30,7 +30,43 @@ from .coordination import (
     random_community,
 )
 from .dlmp import DLMPProblem, DLMPResult, dlmp, marginal_loss_factors
+from .fairness import (
+    Allocation,
+    FairnessProblem,
+    compare_allocations,
+    envy,
+    fair_allocation,
+    feeder_usage,
+    is_envy_free,
+    jain_index,
+    price_of_fairness,
+    worst_off,
+)
 from .feeders import Feeder, ieee33, pjm5bus, radial_feeder
+from .games import (
+    CournotResult,
+    DynamicsResult,
+    WithholdingResult,
+    best_response_dynamics,
+    competition_curve,
+    cournot_best_responses,
+    cournot_equilibrium,
+    dlmp_withholding,
+    matrix_best_responses,
+    pure_nash_equilibria,
+    two_zone_outcome,
+    withholding,
+)
+from .market_power import (
+    concentration,
+    demand_elasticity,
+    hhi,
+    lerner_cournot,
+    lerner_from_hhi,
+    lerner_index,
+    lerner_monopoly,
+    weighted_lerner,
+)
 from .mechanisms import Outcome, max_misreport_gain, property_table, sbba, trade_reduction, uniform_price, vcg
 from .powerflow import PowerFlowResult, ac_power_flow, dc_power_flow, hosting_capacity, lindistflow, ptdf
 from .prosumer import (
@@ -45,8 +81,43 @@ from .prosumer import (
     example_day,
     schedule,
 )
+from .scheduling import (
+    DayFlows,
+    DayResult,
+    EVFleet,
+    EVStudy,
+    day_ahead_dlmp,
+    ev_fleet,
+    ev_study,
+    evaluate_day,
+    rate_lines,
+    simulate_day,
+    uncontrolled_charging,
+)
+from .security import (
+    FalseBidResult,
+    FeederAttackResult,
+    MarketOutcome,
+    MitigationResult,
+    NMinus1Result,
+    Screening,
+    false_bid_attack,
+    false_offer_on_feeder,
+    mitigate_false_bids,
+    n_minus_1,
+    robust_z,
+    screen_orders,
+)
+from .uncertainty import (
+    StochasticValue,
+    TwoStageSchedule,
+    pv_scenarios,
+    recourse_costs,
+    stochastic_value,
+    two_stage_schedule,
+)
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 __all__ = [
     # errors
     "ConvergenceError",
@@ -106,6 +177,68 @@ __all__ = [
     "sbba",
     "max_misreport_gain",
     "property_table",
+    # chapter 7: strategic behaviour and market power
+    "CournotResult",
+    "cournot_equilibrium",
+    "cournot_best_responses",
+    "competition_curve",
+    "DynamicsResult",
+    "best_response_dynamics",
+    "pure_nash_equilibria",
+    "matrix_best_responses",
+    "WithholdingResult",
+    "two_zone_outcome",
+    "withholding",
+    "dlmp_withholding",
+    "hhi",
+    "concentration",
+    "lerner_index",
+    "demand_elasticity",
+    "lerner_monopoly",
+    "lerner_cournot",
+    "weighted_lerner",
+    "lerner_from_hhi",
+    # chapter 8: fairness
+    "Allocation",
+    "FairnessProblem",
+    "fair_allocation",
+    "feeder_usage",
+    "envy",
+    "is_envy_free",
+    "jain_index",
+    "price_of_fairness",
+    "worst_off",
+    "compare_allocations",
+    # chapter 9: applications (a day on the feeder, uncertainty, security)
+    "DayResult",
+    "DayFlows",
+    "day_ahead_dlmp",
+    "simulate_day",
+    "evaluate_day",
+    "uncontrolled_charging",
+    "EVFleet",
+    "ev_fleet",
+    "EVStudy",
+    "ev_study",
+    "rate_lines",
+    "StochasticValue",
+    "TwoStageSchedule",
+    "stochastic_value",
+    "two_stage_schedule",
+    "recourse_costs",
+    "pv_scenarios",
+    "NMinus1Result",
+    "n_minus_1",
+    "MarketOutcome",
+    "FalseBidResult",
+    "false_bid_attack",
+    "robust_z",
+    "Screening",
+    "screen_orders",
+    "MitigationResult",
+    "mitigate_false_bids",
+    "FeederAttackResult",
+    "false_offer_on_feeder",
 ]
 
 _LAZY = ("plots", "widgets", "grading")

@@ -21,6 +21,9 @@ __all__ = [
     "new_axes", "to_png", "supply_demand_curves", "plot_double_auction", "plot_schedule", "plot_soc",
     "plot_aggregate_response", "plot_convergence", "tree_layout", "plot_feeder", "plot_voltage_profile",
     "plot_dlmp", "plot_misreport",
+    "plot_best_responses", "plot_competition", "plot_withholding",
+    "plot_allocations",
+    "plot_price_heatmap", "plot_voltage_envelope", "plot_day_profiles",
 ]
 
 BUY_COLOR = "#1f77b4"
@@ -507,6 +510,315 @@ def plot_misreport(reports, utilities, truthful: float, *, current: float | None
         ax.plot([current], [np.interp(current, reports, utilities)], "ko", label=f"report {current:g}")
     ax.set_xlabel("reported price")
     ax.set_ylabel("utility (true value)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+# --------------------------------------------------------------------------- chapter 7: strategic behaviour
+
+
+def plot_best_responses(result, dynamics=None, ax: Axes | None = None) -> Axes:
+    """Draw the two best-response lines of a Cournot duopoly, its equilibrium and a best-response path.
+
+    Firm 0's best response is drawn as ``q_0 = BR_0(q_1)``, firm 1's as
+    ``q_1 = BR_1(q_0)``; they cross at the Nash equilibrium.  A sequential
+    path (``dynamics.order == "sequential"``) is drawn as a staircase, one
+    move at a time; a simultaneous one jumps from round to round.
+
+    Parameters
+    ----------
+    result : te_course.games.CournotResult
+        A two-firm equilibrium.
+    dynamics : te_course.games.DynamicsResult, optional
+        Best-response dynamics of the same game (its first two columns).
+    ax : matplotlib.axes.Axes, optional
+
+    Examples
+    --------
+    >>> from te_course.games import cournot_equilibrium
+    >>> ax = plot_best_responses(cournot_equilibrium(100, 1, [10, 10]))
+    >>> ax.get_xlabel()
+    'q_0: firm 0 (kW)'
+    """
+    from .games import cournot_best_responses
+
+    if result.n_firms != 2:
+        raise ValueError(f"`result` must be a two-firm Cournot equilibrium to draw in the plane; it has "
+                         f"{result.n_firms} firms.")
+    if ax is None:
+        ax = new_axes((5.2, 4.6))
+    br = cournot_best_responses(result.intercept, result.slope, result.marginal_costs, capacities=result.capacities)
+    top = float(np.max((result.intercept - result.marginal_costs) / result.slope))
+    grid = np.linspace(0.0, max(top, 1e-9), 201)
+    ax.plot([br[0]([0.0, q]) for q in grid], grid, color=BUY_COLOR, lw=2, label="firm 0's best response")
+    ax.plot(grid, [br[1]([q, 0.0]) for q in grid], color=SELL_COLOR, lw=2, label="firm 1's best response")
+    if dynamics is not None:
+        path = dynamics.history.iloc[:, :2].to_numpy(dtype=float)
+        if dynamics.order == "sequential":
+            stairs = [path[0]]
+            for prev, new in zip(path[:-1], path[1:]):
+                stairs += [np.array([new[0], prev[1]]), new]
+            path = np.array(stairs)
+        ax.plot(path[:, 0], path[:, 1], color="0.4", lw=1, marker=".", ms=5, label=f"{dynamics.order} best responses")
+    q0, q1 = result.quantities
+    ax.plot([q0], [q1], "ko", ms=8, label=f"Nash equilibrium ({q0:.3g}, {q1:.3g})")
+    ax.set_xlabel("q_0: firm 0 (kW)")
+    ax.set_ylabel("q_1: firm 1 (kW)")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize="small")
+    return ax
+
+
+def plot_competition(table, *, current: int | None = None, ax: Axes | None = None) -> Axes:
+    """Draw price, HHI and Lerner index against the number of competitors.
+
+    The price (left axis) falls towards the lowest marginal cost (dashed);
+    the HHI (as a fraction, HHI / 10,000) and the share-weighted Lerner index
+    (right axis) fall towards 0.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`te_course.games.competition_curve`.
+    current : int, optional
+        A number of firms to mark with a vertical line.
+    ax : matplotlib.axes.Axes, optional
+        The price axes; the right axis is ``ax.right_axis``.
+
+    Examples
+    --------
+    >>> from te_course.games import competition_curve
+    >>> ax = plot_competition(competition_curve(100, 1, 10, n_max=5))
+    >>> ax.right_axis.get_ylabel()
+    'HHI / 10,000 and Lerner index'
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    if ax is None:
+        ax = new_axes((7, 3.8))
+    n = table.index.to_numpy()
+    right = ax.twinx()
+    ax.right_axis = right
+    ax.plot(n, table["price"], color=BUY_COLOR, marker="o", ms=4, lw=2, label="price")
+    ax.plot(n, table["min_cost"], color=BUY_COLOR, ls="--", lw=1, label="marginal cost (lowest)")
+    right.plot(n, table["hhi"] / 10_000, color=SELL_COLOR, marker="s", ms=4, lw=1.5, label="HHI / 10,000")
+    right.plot(n, table["lerner"], color=WELFARE_COLOR, marker="^", ms=4, lw=1.5, label="Lerner index (share-weighted)")
+    if current is not None:
+        ax.axvline(current, color="0.3", ls=":", lw=1.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("number of competitors")
+    ax.set_ylabel("price")
+    right.set_ylabel("HHI / 10,000 and Lerner index")
+    ax.set_ylim(bottom=0)
+    right.set_ylim(0, 1.05)
+    ax.grid(alpha=0.3)
+    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, loc="upper right", fontsize="small")
+    return ax
+
+
+def plot_withholding(result, ax: Axes | None = None) -> Axes:
+    """Draw a strategic prosumer's profit (and welfare) against the quantity it offers.
+
+    Parameters
+    ----------
+    result : te_course.games.WithholdingResult or pandas.DataFrame
+        A two-zone result (its ``curve`` is drawn with profit and welfare, the
+        import-congested offers shaded, the profit-maximising and the full
+        offer marked), or a table with ``offer_kw`` and ``profit`` columns,
+        such as :func:`te_course.games.dlmp_withholding` returns (its best
+        offer marked).
+    ax : matplotlib.axes.Axes, optional
+
+    Examples
+    --------
+    >>> from te_course.games import withholding
+    >>> ax = plot_withholding(withholding(100, 1, 40, 10, 60, price_import=20))
+    >>> ax.get_xlabel()
+    'offered quantity (kW)'
+    """
+    if ax is None:
+        ax = new_axes((6.4, 3.8))
+    is_result = hasattr(result, "curve")  # a WithholdingResult, not a table
+    table = result.curve if is_result else result
+    q, profit = table["offer_kw"].to_numpy(dtype=float), table["profit"].to_numpy(dtype=float)
+    ax.plot(q, profit, color=SELL_COLOR, lw=2, marker="." if len(q) < 60 else None, label="prosumer's profit")
+    if "welfare" in table:
+        ax.plot(q, table["welfare"].to_numpy(dtype=float), color=WELFARE_COLOR, lw=2, label="welfare")
+    if "line" in table:
+        congested = q[table["line"].to_numpy() == "import congested"]
+        if congested.size:
+            ax.axvspan(0, congested.max(), color="0.85", alpha=0.6, label="line congested")
+    if is_result:
+        best, full = result.offer_kw, result.capacity_kw
+        ax.plot([best], [result.profit], "k*", ms=12, label=f"best offer {best:.3g} kW")
+        ax.plot([full], [result.full_profit], "ks", ms=7, label=f"full offer {full:.3g} kW")
+    else:
+        i = int(np.argmax(profit))
+        ax.plot([q[i]], [profit[i]], "k*", ms=12, label=f"best offer {q[i]:.3g} kW")
+    ax.set_xlabel("offered quantity (kW)")
+    ax.set_ylabel("per hour")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+# --------------------------------------------------------------------------- chapter 8: fairness
+
+RULE_COLORS = {"utilitarian": "#1f77b4", "max_min": "#ff7f0e", "proportional": "#2ca02c"}
+
+
+def plot_allocations(allocations, ax: Axes | None = None, *, quantity: str = "x") -> Axes:
+    """Draw allocations as grouped bars: agents on the x axis, one bar per rule.
+
+    Parameters
+    ----------
+    allocations : dict of str to Allocation, or sequence of Allocation
+        From :func:`te_course.fairness.fair_allocation`, all of the same agents;
+        a sequence is labelled by each allocation's rule.
+    ax : matplotlib.axes.Axes, optional
+    quantity : {"x", "utilities"}
+        Draw the amounts or the utilities.
+
+    Examples
+    --------
+    >>> from te_course.fairness import fair_allocation
+    >>> rules = ("utilitarian", "max_min", "proportional")
+    >>> ax = plot_allocations([fair_allocation([[1, 1]], [1], weights=[2, 1], rule=r) for r in rules])
+    >>> [round(float(b.get_height()), 4) for b in ax.containers[1]]  # max-min
+    [0.3333, 0.6667]
+    """
+    if quantity not in ("x", "utilities"):
+        raise ValueError(f"`quantity` must be 'x' or 'utilities'; got {quantity!r}.")
+    items = list(allocations.items()) if isinstance(allocations, dict) else [(a.rule, a) for a in allocations]
+    if not items:
+        raise ValueError("`allocations` is empty; give at least one allocation.")
+    agents = items[0][1].x.index
+    for label, a in items:
+        if not a.x.index.equals(agents):
+            raise ValueError(f"allocation {label!r} has other agents than {items[0][0]!r}; compare one problem.")
+    if ax is None:
+        ax = new_axes((6.4, 3.8))
+    pos = np.arange(len(agents))
+    width = 0.8 / len(items)
+    for j, (label, a) in enumerate(items):
+        values = getattr(a, quantity).to_numpy()
+        ax.bar(pos + (j - (len(items) - 1) / 2) * width, values, width, label=label.replace("_", "-"),
+               color=RULE_COLORS.get(a.rule, None))
+    ax.set_xticks(pos, [str(agent) for agent in agents])
+    ax.set_xlabel(str(agents.name or "agent"))
+    ax.set_ylabel("amount x" if quantity == "x" else "utility w x")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+# --------------------------------------------------------------------------- chapter 9: a day on the feeder
+
+
+def plot_price_heatmap(prices, ax: Axes | None = None, *, label: str = "DLMP (per kWh)", cmap: str = "viridis") -> Axes:
+    """Draw prices (or any steps x buses table) as a heatmap: buses down, hours across.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame
+        One row per step, one column per bus, e.g. ``DayResult.prices``.
+    ax : matplotlib.axes.Axes, optional
+    label : str
+        The colour bar's label.
+    cmap : str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ax = plot_price_heatmap(pd.DataFrame([[0.1, 0.2], [0.3, 0.4]], columns=[1, 2]))
+    >>> ax.images[0].get_array().shape  # buses x steps
+    (2, 2)
+    """
+    if ax is None:
+        ax = new_axes((8, 4.5))
+    data = prices.to_numpy(dtype=float).T
+    image = ax.imshow(data, aspect="auto", origin="lower", cmap=cmap, interpolation="nearest")
+    buses = [str(b) for b in prices.columns]
+    step = max(1, len(buses) // 17)
+    ax.set_yticks(range(0, len(buses), step), buses[::step], fontsize=7)
+    hours = list(prices.index)
+    ax.set_xticks(range(0, len(hours), max(1, len(hours) // 12)), [str(h) for h in hours][::max(1, len(hours) // 12)])
+    ax.set_xlabel("hour")
+    ax.set_ylabel("bus")
+    ax.figure.colorbar(image, ax=ax, label=label)
+    return ax
+
+
+def plot_voltage_envelope(cases, ax: Axes | None = None, *, v_min_pu: float | None = None,
+                          v_max_pu: float | None = None) -> Axes:
+    """Draw, for each case, the lowest and highest bus voltage of every hour as a band.
+
+    Parameters
+    ----------
+    cases : dict of str to pandas.DataFrame
+        Label to voltages (steps x buses), e.g. ``{"uncontrolled": flows.v_pu, ...}``.
+    ax : matplotlib.axes.Axes, optional
+    v_min_pu, v_max_pu : float, optional
+        Limits drawn as dashed lines.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> v = pd.DataFrame([[1.0, 0.95], [1.0, 0.93]])
+    >>> ax = plot_voltage_envelope({"case": v}, v_min_pu=0.94)
+    >>> ax.get_lines()[0].get_ydata().tolist()  # the lowest voltage of each hour
+    [0.95, 0.93]
+    """
+    if ax is None:
+        ax = new_axes((7, 3.6))
+    for label, v in cases.items():
+        lo, hi = v.min(axis=1).to_numpy(), v.max(axis=1).to_numpy()
+        x = np.arange(len(v))
+        (line,) = ax.plot(x, lo, lw=1.8, label=f"{label}: lowest")
+        ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15, label=f"{label}: range over buses")
+    for lim in (v_min_pu, v_max_pu):
+        if lim is not None:
+            ax.axhline(lim, color="tab:red", ls="--", lw=1)
+    ax.set_xlabel("hour")
+    ax.set_ylabel("voltage (p.u.)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def plot_day_profiles(profiles, ax: Axes | None = None, *, ylabel: str = "kW", limit: float | None = None,
+                      limit_label: str = "limit") -> Axes:
+    """Draw one line per case over the hours of a day (substation power, peak loading, ...).
+
+    Parameters
+    ----------
+    profiles : dict of str to array_like
+        Label to one value per step.
+    ax : matplotlib.axes.Axes, optional
+    ylabel : str
+    limit : float, optional
+        A horizontal line (a rating, a limit).
+    limit_label : str
+
+    Examples
+    --------
+    >>> ax = plot_day_profiles({"a": [1, 2, 3]}, limit=2.5)
+    >>> ax.get_lines()[0].get_ydata().tolist()
+    [1.0, 2.0, 3.0]
+    """
+    if ax is None:
+        ax = new_axes((7, 3.4))
+    for label, values in profiles.items():
+        y = np.asarray(values, dtype=float)
+        ax.plot(np.arange(y.size), y, marker="o", ms=3, lw=1.5, label=label)
+    if limit is not None:
+        ax.axhline(limit, color="tab:red", ls="--", lw=1, label=limit_label)
+    ax.set_xlabel("hour")
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     return ax

@@ -149,6 +149,18 @@ def _bus_table(value, feeder: Feeder, n: int, name: str) -> np.ndarray:
     return arr
 
 
+def _day_inputs(feeder, prosumers, price_substation, load_profile, fixed_kw, dt_h):
+    """Validate what every day-long function takes; return (pairs, T, dt, price, scale, fixed)."""
+    _check_feeder(feeder)
+    pairs = _placed(prosumers, feeder)
+    _check_table_type(fixed_kw, "fixed_kw")
+    T = _horizon(price_substation, load_profile, pairs, fixed_kw)
+    dt = as_positive_float(dt_h, "dt_h")
+    price = _profile(price_substation, "price_substation", T)
+    scale = _profile(load_profile, "load_profile", T, default=1.0, nonnegative=True)
+    return pairs, T, dt, price, scale, _bus_table(fixed_kw, feeder, T, "fixed_kw")
+
+
 def _v_limits(v_min_pu, v_max_pu):
     v_min = as_positive_float(v_min_pu, "v_min_pu")
     v_max = as_positive_float(v_max_pu, "v_max_pu")
@@ -534,15 +546,8 @@ def day_ahead_dlmp(feeder: Feeder, prosumers=None, *, price_substation, load_pro
     >>> day.prices.loc[:, 18].round(4).tolist()
     [0.3, 0.1]
     """
-    _check_feeder(feeder)
-    pairs = _placed(prosumers, feeder)
-    _check_table_type(fixed_kw, "fixed_kw")
-    T = _horizon(price_substation, load_profile, pairs, fixed_kw)
-    dt = as_positive_float(dt_h, "dt_h")
-    price = _profile(price_substation, "price_substation", T)
-    scale = _profile(load_profile, "load_profile", T, default=1.0, nonnegative=True)
+    pairs, T, dt, price, scale, fixed = _day_inputs(feeder, prosumers, price_substation, load_profile, fixed_kw, dt_h)
     v_min, v_max = _v_limits(v_min_pu, v_max_pu)
-    fixed = _bus_table(fixed_kw, feeder, T, "fixed_kw")
     if feeder.n_buses < 2:
         raise ValueError("`feeder` has a single bus; a day on the feeder needs at least one line.")
     load_p = scale[:, None] * feeder.buses["p_kw"].to_numpy()[None, :] + fixed
@@ -743,14 +748,8 @@ def simulate_day(feeder: Feeder, prosumers=None, *, price_substation, load_profi
     >>> day.schedules["car"]["ev_kw"].round(3).tolist()
     [0.0, 0.0, 7.0]
     """
-    _check_feeder(feeder)
-    pairs = _placed(prosumers, feeder)
-    _check_table_type(fixed_kw, "fixed_kw")
-    T = _horizon(price_substation, load_profile, pairs, fixed_kw)
-    dt = as_positive_float(dt_h, "dt_h")
-    price = _profile(price_substation, "price_substation", T)
-    scale = _profile(load_profile, "load_profile", T, default=1.0, nonnegative=True)
-    fixed = _bus_table(fixed_kw, feeder, T, "fixed_kw")
+    pairs, T, dt, price, scale, fixed = _day_inputs(feeder, prosumers, price_substation, load_profile, fixed_kw, dt_h)
+    _v_limits(v_min_pu, v_max_pu)
     state, actual = {}, {}
     for _, p in pairs:
         for d in p.devices:

@@ -42,6 +42,9 @@ __all__ = [
     "battery_update", "battery_explorer", "coordination_update", "coordination_explorer",
     "hosting_update", "hosting_explorer", "dlmp_update", "dlmp_explorer", "misreport_update",
     "misreport_explorer",
+    "cournot_update", "cournot_explorer",
+    "fairness_update", "fairness_explorer",
+    "ev_update", "ev_explorer",
 ]
 
 
@@ -673,6 +676,318 @@ def misreport_explorer(values=(12.0, 10.0, 8.0), costs=(5.0, 7.0, 9.0)) -> W.VBo
     for w in controls.values():
         w.observe(refresh, names="value")
     app = W.VBox([W.HBox([mechanism, trader]), report, W.HBox([chart, table])])
+    app.controls, app.chart, app.state = controls, chart, state
+    refresh()
+    return app
+
+
+# --------------------------------------------------------------------------- chapter 7: strategic behaviour
+
+
+def cournot_update(n, *, intercept=100.0, slope=1.0, base_cost=10.0, cost_spread=0.0, n_max=20, ax=None):
+    """Compute the Cournot equilibrium of ``n`` prosumers and chart price, HHI and Lerner index against n.
+
+    The ``n`` marginal costs are spread evenly over ``[base_cost, base_cost +
+    cost_spread]``, as in :func:`te_course.games.competition_curve`, whose
+    curve for 1 to ``n_max`` firms is drawn with ``n`` marked.
+
+    Parameters
+    ----------
+    n : int
+        Number of competitors, 1 to ``n_max``.
+    intercept, slope : float
+        Inverse demand ``P = a - b Q``.
+    base_cost, cost_spread : float
+        The lowest marginal cost and the spread of the costs.
+    n_max : int
+        Largest number of firms on the chart.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    result : te_course.games.CournotResult
+    ax : matplotlib.axes.Axes
+    summary : str
+        HTML: price, HHI with its 2023 band, share-weighted Lerner index, firms that produce.
+
+    Examples
+    --------
+    >>> result, ax, summary = cournot_update(2)
+    >>> result.price, result.hhi
+    (40.0, 5000.0)
+    """
+    from .games import competition_curve, cournot_equilibrium
+    from .market_power import concentration
+    from .plots import plot_competition
+
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= n_max:
+        raise ValueError(f"`n` must be an integer from 1 to n_max = {n_max}; got {n!r}.")
+    result = cournot_equilibrium(intercept, slope, base_cost + cost_spread * np.linspace(0.0, 1.0, int(n)))
+    curve = competition_curve(intercept, slope, base_cost, n_max=n_max, cost_spread=cost_spread)
+    ax = plot_competition(curve, current=int(n), ax=ax if ax is not None else new_axes((7, 3.8), pyplot=False))
+    ax.set_title(f"Cournot competition among {int(n)} prosumer(s)")
+    row = curve.loc[int(n)]
+    band = concentration(result.hhi) if np.isfinite(result.hhi) else "nothing is sold"
+    summary = (
+        f"price <b>{result.price:.4g}</b> (lowest marginal cost {base_cost:g})<br>"
+        f"HHI <b>{result.hhi:,.0f}</b>: {band} (2023 guidelines)<br>"
+        f"Lerner index (share-weighted) <b>{row['lerner']:.3f}</b><br>"
+        f"firms that produce: <b>{int(result.active.sum())}</b> of {int(n)}"
+    )
+    return result, ax, summary
+
+
+def cournot_explorer(n: int = 2, *, intercept: float = 100.0, slope: float = 1.0, base_cost: float = 10.0,
+                     cost_spread: float = 0.0, n_max: int = 20) -> W.VBox:
+    """Build a Cournot explorer: slide the number of competitors and their costs.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        With ``app.controls`` (``n``, ``base_cost``, ``cost_spread``),
+        ``app.chart`` and ``app.state`` (``result``, ``ax``, ``table``).
+    """
+    count = W.IntSlider(value=int(n), min=1, max=int(n_max), description="competitors", style=_WIDE)
+    cost = W.FloatSlider(value=float(base_cost), min=0.0, max=0.9 * float(intercept), step=0.5,
+                         description="lowest marginal cost", style=_WIDE)
+    spread = W.FloatSlider(value=float(cost_spread), min=0.0, max=0.9 * float(intercept), step=0.5,
+                           description="cost spread", style=_WIDE)
+    chart = W.Image(format="png", layout=W.Layout(width="660px"))
+    table = W.HTML()
+    controls = {"n": count, "base_cost": cost, "cost_spread": spread}
+    state: dict = {"result": None, "ax": None, "table": ""}
+
+    def refresh(_change=None):
+        result, ax, summary = cournot_update(count.value, intercept=intercept, slope=slope, base_cost=cost.value,
+                                             cost_spread=spread.value, n_max=int(n_max))
+        state.update(result=result, ax=ax, table=summary)
+        table.value = summary
+        chart.value = to_png(ax.figure)
+
+    for w in controls.values():
+        w.observe(refresh, names="value")
+    app = W.VBox([W.HBox([count, cost, spread]), W.HBox([chart, table])])
+    app.controls, app.chart, app.state = controls, chart, state
+    refresh()
+    return app
+
+
+# --------------------------------------------------------------------------- chapter 8: fairness
+
+
+def _line_network():
+    """Two unit links, a long flow over both and a short flow on each (Bertsekas and Gallager, section 6.5.2)."""
+    return pd.DataFrame([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0]], index=pd.Index(["link 1", "link 2"], name="resource"),
+                        columns=pd.Index(["long", "short 1", "short 2"], name="agent"))
+
+
+def fairness_update(problem, *, weights=None, capacity=None, ax=None):
+    """Solve one sharing problem under the three rules and draw them side by side.
+
+    Parameters
+    ----------
+    problem : te_course.fairness.FairnessProblem
+        Built once (its cvxpy problems are re-solved with new parameters).
+    weights, capacity : array_like, optional
+        As in :meth:`~te_course.fairness.FairnessProblem.solve`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    allocations : dict of str to Allocation
+        One per rule.
+    ax : matplotlib.axes.Axes
+    summary : str
+        HTML: the table of :func:`te_course.fairness.compare_allocations`.
+
+    Examples
+    --------
+    >>> from te_course.fairness import FairnessProblem
+    >>> allocations, ax, summary = fairness_update(FairnessProblem([[1, 1]], [1]), weights=[2, 1])
+    >>> allocations["max_min"].x.round(4).tolist(), "price of fairness" in summary
+    ([0.3333, 0.6667], True)
+    """
+    from .fairness import RULES, compare_allocations
+    from .plots import plot_allocations
+
+    allocations = {rule: problem.solve(rule, weights=weights, capacity=capacity) for rule in RULES}
+    ax = plot_allocations(allocations, ax=ax if ax is not None else new_axes((6.4, 3.8), pyplot=False))
+    ax.set_title("amounts under each rule")
+    table = compare_allocations(allocations)
+    shown = table.drop(columns=["jain_index_x"]).rename(columns=lambda c: c.replace("_", " "))
+    summary = shown.to_html(float_format=lambda v: f"{v:.4g}", border=0)
+    return allocations, ax, summary
+
+
+def fairness_explorer(usage=None, capacity=None, *, weights=None, caps=None) -> W.VBox:
+    """Build a fairness explorer: a weight slider per agent and a capacity slider per limited resource.
+
+    Default: the line network (two unit links, a long flow and two short ones).
+
+    Returns
+    -------
+    ipywidgets.VBox
+        With ``app.controls`` (``"weight <agent>"`` and ``"capacity <resource>"``
+        sliders), ``app.chart`` and ``app.state`` (``allocations``, ``metrics``,
+        ``ax``, ``table``).
+    """
+    from .fairness import FairnessProblem, compare_allocations
+
+    if usage is None:
+        usage = _line_network()
+        capacity = [1.0, 1.0] if capacity is None else capacity
+    if capacity is None:
+        raise ValueError("`capacity` is needed with a `usage` of your own.")
+    problem = FairnessProblem(usage, capacity, caps=caps)
+    w0 = np.ones(len(problem.agents)) if weights is None else np.broadcast_to(
+        np.asarray(weights, dtype=float), (len(problem.agents),))
+    controls = {}
+    for agent, w in zip(problem.agents, w0):
+        controls[f"weight {agent}"] = W.FloatSlider(value=float(w), min=0.1, max=max(4.0, 2 * float(w)), step=0.05,
+                                                   description=f"weight {agent}", style=_WIDE)
+    for resource, c in zip(problem.resources, problem.capacity):
+        if np.isfinite(c):
+            controls[f"capacity {resource}"] = W.FloatSlider(value=float(c), min=0.0, max=max(1.0, 2 * float(c)),
+                                                             step=max(1.0, 2 * float(c)) / 100,
+                                                             description=f"capacity {resource}", style=_WIDE)
+    chart = W.Image(format="png", layout=W.Layout(width="600px"))
+    table = W.HTML()
+    state: dict = {"allocations": None, "metrics": None, "ax": None, "table": ""}
+
+    def refresh(_change=None):
+        w = [controls[f"weight {agent}"].value for agent in problem.agents]
+        c = problem.capacity.copy()
+        for k, resource in enumerate(problem.resources):
+            if f"capacity {resource}" in controls:
+                c[k] = controls[f"capacity {resource}"].value
+        allocations, ax, summary = fairness_update(problem, weights=w, capacity=c)
+        state.update(allocations=allocations, metrics=compare_allocations(allocations), ax=ax, table=summary)
+        table.value = summary
+        chart.value = to_png(ax.figure)
+
+    for control in controls.values():
+        control.observe(refresh, names="value")
+    sliders = list(controls.values())
+    app = W.VBox([W.HBox([W.VBox(sliders[:len(problem.agents)]), W.VBox(sliders[len(problem.agents):])]), chart,
+                  table])
+    app.controls, app.chart, app.state = controls, chart, state
+    refresh()
+    return app
+
+
+# --------------------------------------------------------------------------- chapter 9: EVs on the feeder
+
+
+def _ev_day_defaults():
+    from .prosumer import example_day
+    from .scheduling import rate_lines
+
+    load = 0.45 + 0.5 * np.exp(-0.5 * ((np.arange(24) - 19) / 3) ** 2)
+    price = example_day()["buy_price"].to_numpy()
+    return rate_lines(ieee33(), load_scale=float(load.max())), price, load
+
+
+def ev_update(feeder, penetration, share_responsive, *, price_substation, load_profile, axes=None, **options):
+    """Run the EV study for one setting of the explorer's sliders and draw the day.
+
+    Parameters
+    ----------
+    feeder : Feeder
+        With line ratings (see :func:`te_course.scheduling.rate_lines`).
+    penetration, share_responsive : float
+        Cars per household and the share of them that respond to DLMPs.
+    price_substation, load_profile : array_like
+        One value per hour.
+    axes : pair of matplotlib Axes, optional
+        Where to draw the hourly peak loading and the hourly lowest voltage.
+    **options
+        Passed to :func:`te_course.scheduling.ev_study`.
+
+    Returns
+    -------
+    study : te_course.scheduling.EVStudy
+    axes : tuple of matplotlib.axes.Axes
+    summary : str
+        HTML: peak line loading and lowest voltage (AC), energy the operator would shed, cost per car.
+
+    Examples
+    --------
+    >>> feeder, price, load = _ev_day_defaults()
+    >>> study, axes, summary = ev_update(feeder, 0.3, 1.0, price_substation=price, load_profile=load)
+    >>> round(float(study.summary["peak_loading"]), 2)
+    0.82
+    """
+    from .plots import plot_day_profiles, plot_voltage_envelope
+    from .scheduling import ev_study
+
+    study = ev_study(feeder, penetration, share_responsive, price_substation=price_substation,
+                     load_profile=load_profile, **options)
+    top, bottom = axes if axes is not None else _two_panel_figure()
+    loading = study.ac.loading.max(axis=1)
+    plot_day_profiles({"highest line loading": loading}, ax=top, ylabel="loading (|S| / rating)", limit=1.0,
+                      limit_label="rating")
+    top.set_xlabel("")
+    top.set_title(f"{penetration:.0%} cars per household, {share_responsive:.0%} of them respond to DLMPs")
+    v_min = options.get("v_min_pu", 0.9)
+    plot_voltage_envelope({"AC": study.ac.v_pu}, ax=bottom, v_min_pu=v_min)
+    s, c = study.summary, study.ev_costs
+    rows = {
+        "cars (responsive / uncontrolled)": f"{c.loc['responsive', 'cars']} / {c.loc['uncontrolled', 'cars']}",
+        "peak line loading (AC)":
+            f"{s['peak_loading']:.0%} on line {s['peak_loading_line']} at {s['peak_loading_step']}h",
+        "lowest voltage (AC)": f"{s['v_min_pu']:.4f} p.u. at bus {s['v_min_bus']}, {s['v_min_step']}h",
+        "load the operator would shed": f"{s['shed_kwh']:.0f} kWh",
+        "cost per responsive car": _money(c.loc["responsive", "cost_per_car_dlmp"]),
+        "cost per uncontrolled car": _money(c.loc["uncontrolled", "cost_per_car_dlmp"]),
+    }
+    summary = pd.DataFrame({"": list(rows.values())}, index=list(rows)).to_html(header=False)
+    return study, (top, bottom), summary
+
+
+def _money(value) -> str:
+    return "-" if not np.isfinite(value) else f"{value:.2f} (at its bus's DLMPs)"
+
+
+def ev_explorer(feeder=None, price_substation=None, load_profile=None) -> W.VBox:
+    """Build an EV explorer: EV penetration and share of DLMP-responsive cars -> peak loading, lowest voltage.
+
+    By default: the IEEE 33-bus feeder rated by :func:`te_course.scheduling.rate_lines`
+    at the day's peak, the prices of :func:`te_course.example_day` and an evening-peaking
+    load profile.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        With ``app.controls``, ``app.chart`` and ``app.state`` (``study``, ``axes``, ``table``).
+    """
+    f0, p0, l0 = _ev_day_defaults()
+    feeder = f0 if feeder is None else feeder
+    price = p0 if price_substation is None else price_substation
+    load = l0 if load_profile is None else load_profile
+    penetration = W.FloatSlider(value=0.3, min=0.0, max=0.6, step=0.05, description="cars per household",
+                                readout_format=".0%", style=_WIDE)
+    share = W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.1, description="share responding to DLMPs",
+                          readout_format=".0%", style=_WIDE)
+    chart = W.Image(format="png", layout=W.Layout(width="620px"))
+    table = W.HTML()
+    controls = {"penetration": penetration, "share_responsive": share}
+    state: dict = {"study": None, "axes": None, "table": ""}
+
+    def refresh(_change=None):
+        try:
+            study, axes, summary = ev_update(feeder, penetration.value, share.value, price_substation=price,
+                                             load_profile=load)
+        except ValueError as err:  # a fleet so large that even the AC power flow fails
+            state.update(study=None, table=html.escape(str(err)))
+            table.value = f"<b>No answer:</b> {html.escape(str(err))}"
+            return
+        state.update(study=study, axes=axes, table=summary)
+        table.value = summary
+        chart.value = to_png(axes[0].figure)
+
+    for w in controls.values():
+        w.observe(refresh, names="value")
+    app = W.VBox([W.HBox([penetration, share]), W.HBox([chart, table])])
     app.controls, app.chart, app.state = controls, chart, state
     refresh()
     return app

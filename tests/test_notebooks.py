@@ -184,6 +184,33 @@ CHEATS = {
             "    return n, float(o.buyer_pays[o.buyer_trades][0]), float(o.seller_gets[o.seller_trades][0])"
         ),
     },
+    "07_strategic_behaviour": {
+        "cournot_quantities": "return tc.cournot_equilibrium(a, b, costs).quantities",
+        "dashboard": (
+            "q = np.asarray(quantities, float)\n"
+            "    price = a - b * q.sum()\n"
+            "    eps = tc.demand_elasticity(a, b, price)\n"
+            "    return tc.hhi(q), tc.lerner_index(price, marginal_costs), tc.lerner_cournot(q / q.sum(), eps)"
+        ),
+        "best_offer": (
+            "return tc.withholding(a, b, line_kw, marginal_cost, capacity_kw, price_import=price_import).offer_kw"
+        ),
+    },
+    "08_fairness": {
+        "share_one_resource": (
+            "return {r: tc.fair_allocation([np.ones(len(weights))], [capacity], weights=weights, rule=r).x.to_numpy()\n"
+            "            for r in ('utilitarian', 'max_min', 'proportional')}"
+        ),
+        "buyer_envy": (
+            "t = np.asarray(trades, bool)\n"
+            "    o = tc.Outcome(t, t, np.asarray(pays, float), np.zeros(t.size), float(np.sum(pays)))\n"
+            "    return tc.envy(o, values=values, costs=np.zeros(t.size)).to_numpy()[:t.size, :t.size]"
+        ),
+        "fairness_measures": (
+            "return tc.jain_index(utilities), tc.price_of_fairness(float(np.sum(utilities)),\n"
+            "                                                    float(np.sum(utilitarian_utilities)))"
+        ),
+    },
     "03_coordination": {
         "best_response": "return tc.QuadraticAgents(a, b, p_min_kw, p_max_kw).best_response(price)",
         "price_step": (
@@ -202,6 +229,19 @@ CHEATS = {
             "    t = np.asarray(trades, float)\n"
             "    fees = 0.5 * float(np.sum(np.asarray(trading_cost, float) * np.abs(t)))\n"
             "    return -agents.cost(np.asarray(pool_dispatch, float)).sum() + agents.cost(t.sum(axis=1)).sum() + fees"
+        ),
+    },
+    "09_applications": {
+        "first_congestion": (
+            "z = loading.iloc[:, 0]\n"
+            "    t = tc.DayFlows(loading, loading, loading, z, z).to_frame()\n"
+            "    over = t[t['loading_max'] > limit]\n"
+            "    return None if over.empty else (over.index[0], over['loading_max_line'].iloc[0])"
+        ),
+        "robust_z_score": "return tc.robust_z(values)",
+        "attack_damage": (
+            "r = tc.mitigate_false_bids(bids, asks, fake_asks=fake_asks or None, z_max=z_max)\n"
+            "    return r.damage, r.honest.welfare - r.mitigated.welfare"
         ),
     },
 }

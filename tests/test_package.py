@@ -14,7 +14,7 @@ import te_course as tc
 PKG = Path(tc.__file__).parent
 COMPUTATION = [
     "auction.py", "_validation.py", "prosumer.py", "coordination.py", "feeders.py", "powerflow.py", "dlmp.py",
-    "mechanisms.py",
+    "mechanisms.py", "games.py", "market_power.py", "fairness.py", "uncertainty.py", "scheduling.py", "security.py",
 ]
 
 

@@ -1,0 +1,1082 @@
+"""Fair sharing of limited resources: utilitarian, max-min and proportional allocations.
+
+``n`` agents share ``m`` resources.  Agent ``i`` receives an amount ``x_i >= 0``
+(kW of export, Mbit/s, kWh, ...) and uses ``usage[k, i]`` units of resource
+``k`` per unit of ``x_i``; resource ``k`` has ``capacity[k]`` units, and agent
+``i`` wants at most ``caps[i]``.  The feasible allocations are::
+
+    usage @ x <= capacity,   0 <= x <= caps.
+
+Utilities are linear, ``u_i = w_i x_i`` (``w`` are the ``weights``).  Three
+rules pick one feasible allocation (Bertsimas, Farias and Trichakis, "The
+price of fairness", Operations Research 59(1), 2011, section 2):
+
+- *utilitarian*: the largest total utility ``sum_i w_i x_i`` (an LP);
+- *max-min* (leximin): the smallest utility as large as possible, then the
+  second smallest, and so on, found by progressive filling (Bertsekas and
+  Gallager, *Data Networks*, 2nd ed., 1992, section 6.5.2);
+- *proportional*: the largest ``sum_i log u_i`` (Kelly, "Charging and rate
+  control for elastic traffic", European Transactions on Telecommunications
+  8, 1997).
+
+Fairness between agents is measured by envy (Foley 1967; Varian 1974),
+Jain's index, the worst-off agent's utility and the price of fairness.
+
+The energy use case: rooftop PV owners on a radial feeder share the export
+capacity of the lines between them and the substation; :func:`feeder_usage`
+builds ``usage`` (1 where a line lies on an owner's path) and the capacities.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import cvxpy as cp
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from ._solvers import solve_quietly
+from ._validation import SolverError, as_1d_float, check_finite, check_nonnegative
+from .feeders import Feeder, _label
+from .mechanisms import Outcome, _check_outcome, _reports
+
+__all__ = [
+    "RULES",
+    "Allocation",
+    "FairnessProblem",
+    "fair_allocation",
+    "feeder_usage",
+    "envy",
+    "is_envy_free",
+    "jain_index",
+    "price_of_fairness",
+    "worst_off",
+    "compare_allocations",
+]
+
+RULES = ("utilitarian", "max_min", "proportional")
+
+_SOLVER = {"solver": "CLARABEL", "tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
+_ZERO = 1e-6  # relative slack below which a limit counts as reached at an interior-point solution
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True, eq=False)
+class Allocation:
+    """One allocation of shared resources, with its utilities and resource prices.
+
+    Attributes
+    ----------
+    x : pandas.Series
+        The amount each agent receives, indexed by agent label.
+    utilities : pandas.Series
+        ``weights * x``.
+    rule : str
+        ``"utilitarian"``, ``"max_min"`` or ``"proportional"``.
+    weights : pandas.Series
+        The weight ``w_i`` of each agent's linear utility.
+    welfare : float
+        The sum of the utilities.
+    min_utility : float
+        The smallest utility.
+    prices : pandas.Series
+        One price per resource (indexed by resource label): the dual of its
+        capacity constraint in the rule's optimisation, 0 for a resource
+        without limit.  For ``"utilitarian"`` it is the marginal welfare of one
+        more unit of capacity (an optimal LP dual); for ``"proportional"``
+        Kelly's price, with ``x_i * sum_k usage[k, i] * price_k = 1`` for every
+        agent below its cap.  Progressive filling solves no optimisation, so
+        ``"max_min"`` has NaN prices.
+    usage : pandas.DataFrame
+        Resources x agents, as given.
+    capacity : pandas.Series
+        Per resource (``inf`` for no limit).
+    caps : pandas.Series
+        Per agent (``inf`` for none).
+    """
+
+    x: pd.Series
+    utilities: pd.Series
+    rule: str
+    weights: pd.Series
+    welfare: float
+    min_utility: float
+    prices: pd.Series
+    usage: pd.DataFrame
+    capacity: pd.Series
+    caps: pd.Series
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per agent: ``x``, ``utility``, ``weight`` and ``cap``.
+
+        Examples
+        --------
+        >>> fair_allocation([[1, 1]], [1], weights=[2, 1], rule="max_min").to_frame().round(4)
+                    x  utility  weight  cap
+        agent
+        0      0.3333   0.6667     2.0  inf
+        1      0.6667   0.6667     1.0  inf
+        """
+        frame = pd.DataFrame(
+            {"x": self.x, "utility": self.utilities, "weight": self.weights, "cap": self.caps}
+        )
+        frame.index.name = self.x.index.name or "agent"
+        return frame
+
+    def resource_table(self) -> pd.DataFrame:
+        """Return one row per resource: ``capacity``, ``load`` (``usage @ x``) and ``price``.
+
+        Examples
+        --------
+        >>> fair_allocation([[1, 1]], [1], weights=[2, 1], rule="utilitarian").resource_table().round(6)
+                  capacity  load  price
+        resource
+        0              1.0   1.0    2.0
+        """
+        load = self.usage.to_numpy() @ self.x.to_numpy()
+        frame = pd.DataFrame({"capacity": self.capacity, "load": load, "price": self.prices}, index=self.usage.index)
+        frame.index.name = self.usage.index.name or "resource"
+        return frame
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _labels_of(index, name: str, what: str) -> pd.Index:
+    index = pd.Index(index)
+    if index.has_duplicates:
+        dup = _label(index[index.duplicated()][0])
+        raise ValueError(f"`{name}` has the {what} label {dup!r} more than once; labels must be unique.")
+    return index
+
+
+def _as_usage(usage) -> pd.DataFrame:
+    """Validate ``usage``: a 2-D (or 1-D: one resource) array of finite, non-negative numbers."""
+    if isinstance(usage, pd.DataFrame):
+        resources = _labels_of(usage.index, "usage", "resource (row)")
+        agents = _labels_of(usage.columns, "usage", "agent (column)")
+        try:
+            arr = usage.to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError("`usage` must contain only numbers.") from None
+    else:
+        if isinstance(usage, (str, bytes)):
+            raise TypeError(f"`usage` must be a resources x agents matrix of numbers; got the string {usage!r}.")
+        try:
+            arr = np.array(usage, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"`usage` must be a resources x agents matrix of numbers ({exc}).") from None
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2:
+            raise ValueError(
+                f"`usage` must be a resources x agents matrix (one row per resource); got shape {arr.shape}."
+            )
+        resources, agents = pd.RangeIndex(arr.shape[0]), pd.RangeIndex(arr.shape[1])
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"`usage` must have at least one resource and one agent; got shape {arr.shape}.")
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        k, i = (int(v) for v in np.argwhere(bad)[0])
+        raise ValueError(
+            f"`usage` must contain finite, non-negative numbers; the entry for resource {_label(resources[k])!r} "
+            f"and agent {_label(agents[i])!r} is {arr[k, i]}."
+        )
+    frame = pd.DataFrame(arr, index=resources, columns=agents)
+    frame.index.name = usage.index.name if isinstance(usage, pd.DataFrame) and usage.index.name else "resource"
+    frame.columns.name = usage.columns.name if isinstance(usage, pd.DataFrame) and usage.columns.name else "agent"
+    return frame
+
+
+def _aligned(values, name: str, labels: pd.Index, what: str) -> np.ndarray:
+    """Return ``values`` as a float array aligned with ``labels``: a scalar broadcasts, a Series aligns by label."""
+    if isinstance(values, pd.Series):
+        if set(values.index) != set(labels) or len(values) != len(labels):
+            raise ValueError(
+                f"`{name}` is a Series whose index {list(values.index)[:8]} does not match the {what}s "
+                f"{list(labels)[:8]}; label it like `usage` or pass a list (aligned by position)."
+            )
+        values = values.reindex(labels)
+    arr = as_1d_float(values, name, allow_scalar=True)
+    if arr.ndim == 0:
+        return np.full(len(labels), float(arr))
+    if arr.size != len(labels):
+        raise ValueError(f"`{name}` has {arr.size} entries; expected {len(labels)}, one per {what}.")
+    return arr
+
+
+def _limits(values, name: str, labels: pd.Index, what: str) -> np.ndarray:
+    """Per-entry upper limits: non-negative, ``inf`` allowed, NaN not."""
+    arr = _aligned(values, name, labels, what)
+    bad = np.isnan(arr) | (arr < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"`{name}` must be >= 0 (inf for no limit); the entry for {what} {_label(labels[i])!r} is {arr[i]}."
+        )
+    return arr
+
+
+def _weights(weights, agents: pd.Index) -> np.ndarray:
+    if weights is None:
+        return np.ones(len(agents))
+    w = _aligned(weights, "weights", agents, "agent")
+    check_finite(w, "weights", "weights")
+    bad = w <= 0
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"`weights` must be positive; agent {_label(agents[i])!r} has {w[i]}. "
+            "Leave an agent out instead of giving it no weight."
+        )
+    return w
+
+
+def _check_rule(rule) -> str:
+    if rule not in RULES:
+        raise ValueError(f"`rule` must be one of {list(RULES)}; got {rule!r}.")
+    return rule
+
+
+# --------------------------------------------------------------------------- the problem
+
+
+class FairnessProblem:
+    """Agents sharing resources, set up once and solved under any rule, weights and capacities.
+
+    :func:`fair_allocation` builds one and solves it once.  A widget keeps it
+    and calls :meth:`solve` again with new weights or capacities: the cvxpy
+    problems (an LP, a log problem, and one log problem per optimal face met by
+    the utilitarian tie-break) are built once, with the weights, capacities and
+    bounds as cvxpy Parameters, on first use.
+
+    Parameters
+    ----------
+    usage : array_like or pandas.DataFrame
+        Resources x agents: ``usage[k, i]`` units of resource ``k`` per unit of
+        ``x_i`` (finite, >= 0).  A DataFrame's index names the resources and
+        its columns the agents; the labels are kept in the results.  A 1-D
+        input is one resource.
+    capacity : float or array_like
+        Per resource (>= 0; ``inf`` for no limit; a scalar applies to every
+        resource; a Series is aligned by resource label).
+    caps : float or array_like, optional
+        Upper bound on each ``x_i`` (>= 0, ``inf`` allowed; a scalar applies to
+        every agent).  Default: no bound.
+
+    Raises
+    ------
+    ValueError
+        If an entry is NaN or negative, a length does not match, or an agent
+        could receive an unlimited amount (it uses no limited resource and has
+        no cap).
+
+    Examples
+    --------
+    >>> p = FairnessProblem([[1, 1]], [1])
+    >>> p.solve("max_min", weights=[2, 1]).x.round(4).tolist()
+    [0.3333, 0.6667]
+    >>> p.solve("max_min", weights=[1, 1], capacity=[4]).x.tolist()
+    [2.0, 2.0]
+    """
+
+    def __init__(self, usage, capacity, *, caps=None):
+        self.usage = _as_usage(usage)
+        self.resources, self.agents = self.usage.index, self.usage.columns
+        self._a = self.usage.to_numpy()
+        self.capacity = _limits(capacity, "capacity", self.resources, "resource")
+        self.caps = np.full(len(self.agents), np.inf) if caps is None else _limits(caps, "caps", self.agents, "agent")
+        self._finite = np.isfinite(self.capacity)
+        limited = (self._a[self._finite] > 0).any(axis=0)
+        unbounded = ~limited & ~np.isfinite(self.caps)
+        if unbounded.any():
+            i = int(np.flatnonzero(unbounded)[0])
+            raise ValueError(
+                f"agent {_label(self.agents[i])!r} uses no resource with a finite capacity and has no cap, so it "
+                "could receive an unlimited amount; give it a finite entry in `caps` or a limited resource in `usage`."
+            )
+        self._cvx = None
+        self._faces: dict = {}
+
+    # ------------------------------------------------------------------ helpers
+
+    def _new_capacity(self, capacity) -> np.ndarray:
+        if capacity is None:
+            return self.capacity
+        c = _limits(capacity, "capacity", self.resources, "resource")
+        changed = np.isfinite(c) != self._finite
+        if changed.any():
+            k = int(np.flatnonzero(changed)[0])
+            raise ValueError(
+                f"`capacity` of resource {_label(self.resources[k])!r} changes between finite and inf; "
+                "build a new FairnessProblem (or fair_allocation) for a different set of limited resources."
+            )
+        return c
+
+    def _bounds(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each agent's effective upper bound and whether it can receive anything at all.
+
+        The bound is its cap, or (when that is larger) twice the most that its
+        limited resources let it take alone: finite, never binding, so that
+        the bound's dual does not steal the price of a resource.
+        """
+        a = self._a[self._finite]
+        cf = c[self._finite]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            alone = np.where(a > 0, cf[:, None] / a, np.inf).min(axis=0) if a.size else np.full(a.shape[1], np.inf)
+        ub = np.minimum(self.caps, 2.0 * alone)
+        return ub, ub > 0
+
+    def _build(self) -> dict:
+        """Build the LP and the log problem, with capacities, bounds, weights and offsets as Parameters."""
+        n, af = len(self.agents), self._a[self._finite]
+        x = cp.Variable(n, nonneg=True)
+        c = cp.Parameter(af.shape[0], nonneg=True) if af.shape[0] else None
+        ub, w, b = (cp.Parameter(n, nonneg=True) for _ in range(3))
+        lp_cap, log_cap = ([af @ x <= c] if c is not None else [] for _ in range(2))
+        return {
+            "x": x, "c": c, "ub": ub, "w": w, "b": b,
+            "lp": cp.Problem(cp.Maximize(w @ x), [*lp_cap, x <= ub]),
+            "lp_cap": lp_cap[0] if lp_cap else None,
+            "log": cp.Problem(cp.Maximize(cp.sum(cp.log(x + b))), [*log_cap, x <= ub]),
+            "log_cap": log_cap[0] if log_cap else None,
+        }
+
+    def _face(self, tight: np.ndarray, zero: np.ndarray, at_cap: np.ndarray) -> dict:
+        """Return the log problem on a face: ``tight`` resources full, ``zero`` agents at 0, ``at_cap`` at their bound.
+
+        Built once per face (cached), with capacities and bounds as Parameters.
+        """
+        key = (tight.tobytes(), zero.tobytes(), at_cap.tobytes())
+        if key in self._faces:
+            return self._faces[key]
+        n, af = len(self.agents), self._a[self._finite]
+        x = cp.Variable(n, nonneg=True)
+        c = cp.Parameter(af.shape[0], nonneg=True) if af.shape[0] else None
+        ub = cp.Parameter(n, nonneg=True)
+        free = np.flatnonzero(~zero & ~at_cap)
+        cons = [x[free] <= ub[free]] if free.size else []
+        for rows, equal in ((np.flatnonzero(tight), True), (np.flatnonzero(~tight), False)):
+            if c is not None and rows.size:
+                cons.append(af[rows] @ x == c[rows] if equal else af[rows] @ x <= c[rows])
+        if zero.any():
+            cons.append(x[np.flatnonzero(zero)] == 0)
+        if at_cap.any():
+            cons.append(x[np.flatnonzero(at_cap)] == ub[np.flatnonzero(at_cap)])
+        objective = cp.sum(cp.log(x[free])) if free.size else cp.Constant(0.0)
+        self._faces[key] = {"x": x, "c": c, "ub": ub, "problem": cp.Problem(cp.Maximize(objective), cons)}
+        return self._faces[key]
+
+    def _run(self, problem, x, what: str) -> np.ndarray:
+        try:
+            with warnings.catch_warnings():  # an inaccurate solve is checked and polished below
+                warnings.simplefilter("ignore", UserWarning)
+                solve_quietly(problem, **_SOLVER)
+        except cp.error.SolverError as exc:
+            raise SolverError(f"The {what} could not be solved ({exc}).") from None
+        if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or x.value is None:
+            raise SolverError(
+                f"The {what} ended with solver status {problem.status!r}; check that `usage`, `capacity` "
+                "and `caps` are of reasonable size (scale them to units near 1)."
+            )
+        return np.asarray(x.value, dtype=float)
+
+    def _prices(self, constraint) -> np.ndarray:
+        prices = np.zeros(len(self.resources))
+        if constraint is not None:
+            prices[self._finite] = np.maximum(np.asarray(constraint.dual_value, dtype=float).reshape(-1), 0.0)
+        return prices
+
+    def _set(self, problem: dict, c: np.ndarray, ub: np.ndarray, **values) -> None:
+        if problem["c"] is not None:
+            problem["c"].value = c[self._finite]
+        problem["ub"].value = ub
+        for name, value in values.items():
+            problem[name].value = value
+
+    def _tight(self, x: np.ndarray, c: np.ndarray, ub: np.ndarray, able: np.ndarray):
+        """Which limited resources are full, which agents get 0 and which sit at their bound, at ``x``."""
+        af, cf = self._a[self._finite], c[self._finite]
+        tight = cf - af @ x <= _ZERO * np.maximum(cf, 1e-300)
+        zero = ~able | (x <= _ZERO * ub)
+        at_cap = ~zero & (ub - x <= _ZERO * ub)
+        return tight, zero, at_cap
+
+    def _refine(self, x, c, ub, able, *, equal=None, equal_caps=None):
+        """Make an interior-point solution of ``max sum log x_able`` exact, by an active-set Newton method.
+
+        The limits that ``x`` nearly reaches are held as equalities and
+        :meth:`_polish` solves the optimality conditions exactly.  A limit
+        overshot is added to the set, and one with a negative multiplier is
+        released, until the KKT conditions hold: then the result is optimal.
+        ``equal`` (resources) and ``equal_caps`` (agents at their bound) are
+        equalities of the problem itself (the utilitarian optimal face), whose
+        multipliers may have any sign.  Returns ``(x, lam)``, with ``lam`` the
+        prices of the limited resources (NaN where not computed; ``x``
+        unchanged and ``lam`` all NaN if the method does not settle).
+        """
+        af, cf = self._a[self._finite], c[self._finite]
+        none = np.full(af.shape[0], np.nan)
+        equal = np.zeros(af.shape[0], dtype=bool) if equal is None else equal
+        equal_caps = np.zeros(len(self.agents), dtype=bool) if equal_caps is None else equal_caps
+        tight, _, at_cap = self._tight(x, c, ub, able)
+        tight, at_cap = tight | equal, (at_cap | equal_caps) & able
+        tol_c = 1e-9 * max(1.0, float(np.abs(cf).max(initial=0.0)))
+        inv_ub = np.divide(1.0, ub, out=np.full(ub.shape, np.inf), where=ub > 0)
+        for _ in range(10):
+            free = able & ~at_cap
+            polished = self._polish(x, c, ub, tight, at_cap, free)
+            if polished is None:
+                return x, none
+            out, lam = polished
+            prices = np.nan_to_num(lam)
+            tol_l = 1e-9 * max(1.0, float(np.abs(prices).max(initial=0.0)))
+            mu = np.where(at_cap, inv_ub - af.T @ prices, 0.0)
+            overshot = ~tight & (af @ out > cf + tol_c)
+            over_cap = free & (out > ub + 1e-9 * np.maximum(ub, 1.0))
+            released = tight & ~equal & (prices < -tol_l)
+            released_caps = at_cap & ~equal_caps & (mu < -1e-9 * np.maximum(inv_ub, 1.0))
+            if not (overshot.any() or over_cap.any() or released.any() or released_caps.any()):
+                return out, lam
+            tight = (tight | overshot) & ~released
+            at_cap = (at_cap | over_cap) & ~released_caps
+        return x, none
+
+    def _polish(self, x, c, ub, tight, at_cap, free):
+        """Solve ``1 / x_i = sum_k usage[k, i] lam_k`` (free agents) with the ``tight`` resources full.
+
+        Newton's method in ``lam``, started from a least-squares fit to ``x``
+        (an interior-point solution, accurate to about the square root of its
+        tolerance); agents ``at_cap`` sit at ``ub``, the others not free at 0.
+        Returns ``(x, lam)`` (``lam`` NaN for the resources not solved for) or
+        None if Newton's method fails.
+        """
+        af, cf = self._a[self._finite], c[self._finite]
+        rows = tight & (af[:, free] > 0).any(axis=1)
+        if not free.any() or not rows.any():
+            return None
+        fixed = np.where(at_cap, ub, 0.0)
+        g_mat, h = af[rows][:, free], cf[rows] - af[rows] @ fixed
+        lam = np.linalg.lstsq(g_mat.T, 1.0 / np.maximum(x[free], 1e-300), rcond=None)[0]
+        scale = max(1.0, float(np.abs(h).max()))
+        for _ in range(30):
+            s = g_mat.T @ lam
+            if (s <= 0).any():
+                return None
+            r = g_mat @ (1.0 / s) - h
+            if np.abs(r).max() <= 1e-14 * scale:
+                break
+            step = np.linalg.lstsq(g_mat @ (s[:, None] ** -2.0 * g_mat.T), r, rcond=None)[0]
+            lam = lam + step
+        s = g_mat.T @ lam
+        if (s <= 0).any() or np.abs(g_mat @ (1.0 / s) - h).max() > 1e-10 * scale:
+            return None
+        out = fixed.copy()
+        out[free] = 1.0 / s
+        full = np.full(af.shape[0], np.nan)
+        full[rows] = lam
+        return out, full
+
+    # ------------------------------------------------------------------ rules
+
+    def _max_min(self, w, c) -> np.ndarray:
+        """Progressive filling of the utilities (Bertsekas and Gallager 1992, section 6.5.2)."""
+        a, n = self._a, len(self.agents)
+        x, free, level = np.zeros(n), np.ones(n, dtype=bool), 0.0
+        while free.any():
+            residual = np.maximum(c - a[:, ~free] @ x[~free], 0.0)
+            rate = a[:, free] @ (1.0 / w[free])  # load per unit rise of the common utility level
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t_res = np.where((rate > 0) & np.isfinite(residual), residual / rate, np.inf)
+            t_cap = np.where(free, w * self.caps, np.inf)
+            t = max(level, min(t_res.min(), t_cap.min()))
+            tol = 1e-12 * max(1.0, t)
+            saturated = t_res <= t + tol
+            hit = free & ((a[saturated] > 0).any(axis=0) | (t_cap <= t + tol))
+            x[hit] = np.minimum(t / w[hit], self.caps[hit])
+            free &= ~hit
+            level = t
+        return x
+
+    def _utilitarian(self, w, c, ub, able) -> tuple[np.ndarray, np.ndarray]:
+        """Solve the LP, then find the proportionally fair point of its optimal face.
+
+        An interior-point LP solution lies (to its tolerance) in the relative
+        interior of the optimal face, so the resources full there, the agents
+        at 0 and those at their cap are those of every optimum: that face is
+        where the tie-break maximises ``sum log x``.
+        """
+        m = self._cvx
+        bound = np.where(able, ub, 0.0)
+        self._set(m, c, bound, w=w)
+        x_lp = self._run(m["lp"], m["x"], "utilitarian LP (maximise the sum of weighted utilities)")
+        prices = self._prices(m["lp_cap"])
+        best = float(w @ x_lp)
+        if best <= 0:
+            return np.zeros(len(self.agents)), prices
+        tight, zero, at_cap = self._tight(x_lp, c, bound, able)
+        face = self._face(tight, zero, at_cap)
+        self._set(face, c, bound)
+        if (~zero & ~at_cap).any():
+            x = self._run(face["problem"], face["x"], "utilitarian tie-break (proportional fairness among the optima)")
+        else:
+            x = np.where(at_cap, bound, 0.0)
+        x, _ = self._refine(x, c, bound, able & ~zero, equal=tight, equal_caps=at_cap)
+        if float(w @ x) < best - 1e-7 * best:  # the face was misread: keep the LP's own optimum
+            return x_lp, prices
+        return x, prices
+
+    def _proportional(self, c, ub, able) -> tuple[np.ndarray, np.ndarray]:
+        m = self._cvx
+        bound = np.where(able, ub, 0.0)
+        self._set(m, c, bound, b=np.where(able, 0.0, 1.0))
+        x = self._run(m["log"], m["x"], "proportional-fairness problem (maximise the sum of log utilities)")
+        x = np.where(able, x, 0.0)
+        prices = self._prices(m["log_cap"])
+        x, lam = self._refine(x, c, bound, able)
+        if not np.isnan(lam).all():  # exact KKT multipliers: 0 for the limits left out of the active set
+            prices[self._finite] = np.maximum(np.nan_to_num(lam), 0.0)
+        return x, prices
+
+    def solve(self, rule: str, *, weights=None, capacity=None) -> Allocation:
+        """Return the allocation chosen by ``rule``.
+
+        Parameters
+        ----------
+        rule : {"utilitarian", "max_min", "proportional"}
+            See :func:`fair_allocation`.
+        weights : array_like, optional
+            Positive weight per agent (default ones).
+        capacity : array_like, optional
+            New capacities (default: those given at construction).  Which
+            resources are limited (finite) cannot change.
+
+        Returns
+        -------
+        Allocation
+        """
+        rule = _check_rule(rule)
+        w = _weights(weights, self.agents)
+        c = self._new_capacity(capacity)
+        ub, able = self._bounds(c)
+        prices = np.full(len(self.resources), np.nan)
+        if rule == "max_min":
+            x = self._max_min(w, c)
+        else:
+            if self._cvx is None:
+                self._cvx = self._build()
+            if not able.any():
+                x = np.zeros(len(self.agents))
+                prices = np.zeros(len(self.resources))
+            elif rule == "utilitarian":
+                x, prices = self._utilitarian(w, c, ub, able)
+            else:
+                x, prices = self._proportional(c, ub, able)
+        x = np.minimum(np.maximum(x, 0.0), self.caps)
+        x = np.where(x <= 1e-12 * max(1.0, float(x.max(initial=0.0))), 0.0, x)
+        u = w * x
+        agents = self.agents
+        return Allocation(
+            x=pd.Series(x, index=agents, name="x"),
+            utilities=pd.Series(u, index=agents, name="utility"),
+            rule=rule,
+            weights=pd.Series(w, index=agents, name="weight"),
+            welfare=math.fsum(u),
+            min_utility=float(u.min()),
+            prices=pd.Series(prices, index=self.resources, name="price"),
+            usage=self.usage.copy(),
+            capacity=pd.Series(c, index=self.resources, name="capacity"),
+            caps=pd.Series(self.caps, index=agents, name="cap"),
+        )
+
+
+def fair_allocation(usage, capacity, *, weights=None, rule, caps=None) -> Allocation:
+    """Share resources among agents by a utilitarian, max-min or proportional rule.
+
+    Agents receive ``x >= 0`` subject to ``usage @ x <= capacity`` and
+    ``x <= caps``; agent ``i``'s utility is ``w_i x_i``.
+
+    - ``"utilitarian"``: maximise ``sum_i w_i x_i``, an LP (Bertsimas, Farias
+      and Trichakis, Operations Research 59(1), 2011).  When the optimum is
+      not unique (equal weights sharing a resource, for example), the tie is
+      broken deterministically by taking the **proportionally fair point among
+      the utilitarian optima**: agents who get nothing at every optimum get
+      0, and the others maximise ``sum log x_i`` on the optimal face.  The
+      face is read off the interior-point LP solution, which lies in its
+      relative interior: the limits reached there are reached at every
+      optimum.
+
+    The log problems are solved by Clarabel and then polished by a few Newton
+    steps on their optimality conditions (``1 / x_i = sum_k usage[k, i]
+    price_k`` with the reached limits held), so that the amounts are exact to
+    rounding, e.g. ``1/3`` rather than ``0.3333331``.
+    - ``"max_min"``: the max-min fair (leximin) allocation by progressive
+      filling (Bertsekas and Gallager, *Data Networks*, 2nd ed., 1992, section
+      6.5.2): raise every utility at the same pace; when a resource fills up,
+      or an agent reaches its cap, fix the agents concerned; go on with the
+      others.  The result: no agent can get more without taking from one who
+      is no better off.  This is exact (no solver) and works because every
+      constraint is a packing constraint (non-negative usage).
+    - ``"proportional"``: maximise ``sum_i log(u_i)`` (Kelly, European
+      Transactions on Telecommunications 8, 1997; Kelly, Maulloo and Tan,
+      Journal of the Operational Research Society 49, 1998).  With linear
+      utilities ``sum log(w_i x_i) = sum log w_i + sum log x_i``, so **the
+      weights drop out**: the proportionally fair amounts ``x`` do not depend
+      on ``weights`` (the utilities do).  It is characterised by
+      ``sum_i (x'_i - x_i) / x_i <= 0`` for every feasible ``x'``.  Agents who
+      cannot receive anything (a resource of capacity 0 on their path, or a
+      cap of 0) get 0 and are left out of the sum.
+
+    Parameters
+    ----------
+    usage : array_like or pandas.DataFrame
+        Resources x agents, finite and >= 0.  A DataFrame's index names the
+        resources and its columns the agents (kept in the result); a 1-D input
+        is a single resource.
+    capacity : float or array_like
+        Per resource, >= 0 (``inf`` for no limit).
+    weights : array_like, optional
+        ``w_i > 0`` per agent; default ones.
+    rule : {"utilitarian", "max_min", "proportional"}
+        Keyword only, required.
+    caps : float or array_like, optional
+        Upper bound on each ``x_i`` (>= 0; a scalar applies to all; ``inf``
+        allowed).
+
+    Returns
+    -------
+    Allocation
+
+    Raises
+    ------
+    ValueError
+        For an unknown rule, wrong shapes or lengths, NaN or negative entries,
+        non-positive weights, or an agent that uses no limited resource and has
+        no cap (it could take an unlimited amount).
+    te_course.SolverError
+        If the solver fails (utilitarian and proportional rules).
+
+    Examples
+    --------
+    One unit shared by two agents with utilities ``2 x_1`` and ``x_2``:
+
+    >>> for rule in ("utilitarian", "proportional", "max_min"):
+    ...     print(rule, fair_allocation([[1, 1]], [1], weights=[2, 1], rule=rule).x.round(4).tolist())
+    utilitarian [1.0, 0.0]
+    proportional [0.5, 0.5]
+    max_min [0.3333, 0.6667]
+
+    Two unit links, one long flow using both and a short flow on each:
+
+    >>> usage = [[1, 1, 0], [1, 0, 1]]
+    >>> fair_allocation(usage, [1, 1], rule="proportional").x.round(4).tolist()
+    [0.3333, 0.6667, 0.6667]
+    """
+    rule = _check_rule(rule)
+    return FairnessProblem(usage, capacity, caps=caps).solve(rule, weights=weights)
+
+
+# --------------------------------------------------------------------------- feeders
+
+
+def feeder_usage(feeder, buses, *, capacity_kw=None) -> tuple[pd.DataFrame, pd.Series]:
+    """Build ``usage`` and ``capacity`` for PV owners sharing a radial feeder's export capacity.
+
+    A kW exported at a bus flows over every line between that bus and the
+    substation, so ``usage[line, bus] = 1`` when ``line`` lies on the bus's
+    path to the substation.  The model counts the owners' exports only (loads
+    and losses are left out, a deliberately simple picture of hosting
+    capacity), and treats a line's kVA limit as a kW limit (PV inverters at
+    unity power factor).
+
+    Parameters
+    ----------
+    feeder : te_course.Feeder
+        A radial feeder (:func:`te_course.ieee33`, ...).
+    buses : sequence
+        The bus of each PV owner (one owner per bus).  The substation itself
+        may appear: it uses no line, so give it a cap.
+    capacity_kw : float or mapping, optional
+        Export capacity of the lines, kW.  ``None``: the lines' ``s_max_kva``
+        (no limit where it is NaN).  A number: every line.  A mapping (or
+        Series) from line label to kW: those lines, the others as ``None``.
+
+    Returns
+    -------
+    usage : pandas.DataFrame
+        The lines lying on at least one owner's path (feeder order), x the buses.
+    capacity : pandas.Series
+        ``capacity_kw`` per line of ``usage`` (``inf`` for no limit).
+
+    Raises
+    ------
+    ValueError
+        If a bus is unknown or repeated, a line label is unknown, a capacity
+        is NaN or negative, or the feeder is not radial.
+
+    Examples
+    --------
+    >>> from te_course.feeders import ieee33
+    >>> usage, cap = feeder_usage(ieee33(), [3, 19], capacity_kw={1: 500})
+    >>> usage
+    bus   3   19
+    line
+    1     1   1
+    2     1   0
+    18    0   1
+    >>> cap.tolist()
+    [500.0, inf, inf]
+    """
+    if not isinstance(feeder, Feeder):
+        raise TypeError(f"`feeder` must be a te_course Feeder (e.g. te_course.ieee33()); got {type(feeder).__name__}.")
+    feeder.check_radial()
+    if isinstance(buses, (str, bytes)) or not hasattr(buses, "__iter__"):
+        buses = [buses]
+    buses = [_label(b) for b in buses]
+    if not buses:
+        raise ValueError("`buses` is empty; give the bus of at least one PV owner.")
+    for i, bus in enumerate(buses):
+        if bus not in feeder.buses.index:
+            raise ValueError(f"`buses` entry {i} ({bus!r}) is not a bus of the feeder {feeder.name!r}.")
+    labels = _labels_of(buses, "buses", "bus")
+    graph = feeder.graph
+    on_path = {}
+    for bus in labels:
+        path = nx.shortest_path(graph, bus, feeder.substation)
+        on_path[bus] = {graph.edges[u, v]["line"] for u, v in zip(path[:-1], path[1:])}
+    used = [ln for ln in feeder.lines.index if any(ln in lines for lines in on_path.values())]
+    usage = pd.DataFrame(
+        [[int(ln in on_path[b]) for b in labels] for ln in used], index=pd.Index(used, name="line"), columns=labels
+    ).astype(int)
+    usage.columns.name = "bus"
+    limit = feeder.lines["s_max_kva"].reindex(used).fillna(np.inf).to_numpy(dtype=float)
+    if capacity_kw is not None:
+        if isinstance(capacity_kw, (Mapping, pd.Series)):
+            for line, value in dict(capacity_kw).items():
+                if line not in feeder.lines.index:
+                    raise ValueError(
+                        f"`capacity_kw` names the line {_label(line)!r}, which is not a line of the feeder."
+                    )
+                if line in used:
+                    limit[used.index(line)] = _limits([value], f"capacity_kw[{_label(line)!r}]", pd.Index([line]),
+                                                      "line")[0]
+        else:
+            limit = _limits(capacity_kw, "capacity_kw", pd.Index(used), "line")
+    return usage, pd.Series(limit, index=usage.index, name="capacity_kw")
+
+
+# --------------------------------------------------------------------------- envy
+
+
+def _envy_matrix(own: np.ndarray, others: np.ndarray, labels) -> pd.DataFrame:
+    """``others[i, j]`` is what i gets from j's bundle; envy is its excess over ``own[i]``, noise removed."""
+    e = others - own[:, None]
+    scale = 1.0 + float(np.abs(others).max(initial=0.0))
+    e = np.where(e > 1e-12 * scale, e, 0.0)
+    np.fill_diagonal(e, 0.0)
+    return pd.DataFrame(e, index=pd.Index(labels, name="envious"), columns=pd.Index(labels, name="of"))
+
+
+def envy(allocation_or_outcome, *, payments=None, values=None, costs=None) -> pd.DataFrame:
+    """Who envies whom, and by how much: a square table with zero diagonal.
+
+    Agent ``i`` envies ``j`` when it would rather have ``j``'s bundle (what
+    ``j`` receives and pays) than its own (Foley, "Resource allocation and the
+    public sector", Yale Economic Essays 7, 1967; Varian, "Equity, envy and
+    efficiency", Journal of Economic Theory 9, 1974).  Entry ``[i, j]`` is
+    ``max(0, (i's utility from j's bundle) - (i's own utility))``.
+
+    - For an :class:`Allocation` with ``payments`` ``p`` (default none):
+      agent ``i`` values ``j``'s bundle at ``w_i x_j - p_j`` and its own at
+      ``w_i x_i - p_i``.
+    - For a :class:`te_course.mechanisms.Outcome` with the true ``values``
+      and ``costs``: buyer ``i`` values buyer ``j``'s bundle at
+      ``v_i * trades_j - pays_j`` (``v_i - pays_j`` if ``j`` trades, 0
+      otherwise) and its own at ``v_i * trades_i - pays_i``; seller ``i``
+      values seller ``j``'s at ``gets_j - c_i * trades_j``.  Buyers are
+      compared with buyers and sellers with sellers; the buyer-seller entries
+      are 0.
+
+    Parameters
+    ----------
+    allocation_or_outcome : Allocation or te_course.mechanisms.Outcome
+    payments : array_like, optional
+        For an Allocation: what each agent pays (any sign; a Series aligns by
+        agent label).
+    values, costs : array_like
+        For an Outcome: the true values of the buyers and costs of the sellers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows: the envious agent; columns: the agent envied.  For an Outcome the
+        labels are ``"buyer 0", ..., "seller 0", ...``.
+
+    Examples
+    --------
+    Max-min fairness gives agent 0 (utility ``2 x``) one third and agent 1
+    two thirds; agent 0 values agent 1's bundle at ``2 * 2/3``:
+
+    >>> a = fair_allocation([[1, 1]], [1], weights=[2, 1], rule="max_min")
+    >>> envy(a).round(4)
+    of         0    1
+    envious
+    0        0.0  0.6667
+    1        0.0  0.0000
+
+    Pay-as-bid: buyer 0 (value 12) pays 12 while buyer 1 pays 10.
+
+    >>> from te_course.mechanisms import Outcome
+    >>> o = Outcome(buyer_trades=np.array([True, True]), seller_trades=np.array([True, True]),
+    ...             buyer_pays=np.array([12.0, 10.0]), seller_gets=np.array([5.0, 7.0]), budget_surplus=10.0)
+    >>> envy(o, values=[12, 10], costs=[5, 7]).loc[["buyer 0", "seller 0"], ["buyer 1", "seller 1"]]
+    of        buyer 1  seller 1
+    envious
+    buyer 0       2.0       0.0
+    seller 0      0.0       2.0
+    """
+    if isinstance(allocation_or_outcome, Allocation):
+        if values is not None or costs is not None:
+            raise TypeError("`values` and `costs` are for a market Outcome; an Allocation carries its own weights.")
+        a = allocation_or_outcome
+        agents = a.x.index
+        p = np.zeros(len(agents)) if payments is None else _aligned(payments, "payments", agents, "agent")
+        check_finite(p, "payments", "payments")
+        w, x = a.weights.to_numpy(), a.x.to_numpy()
+        others = w[:, None] * x[None, :] - p[None, :]
+        return _envy_matrix(w * x - p, others, agents)
+    if isinstance(allocation_or_outcome, Outcome):
+        if payments is not None:
+            raise TypeError("`payments` is for an Allocation; an Outcome carries its own payments.")
+        if values is None or costs is None:
+            raise TypeError("an Outcome needs the true `values` of its buyers and `costs` of its sellers.")
+        v, c = _reports(values, costs)
+        o = _check_outcome(allocation_or_outcome, v.size, c.size, "`outcome`")
+        tb, ts = np.asarray(o.buyer_trades, dtype=float), np.asarray(o.seller_trades, dtype=float)
+        pays, gets = np.asarray(o.buyer_pays, dtype=float), np.asarray(o.seller_gets, dtype=float)
+        nb, ns = v.size, c.size
+        others = np.zeros((nb + ns, nb + ns))
+        own = np.r_[v * tb - pays, gets - c * ts]
+        others[:nb, :nb] = v[:, None] * tb[None, :] - pays[None, :]
+        others[nb:, nb:] = gets[None, :] - c[:, None] * ts[None, :]
+        others[:nb, nb:] = own[:nb, None]  # not compared: no envy
+        others[nb:, :nb] = own[nb:, None]
+        labels = [f"buyer {i}" for i in range(nb)] + [f"seller {j}" for j in range(ns)]
+        return _envy_matrix(own, others, labels)
+    raise TypeError(
+        "`allocation_or_outcome` must be an Allocation (from fair_allocation) or a te_course.mechanisms.Outcome; "
+        f"got {type(allocation_or_outcome).__name__}."
+    )
+
+
+def is_envy_free(allocation_or_outcome, *, payments=None, values=None, costs=None, tol: float = 1e-9) -> bool:
+    """Whether nobody envies anybody, to a tolerance (see :func:`envy`).
+
+    Envy up to ``tol * (1 + the largest bundle value)`` counts as none, so
+    that solver noise does not create envy.
+
+    Examples
+    --------
+    >>> from te_course.mechanisms import uniform_price
+    >>> is_envy_free(uniform_price([12, 10, 8], [5, 7, 9]), values=[12, 10, 8], costs=[5, 7, 9])
+    True
+    >>> is_envy_free(fair_allocation([[1, 1]], [1], weights=[2, 1], rule="max_min"))
+    False
+    """
+    if not (isinstance(tol, (int, float)) and not isinstance(tol, bool) and tol >= 0 and math.isfinite(tol)):
+        raise ValueError(f"`tol` must be a non-negative number; got {tol!r}.")
+    e = envy(allocation_or_outcome, payments=payments, values=values, costs=costs).to_numpy()
+    if isinstance(allocation_or_outcome, Allocation):
+        scale = 1.0 + float(np.abs(allocation_or_outcome.weights.to_numpy()).max()
+                            * np.abs(allocation_or_outcome.x.to_numpy()).max())
+    else:
+        scale = 1.0 + float(np.abs(np.r_[values, costs]).max())
+    return bool(e.max(initial=0.0) <= tol * scale)
+
+
+# --------------------------------------------------------------------------- indices
+
+
+def jain_index(x) -> float:
+    """Jain's fairness index ``(sum x)^2 / (n * sum x^2)``, between ``1/n`` and 1.
+
+    1 when everyone gets the same, ``1/n`` when one agent gets everything
+    (Jain, Chiu and Hawe, "A quantitative measure of fairness and
+    discrimination for resource allocation in shared computer systems",
+    DEC-TR-301, 1984).  When every entry is 0 (all equal) it is 1.
+
+    Parameters
+    ----------
+    x : array_like
+        Non-negative amounts or utilities, one per agent.
+
+    Examples
+    --------
+    >>> jain_index([1, 1, 1, 1]), jain_index([1, 0, 0, 0]), round(jain_index([1, 2]), 4)
+    (1.0, 0.25, 0.9)
+    """
+    arr = as_1d_float(x, "x")
+    check_nonnegative(arr, "x", "amounts")
+    square = math.fsum(arr * arr)
+    if square == 0:
+        return 1.0
+    return min(1.0, math.fsum(arr) ** 2 / (arr.size * square))
+
+
+def _welfare_of(value, name: str) -> float:
+    if isinstance(value, Allocation):
+        return value.welfare
+    if isinstance(value, (str, bytes, bool)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`{name}` must be an Allocation or a welfare (a number); got {type(value).__name__}.")
+    v = float(value)
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"`{name}` must be a finite, non-negative welfare; got {value!r}.")
+    return v
+
+
+def price_of_fairness(fair, utilitarian) -> float:
+    """Share of the utilitarian welfare lost by a fair rule: ``(U_util - U_fair) / U_util``.
+
+    Bertsimas, Farias and Trichakis, "The price of fairness", Operations
+    Research 59(1), 2011.  Between 0 (no loss) and 1; 0 when the utilitarian
+    welfare is 0.
+
+    Parameters
+    ----------
+    fair, utilitarian : Allocation or float
+        The fair allocation and the utilitarian one (or their welfares).  Two
+        Allocations must share the same problem (usage, capacity, weights).
+
+    Raises
+    ------
+    ValueError
+        If the fair welfare exceeds the utilitarian one (beyond ``1e-9``
+        relative): then ``utilitarian`` is not the utilitarian optimum.
+
+    Examples
+    --------
+    >>> args = ([[1, 1]], [1])
+    >>> mm = fair_allocation(*args, weights=[2, 1], rule="max_min")
+    >>> ut = fair_allocation(*args, weights=[2, 1], rule="utilitarian")
+    >>> round(price_of_fairness(mm, ut), 4)  # welfare 4/3 instead of 2
+    0.3333
+    """
+    if isinstance(fair, Allocation) and isinstance(utilitarian, Allocation):
+        same = (
+            fair.usage.shape == utilitarian.usage.shape
+            and np.array_equal(fair.usage.to_numpy(), utilitarian.usage.to_numpy())
+            and np.array_equal(fair.capacity.to_numpy(), utilitarian.capacity.to_numpy())
+            and np.allclose(fair.weights.to_numpy(), utilitarian.weights.to_numpy())
+        )
+        if not same:
+            raise ValueError(
+                "`fair` and `utilitarian` are allocations of different problems (usage, capacity or weights "
+                "differ); compare two rules on the same problem."
+            )
+    u_fair, u_util = _welfare_of(fair, "fair"), _welfare_of(utilitarian, "utilitarian")
+    if u_fair > u_util * (1 + 1e-9) + 1e-12:
+        raise ValueError(
+            f"`fair` has welfare {u_fair:g}, more than `utilitarian` ({u_util:g}); pass the utilitarian optimum "
+            "(fair_allocation(..., rule='utilitarian')) as `utilitarian`."
+        )
+    if u_util == 0:
+        return 0.0
+    return min(1.0, max(0.0, (u_util - u_fair) / u_util))
+
+
+def worst_off(allocation) -> tuple[object, float]:
+    """Return the worst-off agent (its label) and its utility; ties go to the first agent.
+
+    Rawls's criterion judges an allocation by this agent (Rawls, *A Theory of
+    Justice*, 1971); max-min fairness maximises its utility.
+
+    Parameters
+    ----------
+    allocation : Allocation or array_like
+        An allocation, or utilities (a Series keeps its labels, otherwise the
+        position is the label).
+
+    Examples
+    --------
+    >>> worst_off(fair_allocation([[1, 1]], [1], weights=[2, 1], rule="utilitarian"))
+    (1, 0.0)
+    >>> worst_off(pd.Series([3.0, 1.0, 1.0], index=["a", "b", "c"]))
+    ('b', 1.0)
+    """
+    if isinstance(allocation, Allocation):
+        u = allocation.utilities
+    else:
+        index = allocation.index if isinstance(allocation, pd.Series) else None
+        arr = as_1d_float(allocation, "allocation")
+        check_finite(arr, "allocation", "utilities")
+        u = pd.Series(arr, index=index)
+    pos = int(np.argmin(u.to_numpy()))
+    return _label(u.index[pos]), float(u.iloc[pos])
+
+
+def compare_allocations(allocations, *, utilitarian: Allocation | None = None) -> pd.DataFrame:
+    """One row per allocation: welfare, the worst-off agent, Jain's index, price of fairness, envy.
+
+    Parameters
+    ----------
+    allocations : dict of str to Allocation, or sequence of Allocation
+        Allocations of one problem (a sequence is labelled by rule).
+    utilitarian : Allocation, optional
+        The reference of the price of fairness.  Default: the allocation whose
+        rule is ``"utilitarian"`` among ``allocations``, or one computed with
+        :func:`fair_allocation` on the same problem.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``welfare``, ``worst_off`` (label), ``worst_off_utility``,
+        ``jain_index`` (of the utilities), ``jain_index_x`` (of the amounts),
+        ``price_of_fairness`` and ``envy_free`` (without payments).
+
+    Examples
+    --------
+    >>> rules = ("utilitarian", "max_min", "proportional")
+    >>> table = compare_allocations([fair_allocation([[1, 1]], [1], weights=[2, 1], rule=r) for r in rules])
+    >>> table[["welfare", "worst_off_utility", "jain_index", "price_of_fairness"]].round(4)
+                  welfare  worst_off_utility  jain_index  price_of_fairness
+    rule
+    utilitarian    2.0000             0.0000         0.5             0.0000
+    max_min        1.3333             0.6667         1.0             0.3333
+    proportional   1.5000             0.5000         0.9             0.2500
+    """
+    if isinstance(allocations, Mapping):
+        items = list(allocations.items())
+    else:
+        items = [(getattr(a, "rule", None), a) for a in allocations]
+    if not items:
+        raise ValueError("`allocations` is empty; give at least one Allocation.")
+    for label, a in items:
+        if not isinstance(a, Allocation):
+            raise TypeError(f"`allocations` entry {label!r} must be an Allocation; got {type(a).__name__}.")
+    if utilitarian is None:
+        utilitarian = next((a for _, a in items if a.rule == "utilitarian"), None)
+    if utilitarian is None:
+        first = items[0][1]
+        utilitarian = fair_allocation(first.usage, first.capacity, weights=first.weights, rule="utilitarian",
+                                      caps=first.caps)
+    rows = {}
+    for label, a in items:
+        who, u_min = worst_off(a)
+        rows[label] = {
+            "welfare": a.welfare,
+            "worst_off": who,
+            "worst_off_utility": u_min,
+            "jain_index": jain_index(a.utilities),
+            "jain_index_x": jain_index(a.x),
+            "price_of_fairness": price_of_fairness(a, utilitarian),
+            "envy_free": is_envy_free(a),
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "rule"
+    return table
