@@ -402,6 +402,10 @@ def two_stage_schedule(prosumer, buy_price, sell_price, pv_scenarios_kw, probabi
         raise ValueError(f"`objective` must be one of {_OBJECTIVES}; got {objective!r}.")
     inp = _inputs(prosumer, buy_price, sell_price, pv_scenarios_kw, probabilities, dt_h)
     costs, plans = _solve_lp(inp, inp.pv, inp.prob, shared=True, objective=objective)
+    if objective == "worst_case":
+        # the min-max LP only pins down the worst scenario's second stage; cost the plan in every
+        # scenario with its best recourse
+        costs, _ = _solve_lp(inp, inp.pv, inp.prob, shared=True, fixed=[(c, d) for c, d, _ in plans])
     return _schedule(inp, costs, plans, objective)
 
 

@@ -194,6 +194,20 @@ def test_robust_plan_minimises_the_worst_case_against_a_grid():
     assert rob.worst_case_cost == pytest.approx(best, abs=1e-9)  # the optimum lies on the grid (kinks at 0.1 steps)
     sto = two_stage_schedule(Prosumer(base, [battery]), buy, sell, pv)
     assert rob.worst_case_cost <= sto.worst_case_cost + 1e-9 and sto.expected_cost <= rob.expected_cost + 1e-9
+    # every scenario's cost is that of the plan with its best recourse, not only the worst one
+    c, d = rob.plan["battery_charge_kw"].to_numpy(), rob.plan["battery_discharge_kw"].to_numpy()
+    assert np.allclose(rob.scenario_costs, closed_form_costs(base, c, d, buy, sell, pv), atol=1e-9)
+
+
+def test_robust_scenario_costs_are_the_plans_real_costs_on_random_days():
+    for seed in range(5):
+        base, battery, buy, sell, pv, prob = random_case(np.random.default_rng(100 + seed), T=6, S=4)
+        prosumer = Prosumer(base, [battery])
+        rob = two_stage_schedule(prosumer, buy, sell, pv, prob, objective="worst_case")
+        assert np.allclose(rob.scenario_costs, recourse_costs(prosumer, rob.plan, buy, sell, pv), atol=1e-7)
+        c, d = rob.plan["battery_charge_kw"].to_numpy(), rob.plan["battery_discharge_kw"].to_numpy()
+        assert np.allclose(rob.scenario_costs, closed_form_costs(base, c, d, buy, sell, pv), atol=1e-7)
+        assert rob.expected_cost == pytest.approx(prob @ rob.scenario_costs)
 
 
 def test_recourse_costs_of_a_fixed_plan_match_the_closed_form():
