@@ -3,8 +3,15 @@
 solutions/NN_topic/ holds the instructor's source notebooks (full solutions and
 hidden tests); nbgrader writes the student versions to notebooks/NN_topic/.
 The gradebook (gradebook.db) and the folders a grading run creates
-(submitted/, autograded/, feedback/) are listed in .gitignore.
+(submitted/, autograded/, feedback/, grades.csv) are listed in .gitignore.
+The exchange (Exchange.root) is set by the machine, not here: see README.md,
+"For instructors".
 """
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+from te_course.grading import ScrubHiddenTestOutputs
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
@@ -17,3 +24,9 @@ c.Execute.timeout = 120
 
 # A graded cell a student deleted is put back and graded, not left for manual grading.
 c.OverwriteCells.add_missing_cells = True
+
+# Feedback must not reveal hidden tests.  By default nbgrader's feedback shows
+# them (nbgrader issues #917, #1156): ClearHiddenTests removes them from the
+# cell sources, and ScrubHiddenTestOutputs (the course's own, run first, while
+# the sources still hold the regions) removes their lines from the tracebacks.
+c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ScrubHiddenTestOutputs, ClearHiddenTests]

@@ -28,6 +28,7 @@ are needed there).
 5. ``te_course.dlmp``: cold and warm DLMP solves on IEEE 33 and radial feeders (bench_dlmp.py).
 6. ``te_course.mechanisms``: the property table by simulation (bench_mechanisms.py).
 7. ``te_course.scheduling``: a day on the feeder, day-ahead and hourly clearing (bench_day.py).
+8. ``te_course.grading``: autograding throughput, a class of 30 on one assignment (bench_grading.py).
 """
 
 from __future__ import annotations
@@ -605,7 +606,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats; pymarket only at 10^3 (under 30 s)")
     parser.add_argument("--write-readme", action="store_true", help="also replace the bench block in README.md")
     parser.add_argument(
-        "--part", choices=("all", "auction", "coordination", "powerflow", "dlmp", "mechanisms", "day"), default="all",
+        "--part", choices=("all", "auction", "coordination", "powerflow", "dlmp", "mechanisms", "day", "grading"),
+        default="all",
         help="run only one part (default all)",
     )
     parser.add_argument("--seed", type=int, default=SEED, help=f"base seed of the markets (default {SEED})")
@@ -671,6 +673,11 @@ def main(argv=None) -> int:
         import bench_day
 
         blocks.append(bench_day.report(bench_day.run(mode, args.seed, log), fmt_time, fmt_n))
+    if args.part in ("all", "grading"):
+        import_te_course()
+        import bench_grading
+
+        blocks.append(bench_grading.report(bench_grading.run(mode, args.seed, log), fmt_time, fmt_n))
     block = "\n\n".join(blocks)
     log(f"total {time.perf_counter() - t0:.0f} s\n")
     print(block)

@@ -1,28 +1,60 @@
-"""Grading tools: hidden-test helpers, the student release and validation.
+"""Grading tools: hidden-test helpers, the student release, validation, autograding, feedback.
 
-Three things that the notebooks, ``make release`` and the test suite share:
+What the notebooks, ``make release``, the instructor and the test suite share:
 
 - :func:`package_disabled`, used by hidden tests so that an exercise cannot be
   passed by calling the package's own version of the function it asks for;
 - :func:`release`, which regenerates ``notebooks/`` from ``solutions/`` with
   nbgrader's ``generate_assignment`` (run by ``make release``);
 - :func:`validate`, nbgrader's validator through its Python API, because
-  ``nbgrader validate`` on the command line exits 0 even when tests fail.
+  ``nbgrader validate`` on the command line exits 0 even when tests fail;
+- :func:`autograde`, nbgrader's autograder run submission by submission, which
+  reports by name every submission that failed to grade (a kernel that died, a
+  file that is not a notebook): nbgrader itself logs the error, carries on, and
+  its ``export`` then lists such a submission as 0.0, exactly like a real zero;
+- :class:`ScrubHiddenTestOutputs` and :func:`scrub_hidden_test_outputs`, which
+  remove hidden-test lines from the outputs (tracebacks) of the feedback that
+  ``nbgrader generate_feedback`` writes; nbgrader's ``ClearHiddenTests`` removes
+  them from the cell sources only (nbgrader issues #917 and #1156).
+
+From the repository root (or any course directory with this ``nbgrader_config.py``)::
+
+    python -m te_course.grading release                 # make release
+    python -m te_course.grading autograde [NAME ...] [--student ID ...] [--timeout S] [--force]
 
 nbgrader is imported inside the functions, so ``import te_course`` stays fast.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib
+import json
+import math
 import os
+import re
 import shutil
 import sys
-from collections.abc import Iterator
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PackageDisabled", "package_disabled", "release", "validate", "assignments"]
+__all__ = [
+    "PackageDisabled",
+    "package_disabled",
+    "release",
+    "validate",
+    "assignments",
+    "Submission",
+    "GradingReport",
+    "autograde",
+    "hidden_test_lines",
+    "scrub_hidden_test_outputs",
+    "ScrubHiddenTestOutputs",  # noqa: F822  (built on first use, see __getattr__)
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -227,10 +259,450 @@ def validate(path: Path | str, *, invert: bool = False) -> list[str]:
     return problems
 
 
-if __name__ == "__main__":  # python -m te_course.grading release
-    if sys.argv[1:2] == ["release"]:
-        for nb in release(Path.cwd()):
-            print(f"wrote {nb.relative_to(Path.cwd())}")
+# --------------------------------------------------------------------------- autograding
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's submission of one assignment, after :func:`autograde`.
+
+    ``graded`` is False when nbgrader could not grade it at all (``reason``
+    says why); its ``score`` is then None, although nbgrader's ``export``
+    would list it as 0.0.
+    """
+
+    assignment: str
+    student: str
+    graded: bool
+    score: float | None
+    max_score: float | None
+    needs_manual_grade: bool
+    seconds: float
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class GradingReport:
+    """What one :func:`autograde` run did, one :class:`Submission` per student and assignment."""
+
+    submissions: tuple[Submission, ...]
+
+    @property
+    def failed(self) -> tuple[Submission, ...]:
+        """The submissions that nbgrader could not grade."""
+        return tuple(s for s in self.submissions if not s.graded)
+
+    @property
+    def ok(self) -> bool:
+        """True when every submission was graded."""
+        return not self.failed
+
+    def to_frame(self):
+        """One row per submission: assignment, student, graded, score, max_score, seconds, reason."""
+        import pandas as pd
+
+        columns = list(Submission.__dataclass_fields__)
+        return pd.DataFrame([[getattr(s, c) for c in columns] for s in self.submissions], columns=columns)
+
+    def summary(self) -> str:
+        """Return the report an instructor reads: failures by name, with what to do."""
+        n, bad = len(self.submissions), self.failed
+        total = sum(s.seconds for s in self.submissions)
+        names = sorted({s.assignment for s in self.submissions})
+        lines = [f"autograded {n - len(bad)} of {n} submissions ({', '.join(names)}) in {total:.0f} s"]
+        manual = [s for s in self.submissions if s.needs_manual_grade]
+        if manual:
+            lines.append(f"{len(manual)} need manual grading in the formgrader: "
+                         + ", ".join(f"{s.student} ({s.assignment})" for s in manual))
+        if bad:
+            lines.append(
+                f"FAILED TO GRADE: {len(bad)} submission(s). nbgrader's export lists them as 0.0, "
+                "exactly like a real zero; do not publish grades before fixing them:"
+            )
+            lines += [f"  {s.student} / {s.assignment}: {s.reason}" for s in bad]
+            lines.append(
+                "Fix the file or ask the student to submit again, collect it, and run this command again "
+                "(submissions already graded are skipped; --force grades them again)."
+            )
+        return "\n".join(lines)
+
+
+def autograde(
+    root: Path | str = REPO_ROOT,
+    *,
+    names: Sequence[str] | None = None,
+    students: Sequence[str] | None = None,
+    timeout: float | None = None,
+    force: bool = False,
+    db_url: str | None = None,
+    on_graded: Callable[[Submission], None] | None = None,
+) -> GradingReport:
+    """Autograde the collected submissions with nbgrader and report those that failed.
+
+    Runs nbgrader's ``autograde`` (through its Python API, ``NbGraderAPI``)
+    for every student folder of ``root/submitted/*/NAME``, one submission at
+    a time, so that a submission that cannot be graded is known by name.
+    nbgrader on its own logs the error, grades the others, and its ``export``
+    then shows 0.0 for the broken submission, indistinguishable from a real
+    zero (measured with nbgrader 0.9.6).
+
+    Parameters
+    ----------
+    root : path
+        The course directory (with ``nbgrader_config.py``, ``solutions/`` and
+        ``submitted/``); the repository root by default.
+    names : sequence of str, optional
+        Assignments to grade; by default every assignment that has a submission.
+    students : sequence of str, optional
+        Only these students; by default everyone with a submission.
+    timeout : float, optional
+        Seconds each cell may run, instead of the course's ``Execute.timeout``.
+    force : bool
+        Grade again submissions that nbgrader already graded (by default they
+        are skipped, as by ``nbgrader autograde``).
+    db_url : str, optional
+        The gradebook (default: ``sqlite:///root/gradebook.db``).
+    on_graded : callable, optional
+        Called with each :class:`Submission` as soon as it is graded (progress).
+
+    Returns
+    -------
+    GradingReport
+        One :class:`Submission` per student and assignment; ``report.ok`` is
+        False when any failed, and ``report.failed`` says which and why.
+
+    Raises
+    ------
+    ValueError
+        If a name is not an assignment of the course (or not in the
+        gradebook: release it first), a student has no submission,
+        ``timeout`` is not positive, or there is nothing to grade.
+
+    Examples
+    --------
+    >>> autograde("/nonexistent/course")
+    Traceback (most recent call last):
+    ...
+    ValueError: `root` must be a course directory with solutions/ and submitted/; ...
+    """
+    root = Path(root).resolve()
+    submitted = root / "submitted"
+    if not (root / "solutions").is_dir() or not submitted.is_dir():
+        missing = "no solutions/" if not (root / "solutions").is_dir() else "no submitted/ (collect first)"
+        raise ValueError(f"`root` must be a course directory with solutions/ and submitted/; {root} has {missing}.")
+    if timeout is not None:
+        from te_course._validation import as_positive_float
+
+        timeout = int(math.ceil(as_positive_float(timeout, "timeout")))
+    todo = _submissions_to_grade(root, names, students)
+
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    _venv_on_path()
+    config = _course_config(root)
+    config.CourseDirectory.root = str(root)
+    if db_url is not None:
+        config.CourseDirectory.db_url = db_url
+    if timeout is not None:
+        config.Execute.timeout = timeout
+    coursedir = CourseDirectory(config=config)
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        for name in sorted({a for a, _ in todo}):
+            try:
+                gb.find_assignment(name)
+            except MissingEntry:
+                raise ValueError(f"assignment {name!r} is not in the gradebook {coursedir.db_url}: release it first "
+                                 "(python -m te_course.grading release) so that nbgrader knows its tests.") from None
+    api = NbGraderAPI(coursedir, config=config)
+    done = []
+    for assignment, student in todo:
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Object of type <Submitted")  # nbgrader's SQLAlchemy autoflush
+            result = api.autograde(assignment, student, force=force, create=True)
+        seconds = time.perf_counter() - t0
+        with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+            expected = [nb.name for nb in gb.find_assignment(assignment).notebooks]
+            reason = _failure_reason(root, assignment, student, expected, result)
+            score = max_score = None
+            manual = False
+            if not reason:
+                sub = gb.find_submission(assignment, student)
+                score, max_score, manual = float(sub.score), float(sub.max_score), bool(sub.needs_manual_grade)
+        entry = Submission(assignment, student, not reason, score, max_score, manual, seconds, reason)
+        done.append(entry)
+        if on_graded is not None:
+            on_graded(entry)
+    return GradingReport(tuple(done))
+
+
+def _submissions_to_grade(root: Path, names, students) -> list[tuple[str, str]]:
+    """Return the (assignment, student) pairs of ``root/submitted``, checked against the course."""
+    known = assignments(root)
+    found = sorted({(p.name, p.parent.name) for p in (root / "submitted").glob("*/*") if p.is_dir()})
+    if names is not None:
+        names = [names] if isinstance(names, str) else list(names)
+        for name in names:
+            if name not in known:
+                raise ValueError(f"`names` entry {name!r} is not an assignment of this course; solutions/ holds "
+                                 f"{', '.join(known)}.")
+            if not any(a == name for a, _ in found):
+                raise ValueError(f"`names` entry {name!r} has no submission in submitted/*/{name}/; "
+                                 f"collect them first: nbgrader collect {name}")
+        found = [(a, s) for a, s in found if a in names]
     else:
-        print("usage: python -m te_course.grading release")
-        sys.exit(2)
+        found = [(a, s) for a, s in found if a in known]
+    if students is not None:
+        students = [students] if isinstance(students, str) else list(students)
+        for student in students:
+            if not any(s == student for _, s in found):
+                raise ValueError(f"`students` entry {student!r} has no submission to grade in submitted/{student}/.")
+        found = [(a, s) for a, s in found if s in students]
+    if not found:
+        raise ValueError(f"nothing to grade: {root / 'submitted'} holds no submission of an assignment of this "
+                         "course; collect them first (nbgrader collect NAME).")
+    return found
+
+
+_EXC_LINE = re.compile(r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception|Exit|Interrupt))(?::\s*(.*))?$")
+
+_KNOWN_FAILURES = {
+    "DeadKernelError": "the kernel died while running the notebook (the code ended the Python process, "
+                       "for example with os._exit, or ran out of memory); nothing was graded",
+    "UnresponsiveKernelError": "a cell ran past the time limit and the kernel could not be interrupted "
+                               "(a loop that ignores KeyboardInterrupt?); nothing was graded",
+}
+
+
+def _failure_reason(root: Path, assignment: str, student: str, expected: list[str], result: dict) -> str:
+    """Why a submission was not graded ('' when it was), in words an instructor can act on."""
+    folder = root / "submitted" / student / assignment
+    for name in expected:
+        path = folder / f"{name}.ipynb"
+        if not path.exists():
+            if result.get("success"):
+                present = sorted(p.name for p in folder.glob("*.ipynb")) or ["no notebook"]
+                return f"no {name}.ipynb in submitted/{student}/{assignment}/ (found: {', '.join(present)})"
+            continue
+        try:
+            json.loads(path.read_bytes())
+        except ValueError as err:  # json.JSONDecodeError, UnicodeDecodeError
+            detail = f"{err.msg}: line {err.lineno}, column {err.colno}" if isinstance(err, json.JSONDecodeError) \
+                else str(err)[:120]
+            return (f"{name}.ipynb is not a valid notebook file (not JSON: {detail}); "
+                    "ask the student to save it from Jupyter and submit it again")
+    if result.get("success"):
+        missing = [n for n in expected if not (root / "autograded" / student / assignment / f"{n}.ipynb").exists()]
+        return f"nbgrader wrote no graded copy of {', '.join(missing)}" if missing else ""
+    log = (result.get("log") or "") + "\n" + (result.get("error") or "")
+    for line in reversed(log.splitlines()):
+        m = _EXC_LINE.match(line)
+        if m and m.group(1) not in ("NbGraderException",):
+            name, message = m.group(1), (m.group(2) or "").strip()
+            return _KNOWN_FAILURES.get(name, f"{name}: {message[:200]}" if message else name)
+    errors = [ln for ln in log.splitlines() if ln.startswith("[ERROR]")]
+    return errors[0][len("[ERROR] "):] if errors else "nbgrader reported an error (see its log)"
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_GUTTER = re.compile(r"^\s*(?:-*>\s*)?\d+(?:\s|$)")  # IPython's traceback margin: "---> 12 " or "     11 "
+_ARROW = re.compile(r"^\s*-+>")
+BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+HIDDEN_PLACEHOLDER = "(hidden test: not shown)"
+
+
+def hidden_test_lines(nb, *, begin: str = BEGIN_HIDDEN, end: str = END_HIDDEN) -> set[str]:
+    r"""Return the stripped, non-blank lines of every hidden-test region of a notebook, markers included.
+
+    A region runs from a line containing ``begin`` to a line containing
+    ``end``, as nbgrader's ``ClearHiddenTests`` reads it.
+
+    Examples
+    --------
+    >>> from nbformat.v4 import new_code_cell, new_notebook
+    >>> cell = new_code_cell("assert f(1) == 1\n### BEGIN HIDDEN TESTS\nassert f(2) == 4\n### END HIDDEN TESTS")
+    >>> sorted(hidden_test_lines(new_notebook(cells=[cell])))
+    ['### BEGIN HIDDEN TESTS', '### END HIDDEN TESTS', 'assert f(2) == 4']
+    """
+    lines, inside = set(), False
+    for cell in nb.cells:
+        for line in cell.source.splitlines():
+            if begin in line:
+                inside = True
+            if inside and line.strip():
+                lines.add(line.strip())
+            if end in line:
+                inside = False
+    return lines
+
+
+def _scrub_text(text: str, hidden: set[str], placeholder: str) -> tuple[str, list[bool]]:
+    """Replace every line whose code (after ANSI colours and a traceback margin) is a hidden line.
+
+    Returns the new text and, per line, whether it was an arrow line (``---->``) that was replaced.
+    """
+    out, arrows = [], []
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        plain = _ANSI.sub("", body)
+        margin = _GUTTER.match(plain)
+        code = plain[margin.end():] if margin else plain
+        if code.strip() and code.strip() in hidden:
+            out.append((margin.group(0) if margin else "") + placeholder + line[len(body):])
+            arrows.append(bool(margin and _ARROW.match(plain)))
+        else:
+            out.append(line)
+            arrows.append(False)
+    return "".join(out), arrows
+
+
+def scrub_hidden_test_outputs(nb, *, begin: str = BEGIN_HIDDEN, end: str = END_HIDDEN,
+                              placeholder: str = HIDDEN_PLACEHOLDER):
+    r"""Remove the lines of hidden tests from a graded notebook's outputs (in place; returns ``nb``).
+
+    A failing hidden test shows its own line, and the lines around it, in the
+    traceback that nbgrader keeps in the graded notebook, so the feedback
+    would reveal it even when ``ClearHiddenTests`` has emptied the cell
+    sources (nbgrader issues #917 and #1156).  Every output line (traceback
+    frames, printed text, plain-text results) whose code is a line of a
+    hidden-test region becomes ``placeholder``; when the error was raised by
+    a hidden line itself, its message is replaced too (it may quote the
+    expected value).  Errors raised inside the student's own code keep their
+    message.  Run it before ``ClearHiddenTests``, which deletes the regions it
+    reads.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        A notebook whose cells still hold their hidden-test regions.
+    begin, end : str
+        The markers, as configured for nbgrader's ``ClearHiddenTests``.
+    placeholder : str
+        What replaces a hidden line.
+
+    Returns
+    -------
+    nbformat.NotebookNode
+        ``nb`` itself.
+
+    Examples
+    --------
+    >>> from nbformat.v4 import new_code_cell, new_notebook, new_output
+    >>> cell = new_code_cell("### BEGIN HIDDEN TESTS\nassert f(2) == 4, 'f(2) is 4'\n### END HIDDEN TESTS")
+    >>> cell.outputs = [new_output("error", ename="AssertionError", evalue="f(2) is 4", traceback=[
+    ...     "Cell In[3], line 2\n      1 ### BEGIN HIDDEN TESTS\n----> 2 assert f(2) == 4, 'f(2) is 4'",
+    ...     "AssertionError: f(2) is 4"])]
+    >>> out = scrub_hidden_test_outputs(new_notebook(cells=[cell])).cells[0].outputs[0]
+    >>> print("\n".join(out.traceback))
+    Cell In[3], line 2
+          1 (hidden test: not shown)
+    ----> 2 (hidden test: not shown)
+    AssertionError: a hidden test failed (its code and message are not shown)
+    >>> out.evalue
+    ''
+    """
+    hidden = hidden_test_lines(nb, begin=begin, end=end)
+    if not hidden:
+        return nb
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            kind = output.get("output_type")
+            if kind == "error":
+                frames, innermost_hidden = [], False
+                for entry in output.get("traceback", []):
+                    text, arrows = _scrub_text(entry, hidden, placeholder)
+                    frames.append(text)
+                    if any(_ARROW.match(_ANSI.sub("", ln)) for ln in entry.splitlines()):
+                        innermost_hidden = any(arrows)  # the last frame with an arrow is where it was raised
+                if innermost_hidden:
+                    ename = output.get("ename", "Error")
+                    output["evalue"] = ""
+                    if frames and _ANSI.sub("", frames[-1]).startswith(ename):
+                        frames[-1] = f"{ename}: a hidden test failed (its code and message are not shown)"
+                output["traceback"] = frames
+            elif kind == "stream":
+                output["text"] = _scrub_text(output.get("text", ""), hidden, placeholder)[0]
+            elif kind in ("execute_result", "display_data") and "text/plain" in output.get("data", {}):
+                output["data"]["text/plain"] = _scrub_text(output["data"]["text/plain"], hidden, placeholder)[0]
+    return nb
+
+
+def _scrubber_class():
+    """Build :class:`ScrubHiddenTestOutputs` (nbconvert is imported only when nbgrader needs it)."""
+    from nbgrader.preprocessors import NbGraderPreprocessor
+    from traitlets import Bool, Unicode
+
+    class ScrubHiddenTestOutputs(NbGraderPreprocessor):
+        """nbconvert preprocessor for ``GenerateFeedback``: :func:`scrub_hidden_test_outputs`.
+
+        It reads the markers from the ``ClearHiddenTests`` configuration, so
+        the two always agree; list it before ``ClearHiddenTests`` in
+        ``c.GenerateFeedback.preprocessors`` (see the course's ``nbgrader_config.py``).
+        """
+
+        enabled = Bool(True, help="nbconvert skips preprocessors that are not enabled.").tag(config=True)
+        placeholder = Unicode(HIDDEN_PLACEHOLDER, help="What replaces a hidden-test line.").tag(config=True)
+
+        def preprocess(self, nb, resources):
+            cfg = self.config.ClearHiddenTests
+            begin = cfg.get("begin_test_delimeter", BEGIN_HIDDEN)
+            end = cfg.get("end_test_delimeter", END_HIDDEN)
+            return scrub_hidden_test_outputs(nb, begin=begin, end=end, placeholder=self.placeholder), resources
+
+    ScrubHiddenTestOutputs.__module__, ScrubHiddenTestOutputs.__qualname__ = __name__, "ScrubHiddenTestOutputs"
+    return ScrubHiddenTestOutputs
+
+
+def __getattr__(name):
+    if name == "ScrubHiddenTestOutputs":
+        cls = globals()[name] = _scrubber_class()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m te_course.grading release | autograde``: the course's grading commands.
+
+    ``autograde`` exits with status 1 when any submission failed to grade,
+    after naming each one; 2 on a usage error (unknown assignment, nothing
+    collected).
+    """
+    parser = argparse.ArgumentParser(prog="python -m te_course.grading", description=main.__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("release", help="regenerate notebooks/ from solutions/ (nbgrader generate_assignment)")
+    grade = sub.add_parser("autograde", help="autograde collected submissions; report those that failed")
+    grade.add_argument("names", nargs="*", metavar="NAME", help="assignments (default: all with submissions)")
+    grade.add_argument("--student", action="append", dest="students", metavar="ID", help="only this student")
+    grade.add_argument("--timeout", type=float, help="seconds per cell (default: the course's Execute.timeout)")
+    grade.add_argument("--force", action="store_true", help="grade again submissions already graded")
+    args = parser.parse_args(argv)
+    root = Path.cwd()
+    if args.command == "release":
+        for nb in release(root):
+            print(f"wrote {nb.relative_to(root)}")
+        return 0
+
+    def show(s: Submission) -> None:
+        result = f"{s.score:g} / {s.max_score:g}" if s.graded else f"FAILED: {s.reason}"
+        print(f"{s.assignment}  {s.student}  {result}  ({s.seconds:.1f} s)", flush=True)
+
+    try:
+        report = autograde(root, names=args.names or None, students=args.students, timeout=args.timeout,
+                           force=args.force, on_graded=show)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(report.summary(), file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Autograding throughput: seconds per submitted notebook, and a class of 30 on one assignment.
+
+A scratch copy of the course (``solutions/`` and ``nbgrader_config.py``) is
+released with ``te_course.grading.release``; simulated students' notebooks are
+written to ``submitted/<student>/<assignment>/`` (what ``nbgrader collect``
+produces), alternately the solution and the untouched release.  Measured:
+
+- the class (30 students; 10 with ``--quick``) on chapter 1 with
+  ``te_course.grading.autograde`` (nbgrader's API, one submission at a time, the
+  grading command of README.md without its start-up), one run: total time and
+  seconds per notebook (median of the per-submission times);
+- the same class with nbgrader's own batch command ``nbgrader autograde NAME
+  --force`` (start-up included), one run (full run only);
+- one submission from the command line, ``python -m te_course.grading
+  autograde NAME --student ID --force`` (start-up included; full run only);
+- one solution notebook of every graded chapter (full run only): the chapters
+  differ in what their worked examples compute.
+
+Every graded submission is checked: the solution gets full marks, the untouched
+notebook zero.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLASS_ASSIGNMENT = "01_double_auction"
+CLASS_SIZE = {"full": 30, "quick": 10}
+
+
+def _course(tmp: Path, names: list[str]) -> Path:
+    from te_course.grading import release
+
+    root = tmp / "course"
+    for name in names:
+        shutil.copytree(ROOT / "solutions" / name, root / "solutions" / name)
+    shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    release(root, names=names)
+    return root
+
+
+def _submit(root: Path, name: str, student: str, solution: bool) -> None:
+    src = root / ("solutions" if solution else "notebooks") / name
+    dest = root / "submitted" / student / name
+    dest.mkdir(parents=True, exist_ok=True)
+    for nb in src.glob("*.ipynb"):
+        shutil.copy(nb, dest / nb.name)
+
+
+def _check(report, expected: dict) -> bool:
+    """Solutions at full marks, untouched notebooks at zero, nothing failed."""
+    got = {(s.assignment, s.student): s.score for s in report.submissions}
+    return report.ok and all(got.get(k) == v for k, v in expected.items())
+
+
+def _cli(cmd: list[str], cwd: Path) -> float:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"`{' '.join(cmd)}` failed:\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def run(mode: str, seed: int, log) -> dict:
+    from te_course.grading import assignments, autograde
+
+    n = CLASS_SIZE[mode]
+    out = {"mode": mode, "n": n, "assignment": CLASS_ASSIGNMENT, "chapters": []}
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        root = _course(Path(tmp), [CLASS_ASSIGNMENT])
+        students = [f"student{i:02d}" for i in range(n)]
+        for i, s in enumerate(students):
+            _submit(root, CLASS_ASSIGNMENT, s, solution=i % 2 == 0)
+        t0 = time.perf_counter()
+        report = autograde(root, names=[CLASS_ASSIGNMENT])
+        total = time.perf_counter() - t0
+        full = max(s.max_score for s in report.submissions if s.graded)
+        expected = {(CLASS_ASSIGNMENT, s): (full if i % 2 == 0 else 0.0) for i, s in enumerate(students)}
+        per = [s.seconds for s in report.submissions]
+        out["class"] = {"total": total, "median": statistics.median(per), "min": min(per), "max": max(per),
+                        "ok": _check(report, expected), "max_score": full}
+        log(f"grading     class of {n} on {CLASS_ASSIGNMENT}: {total:.1f} s, "
+            f"{statistics.median(per):.2f} s per notebook (median)")
+        if mode == "full":
+            nbgrader = str(Path(sys.executable).parent / "nbgrader")
+            out["class_cli"] = _cli([nbgrader, "autograde", CLASS_ASSIGNMENT, "--force"], root)
+            log(f"grading     class of {n}, nbgrader autograde (one batch): {out['class_cli']:.1f} s")
+            out["single_cli"] = _cli([sys.executable, "-m", "te_course.grading", "autograde", CLASS_ASSIGNMENT,
+                                      "--student", students[0], "--force"], root)
+            log(f"grading     one submission from the command line: {out['single_cli']:.1f} s")
+    if mode == "full":
+        with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+            graded = [a for a in assignments(ROOT) if a != "00_start_here"]
+            root = _course(Path(tmp), graded)
+            for name in graded:
+                _submit(root, name, "solution", solution=True)
+            report = autograde(root)
+            for s in report.submissions:
+                out["chapters"].append({"assignment": s.assignment, "seconds": s.seconds,
+                                        "ok": s.graded and s.score == s.max_score})
+                log(f"grading     {s.assignment}: {s.seconds:.2f} s")
+    return out
+
+
+def report(out: dict, fmt_time, fmt_n) -> str:
+    c = out["class"]
+    n = out["n"]
+    lines = [
+        f"**Autograding** (`te_course.grading.autograde`, nbgrader {_nbgrader_version()}): a class of {n} on "
+        f"`{out['assignment']}` (half submit the solution, half the untouched notebook), graded one submission at "
+        "a time through nbgrader's API (a kernel per submission, the course's `nbgrader_config.py`); one run. "
+        "Checked: solutions at full marks, untouched notebooks at zero, nothing failed.",
+        "",
+        "| what | time | per notebook | check |",
+        "|---|---:|---:|---|",
+        f"| class of {n}, `te_course.grading.autograde` | {fmt_time(c['total'])} | {fmt_time(c['median'])} "
+        f"(median; {fmt_time(c['min'])} to {fmt_time(c['max'])}) | {'ok' if c['ok'] else '**wrong scores**'} |",
+    ]
+    if "class_cli" in out:
+        lines.append(f"| class of {n}, `nbgrader autograde NAME --force` (one batch, start-up included) "
+                     f"| {fmt_time(out['class_cli'])} | {fmt_time(out['class_cli'] / n)} (mean) | – |")
+    if "single_cli" in out:
+        lines.append("| one submission, `python -m te_course.grading autograde NAME --student ID` "
+                     f"(start-up included) | {fmt_time(out['single_cli'])} | – | – |")
+    if out["chapters"]:
+        lines += ["", "Seconds per submitted notebook, one solution per chapter (the worked examples run too):", "",
+                  "| " + " | ".join(r["assignment"] for r in out["chapters"]) + " |",
+                  "|" + "---:|" * len(out["chapters"]),
+                  "| " + " | ".join(fmt_time(r["seconds"]) + ("" if r["ok"] else " (**not full marks**)")
+                                    for r in out["chapters"]) + " |"]
+    return "\n".join(lines)
+
+
+def _nbgrader_version() -> str:
+    from importlib.metadata import version
+
+    return version("nbgrader")
