@@ -198,7 +198,9 @@ class DayResult:
         (DLMP x net import x dt) and the devices' columns (``<pv>_kw``,
         ``<battery>_charge_kw``, ``<battery>_discharge_kw``, ``<battery>_soc_kwh``, ``<ev>_kw``).
     cost : float
-        Optimal value: energy bought at the substation plus device costs.
+        Optimal value: energy bought at the substation plus device costs, plus
+        ``voll`` times the energy shed (for :func:`simulate_day`: the same, as
+        actually incurred step by step).
     binding : tuple of str
         The binding network limits, in words, with their step.
     dt_h : float
@@ -519,7 +521,8 @@ def day_ahead_dlmp(feeder: Feeder, prosumers=None, *, price_substation, load_pro
         feeder's loads (and ``fixed_kw``) at this cost rather than break a
         limit.  The DLMPs then stay at or below ``voll`` (a bus where load is
         shed has DLMP ``voll``); ``shed_kw`` says where and when, and
-        ``binding`` names it.  Useful when fixed loads alone break the limits;
+        ``binding`` names it.  Only active power is shed; the bus's reactive
+        load stays.  Useful when fixed loads alone break the limits;
         by default nothing is shed and such limits make the OPF infeasible.
 
     Returns
@@ -791,6 +794,8 @@ def simulate_day(feeder: Feeder, prosumers=None, *, price_substation, load_profi
                 elif isinstance(d, EV):
                     state[(p.name, d.name)] += float(row[f"{d.name}_kw"]) * d.eta * dt
         cost += float(res.substation_kw.iloc[0]) * price[t] * dt
+        if voll is not None:
+            cost += float(voll) * float(res.shed_kw.iloc[0].sum()) * dt
         if bar is not None:
             bar.update()
     if bar is not None:

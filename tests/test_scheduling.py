@@ -389,3 +389,14 @@ def test_ev_study_costs_and_summary_by_hand():
     assert study.ac.loading.loc[step, line] == pytest.approx(study.summary["peak_loading"])
     assert study.summary["shed_kwh"] == pytest.approx(day.shed_kw.to_numpy().sum())
     assert list(study.to_frame().columns)[:2] == ["v_min_pu", "v_min_bus"]
+
+
+def test_rolling_clearing_counts_shed_energy_at_voll_like_the_day_ahead_cost():
+    f = tc.ieee33()
+    kwargs = dict(price_substation=[0.1, 0.2], load_profile=[1.0, 0.5], v_min_pu=0.95, voll=5.0)
+    ahead = day_ahead_dlmp(f, **kwargs)
+    rolling = simulate_day(f, **kwargs, progress=False)
+    assert ahead.shed_kw.loc[0].sum() > 0
+    assert rolling.cost == pytest.approx(ahead.cost, rel=1e-7)
+    energy = float(np.dot(ahead.substation_kw, [0.1, 0.2]))
+    assert ahead.cost == pytest.approx(energy + 5.0 * ahead.shed_kw.to_numpy().sum(), rel=1e-7)
