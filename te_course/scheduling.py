@@ -46,6 +46,7 @@ import scipy.sparse as sp
 
 from ._solvers import solve_quietly
 from ._validation import SolverError, TeCourseError, as_1d_float, as_positive_float, check_finite
+from .coordination import _progress_bar
 from .feeders import Feeder, _label
 from .feeders import ieee33 as _ieee33
 from .powerflow import _check_feeder, _series_impedance_pu, _tree, ac_power_flow
@@ -600,7 +601,7 @@ def evaluate_day(feeder: Feeder, net_load_kw: pd.DataFrame, net_load_kvar: pd.Da
         raise ValueError(f"`net_load_kvar` has {q.shape[0]} steps; `net_load_kw` has {T}.")
     steps = pd.Index(net_load_kw.index, name="step")
     v, s, loss, sub = [], [], [], []
-    bar = _progress(progress, T, "AC power flow")
+    bar = _progress_bar(progress, T, "AC power flow")
     for t in range(T):
         f = feeder._replace(buses=feeder.buses.assign(p_kw=p[t], q_kvar=q[t]))
         res = ac_power_flow(f)
@@ -675,14 +676,6 @@ def uncontrolled_charging(ev: EV, *, dt_h: float = 1.0, arrival_step: int | None
             power[t] = p
             need -= p * ev.eta * dt
     return power  # the EV's own check above guarantees that one round of the day is enough
-
-
-def _progress(progress: bool, total: int, desc: str):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False)
 
 
 # --------------------------------------------------------------------------- rolling clearings
@@ -778,7 +771,7 @@ def simulate_day(feeder: Feeder, prosumers=None, *, price_substation, load_profi
     fixed_df = pd.DataFrame(fixed, columns=feeder.buses.index)
     rows, tables = [], {p.name: [] for _, p in pairs}
     cost = 0.0
-    bar = _progress(progress, T, "hourly clearing")
+    bar = _progress_bar(progress, T, "hourly clearing")
     for t in range(T):
         now = [(bus, _remaining(p, t, state, actual or None)) for bus, p in pairs]
         res = day_ahead_dlmp(feeder, now or None, price_substation=price[t:], load_profile=scale[t:],

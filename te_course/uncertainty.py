@@ -42,7 +42,7 @@ import pandas as pd
 
 from ._solvers import solve_quietly
 from ._validation import SolverError, as_1d_float, as_positive_float, check_finite, check_nonnegative
-from .prosumer import Battery, Prosumer, _check_bounded, _prices
+from .prosumer import Battery, Prosumer, _check_bounded, _clean, _prices
 
 __all__ = [
     "StochasticValue",
@@ -207,11 +207,6 @@ def _solve_lp(inp: _Inputs, pv: np.ndarray, prob: np.ndarray, *, shared: bool, o
         sv = None if soc is None else np.asarray(soc.value, dtype=float)
         plans.append((cv, dv, sv))
     return np.asarray(scenario_costs, dtype=float), plans
-
-
-def _clean(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=float)
-    return np.where(np.abs(v) < 1e-9, 0.0, v)
 
 
 def _plan_frame(batteries, plans) -> pd.DataFrame:
@@ -509,6 +504,15 @@ def stochastic_value(prosumer, buy_price, sell_price, pv_scenarios_kw, probabili
     )
 
 
+def _number(value, name: str) -> float:
+    if isinstance(value, (str, bytes, bool)) or value is None:
+        raise TypeError(f"`{name}` must be a number; got {value!r}.")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number; got {value!r}.") from None
+
+
 def pv_scenarios(forecast_kw, n_scenarios: int, *, error_std: float = 0.25, autocorrelation: float = 0.8,
                  p_max_kw: float | None = None, seed=0) -> np.ndarray:
     """Draw PV scenarios around a forecast with a multiplicative, autocorrelated Gaussian error.
@@ -556,11 +560,11 @@ def pv_scenarios(forecast_kw, n_scenarios: int, *, error_std: float = 0.25, auto
     check_nonnegative(forecast, "forecast_kw", "PV outputs (kW)")
     if isinstance(n_scenarios, bool) or not isinstance(n_scenarios, (int, np.integer)) or n_scenarios < 1:
         raise ValueError(f"`n_scenarios` must be a positive integer; got {n_scenarios!r}.")
-    sigma = float(error_std)
+    sigma = _number(error_std, "error_std")
     check_finite(np.array([sigma]), "error_std", "values")
     if sigma < 0:
         raise ValueError(f"`error_std` must be >= 0; got {error_std!r}.")
-    rho = float(autocorrelation)
+    rho = _number(autocorrelation, "autocorrelation")
     if not 0.0 <= rho < 1.0:
         raise ValueError(f"`autocorrelation` must lie in [0, 1); got {autocorrelation!r}.")
     cap = np.inf if p_max_kw is None else as_positive_float(p_max_kw, "p_max_kw")

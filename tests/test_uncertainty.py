@@ -338,3 +338,10 @@ def test_bad_scenario_options_name_the_argument(kwargs, match):
         pv_scenarios([1.0, 2.0], **args)
     with pytest.raises(ValueError, match=r"`forecast_kw` must contain non-negative"):
         pv_scenarios([1.0, -2.0], 3)
+
+
+def test_scenario_options_that_are_not_numbers_name_the_argument():
+    with pytest.raises(TypeError, match="`error_std` must be a number; got 'high'"):
+        pv_scenarios([1.0, 2.0], 3, error_std="high")
+    with pytest.raises(TypeError, match="`autocorrelation` must be a number; got None"):
+        pv_scenarios([1.0, 2.0], 3, autocorrelation=None)
