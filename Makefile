@@ -1,21 +1,56 @@
-# The course's commands.  Each target creates .venv (a virtual environment with
-# the package and its test tools) if it is missing, so on a fresh machine with
-# Python 3.11+ and make, `make lab` and `make test` are all you need.
+# The course's commands.  Each target creates the virtual environments it needs when
+# they are missing, so on a fresh machine with Python 3.11+ and make, `make lab` and
+# `make test` are all you need.
+#
+#   .venv         the course as students get it: exactly the versions of the students'
+#                 lock, binder/requirements.txt (what mybinder.org installs), plus the test
+#                 tools (extra [test]), which never move a locked version.  `make lab`, the
+#                 notebooks, the widgets, the grading and every test but the oracles run here.
+#   .venv-dev     the [dev] extra: ruff and the test-only oracles (pandapower, which holds
+#                 pandas below 3), for the tests marked `oracle`; `make lock`, `make bench`.
+#   .venv-latest  `make test-latest`: the newest versions that pyproject.toml's ranges allow,
+#                 made afresh each run, so a new release that breaks the course shows here first.
 
 PYTHON ?= python3
+LOCK   := binder/requirements.txt
 VENV   := .venv
 BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-lock
+DEV       := .venv-dev
+DEV_BIN   := $(DEV)/bin
+DEV_STAMP := $(DEV)/.installed-dev
+LATEST := .venv-latest
 export PATH := $(CURDIR)/$(BIN):$(PATH)
-STAMP  := $(VENV)/.installed-dev
 
-.PHONY: lab test test-browser lint release bench clean
+# The command that writes the lock (also written into the lock's header by uv): one version
+# of every package for Python 3.11 (binder/runtime.txt) on every platform, from the ranges of
+# pyproject.toml.  tests/test_environment.py checks that the lock's header says the same.
+UV_VERSION := 0.13.9
+LOCK_COMMAND := uv pip compile pyproject.toml --universal --fork-strategy fewest --python-version 3.11 --output-file $(LOCK)
 
-$(STAMP): pyproject.toml
+.PHONY: lab test test-latest test-browser lint lock release bench clean
+
+define check_python
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "te_course needs Python 3.11 or newer; this is " + sys.version.split()[0] + ". Run make with PYTHON=/path/to/python3.11 or newer.")'
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+endef
+
+# Made afresh whenever the lock or pyproject.toml changes, so that it holds the lock and nothing
+# older; the package is installed editable, so a change to te_course/ needs no rebuild.
+$(STAMP): $(LOCK) pyproject.toml
+	$(check_python)
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -r $(LOCK) -e ".[test]"
+	$(BIN)/python -m pip check
 	@touch $(STAMP)
+
+$(DEV_STAMP): pyproject.toml
+	$(check_python)
+	@test -x $(DEV_BIN)/python || $(PYTHON) -m venv $(DEV)
+	$(DEV_BIN)/python -m pip install --quiet --upgrade pip
+	$(DEV_BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(DEV_STAMP)
 
 ## make lab: set up and open the course in JupyterLab
 # root (containers, CI machines) needs --allow-root; extra flags via LAB_ARGS="--port=8890 ..."
@@ -25,41 +60,67 @@ lab: $(STAMP)
 		--ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks/00_start_here/00_start_here.ipynb $(LAB_ARGS)
 
 ## make test: set up and run every test (lint, unit, property, doctests, notebooks, grading)
-test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+# The suite and every notebook in the students' versions (.venv); then the comparisons with
+# pandapower in .venv-dev (tests/conftest.py marks them `oracle`).
+test: $(STAMP) $(DEV_STAMP)
+	$(DEV_BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not oracle"
 	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider solutions
+	$(DEV_BIN)/python -m pytest -n 2 --dist loadfile -m oracle tests
+
+## make test-latest: the notebooks, their grading and the widgets under the newest versions that
+## pyproject.toml's ranges allow (a fresh .venv-latest each run; .ci/run calls it)
+NOTEBOOK_TESTS := tests/test_notebooks.py tests/test_widgets_and_plots.py tests/test_day_plots_and_widget.py
+test-latest:
+	$(check_python)
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e ".[test]"
+	$(LATEST)/bin/python -m pip check
+	@$(LATEST)/bin/python -c 'import importlib.metadata as m; print("newest allowed:", ", ".join(f"{n} {m.version(n)}" for n in ("jupyterlab", "numpy", "pandas", "cvxpy", "networkx", "matplotlib", "ipywidgets", "nbgrader", "scipy")))'
+	TE_COURSE_LATEST=1 $(LATEST)/bin/python -m pytest -n 2 --dist loadfile $(NOTEBOOK_TESTS)
+	TE_COURSE_LATEST=1 $(LATEST)/bin/python -m pytest --nbval-lax -p no:cacheprovider solutions
+
+## make lock: refresh the students' lock (binder/requirements.txt) from pyproject.toml's ranges,
+## with the newest versions PyPI has today; then pin environment.yml to it (once a semester)
+lock: $(DEV_STAMP)
+	$(DEV_BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(DEV_BIN)/$(LOCK_COMMAND)
+	$(DEV_BIN)/python tests/pin_conda.py
 
 ## make test-browser: the student's journey in JupyterLab, driven in headless Chromium by
 ## Playwright (tests/browser/; not part of `make test`).  Needs Debian's Chromium:
 ## `sudo apt-get install -y chromium` (CHROMIUM=/path/to/chromium for another one).
 CHROMIUM ?= /usr/bin/chromium
-BROWSER_STAMP := $(VENV)/.installed-browser
+BROWSER_STAMP := $(DEV)/.installed-browser
 
-$(BROWSER_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[dev,browser]"
+$(BROWSER_STAMP): $(DEV_STAMP)
+	$(DEV_BIN)/python -m pip install --quiet -e ".[dev,browser]"
 	@touch $(BROWSER_STAMP)
 
-test-browser: $(BROWSER_STAMP)
+# Playwright runs from .venv-dev; JupyterLab, its kernel and the package from .venv, as `make lab`.
+test-browser: $(BROWSER_STAMP) $(STAMP)
 	@test -x "$(CHROMIUM)" || { \
 		echo "make test-browser needs Chromium at $(CHROMIUM), which is missing." >&2; \
 		echo "Install it with:  sudo apt-get install -y chromium   (Debian/Ubuntu)" >&2; \
 		echo "or point to one:  make test-browser CHROMIUM=/path/to/chromium" >&2; \
 		exit 1; }
-	TE_COURSE_CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest -p no:cacheprovider tests/browser
+	TE_COURSE_CHROMIUM="$(CHROMIUM)" $(DEV_BIN)/python -m pytest -p no:cacheprovider tests/browser
 
-lint: $(STAMP)
-	$(BIN)/ruff check .
+lint: $(DEV_STAMP)
+	$(DEV_BIN)/ruff check .
 
 ## make release: regenerate the student notebooks in notebooks/ from solutions/
 release: $(STAMP)
 	$(BIN)/python -m te_course.grading release
 
 ## make bench: measure speed (benchmarks/), print the table and write it into README.md
-bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[bench]"
-	$(BIN)/python benchmarks/run.py --write-readme
+# In .venv-dev: the peers measured beside the course (pymarket) need pandas below 3.
+bench: $(DEV_STAMP)
+	$(DEV_BIN)/python -m pip install --quiet -e ".[bench]"
+	$(DEV_BIN)/python benchmarks/run.py --write-readme
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis gradebook.db .nbgrader.log tests/browser/screenshots
+	rm -rf $(VENV) $(DEV) $(LATEST) build *.egg-info .pytest_cache .ruff_cache .hypothesis gradebook.db .nbgrader.log tests/browser/screenshots
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

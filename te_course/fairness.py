@@ -755,7 +755,8 @@ def feeder_usage(feeder, buses, *, capacity_kw=None) -> tuple[pd.DataFrame, pd.S
         [[int(ln in on_path[b]) for b in labels] for ln in used], index=pd.Index(used, name="line"), columns=labels
     ).astype(int)
     usage.columns.name = "bus"
-    limit = feeder.lines["s_max_kva"].reindex(used).fillna(np.inf).to_numpy(dtype=float)
+    # a copy: pandas 3 hands out read-only views, and the loop below writes into it
+    limit = np.array(feeder.lines["s_max_kva"].reindex(used).fillna(np.inf), dtype=float)
     if capacity_kw is not None:
         if isinstance(capacity_kw, (Mapping, pd.Series)):
             for line, value in dict(capacity_kw).items():

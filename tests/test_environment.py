@@ -1,101 +1,171 @@
-"""The three dependency lists (pyproject, conda, Binder) agree, and Binder's steps work."""
+"""The students' environment: pyproject's ranges, the lock and conda agree, and Binder's steps work.
+
+``binder/requirements.txt`` is the students' lock (``make lock`` writes it from the ranges
+of ``pyproject.toml``); ``environment.yml`` pins the same versions for conda users; ``.venv``,
+where ``make test`` runs the suite and every notebook, is installed from the lock.
+"""
 
 from __future__ import annotations
 
 import base64
+import importlib.metadata
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
-from packaging.requirements import Requirement
+from lockfiles import direct_in_lock, lock_lines, lock_pins, normal, pyproject_requirements, runtime_python
 from packaging.specifiers import SpecifierSet
 
 import te_course
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _normal(spec: str) -> tuple[str, str]:
-    req = Requirement(spec)
-    name = re.sub(r"[-_.]+", "-", req.name).lower()
-    return name, ",".join(sorted(str(s) for s in req.specifier))
-
-
-def pyproject_deps():
-    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    return dict(_normal(s) for s in data["project"]["dependencies"])
-
-
-def conda_deps():
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    specs = [d for d in env["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip"))]
-    return dict(_normal(s) for s in specs)
-
-
-def binder_deps():
-    lines = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
-    return dict(_normal(ln) for ln in lines if ln.strip() and not ln.startswith("#"))
-
-
 REQUIRED = {"jupyterlab", "numpy", "pandas", "cvxpy", "networkx", "matplotlib", "ipywidgets", "nbgrader", "nbval"}
+# Binder's machine: Linux on x86-64 with the Python of binder/runtime.txt.
+BINDER = {"python_version": runtime_python(), "python_full_version": runtime_python() + ".0",
+          "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+          "platform_machine": "x86_64", "implementation_name": "cpython"}
 
 
-def test_pyproject_has_the_course_dependencies_with_bounds():
-    deps = pyproject_deps()
+def test_pyproject_has_the_course_dependencies_with_lower_bounds():
+    deps = pyproject_requirements()
     assert REQUIRED <= set(deps), f"missing: {REQUIRED - set(deps)}"
-    for name, spec in deps.items():
-        assert ">=" in spec and "<" in spec, f"{name} needs a lower and an upper bound, got {spec!r}"
+    for name, req in deps.items():
+        assert any(s.operator == ">=" for s in req.specifier), f"{name} needs a lower bound, got {req}"
+        assert not any(s.operator == "==" for s in req.specifier), f"{name}: pins belong in the lock, got {req}"
 
 
-def test_conda_and_binder_lists_agree_with_pyproject():
-    expected = pyproject_deps()
-    assert conda_deps() == expected, "environment.yml differs from pyproject.toml"
-    assert binder_deps() == expected, "binder/requirements.txt differs from pyproject.toml"
+def test_lock_pins_one_exact_version_of_every_package():
+    seen = {}
+    for req in lock_lines():
+        specs = list(req.specifier)
+        assert len(specs) == 1 and specs[0].operator == "==", f"the lock should pin {req.name} exactly, got {req}"
+        assert not req.extras, f"{req}: extras belong in pyproject.toml"
+        if req.marker is None or req.marker.evaluate(BINDER):
+            name = normal(req.name)
+            assert name not in seen, f"the lock pins {name} twice for Binder's machine: {seen[name]} and {req}"
+            seen[name] = req
 
 
-def test_conda_environment_asks_for_python_311_and_the_package():
+def test_lock_was_written_from_pyproject_and_within_its_ranges():
+    ranges = pyproject_requirements()
+    assert direct_in_lock() == set(ranges), (
+        "the lock's direct dependencies differ from pyproject.toml's: run `make lock` "
+        f"(only in the lock: {direct_in_lock() - set(ranges)}, only in pyproject: {set(ranges) - direct_in_lock()})"
+    )
+    pins = lock_pins(BINDER)
+    for name, req in ranges.items():
+        assert req.specifier.contains(pins[name], prereleases=True), f"the lock's {name} {pins[name]} is outside {req}"
+
+
+def make_variable(name: str) -> str:
+    """A ``NAME := value`` line of the Makefile (the last one), with $(VARS) of the Makefile expanded."""
+    text = (ROOT / "Makefile").read_text()
+    values = dict(re.findall(r"^([A-Z_]+)\s*:=\s*(.*)$", text, flags=re.M))
+    return re.sub(r"\$\(([A-Z_]+)\)", lambda m: values[m.group(1)], values[name]).strip()
+
+
+def test_lock_says_how_it_was_made_and_make_lock_makes_it_so():
+    header = [ln.lstrip("#").strip() for ln in (ROOT / "binder" / "requirements.txt").read_text().splitlines()[:3]]
+    assert header[0].startswith("This file was autogenerated by uv"), header
+    assert header[1] == make_variable("LOCK_COMMAND"), (
+        "binder/requirements.txt was written by another command than `make lock`'s; run `make lock`"
+    )
+    assert "--python-version " + runtime_python() in header[1], "the lock must be resolved for Binder's Python"
+
+
+def conda_dependencies() -> list[str]:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert env["channels"] == ["conda-forge"]
-    assert "python>=3.11" in env["dependencies"]
-    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert pip == ["-e ."]
+    pip = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
+    assert pip == [["-e ."]], f"environment.yml should install the package with pip (-e .), got {pip}"
+    return [d for d in env["dependencies"] if isinstance(d, str)]
 
 
-def binder_python() -> str:
-    """The Python version binder/runtime.txt asks repo2docker for ("python-X.Y"), as "X.Y"."""
-    text = (ROOT / "binder" / "runtime.txt").read_text().strip()
-    match = re.fullmatch(r"python-(3\.\d+)", text)
-    assert match, f"binder/runtime.txt should read python-3.Y, got {text!r}"
-    return match.group(1)
+def test_conda_pins_python_and_the_lock():
+    specs = conda_dependencies()
+    assert f"python={runtime_python()}" in specs, f"environment.yml should ask for python={runtime_python()}: {specs}"
+    pinned = {}
+    for spec in specs:
+        name = re.split(r"[=<>!~ ]", spec, maxsplit=1)[0]
+        if name in ("python", "pip"):
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)==([^=<>!~ ]+)", spec)
+        assert match, f"environment.yml should pin {name} exactly (name==version), got {spec!r}"
+        pinned[normal(match.group(1))] = match.group(2)
+    pins = lock_pins(BINDER)
+    expected = {name: pins[name] for name in pyproject_requirements()}
+    assert pinned == expected, "environment.yml differs from the lock: run `make lock` (it pins both)"
 
 
 def test_binder_asks_for_a_python_the_package_supports():
     # Without runtime.txt repo2docker picks its own default Python (3.10 in its docs of 2023),
     # which requires-python >= 3.11 refuses: postBuild's `pip install .` would fail.
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
-    assert SpecifierSet(requires).contains(binder_python() + ".0"), f"{binder_python()} vs {requires}"
+    assert SpecifierSet(requires).contains(runtime_python() + ".0"), f"{runtime_python()} vs {requires}"
 
 
-# A notebook with a widget that the Binder environment must run (the auction explorer).
+def lock_drift(installed: dict[str, str]) -> list[str]:
+    """The lock's packages (markers evaluated here) that ``installed`` lacks or holds at another version."""
+    return [f"{name}: lock {pin}, installed {installed.get(name, 'nothing')}"
+            for name, pin in sorted(lock_pins().items()) if installed.get(name) != pin]
+
+
+@pytest.mark.skipif(Path(sys.prefix).resolve() != (ROOT / ".venv").resolve(),
+                    reason="checks the course environment .venv (where `make test` runs the suite)")
+def test_course_environment_holds_exactly_the_lock():
+    # importlib.metadata.version: the first copy on sys.path, the one imports get (setuptools puts
+    # its own vendored packaging and platformdirs behind it).
+    installed = {}
+    for name in lock_pins():
+        try:
+            installed[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    drift = lock_drift(installed)
+    assert not drift, "the course environment .venv differs from the students' lock (`make clean test`):\n" + \
+        "\n".join(drift)
+
+
+# The notebook whose widget the Binder environment must render (the auction explorer).
 WIDGET_NOTEBOOK = ROOT / "solutions" / "01_double_auction" / "01_double_auction.ipynb"
 WIDGET_CELL = "tc.widgets.auction_explorer()"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+CHAPTERS = sorted(ROOT.glob("solutions/*/*.ipynb"))
+
+
+def check_widget_state(nb) -> None:
+    """The explorer cell displayed one VBox whose chart is a drawn PNG, with the controls of the explorer."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    cell = next(c for c in code if c.source.strip() == WIDGET_CELL)
+    views = [o.data[WIDGET_VIEW] for o in cell.outputs if WIDGET_VIEW in o.get("data", {})]
+    assert len(views) == 1, f"the explorer cell should display one widget view, got {cell.outputs}"
+    # The kernel's widget models, saved by nbclient: the displayed VBox, and its chart holding a PNG.
+    models = nb.metadata["widgets"][WIDGET_STATE]["state"]
+    app = models[views[0]["model_id"]]
+    assert app["model_name"] == "VBoxModel", app
+    images = [m for m in models.values() if m["model_name"] == "ImageModel"]
+    assert len(images) == 1 and images[0]["state"]["format"] == "png", images
+    png = base64.b64decode(next(b["data"] for b in images[0]["buffers"] if b["path"] == ["value"]))
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000, "the chart should be a drawn PNG image"
+    labels = {m["state"].get("description") for m in models.values()}
+    assert {"orders", "bids", "asks", "k"} <= labels, labels
 
 
 @pytest.mark.skipif(not os.environ.get("CI") and not os.environ.get("TE_COURSE_BINDER_TEST"),
                     reason="installs a fresh environment from PyPI (a few minutes); "
                            "runs in CI (.ci/run sets TE_COURSE_BINDER_TEST=1) or with TE_COURSE_BINDER_TEST=1")
 def test_binder_steps_build_a_working_environment(tmp_path):
-    """Replay what mybinder.org does: pip install binder/requirements.txt, run postBuild, run a widget notebook."""
-    py_version = binder_python()
+    """Replay what mybinder.org does (pip install the lock, run postBuild), then run every chapter in it."""
+    py_version = runtime_python()
     python = sys.executable if sys.version.startswith(py_version + ".") else shutil.which(f"python{py_version}")
     if python is None:
         pytest.skip(f"Binder builds with Python {py_version} (binder/runtime.txt): no python{py_version} here")
@@ -115,13 +185,23 @@ def test_binder_steps_build_a_working_environment(tmp_path):
     if build.exists():  # setuptools' scratch folder from `pip install .`
         subprocess.run(["rm", "-rf", str(build)], check=True)
 
-    def run(*cmd):
-        out = subprocess.run(cmd, check=True, env=env, capture_output=True, text=True, cwd=tmp_path)
+    def run(*cmd, cwd=tmp_path):
+        out = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, cwd=cwd)
+        assert out.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{out.stdout}\n{out.stderr}"
         return out.stdout + out.stderr
 
-    run(str(venv / "bin" / "python"), "-m", "pip", "check")
-    assert run(str(venv / "bin" / "python"), "-c", "import sys; print(sys.version)").startswith(py_version + ".")
-    version = run(str(venv / "bin" / "python"), "-c", "import te_course, ipywidgets; print(te_course.__version__)")
+    py = str(venv / "bin" / "python")
+    run(py, "-m", "pip", "check")
+    assert run(py, "-c", "import sys; print(sys.version)").startswith(py_version + ".")
+    # Binder's environment is the lock, to the version: nothing moved, nothing missing.
+    freeze = run(py, "-c", "import importlib.metadata as m; "
+                 "print('\\n'.join(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions()))")
+    installed = {}
+    for name, version in (ln.split("==") for ln in freeze.split()):
+        installed.setdefault(normal(name), version)  # the first on sys.path, as imports see it
+    drift = lock_drift(installed)
+    assert not drift, "Binder's environment differs from the lock:\n" + "\n".join(drift)
+    version = run(py, "-c", "import te_course, ipywidgets; print(te_course.__version__)")
     assert version.strip() == te_course.__version__
     labext = run(str(venv / "bin" / "jupyter"), "labextension", "list")
     assert "@jupyter-widgets/jupyterlab-manager" in labext and "enabled" in labext
@@ -133,30 +213,27 @@ def test_binder_steps_build_a_working_environment(tmp_path):
     server = run(str(venv / "bin" / "jupyter"), "server", "extension", "list")
     assert re.search(r"nbgrader\.server_extensions\.validate_assignment\s+\S*enabled", server), server
     assert re.search(r"nbgrader\.server_extensions\.formgrader\s+\S*disabled", server), server
-
-    # A notebook with a widget runs top to bottom in that environment's kernel (the package as
-    # postBuild installed it: the copy runs away from the repository, whose te_course/ is not on its path).
-    notebook = tmp_path / "run" / WIDGET_NOTEBOOK.name
-    notebook.parent.mkdir()
-    notebook.write_text(WIDGET_NOTEBOOK.read_text())
-    run(str(venv / "bin" / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace",
-        "--ExecutePreprocessor.kernel_name=python3", "--ExecutePreprocessor.timeout=300", str(notebook))
-    where = run(str(venv / "bin" / "python"), "-c", "import te_course; print(te_course.__file__)")
+    where = run(py, "-c", "import te_course; print(te_course.__file__)")
     assert where.strip().startswith(str(venv)), f"te_course should come from the Binder environment: {where}"
-    nb = nbformat.read(notebook, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(c.execution_count is not None for c in code), "every code cell should have run"
-    assert not [o for c in code for o in c.outputs if o.output_type == "error"], "a cell raised"
-    cell = next(c for c in code if c.source.strip() == WIDGET_CELL)
-    views = [o.data[WIDGET_VIEW] for o in cell.outputs if WIDGET_VIEW in o.get("data", {})]
-    assert len(views) == 1, f"the explorer cell should display one widget view, got {cell.outputs}"
-    # The kernel's widget models, saved by nbclient: the displayed VBox, and its chart holding a PNG.
-    models = nb.metadata["widgets"][WIDGET_STATE]["state"]
-    app = models[views[0]["model_id"]]
-    assert app["model_name"] == "VBoxModel", app
-    images = [m for m in models.values() if m["model_name"] == "ImageModel"]
-    assert len(images) == 1 and images[0]["state"]["format"] == "png", images
-    png = base64.b64decode(next(b["data"] for b in images[0]["buffers"] if b["path"] == ["value"]))
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000, "the chart should be a drawn PNG image"
-    labels = {m["state"].get("description") for m in models.values()}
-    assert {"orders", "bids", "asks", "k"} <= labels, labels
+
+    # Every chapter runs top to bottom in that environment's kernel, two at a time (the package as
+    # postBuild installed it: each copy runs away from the repository, whose te_course/ is not on its path).
+    def execute(source: Path) -> Path:
+        notebook = tmp_path / "run" / source.parent.name / source.name
+        notebook.parent.mkdir(parents=True)
+        notebook.write_text(source.read_text())
+        run(str(venv / "bin" / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace",
+            "--ExecutePreprocessor.kernel_name=python3", "--ExecutePreprocessor.timeout=300", str(notebook),
+            cwd=notebook.parent)
+        return notebook
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ran = dict(zip(CHAPTERS, pool.map(execute, CHAPTERS), strict=True))
+    assert {p.parent.name[:2] for p in ran} == {f"{i:02d}" for i in range(10)}, "every chapter, 00 to 09"
+    for source, notebook in ran.items():
+        nb = nbformat.read(notebook, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.execution_count is not None for c in code), f"{source.name}: every code cell should have run"
+        errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+        assert not errors, f"{source.name}: a cell raised {errors[0].get('ename')}: {errors[0].get('evalue')}"
+    check_widget_state(nbformat.read(ran[WIDGET_NOTEBOOK], as_version=4))
