@@ -7,7 +7,9 @@
   conda users, and Python to the one of ``binder/runtime.txt``.
 
 ``python tests/lockfiles.py`` (the last step of ``make lock``) rewrites the pinned lines
-of ``environment.yml``; ``tests/test_environment.py`` checks that the three agree.
+of ``environment.yml``; ``python tests/lockfiles.py --compare`` says how the environment
+it runs in differs from the lock (``make test-latest``); ``tests/test_environment.py``
+checks that the three files agree.
 """
 
 from __future__ import annotations
@@ -90,7 +92,39 @@ def pin_environment_yml() -> str:
     return "\n".join(out) + "\n"
 
 
+def drift(installed: dict[str, str]) -> list[str]:
+    """The lock's packages (markers evaluated here) that ``installed`` lacks or holds at another version."""
+    return [f"{name}: lock {pin}, installed {installed.get(name, 'nothing')}"
+            for name, pin in sorted(lock_pins().items()) if installed.get(name) != pin]
+
+
+def installed_versions(names) -> dict[str, str]:
+    """The version of each of ``names`` installed here, as imports see it (the first copy on sys.path)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def _compare_with_lock() -> int:
+    """Print how this environment differs from the lock; 0 when it holds the lock exactly, else 1."""
+    differences = drift(installed_versions(lock_pins()))
+    if differences:
+        print(f"{len(differences)} package(s) differ from the lock {LOCK.relative_to(ROOT)}:")
+        print("\n".join("  " + d for d in differences))
+        return 1
+    print(f"every package is at the version of the lock {LOCK.relative_to(ROOT)}")
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--compare"]:
+        sys.exit(_compare_with_lock())
     missing = set(pyproject_requirements()) - set(lock_pins())
     if missing:
         sys.exit(f"binder/requirements.txt lacks {sorted(missing)}: run `make lock` first.")

@@ -8,7 +8,6 @@ where ``make test`` runs the suite and every notebook, is installed from the loc
 from __future__ import annotations
 
 import base64
-import importlib.metadata
 import os
 import re
 import shutil
@@ -21,7 +20,16 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from lockfiles import direct_in_lock, lock_lines, lock_pins, normal, pyproject_requirements, runtime_python
+from lockfiles import (
+    direct_in_lock,
+    installed_versions,
+    lock_lines,
+    lock_pins,
+    normal,
+    pyproject_requirements,
+    runtime_python,
+)
+from lockfiles import drift as lock_drift
 from packaging.specifiers import SpecifierSet
 
 import te_course
@@ -112,24 +120,10 @@ def test_binder_asks_for_a_python_the_package_supports():
     assert SpecifierSet(requires).contains(runtime_python() + ".0"), f"{runtime_python()} vs {requires}"
 
 
-def lock_drift(installed: dict[str, str]) -> list[str]:
-    """The lock's packages (markers evaluated here) that ``installed`` lacks or holds at another version."""
-    return [f"{name}: lock {pin}, installed {installed.get(name, 'nothing')}"
-            for name, pin in sorted(lock_pins().items()) if installed.get(name) != pin]
-
-
 @pytest.mark.skipif(Path(sys.prefix).resolve() != (ROOT / ".venv").resolve(),
                     reason="checks the course environment .venv (where `make test` runs the suite)")
 def test_course_environment_holds_exactly_the_lock():
-    # importlib.metadata.version: the first copy on sys.path, the one imports get (setuptools puts
-    # its own vendored packaging and platformdirs behind it).
-    installed = {}
-    for name in lock_pins():
-        try:
-            installed[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    drift = lock_drift(installed)
+    drift = lock_drift(installed_versions(lock_pins()))
     assert not drift, "the course environment .venv differs from the students' lock (`make clean test`):\n" + \
         "\n".join(drift)
 
