@@ -69,24 +69,18 @@ test: $(STAMP) $(DEV_STAMP)
 	$(DEV_BIN)/python -m pytest -n 2 --dist loadfile -m oracle tests
 
 ## make test-latest: the notebooks, their grading and the widgets under the newest versions that
-## pyproject.toml's ranges allow (a fresh .venv-latest each run).  SKIP_IF_LOCKED=1 (.ci/run,
-## right after `make test`) skips the run when the newest versions are exactly the lock's.
+## pyproject.toml's ranges allow (a fresh .venv-latest each run; .ci/run calls it)
 NOTEBOOK_TESTS := tests/test_notebooks.py tests/test_widgets_and_plots.py tests/test_day_plots_and_widget.py
-SKIP_IF_LOCKED ?=
 test-latest:
 	$(check_python)
 	rm -rf $(LATEST)
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
-	$(LATEST)/bin/python -m pip install --quiet -e ".[test]"
+	$(LATEST)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e ".[test]"
 	$(LATEST)/bin/python -m pip check
-	@if $(LATEST)/bin/python tests/lockfiles.py --compare && [ -n "$(SKIP_IF_LOCKED)" ]; then \
-		echo "test-latest: nothing newer than the lock, in which make test has just run every notebook."; \
-	else \
-		set -e; \
-		$(LATEST)/bin/python -m pytest -n 2 --dist loadfile $(NOTEBOOK_TESTS); \
-		$(LATEST)/bin/python -m pytest --nbval-lax -p no:cacheprovider solutions; \
-	fi
+	-@$(LATEST)/bin/python tests/lockfiles.py --compare
+	$(LATEST)/bin/python -m pytest -n 2 --dist loadfile $(NOTEBOOK_TESTS)
+	$(LATEST)/bin/python -m pytest --nbval-lax -p no:cacheprovider solutions
 
 ## make lock: refresh the students' lock (binder/requirements.txt) from pyproject.toml's ranges,
 ## with the newest versions PyPI has today; then pin environment.yml to it (once a semester)
