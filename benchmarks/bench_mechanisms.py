@@ -34,7 +34,9 @@ def report(out: dict, fmt_time, fmt_n) -> str:
     lines = [
         "**Mechanisms** (`te_course.mechanisms.property_table`): the four mechanisms on random markets (values and "
         "costs uniform on [0, 1], `traders` buyers and as many sellers), IC checked for four traders per market; "
-        "one run. Target: 1,000 instances of 20 traders under 10 s. Efficiency = mean share of the optimal welfare.",
+        "one run. Target: 1,000 instances of 20 traders under 10 s. Efficiency = mean share of the optimal welfare, "
+        "at truthful reports (for the uniform price, which is not truthful, an upper bound on what strategic "
+        "traders achieve: chapter 6).",
         "",
         "| instances | traders per side | time | " + " | ".join(f"efficiency {n}" for n in names) + " |",
         "|---:|---:|---:|" + "---:|" * len(names),

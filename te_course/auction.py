@@ -30,9 +30,20 @@ seller asks at most the price, every buyer with unfilled quantity bids at most
 the price and every seller with unfilled quantity asks at least the price.  So
 ``lo`` is the larger of the last accepted ask and the best rejected bid, and
 ``hi`` the smaller of the last accepted bid and the best rejected ask.  The
-*k-rule* picks ``price = lo + k (hi - lo)`` (Satterthwaite and Williams, "The
-rate of convergence to efficiency in the buyer's bid double auction as the
-market becomes large", Review of Economic Studies 56(4), 1989).
+*k-rule* picks ``price = lo + k (hi - lo)``: the k-double auction (Chatterjee
+and Samuelson, "Bargaining under incomplete information", Operations Research
+31(5), 1983, for one buyer and one seller; Rustichini, Satterthwaite and
+Williams, "Convergence to efficiency in a simple market with incomplete
+information", Econometrica 62(5), 1994, for many).  Its case ``k = 1`` is the
+buyer's bid double auction of Satterthwaite and Williams (Review of Economic
+Studies 56(4), 1989).
+
+Why sorting maximises welfare (unit orders): when some buyers and as many
+sellers trade, the welfare is the sum of their bids minus the sum of their
+asks whatever the pairing, so ``k`` trades are best made by the ``k`` highest
+bids and the ``k`` lowest asks; the marginal gain ``b_k - s_k`` of the k-th
+sorted pair falls with ``k``, so the welfare peaks at the last ``k`` with
+``b_k >= s_k``.
 """
 
 from __future__ import annotations

@@ -15,6 +15,12 @@ The community's problem is the economic dispatch::
     minimise  sum_i f_i(p_i)   subject to   sum_i p_i = 0   (price lambda),
                                             p_min_i <= p_i <= p_max_i
 
+Its Lagrangian is written ``sum_i f_i(p_i) - lambda sum_i p_i``, so that the
+price ``lambda`` is what a seller receives and a buyer pays per kWh: every agent
+strictly inside its limits has ``f_i'(p_i) = lambda`` (KKT conditions, Boyd and
+Vandenberghe, *Convex Optimization*, 2004, section 5.5.3).  Every price in this
+module (``price``, ``lambda_ij``, ``rho * u``) follows this sign.
+
 Four ways to solve it are here, from the most central to the most distributed:
 
 - :func:`centralized_dispatch`: one quadratic program (cvxpy); the price is the
@@ -271,7 +277,8 @@ class CoordinationResult:
     Attributes
     ----------
     price : float
-        The balancing price, currency per kWh.
+        The balancing price, currency per kWh: what a seller receives and a
+        buyer pays (for :func:`admm`, ``rho * u``).
     dispatch : numpy.ndarray
         Each agent's net injection, kW (positive sells).
     history : pandas.DataFrame
@@ -507,7 +514,11 @@ def price_iteration(
     ``step = 1 / S'`` (one step), and it oscillates with growing amplitude for
     ``step > 2 / S'``.  Agents at a limit only lower the slope (between any two
     prices ``S`` rises by at most ``S'`` per unit), so ``0 < step < 2 / S'`` is
-    stable for every community, and then ``|imbalance|`` never increases.
+    stable for every community, and then ``|imbalance|`` never increases.  Near
+    the solution only the agents inside their limits there count: with
+    ``S_free = sum 1 / a_i`` over them, steps up to ``2 / S_free`` (larger than
+    ``2 / S'`` when some agents sit at a limit) converge once the price is close,
+    and larger ones never settle.
 
     Divergence is detected and reported, never looped on: a
     :class:`ConvergenceError` is raised when ``|imbalance|`` grows for 5
@@ -642,26 +653,35 @@ def admm(
 
     where ``xbar`` is the average of the ``x_i`` and ``u`` the scaled dual
     variable; ``rho * u`` converges to the price.  Their ``x_i`` is what agent
-    ``i`` *receives*, so here ``x_i = -p_i``; in terms of injections the agent
-    step has the closed form (set the derivative to zero, clip)::
+    ``i`` *receives*, so here ``x_i = -p_i``, and in injections the algorithm is::
+
+        p_i^{k+1} = argmin_p  f_i(p) + rho/2 (p - p_i^k + pbar^k - u^k)^2
+        u^{k+1}   = u^k - pbar^{k+1},          price = rho * u
+
+    The agent step has the closed form (set the derivative to zero, clip)::
 
         p_i^{k+1} = clip((rho v_i - b_i) / (a_i + rho), p_min_i, p_max_i),
         v_i = p_i^k - pbar^k + u^k
 
-    and ``u^{k+1} = u^k - pbar^{k+1}`` (excess supply lowers the price
-    ``rho u``).  At a fixed point ``a_i p_i + b_i = rho u`` for every agent
-    inside its limits, the KKT conditions of the dispatch.  ADMM converges for
-    every ``rho > 0`` (Boyd et al., section 3.2); ``rho`` changes only the speed
-    (a value near the agents' typical ``a`` works well).
+    Excess supply lowers the price: ``rho u^{k+1} - rho u^k = -rho pbar^{k+1}``.
+    At a fixed point ``pbar = 0`` and ``a_i p_i + b_i = rho u`` for every agent
+    inside its limits: the KKT conditions of the dispatch with
+    ``lambda = rho u``.  (Boyd et al.'s update copied with ``p`` in place of
+    ``x``, ``+ pbar^k + u^k`` and ``u^{k+1} = u^k + pbar^{k+1}``, is the same
+    algorithm with ``u`` of the opposite sign: its price is ``-rho u``.)  ADMM
+    converges for every ``rho > 0`` (Boyd et al., section 3.2); ``rho`` changes
+    only the speed (a value near the agents' typical ``a`` works well).
 
     Residuals (Boyd et al., section 3.3, with the exchange problem written as
     ``x_i - z_i = 0``, ``sum_i z_i = 0``, so that ``z_i^k = x_i^k - xbar^k``):
     the primal residual ``r^k = (xbar^k, ..., xbar^k)``, reported as
     ``||r^k||_2 = sqrt(N) |pbar^k|``; the dual residual ``s^k = -rho (z^k -
     z^{k-1})``, reported as ``rho ||(p^k - p^{k-1}) - (pbar^k - pbar^{k-1})||_2``.
-    The iteration stops when ``|imbalance| = N |pbar| <= tol * D`` and
-    ``||s^k||_2 / rho <= tol * D``, with ``D = sum_i max(-p_i^k, 0)`` the total
-    demand (both are kW).
+    The primal residual is what moves the price (``|rho u^{k+1} - rho u^k| =
+    rho ||r^{k+1}||_2 / sqrt(N)``); the dual residual is ``rho`` times how much
+    the balanced dispatch ``z`` still moves.  The iteration stops when
+    ``|imbalance| = N |pbar| <= tol * D`` and ``||s^k||_2 / rho <= tol * D``,
+    with ``D = sum_i max(-p_i^k, 0)`` the total demand (both are kW).
 
     Parameters
     ----------
@@ -970,7 +990,7 @@ def p2p_bilateral(
     ``c_ij |t_ij| / 2``: each side of a trade pays half of ``c_ij`` per kW, so a
     symmetric ``c`` charges ``c_ij`` per kW traded between ``i`` and ``j``.
 
-    Consensus ADMM (Sorin et al., section III; Boyd et al. 2011, section 7.1):
+    Consensus ADMM (Sorin et al., section III; Boyd et al. 2011, section 7.2, general form consensus):
     with ``z_ij = (t_ij - t_ji) / 2``, every agent solves its own problem::
 
         t_i^{k+1} = argmin f_i(p_i) + sum_j [c_ij |t_ij|/2 - lambda_ij^k t_ij

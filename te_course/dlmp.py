@@ -32,24 +32,44 @@ prices carry no loss component.  The line limit applies to the sending end.
 
 Decomposition (Papavasiliou 2018; Bai et al. 2018)
 --------------------------------------------------
+Signs: ``p_j`` is the active load at bus ``j`` (a withdrawal, as in
+:mod:`te_course.feeders`), so ``DLMP_j`` is the cost of one more kW withdrawn
+at ``j`` and the value of one more kW injected there.  Each limit is written
+on the squared quantity that the OPF constrains, and each multiplier is
+>= 0: ``mu_l`` for ``P_l^2 + Q_l^2 <= s_max_l^2``, ``eta_min_i`` for
+``w_i >= v_min^2`` and ``eta_max_i`` for ``w_i <= v_max^2`` (p.u.-scaled).
 Eliminate the flows and voltages through the power-flow equations (the
-substation absorbs any change); the OPF becomes a problem in the DER outputs
-and the loads, and by the envelope theorem::
+substation absorbs any change of active and reactive power; the reactive
+loads stay fixed); the OPF becomes a problem in the DER outputs and the loads,
+and by the envelope theorem::
 
     DLMP_j = lambda_0                                     energy
            + lambda_0 * dLoss/dp_j                        loss  (lambda_0 * MLF_j)
            + sum_l mu_l * d(P_l^2 + Q_l^2)/dp_j           congestion
            + sum_i (eta_max_i - eta_min_i) * dw_i/dp_j    voltage
 
-where ``mu``, ``eta`` are the (p.u.-scaled) multipliers of the binding line
-and voltage limits.  The sensitivities are those of the power-flow equations
-at the operating point: for the SOCP the AC (DistFlow) Jacobian at the AC
-power flow of the dispatched feeder, for LinDistFlow its exact linear
-sensitivities.  They are computed with one adjoint (transposed Jacobian) solve
-per component, not one power flow per bus.  The loss component is reported as
-``total - energy - congestion - voltage`` so that the components add up
-exactly; ``loss_residual`` (loss component minus ``lambda_0 * MLF`` for the
-SOCP, minus 0 for LinDistFlow) measures how well the formula above holds.
+One more kW of load at ``j`` lowers the voltage of every bus whose path to the
+substation shares lines with that of ``j`` (``dw_i/dp_j < 0``; in LinDistFlow
+``-2`` times the shared resistance), so a binding lower limit adds a positive
+voltage component and a binding upper limit a negative one.
+
+The sensitivities are those of the power-flow equations at the operating
+point: for the SOCP the AC (DistFlow) Jacobian at the AC power flow of the
+dispatched feeder, for LinDistFlow its exact linear sensitivities.  They are
+computed with one adjoint (transposed Jacobian) solve per component, not one
+power flow per bus.
+
+What is computed and what is a remainder: the total is the dual of the bus's
+active balance; the energy component is ``lambda_0``; the congestion and
+voltage components are the multipliers of the binding limits (duals of the
+OPF) times the sensitivities above.  The loss component is *not* evaluated
+from its formula: it is reported as ``total - energy - congestion - voltage``,
+so the four components add up to the total by construction (their sum is no
+check of anything).  The check is ``loss_residual``: the loss component minus
+``lambda_0 * MLF`` for the SOCP (the MLF from its own adjoint solve, see
+:func:`marginal_loss_factors`), minus 0 for LinDistFlow.  An error in a
+multiplier, a sensitivity or the total would land in the remainder and show
+in the residual.
 
 References
 ----------
@@ -101,6 +121,8 @@ class DLMPResult:
     prices : pandas.DataFrame
         Indexed by bus label; columns ``energy``, ``loss``, ``congestion``,
         ``voltage`` and ``total`` (currency per kWh, for a withdrawal at the bus).
+        ``loss`` is the remainder ``total - energy - congestion - voltage``
+        (see the module docstring); the other four are computed.
     dispatch : pandas.Series
         Output of each DER, kW, aligned with the rows of ``ders``.
     cost : float
@@ -122,8 +144,9 @@ class DLMPResult:
     substation_p_kw : float
         Active power bought at the substation.
     loss_residual : pandas.Series
-        Loss component minus its formula: ``price_substation * mlf`` (SOCP) or
-        0 (LinDistFlow, losses neglected).
+        The loss component (a remainder) minus its formula:
+        ``price_substation * mlf`` (SOCP) or 0 (LinDistFlow, losses neglected).
+        Near zero when the total, the multipliers and the sensitivities agree.
     """
 
     prices: pd.DataFrame
@@ -276,10 +299,12 @@ def marginal_loss_factors(feeder: Feeder) -> pd.Series:
     equations (Baran and Wu 1989) at the AC power flow, not from a power flow
     per bus: with ``J`` that Jacobian and ``g`` the gradient of the losses
     ``sum_l r_l l_l`` in the state, ``MLF = (J^-T g)`` restricted to the
-    active-balance rows.  The substation's factor is 0; a load far from the
-    substation has a positive factor (it adds to the currents of every line
-    on its path), and so the marginal cost of serving it is
-    ``price * (1 + MLF)`` when no limit binds.
+    active-balance rows.  The substation's factor is 0.  While power flows
+    away from the substation, a load far from it has a positive factor (it
+    adds to the currents of every line on its path); where a local injection
+    reverses the flows, extra load there cuts the losses and its factor is
+    negative.  The marginal cost of serving a bus is ``price * (1 + MLF)``
+    when no limit binds.
 
     Parameters
     ----------
@@ -687,7 +712,9 @@ def dlmp(feeder: Feeder, *, price_substation, ders=None, v_min_pu=0.95, v_max_pu
     1      0.05  0.0000         0.0   0.0000   0.05
     18     0.05  0.0024         0.0   0.0276   0.08
     33     0.05  0.0021         0.0   0.0279   0.08
-    >>> bool(np.allclose(res.prices[["energy", "loss", "congestion", "voltage"]].sum(axis=1), res.prices["total"]))
+    >>> bool(res.prices.loc[2:, "voltage"].gt(0).all())  # a binding v_min raises the prices
+    True
+    >>> bool(res.loss_residual.abs().max() < 1e-6)  # the loss remainder agrees with 0.05 * MLF
     True
     """
     return DLMPProblem(feeder, ders=ders, model=model).solve(

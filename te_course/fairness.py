@@ -17,7 +17,12 @@ price of fairness", Operations Research 59(1), 2011, section 2):
   Gallager, *Data Networks*, 2nd ed., 1992, section 6.5.2);
 - *proportional*: the largest ``sum_i log u_i`` (Kelly, "Charging and rate
   control for elastic traffic", European Transactions on Telecommunications
-  8, 1997).
+  8, 1997).  With linear utilities the weights only add the constant
+  ``sum_i log w_i``, so the amounts do not depend on them.  This is not
+  Kelly's *weighted* proportional fairness, the largest ``sum_i w_i log x_i``
+  with ``w_i`` what agent ``i`` is willing to pay (Kelly 1997; Kelly, Maulloo
+  and Tan 1998), whose amounts do respond to the weights; the package does
+  not compute that one.
 
 Fairness between agents is measured by envy (Foley 1967; Varian 1974),
 Jain's index, the worst-off agent's utility and the price of fairness.
@@ -628,7 +633,10 @@ def fair_allocation(usage, capacity, *, weights=None, rule, caps=None) -> Alloca
       Journal of the Operational Research Society 49, 1998).  With linear
       utilities ``sum log(w_i x_i) = sum log w_i + sum log x_i``, so **the
       weights drop out**: the proportionally fair amounts ``x`` do not depend
-      on ``weights`` (the utilities do).  It is characterised by
+      on ``weights`` (the utilities do).  Kelly's *weighted* proportional
+      fairness, which maximises ``sum_i w_i log x_i`` (weights as budgets:
+      ``x_i = w_i / sum_k usage[k, i] price_k``), does depend on them; it is
+      a different rule, not computed here.  The rule here is characterised by
       ``sum_i (x'_i - x_i) / x_i <= 0`` for every feasible ``x'``.  Agents who
       cannot receive anything (a resource of capacity 0 on their path, or a
       cap of 0) get 0 and are left out of the sum.

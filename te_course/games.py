@@ -11,10 +11,17 @@ A pure-strategy Nash equilibrium exists when every player's strategy set is
 a non-empty, compact and convex subset of a Euclidean space and its payoff is
 continuous in the whole profile and quasi-concave in its own strategy
 (Debreu, PNAS 38(10), 1952; Glicksberg, Proc. AMS 3(1), 1952; Fan, PNAS
-38(2), 1952): the best-response correspondence then has a fixed point by
-Kakutani's theorem.  A finite game has a non-convex strategy set, and may
-have no pure equilibrium (matching pennies; :func:`pure_nash_equilibria`
-returns ``[]`` and best responses cycle, see :func:`best_response_dynamics`).
+38(2), 1952; Fudenberg and Tirole, *Game Theory*, 1991, section 1.3).  The
+best responses then form a *correspondence* (a set per profile of the
+others), not a function: quasi-concavity makes its values convex, continuity
+and compactness make them non-empty and the correspondence upper
+hemicontinuous (closed graph; Berge's maximum theorem), and Kakutani's
+theorem (Duke Mathematical Journal 8(3), 1941) gives a fixed point.  When
+every best response is unique, as in the Cournot game below (strictly
+concave profits), the correspondence is a continuous function.  A finite
+game has a non-convex strategy set, and may have no pure equilibrium
+(matching pennies; :func:`pure_nash_equilibria` returns ``[]`` and best
+responses cycle, see :func:`best_response_dynamics`).
 
 Cournot competition
 -------------------

@@ -6,7 +6,8 @@ Two numbers a regulator reads first:
   market shares ``s_i`` (0 to 10,000; Herfindahl 1950, Hirschman 1964), which
   measures how concentrated a market is (:func:`hhi`, :func:`concentration`);
 - the **Lerner index** ``L = (P - MC) / P`` (Lerner 1934), the share of the
-  price that is mark-up over marginal cost (:func:`lerner_index`).
+  price that is mark-up over marginal cost (:func:`lerner_index`).  Measured
+  against the cost instead, the mark-up is ``(P - MC) / MC = L / (1 - L)``.
 
 With linear inverse demand ``P = a - b Q`` the price elasticity of demand is
 ``eps = dQ/dP * P/Q = -P / (a - P)`` (:func:`demand_elasticity`), and the
@@ -231,8 +232,10 @@ def lerner_index(price, marginal_cost):
     """Lerner index ``L = (P - MC) / P``, the mark-up as a share of the price.
 
     0 under perfect competition (price equals marginal cost), approaching 1
-    when the price is far above it (Lerner 1934).  Vectorised: ``price`` and
-    ``marginal_cost`` broadcast against each other.
+    when the price is far above it (Lerner 1934).  It is a share of the
+    *price*: the mark-up over the *cost*, ``(P - MC) / MC``, is
+    ``L / (1 - L)`` (``L = 0.5`` is a price twice the cost).  Vectorised:
+    ``price`` and ``marginal_cost`` broadcast against each other.
 
     Parameters
     ----------
@@ -251,6 +254,13 @@ def lerner_index(price, marginal_cost):
     0.8181818181818182
     >>> lerner_index(130 / 3, [10, 20])
     array([0.76923077, 0.53846154])
+
+    Six identical Cournot firms of ``P = 100 - Q``, cost 10: ``P = 160/7``,
+    56 % of the price is mark-up, and the price is 129 % above the cost.
+
+    >>> L = lerner_index(160 / 7, 10)
+    >>> round(L, 4), round(L / (1 - L), 4), round((160 / 7 - 10) / 10, 4)
+    (0.5625, 1.2857, 1.2857)
     """
     p = as_1d_float(price, "price", allow_scalar=True)
     check_finite(np.atleast_1d(p), "price", "prices")

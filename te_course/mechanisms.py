@@ -14,8 +14,16 @@ The four properties of the chapter become computations:
 - *efficiency*: the share of the optimal welfare realised (:func:`welfare`).
 
 Myerson and Satterthwaite ("Efficient mechanisms for bilateral trading",
-Journal of Economic Theory 29, 1983) show that no mechanism has all four;
-:func:`property_table` shows which one each mechanism gives up.
+Journal of Economic Theory 29(2), 1983) show that, for one buyer and one
+seller whose value and cost are private, independent and drawn from
+distributions with positive densities on overlapping intervals, no mechanism
+that is Bayesian incentive compatible, interim individually rational and
+needs no subsidy (a non-negative expected surplus) is ex post efficient.
+These hypotheses are weaker than the properties above (IC in dominant
+strategies, IR and budget balance in every market), so in that setting the
+conclusion holds for those too.  :func:`property_table` illustrates, on
+sampled markets and misreports, which property each mechanism gives up; it
+proves nothing.
 
 Conventions shared by every mechanism here
 ------------------------------------------
@@ -281,7 +289,11 @@ def uniform_price(values, costs, *, k: float = 0.5) -> Outcome:
     :func:`te_course.auction.clear_double_auction` (Satterthwaite and
     Williams, Review of Economic Studies 56(4), 1989).  A missing
     ``b_{k+1}`` leaves ``lo = s_k``, a missing ``s_{k+1}`` leaves ``hi = b_k``.
-    Strongly budget balanced, IR and efficient, but not IC.
+    Strongly budget balanced and IR, and efficient at truthful reports; but
+    not IC, and in equilibrium traders shade their reports and worthwhile
+    trades are lost (Chatterjee and Samuelson, "Bargaining under incomplete
+    information", Operations Research 31(5), 1983, for one buyer and one
+    seller), so its efficiency at truthful reports is not what it achieves.
 
     Parameters
     ----------
@@ -318,9 +330,12 @@ def vcg(values, costs) -> Outcome:
 
     (Removing a trading buyer frees the k-th seller, who trades again only
     with ``b_{k+1}``, if ``b_{k+1} >= s_k``.)  With no ``b_{k+1}`` buyers pay
-    ``s_k``; with no ``s_{k+1}`` sellers get ``b_k``.  IC, IR and efficient,
-    but buyers pay at most what sellers get: a deficit whenever trades happen
-    and the two prices differ.
+    ``s_k``; with no ``s_{k+1}`` sellers get ``b_k``.  These are the lower
+    end ``lo`` and the upper end ``hi`` of the clearing interval of
+    :func:`uniform_price`.  IC, IR and efficient, but buyers pay the lower
+    price and sellers get the higher one: the budget surplus is
+    ``-k (hi - lo) <= 0``, a deficit whenever trades happen and ``lo < hi``,
+    and zero when ``lo == hi``.
 
     Parameters
     ----------
@@ -333,9 +348,17 @@ def vcg(values, costs) -> Outcome:
 
     Examples
     --------
+    The seed market: ``[lo, hi] = [8, 9]`` and two trades, a deficit of 2.
+
     >>> o = vcg([12, 10, 8], [5, 7, 9])
     >>> o.buyer_pays, o.seller_gets, o.budget_surplus
     (array([8., 8., 0.]), array([9., 9., 0.]), -2.0)
+
+    When ``b_k = s_k`` the interval is one price, ``lo = hi = 10``: no deficit.
+
+    >>> o = vcg([12, 10, 8], [5, 10, 11])
+    >>> o.buyer_pays, o.seller_gets, o.budget_surplus
+    (array([10., 10.,  0.]), array([10., 10.,  0.]), 0.0)
     """
     V, C = _reports(values, costs)
     return _outcome(_vcg_batch, V, C, "vcg")
@@ -690,7 +713,13 @@ def property_table(mechanisms, *, n_instances: int = 1000, n_traders: int = 20, 
     - ``weakly_budget_balanced`` / ``strongly_budget_balanced``: surplus
       ``>= 0`` / ``== 0`` in every market (to ``1e-9`` of the prices' scale).
     - ``efficiency``: mean of welfare / optimal welfare over the markets in
-      which something can trade.
+      which something can trade, at *truthful* reports.  For a mechanism
+      that is not IC (the uniform price) this is not the welfare it achieves
+      when traders shade their reports.
+
+    The columns illustrate the trade-off of Myerson and Satterthwaite (see
+    the module docstring); they are checked on samples, for dominant-strategy
+    IC and for IR and budget balance in every market, not in expectation.
 
     Parameters
     ----------

@@ -351,6 +351,14 @@ def lindistflow(feeder: Feeder, *, v_source_pu: float = 1.0) -> PowerFlowResult:
     and ``v = sqrt(v^2)``.  Angles use the matching linear estimate
     ``theta_j = theta_i - (x_ij P_ij - r_ij Q_ij)`` (radians, p.u.).
 
+    Its voltages are never below the exact (AC) ones, for any loads and
+    injections on lines with ``r, x >= 0``: the exact flow into a line is the
+    lossless one plus the losses ``r l`` (and ``x l``) of that line and of the
+    lines below it, so the exact drop of ``v^2`` along the line exceeds the
+    linear one by ``(r^2 + x^2) l + 2 (r * active + x * reactive losses
+    below) >= 0``.  A negative squared voltage therefore proves that the AC
+    equations have no solution.
+
     Parameters
     ----------
     feeder : Feeder
@@ -531,9 +539,10 @@ def hosting_capacity(feeder: Feeder, bus, *, model: str = "ac", v_max_pu: float 
     """Return the largest PV injection at ``bus`` that keeps every voltage at or below ``v_max_pu``.
 
     Bisection on the PV size between 0 and ``max_kw`` with the chosen model
-    (voltages rise monotonically with an injection at one bus on a radial
-    feeder, so bisection finds the crossing).  A size at which the power flow
-    fails counts as too large.  The voltage-rise limit is the usual binding
+    (voltages rise with an injection at one bus of a radial feeder, linearly in
+    ``v^2`` with LinDistFlow, so bisection finds the crossing).  A size at which
+    the power flow fails (:class:`~te_course.ConvergenceError`: beyond some
+    injection the feeder has no operating point) counts as too large.  The voltage-rise limit is the usual binding
     constraint of PV hosting capacity on feeders (EPRI, "Distribution feeder
     hosting capacity: what matters when planning for DER?", 2015).
 

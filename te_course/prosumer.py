@@ -16,28 +16,53 @@ prosumer's *net import* is::
 
     net_import_t = base_load_t + sum(c_t - d_t) + sum(e_t) + sum(f_t) - sum(g_t)
 
-Grid import and export are separate non-negative variables with
-``net_import_t = import_t - export_t``.  Energies are in kWh, prices in currency
-per kWh, and a step's energy is its power times ``dt_h``.
+The net import is positive when the prosumer takes power from the grid (load
+convention) and negative when it exports.  Grid import and export are separate
+non-negative variables with ``net_import_t = import_t - export_t``, and the
+prosumer pays::
+
+    cost = sum_t (buy_t * import_t - sell_t * export_t) * dt_h
+
+(a negative cost is a profit).  With ``sell_t <= buy_t`` importing and
+exporting in the same step never lowers the cost; with ``sell_t > buy_t``
+buying to resell is unbounded unless a grid limit is given.  Energies are in
+kWh, prices in currency per kWh, and a step's energy is its power times
+``dt_h``.
 
 Battery model
 -------------
-With charge and discharge efficiencies ``eta_c`` and ``eta_d``, the state of
-charge (energy stored, kWh) after step ``t`` is::
+``c_t`` and ``d_t`` are measured at the battery's terminals (the side the
+house and the grid see); the state of charge ``soc_t`` is the energy in the
+cells (kWh) at the end of step ``t``.  With charge and discharge efficiencies
+``eta_c`` and ``eta_d``, charging at ``c_t`` stores ``eta_c * c_t`` and
+delivering ``d_t`` draws ``d_t / eta_d`` from the cells::
 
-    soc_t = soc_{t-1} + (eta_c * c_t - d_t / eta_d) * dt_h,    soc_{-1} = soc0
+    soc_t = soc_{t-1} + (eta_c * c_t - d_t / eta_d) * dt_h,    soc_{-1} = soc0_kwh
 
 (Kirschen and Strbac, *Fundamentals of Power System Economics*, 2nd ed., 2018;
 Sioshansi, Denholm, Jenkin and Weiss, "Estimating the value of electricity
 storage in PJM: arbitrage and some welfare effects", Energy Economics 31(2),
 2009).  A kWh bought at price ``p_lo`` returns ``eta_c * eta_d`` kWh later, so
-arbitrage pays only if ``p_hi / p_lo > 1 / (eta_c * eta_d)``
-(:func:`breakeven_price_ratio`).
+arbitrage pays only if ``eta_c * eta_d * p_hi > p_lo``, i.e. for ``p_lo > 0``
+only if ``p_hi / p_lo > 1 / (eta_c * eta_d)`` (:func:`breakeven_price_ratio`).
 
 Because charge and discharge are separate variables, an LP may charge and
-discharge in the same step when wasting energy is profitable (negative prices
-with no way to export).  :class:`Schedule` reports such steps; a throughput cost
-or ``exclusive=True`` (one binary per battery and step) removes them.
+discharge in the same step when wasting energy is profitable.  Charging
+``delta`` more and discharging ``eta_c * eta_d * delta`` more leaves the state
+of charge unchanged and consumes ``(1 - eta_c * eta_d) * delta`` more, at a
+throughput cost ``tau * (1 + eta_c * eta_d) * delta``; with ``lambda_t`` the
+value of energy at the prosumer (the ``balance`` dual of :class:`Schedule`)
+this pays only if::
+
+    lambda_t < -tau * (1 + eta_c * eta_d) / (1 - eta_c * eta_d)
+
+that is, never at a positive value of energy, but possibly at negative prices
+with no way to export.  (Li, Guo, Sun and Wang, "Sufficient conditions for
+exact relaxation of complementarity constraints for storage-concerned economic
+dispatch", IEEE Trans. Power Systems 31(2), 2016, give sufficient conditions
+of this kind.)  :class:`Schedule` reports such steps; a large enough
+``throughput_cost`` or ``exclusive=True`` (one binary per battery and step)
+removes them.
 """
 
 from __future__ import annotations
@@ -179,7 +204,9 @@ class Battery:
     """A battery with separate charge and discharge, efficiencies and state of charge.
 
     Constraints, for every step ``t`` (see the module docstring for the
-    state-of-charge recursion and its sources)::
+    state-of-charge recursion, its sources, and the convention that ``c_t``
+    and ``d_t`` are terminal powers while ``soc_t`` is the energy in the
+    cells)::
 
         0 <= c_t <= p_max,  0 <= d_t <= p_max,  soc_min <= soc_t <= e_max
         |p_t - p_{t-1}| <= ramp_kw   with p_t = c_t - d_t, p_{-1} = 0   (if ramp_kw given)
@@ -192,11 +219,14 @@ class Battery:
     p_max_kw : float
         Largest charge and largest discharge power, kW.
     eta_charge, eta_discharge : float
-        Efficiencies in (0, 1].
+        Efficiencies in (0, 1]: charging at ``c`` kW stores ``eta_charge * c``
+        in the cells; delivering ``d`` kW draws ``d / eta_discharge`` from them.
     soc0_kwh : float
         Energy stored before the first step, in ``[soc_min_kwh, e_max_kwh]``.
     ramp_kw : float, optional
-        Largest change of the net battery power ``c_t - d_t`` between steps.
+        Largest change of the net battery power ``c_t - d_t`` between steps, kW
+        per step; the battery counts as idle before the first step, so
+        ``ramp_kw`` also bounds the first step's power.
     soc_min_kwh : float
         Lowest allowed state of charge.
     soc_end_kwh : float, optional
@@ -264,7 +294,12 @@ class EV:
 
     Constraints: ``0 <= e_t <= p_max_kw * available_t`` and
     ``sum_t eta * e_t * dt_h >= e_need_kwh``: the energy is delivered by the end
-    of the last plugged-in step (departure).
+    of the last plugged-in step (departure).  ``e_t`` is the power drawn from
+    the house and ``eta * e_t`` what the car stores (as for :class:`Battery`,
+    the efficiency acts on the way into the cells).  When the prosumer imports
+    in every plugged-in step, so that a kWh costs the buy price, the optimum
+    fills the cheapest plugged-in steps at full power first (a fractional
+    knapsack).
 
     Parameters
     ----------
@@ -275,7 +310,7 @@ class EV:
     p_max_kw : float
         Largest charging power, kW.
     eta : float
-        Charging efficiency in (0, 1].
+        Charging efficiency in (0, 1]: the fraction of the power drawn that is stored.
     name : str
         Unique name; table columns ``<name>_kw`` and ``<name>_soc_kwh`` (energy
         delivered so far).
@@ -673,7 +708,8 @@ def _result(model: _Model, *, n, dt, base, buy, sell, throughput, utilities, dua
             notes.append(
                 f"Battery {name!r} charges and discharges in the same step at steps {list(simultaneous[name])}: "
                 "the LP wastes energy through the battery's losses because that lowers the cost (e.g. negative "
-                "prices with no way to export). Add a `throughput_cost` > 0 or pass `exclusive=True`."
+                "prices with no way to export). Add a large enough `throughput_cost` (the threshold is in the "
+                "docstring of te_course.prosumer) or pass `exclusive=True`."
             )
     for name, g, available in model.pvs:
         gv = _clean(g.value)
@@ -731,8 +767,13 @@ class Schedule:
         (EV: energy delivered so far), and ``step_cost``.
     duals : pandas.DataFrame
         One row per step.  ``balance`` is the marginal value of energy at the
-        prosumer (currency per kWh): the cost of consuming one more kWh in that
-        step; it lies between ``sell_price`` and ``buy_price``.  Per battery,
+        prosumer (currency per kWh): how much the optimal cost rises if it
+        consumes one more kWh in that step.  It lies between ``sell_price`` and
+        ``buy_price`` when no grid limit binds and ``sell_price <= buy_price``
+        (the buy price while importing, the sell price while exporting, or a
+        value set by the devices when the net import is zero); a binding
+        ``import_max_kw`` can raise it above the buy price, and negative prices
+        with ``export_max_kw = 0`` can take it below the sell price.  Per battery,
         the non-negative multipliers ``<name>_soc_max``, ``<name>_soc_min``
         (currency per kWh of the bound) and ``<name>_charge_max``,
         ``<name>_discharge_max`` (and ``<name>_ramp_up``, ``<name>_ramp_down``
@@ -866,8 +907,10 @@ def schedule(
     dt_h : float
         Step length, hours.
     throughput_cost : float
-        Cost per kWh charged or discharged (degradation); > 0 discourages
-        simultaneous charge and discharge.
+        Cost per kWh charged or discharged (degradation).  It removes
+        simultaneous charge and discharge in step ``t`` unless the value of
+        energy there (the ``balance`` dual) is below
+        ``-throughput_cost * (1 + eta_c * eta_d) / (1 - eta_c * eta_d)``.
     exclusive : bool
         Forbid charging and discharging in the same step with one binary per
         battery and step (a MILP, solved with HiGHS).

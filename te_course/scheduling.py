@@ -17,13 +17,20 @@ device constraints of :mod:`te_course.prosumer`)::
                   w_jt = w_it - 2 (r P_lt + x Q_lt),  v_min^2 <= w_jt <= v_max^2,  P_lt^2 + Q_lt^2 <= s_max_l^2
                 and every prosumer k's device constraints, with net_kt its net import
 
-The prices decentralise the dispatch: because the problem is convex and each
+The prices support the dispatch: because the problem is convex and each
 prosumer appears only in its own bus's balances, each prosumer's OPF schedule
 minimises ``sum_t DLMP_{bus(k),t} net_kt dt + device_cost_k`` on its own
 (the Lagrangian splits; Li, Wu and Oren, "Distribution locational marginal
 pricing for optimal electric vehicle charging management", IEEE Trans. Power
 Systems 29(1), 203-211, 2014).  The tests check it against
-:func:`te_course.prosumer.schedule` at the DLMPs.
+:func:`te_course.prosumer.schedule` at the DLMPs.  It is *a* minimiser, not
+necessarily the only one: with linear costs a prosumer is often indifferent
+among several schedules, and some of them break the limits that the prices
+were computed for (:func:`cheapest_first_charging` finds one).  Huang, Wu,
+Oren, Li and Liu ("Distribution locational marginal pricing through quadratic
+programming for congestion management in distribution networks", IEEE Trans.
+Power Systems 30(4), 2170-2178, 2015) make each prosumer's problem strictly
+convex with a quadratic term, so that its only best response is the OPF's.
 
 Prosumers exchange active power only (unity power factor); the feeder's own
 loads keep their power factor when scaled by ``load_profile``.  LinDistFlow
@@ -45,7 +52,14 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._solvers import solve_quietly
-from ._validation import SolverError, TeCourseError, as_1d_float, as_positive_float, check_finite
+from ._validation import (
+    SolverError,
+    TeCourseError,
+    as_1d_float,
+    as_finite_float,
+    as_positive_float,
+    check_finite,
+)
 from .coordination import _progress_bar
 from .feeders import Feeder, _label
 from .feeders import ieee33 as _ieee33
@@ -59,6 +73,7 @@ __all__ = [
     "evaluate_day",
     "simulate_day",
     "uncontrolled_charging",
+    "cheapest_first_charging",
     "EVFleet",
     "ev_fleet",
     "EVStudy",
@@ -659,8 +674,7 @@ def uncontrolled_charging(ev: EV, *, dt_h: float = 1.0, arrival_step: int | None
     avail = ev.available
     T = avail.size
     if arrival_step is None:
-        starts = np.flatnonzero(avail & ~np.roll(avail, 1))
-        start = int(starts[0]) if starts.size else 0
+        start = _plug_in_step(avail)
     else:
         if isinstance(arrival_step, bool) or not isinstance(arrival_step, (int, np.integer)) or not (
                 0 <= arrival_step < T):
@@ -676,6 +690,139 @@ def uncontrolled_charging(ev: EV, *, dt_h: float = 1.0, arrival_step: int | None
             power[t] = p
             need -= p * ev.eta * dt
     return power  # the EV's own check above guarantees that one round of the day is enough
+
+
+def _plug_in_step(available: np.ndarray) -> int:
+    """Return the first step of the plug-in window, read cyclically (0 when the EV is always plugged in)."""
+    starts = np.flatnonzero(available & ~np.roll(available, 1))
+    return int(starts[0]) if starts.size else 0
+
+
+def _plug_in_order(available: np.ndarray) -> np.ndarray:
+    """Return the plugged-in steps in the order they come after plug-in."""
+    start = _plug_in_step(available)
+    steps = np.r_[start:available.size, 0:start]
+    return steps[available[steps]]
+
+
+def cheapest_first_charging(prices: pd.DataFrame, prosumers, *, tol: float = 1e-5, dt_h: float = 1.0) -> pd.DataFrame:
+    """Return a cost-minimising charging schedule of each EV at given prices: cheapest steps first, ties earliest.
+
+    Each EV is a price taker: it minimises ``sum_t price_t e_t dt`` subject to
+    ``0 <= e_t <= p_max_kw * available_t`` and ``sum_t eta e_t dt = e_need_kwh``,
+    with the prices of its bus.  With linear costs the greedy rule is optimal
+    (the continuous knapsack; Dantzig, "Discrete-variable extremum
+    problems", Operations Research 5(2), 266-288, 1957):
+    charge at full power in the cheapest plugged-in step, then the next
+    cheapest, until the energy is delivered.  When several steps cost the same,
+    every split of the energy among them is optimal too; this rule takes them
+    in the order they come after plug-in (read cyclically, as in
+    :func:`uncontrolled_charging`), so it charges each car in as few steps as
+    possible and as early as the prices allow.  It is one cost-minimising
+    schedule, not necessarily the operator's: at DLMPs from an OPF whose cost is
+    linear in the cars' power (as in :func:`day_ahead_dlmp`) it need not keep
+    the network's limits (Huang, Wu, Oren, Li and Liu, "Distribution
+    locational marginal pricing through quadratic programming for congestion
+    management in distribution networks", IEEE Trans. Power Systems 30(4),
+    2170-2178, 2015, call this the multiple-solution issue).
+
+    Prices are counted as equal when they differ by at most ``tol`` (DLMPs
+    read from a solver's duals carry small errors): starting from the cheapest
+    step left, every step priced within ``tol`` of it forms one group, filled
+    in plug-in order.  The schedule's cost then exceeds the least cost by at
+    most ``tol`` times the energy drawn; with ``tol=0`` it is the least cost.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame
+        Currency per kWh, one row per step and one column per bus, e.g.
+        ``DayResult.prices``.
+    prosumers : dict, list or EVFleet
+        ``{bus: Prosumer or [Prosumer, ...]}``, ``[(bus, Prosumer), ...]`` or
+        an :class:`EVFleet`; every prosumer holds EVs only, over the steps of
+        ``prices``.
+    tol : float
+        Largest price difference (currency per kWh) counted as a tie, >= 0.
+    dt_h : float
+        Step length, hours.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Charging power (kW, drawn from the grid) per step and bus, the shape of
+        ``prices`` (zero at buses without EVs).
+
+    Raises
+    ------
+    ValueError
+        Unknown buses, prosumers that hold other devices or another number of
+        steps, NaN prices, a negative ``tol``, an EV that cannot get its energy.
+    TypeError
+        ``prices`` that is not a DataFrame, ``prosumers`` of another kind.
+
+    Examples
+    --------
+    A car plugged in at step 2 and until the end of step 0 (cyclically: steps
+    2, 3, 0) needs two full steps; the three cost the same, so it takes the
+    first two after plug-in:
+
+    >>> from te_course.prosumer import EV, Prosumer
+    >>> car = Prosumer(np.zeros(4), [EV([1, 0, 1, 1], e_need_kwh=14.0, p_max_kw=7.0, eta=1.0)], name="car")
+    >>> prices = pd.DataFrame({"home": [0.10, 0.30, 0.10, 0.10]})
+    >>> cheapest_first_charging(prices, {"home": car})["home"].tolist()
+    [0.0, 0.0, 7.0, 7.0]
+    """
+    if not isinstance(prices, pd.DataFrame):
+        raise TypeError("`prices` must be a DataFrame with one row per step and one column per bus.")
+    table = prices.to_numpy(dtype=float)
+    check_finite(table.ravel(), "prices", "prices")
+    tie = as_finite_float(tol, "tol")
+    if tie < 0:
+        raise ValueError(f"`tol` must be >= 0 (currency per kWh); got {tol!r}.")
+    dt = as_positive_float(dt_h, "dt_h")
+    if isinstance(prosumers, EVFleet):
+        prosumers = prosumers.prosumers
+    if isinstance(prosumers, Mapping):
+        pairs = [(bus, p) for bus, value in prosumers.items()
+                 for p in (value if isinstance(value, (list, tuple)) else [value])]
+    else:
+        try:
+            pairs = [tuple(item) for item in prosumers]
+        except TypeError:
+            raise TypeError("`prosumers` must be a dict {bus: Prosumer or list of Prosumers}, a list of "
+                            "(bus, Prosumer) pairs or an EVFleet.") from None
+        if any(len(pair) != 2 for pair in pairs):
+            raise TypeError("`prosumers` must be a list of (bus, Prosumer) pairs.")
+    T = len(prices)
+    out = pd.DataFrame(0.0, index=prices.index, columns=prices.columns)
+    for i, (bus, p) in enumerate(pairs):
+        if not isinstance(p, Prosumer):
+            raise TypeError(f"`prosumers` entry {i} is a {type(p).__name__}; place te_course Prosumer objects.")
+        if bus not in prices.columns:
+            raise ValueError(f"`prosumers` places {p.name!r} at bus {bus!r}, which is not a column of `prices`.")
+        if p.n_steps != T:
+            raise ValueError(f"`prosumers`: {p.name!r} has {p.n_steps} steps; `prices` has {T}.")
+        others = [type(d).__name__ for d in p.devices if not isinstance(d, EV)]
+        if others:
+            raise ValueError(f"`prosumers`: {p.name!r} holds a {others[0]}; cheapest_first_charging schedules "
+                             "EVs only.")
+        c = table[:, out.columns.get_loc(bus)]
+        for ev in p.devices:
+            ev._check_feasible(dt)
+            left = ev.e_need_kwh / (ev.eta * dt)  # kW x steps still to draw from the grid
+            queue = list(_plug_in_order(ev.available))
+            power = np.zeros(T)
+            while queue and left > 1e-12:
+                cheapest = min(c[t] for t in queue)
+                group = [t for t in queue if c[t] <= cheapest + tie]  # in plug-in order
+                for t in group:
+                    power[t] = min(ev.p_max_kw, left)
+                    left -= power[t]
+                    if left <= 1e-12:
+                        break
+                queue = [t for t in queue if t not in group]
+            out[bus] += power
+    return out
 
 
 # --------------------------------------------------------------------------- rolling clearings
@@ -957,6 +1104,9 @@ class EVStudy:
         shed at ``voll`` only where the uncontrolled cars leave no feasible schedule).
     ac : DayFlows
         The exact AC power flow of every step with what the cars really draw (nothing shed).
+    responsive_kw : pandas.DataFrame
+        The responsive cars' charging in the OPF's schedule, steps x buses (kW; zero where
+        a bus has none): the schedule that the cars are assumed to follow.
     ev_costs : pandas.DataFrame
         Per group (``responsive``, ``uncontrolled``): cars, energy per car (kWh from the
         grid), cost per car at the DLMPs of its bus and at the substation price.
@@ -968,6 +1118,7 @@ class EVStudy:
     fleet: EVFleet
     day: DayResult = field(repr=False)
     ac: DayFlows = field(repr=False)
+    responsive_kw: pd.DataFrame = field(repr=False)
     ev_costs: pd.DataFrame
     summary: pd.Series
 
@@ -981,10 +1132,14 @@ def ev_study(feeder: Feeder, penetration: float, share_responsive: float, *, pri
     """Put an EV fleet on a feeder, schedule the responsive cars by DLMPs, and check the day with AC power flow.
 
     After Li, Wu and Oren (IEEE Trans. Power Systems 29(1), 2014): the
-    operator's OPF (:func:`day_ahead_dlmp`) gives DLMPs to which the
-    responsive cars' schedule is the best response; the uncontrolled cars
-    charge as soon as they arrive (:func:`uncontrolled_charging`).  Every car
-    pays the DLMP of its bus in the steps it charges.
+    operator's OPF (:func:`day_ahead_dlmp`) gives DLMPs to which the OPF's
+    schedule of the responsive cars is a best response, and the responsive
+    cars are assumed to follow that schedule (``responsive_kw``).  With linear
+    costs it is not always the only best response: other schedules can cost
+    the cars the same at the same DLMPs and break a limit
+    (:func:`cheapest_first_charging`).  The uncontrolled cars charge as soon
+    as they arrive (:func:`uncontrolled_charging`).  Every car pays the DLMP of
+    its bus in the steps it charges.
 
     Parameters
     ----------
@@ -1049,7 +1204,7 @@ def ev_study(feeder: Feeder, penetration: float, share_responsive: float, *, pri
         "shed_kwh": float(day.shed_kw.to_numpy().sum()) * day.dt_h,
         "substation_peak_kw": float(ac.substation_kw.max()),
     }, dtype=object)
-    return EVStudy(fleet=fleet, day=day, ac=ac, ev_costs=costs, summary=summary)
+    return EVStudy(fleet=fleet, day=day, ac=ac, responsive_kw=responsive, ev_costs=costs, summary=summary)
 
 
 def example_feeder_day(*, n_prosumers: int = 8, seed=0) -> dict:

@@ -330,7 +330,7 @@ def coordination_update(agents, *, step, rho, max_iter=2000, ax=None):
         except ConvergenceError as exc:
             results[label] = exc
     plot_convergence({k: v.history for k, v in results.items() if k != "centralized"}, ax=ax)
-    ax.set_title(f"step = {step:.3g}, rho = {rho:.3g} (stable steps: below {2 / agents.slope:.3g})")
+    ax.set_title(f"step = {step:.3g}, rho = {rho:.3g} (safe from any start: below 2/S = {2 / agents.slope:.3g})")
     rows = []
     for label, r in results.items():
         if isinstance(r, ConvergenceError):

@@ -387,6 +387,36 @@ def test_unit_market_examples_match_brute_force(clear, bids, asks):
 
 
 @MERIT_SETTINGS
+@given(bids=unit_sides, asks=unit_sides)
+def test_welfare_depends_on_who_trades_not_on_the_pairing(bids, asks):
+    """Chapter 1, section 2: every pairing of the same traded buyers and sellers has the same welfare."""
+    r = clear_double_auction(bids, asks)
+    if r.quantity == 0 or not (np.isin(r.buyer_fills, (0, 1)).all() and np.isin(r.seller_fills, (0, 1)).all()):
+        return  # nothing trades, or equal-priced marginal orders share a kWh pro rata
+    traded_bids = [b for b, x in zip(bids, r.buyer_fills) if x == 1]
+    traded_asks = [a for a, y in zip(asks, r.seller_fills) if y == 1]
+    pairings = {sum(b - a for b, a in zip(traded_bids, perm)) for perm in itertools.permutations(traded_asks)}
+    assert max(pairings) - min(pairings) < 1e-9
+    assert math.isclose(min(pairings), r.welfare, abs_tol=1e-9)
+
+
+@MERIT_SETTINGS
+@given(bids=unit_sides, asks=unit_sides)
+def test_marginal_gains_fall_and_the_sorted_sets_are_best_for_every_volume(bids, asks):
+    """Chapter 1, section 2: b_k - s_k falls with k, and the k best bids and asks beat any other k of each."""
+    b, a = sorted(bids, reverse=True), sorted(asks)
+    gains = [bk - sk for bk, sk in zip(b, a)]
+    assert all(g1 >= g2 for g1, g2 in zip(gains, gains[1:]))
+    for k in range(len(gains) + 1):
+        subsets = itertools.product(itertools.combinations(bids, k), itertools.combinations(asks, k))
+        best_k = max(sum(traded_bids) - sum(traded_asks) for traded_bids, traded_asks in subsets)
+        assert math.isclose(best_k, sum(gains[:k]), abs_tol=1e-9)
+    # so the welfare peaks where the gains turn negative: at the merit order's volume
+    trades = sum(g >= 0 for g in gains)
+    assert math.isclose(clear_double_auction(bids, asks).welfare, sum(gains[:trades]), abs_tol=1e-9)
+
+
+@MERIT_SETTINGS
 @given(bids=books(max_orders=3, max_quantity=3), asks=books(max_orders=3, max_quantity=3))
 def test_divisible_market_matches_brute_force_on_units(bids, asks):
     bid_units, ask_units = unit_expand(bids[:, 0], bids[:, 1]), unit_expand(asks[:, 0], asks[:, 1])

@@ -8,7 +8,9 @@ The references are written here, not taken from the package:
   fixed free injection ``d`` (``C(d)``), whose derivative is minus the price:
   every price, including cvxpy's dual, is checked by a central finite difference;
 - cvxpy's single QP (``centralized_dispatch``, ``p2p_centralized``) for the
-  distributed methods, itself checked against the two above.
+  distributed methods, itself checked against the two above;
+- the exchange ADMM exactly as chapter 3 writes it (in injections, price ``rho u``),
+  iterated here, for the sign of the ADMM price and the meaning of its residuals.
 """
 
 import re
@@ -255,6 +257,103 @@ def test_max_iter_reached_raises_with_advice():
         admm(agents, rho=1.0, max_iter=2)
     with pytest.raises(ConvergenceError, match=r"P2P ADMM did not converge in max_iter = 2 iterations"):
         p2p_bilateral(random_community(4, seed=1), rho=1.0, max_iter=2)
+
+
+# --------------------------------------------------------------------------- ADMM: sign of the price, residuals
+
+
+def text_admm(agents, rho, iterations, *, boyd_on_injections=False):
+    """The exchange ADMM as chapter 3 writes it, in injections p (positive = sells), written out here.
+
+    Chapter 3 (and Boyd et al. 2011, section 7.3.2, with their x_i = -p_i, what agent i receives)::
+
+        p_i^{k+1} = argmin_{p_min <= p <= p_max} f_i(p) + rho/2 (p - p_i^k + pbar^k - u^k)^2
+        u^{k+1}   = u^k - pbar^{k+1}
+
+    ``boyd_on_injections=True`` copies Boyd et al.'s update with p in place of x instead
+    (``+ pbar^k + u^k`` inside the square, ``u^{k+1} = u^k + pbar^{k+1}``).  The agent's step
+    minimises a strictly convex quadratic of one variable on an interval: the unconstrained
+    minimiser, ``(rho v - b) / (a + rho)``, projected on the interval.  Returns the iterates
+    ``p^k`` and ``u^k`` for k = 1..iterations.
+    """
+    sign = -1.0 if boyd_on_injections else 1.0
+    p, u = np.zeros(agents.n), 0.0
+    ps, us = [], []
+    for _ in range(iterations):
+        v = p - p.mean() + sign * u
+        p = np.minimum(np.maximum((rho * v - agents.b) / (agents.a + rho), agents.p_min_kw), agents.p_max_kw)
+        u = u - sign * p.mean()
+        ps.append(p)
+        us.append(u)
+    return np.array(ps), np.array(us)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_admm_price_is_rho_u_and_equals_the_centralized_dual(seed):
+    # Chapter 3: with injections and the update above, the price is +rho u.  Its fixed point
+    # gives a_i p_i + b_i = rho u for every agent inside its limits; the reference price is the
+    # brentq root (and cvxpy's dual, itself checked by a finite difference above).
+    agents = random_community(30, seed=seed)
+    rho = float(np.median(agents.a))
+    ps, us = text_admm(agents, rho, 3000)
+    p, price = ps[-1], rho * us[-1]
+    ref = brentq_price(agents)
+    assert price == pytest.approx(ref, rel=1e-9)
+    assert price == pytest.approx(centralized_dispatch(agents).price, rel=1e-6)
+    assert price > 0  # the community's price is positive here, so a sign error cannot pass
+    inside = (p > agents.p_min_kw + 1e-6) & (p < agents.p_max_kw - 1e-6)
+    assert inside.sum() >= 5
+    np.testing.assert_allclose(agents.a[inside] * p[inside] + agents.b[inside], price, atol=1e-9)
+    # Boyd et al.'s update copied on injections is the same algorithm with u of the opposite
+    # sign: its price is -rho u (the mistake that issue 13 found in the chapter).
+    ps_boyd, us_boyd = text_admm(agents, rho, 3000, boyd_on_injections=True)
+    np.testing.assert_allclose(ps_boyd, ps, atol=1e-12)
+    assert -rho * us_boyd[-1] == pytest.approx(ref, rel=1e-9)
+    # The package follows the chapter's formula iterate by iterate: its history's price is rho u^k.
+    r = admm(agents, rho=rho)
+    k = r.iterations
+    np.testing.assert_allclose(r.history["price"], rho * us[:k], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(r.dispatch, ps[k - 1], atol=1e-12)
+    assert r.price == pytest.approx(rho * us[k - 1], rel=1e-12)
+
+
+def test_admm_residuals_primal_moves_the_price_dual_measures_the_dispatch():
+    # Boyd et al. (2011), section 3.3, for the exchange problem written as p_i = z_i, sum z_i = 0
+    # (z_i^k = p_i^k - pbar^k): primal residual ||r^k|| = sqrt(N) |pbar^k|, dual residual
+    # ||s^k|| = rho ||z^k - z^{k-1}||.  The price changes by -rho pbar^{k+1}, that is by
+    # rho ||r^{k+1}|| / sqrt(N): the primal residual, not the dual one, moves the price.
+    agents = random_community(30, seed=1)
+    n, rho = agents.n, float(np.median(agents.a))
+    r = admm(agents, rho=rho)
+    h = r.history
+    ps, us = text_admm(agents, rho, r.iterations)
+    pbar = ps.mean(axis=1)
+    z = ps - pbar[:, None]
+    z_prev = np.vstack([np.zeros(n), z[:-1]])  # p^0 = 0, so z^0 = 0
+    np.testing.assert_allclose(h["primal_residual"], np.sqrt(n) * np.abs(pbar), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(h["dual_residual"], rho * np.linalg.norm(z - z_prev, axis=1), rtol=1e-9, atol=1e-15)
+    change = np.diff(h["price"].to_numpy())
+    np.testing.assert_allclose(change, -rho * pbar[1:], rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(np.abs(change), rho * h["primal_residual"].to_numpy()[1:] / np.sqrt(n), rtol=1e-9,
+                               atol=1e-15)
+    # The dual residual is not the price change: they differ by orders of magnitude along the run.
+    ratio = h["dual_residual"].to_numpy()[1:] / np.abs(change)
+    assert ratio.max() > 10 * ratio.min()
+
+
+def test_price_iteration_bound_is_two_over_the_free_slope_near_the_solution():
+    # Chapter 3: near the solution the step factor is 1 - step * S_free, S_free = sum 1/a over the
+    # agents inside their limits at the brentq price.  A step between 2/S and 2/S_free converges,
+    # one above 2/S_free diverges.
+    agents = random_community(30, seed=1)
+    p = response(agents, brentq_price(agents))
+    free = (p > agents.p_min_kw + 1e-9) & (p < agents.p_max_kw - 1e-9)
+    s_all, s_free = agents.slope, float(np.sum(1.0 / agents.a[free]))
+    assert s_free < 0.9 * s_all
+    r = price_iteration(agents, step=0.5 * (2 / s_all + 2 / s_free))
+    assert r.price == pytest.approx(brentq_price(agents), rel=1e-5)
+    with pytest.raises(ConvergenceError, match="diverges"):
+        price_iteration(agents, step=1.1 * 2 / s_free)
 
 
 # --------------------------------------------------------------------------- peer to peer

@@ -5,12 +5,20 @@
   marginal loss factors;
 - the AC power flow of the dispatched feeder (the SOCP dispatch must be AC-feasible);
 - the structure of the decomposition: components add up, vanish when nothing binds, and a
-  congested line prices only the buses downstream of it.
+  congested line prices only the buses downstream of it;
+- an independent recomputation of every component from the KKT conditions: at a marginal DER
+  the price equals the offer, which gives the multipliers of the binding limits; multiplied by
+  sensitivities taken from finite differences of the AC power flow (SOCP) or from the closed
+  form of LinDistFlow, they must give the package's congestion and voltage components, and
+  ``price * MLF`` its loss component (which the package computes as a residual);
+- the signs: a binding lower voltage limit raises prices (positive voltage component), a
+  binding upper limit lowers them.
 """
 
 import functools
 import warnings
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,21 +47,28 @@ def limited_feeder(s_max_kva=2500.0):
     return f
 
 
+# a cheap PV-like DER at the far end: it injects until the voltage there reaches v_max
+CHEAP_DER = pd.DataFrame({"bus": [18], "p_max_kw": [3000.0], "price": [0.02]})
+
 CASES = {
     # voltage limit 0.95 binds (IEEE 33 alone sags to 0.913 p.u.): the two equal DERs are marginal
-    "voltage": (ieee33, {"price_substation": PRICE, "v_min_pu": 0.95}),
+    "voltage": (ieee33, {"price_substation": PRICE, "v_min_pu": 0.95}, DERS),
     # line 2-3 limited to 2500 kVA binds; voltages free
-    "congestion": (limited_feeder, {"price_substation": PRICE, "v_min_pu": 0.9}),
+    "congestion": (limited_feeder, {"price_substation": PRICE, "v_min_pu": 0.9}, DERS),
     # nothing binds: v_min 0.9 and DERs dearer than the delivered substation energy
-    "free": (ieee33, {"price_substation": PRICE, "v_min_pu": 0.9}),
+    "free": (ieee33, {"price_substation": PRICE, "v_min_pu": 0.9}, DERS),
+    # line 2-3 at 3150 kVA and v_min 0.95 (SOCP: both bind; LinDistFlow: only voltages)
+    "both": (functools.partial(limited_feeder, 3150.0), {"price_substation": PRICE, "v_min_pu": 0.95}, DERS),
+    # the upper voltage limit 1.02 binds at bus 18
+    "overvoltage": (ieee33, {"price_substation": PRICE, "v_min_pu": 0.9, "v_max_pu": 1.02}, CHEAP_DER),
 }
 
 
 @functools.cache
 def solved(case, model):
     """(problem, options, result) of a named case, solved once per test module run."""
-    make, options = CASES[case]
-    prob = DLMPProblem(make(), ders=DERS, model=model)
+    make, options, ders = CASES[case]
+    prob = DLMPProblem(make(), ders=ders, model=model)
     return prob, options, prob.solve(**options)
 
 
@@ -79,6 +94,18 @@ def test_mlf_matches_finite_differences_of_ac_losses():
         down = ac_power_flow(f.with_injection(bus, d)).total_loss_kw
         assert mlf[bus] == pytest.approx((up - down) / (2 * d), abs=1e-6), bus
     assert mlf[18] > mlf[2] > 0
+
+
+def test_mlf_is_negative_where_an_injection_reverses_the_flow():
+    """1500 kW injected at bus 18 reverses the flows near it: extra load there cuts the losses."""
+    f = ieee33().with_injection(18, 1500.0)
+    mlf = marginal_loss_factors(f)
+    d = 0.1
+    for bus in (2, 14, 17, 18, 33):
+        up = ac_power_flow(f.with_injection(bus, -d)).total_loss_kw
+        down = ac_power_flow(f.with_injection(bus, d)).total_loss_kw
+        assert mlf[bus] == pytest.approx((up - down) / (2 * d), abs=1e-6), bus
+    assert mlf[18] < mlf[17] < 0 < mlf[2] < mlf[33]
 
 
 def test_mlf_matches_pandapower_finite_differences(pp):
@@ -117,7 +144,7 @@ def test_components_add_up_and_match_finite_differences(case, model):
 
 
 @pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize("case", ["voltage", "congestion"])
+@pytest.mark.parametrize("case", ["voltage", "congestion", "both", "overvoltage"])
 def test_loss_component_is_price_times_mlf(case, model):
     """The loss component (a residual) agrees with its formula: lambda_0 * MLF (SOCP) or 0 (LinDistFlow)."""
     prob, _, res = solved(case, model)
@@ -161,6 +188,132 @@ def test_binding_line_prices_only_downstream(model):
     up = cong.drop(DOWNSTREAM_OF_2_3)
     assert (down.abs() > 1e-3).all()
     assert up.abs().max() < 0.01 * down.abs().min()
+
+
+# --------------------------------------------------------------------------- independent recomputation
+
+
+def dispatched_feeder(feeder, ders, dispatch):
+    """The feeder with each DER's output as an injection at its bus."""
+    for bus, p_kw in zip(ders["bus"], dispatch):
+        feeder = feeder.with_injection(bus, float(p_kw))
+    return feeder
+
+
+def ac_sensitivities(feeder, d_kw=0.5):
+    """Central finite differences of the AC power flow in the load at each bus (reactive loads fixed).
+
+    Returns the voltages, the apparent flows at the sending ends (kVA), dw_i/dp_j (w = v^2, per kW),
+    d(P_l^2 + Q_l^2)/dp_j (kVA^2 per kW) and the marginal loss factors.
+    """
+    base = ac_power_flow(feeder)
+    buses = feeder.buses.index
+    dw = pd.DataFrame(0.0, index=buses, columns=buses)
+    ds2 = pd.DataFrame(0.0, index=feeder.lines.index, columns=buses)
+    mlf = pd.Series(0.0, index=buses)
+    for j in buses.drop(feeder.substation):
+        up = ac_power_flow(feeder.with_injection(j, -d_kw))
+        down = ac_power_flow(feeder.with_injection(j, d_kw))
+        dw[j] = (up.v_pu**2 - down.v_pu**2) / (2 * d_kw)
+        ds2[j] = (up.p_kw**2 + up.q_kvar**2 - down.p_kw**2 - down.q_kvar**2) / (2 * d_kw)
+        mlf[j] = (up.total_loss_kw - down.total_loss_kw) / (2 * d_kw)
+    return base.v_pu, np.hypot(base.p_kw, base.q_kvar), dw, ds2, mlf
+
+
+def lindistflow_sensitivities(feeder):
+    """The same quantities in closed form for LinDistFlow (Baran and Wu 1989), without its code.
+
+    A line carries the net loads of the buses below it; ``w_i = 1 - 2 sum_j (R_ij p_j + X_ij q_j) / z``
+    with ``R_ij`` the resistance shared by the paths of ``i`` and ``j`` to the substation and
+    ``z = 1000 V_base^2`` (ohm kW / kV^2 to p.u.); so ``dw_i/dp_j = -2 R_ij / z``,
+    ``d(P_l^2 + Q_l^2)/dp_j = 2 P_l`` if ``j`` is below ``l`` (else 0), and no losses.
+    """
+    g = feeder.graph
+    paths = nx.single_source_shortest_path(g, feeder.substation)
+    on_path = {bus: {g.edges[a, b]["line"] for a, b in zip(p, p[1:])} for bus, p in paths.items()}
+    buses, lines = feeder.buses.index, feeder.lines.index
+    below = pd.DataFrame([[float(line in on_path[j]) for j in buses] for line in lines], index=lines, columns=buses)
+    p, q = feeder.buses["p_kw"], feeder.buses["q_kvar"]
+    flow_p, flow_q = below @ p, below @ q
+    shared_r = below.T @ below.mul(feeder.lines["r_ohm"], axis=0)
+    shared_x = below.T @ below.mul(feeder.lines["x_ohm"], axis=0)
+    z = 1000.0 * feeder.v_base_kv**2
+    w = 1.0 - 2.0 * (shared_r @ p + shared_x @ q) / z
+    return np.sqrt(w), np.hypot(flow_p, flow_q), -2.0 * shared_r / z, below.mul(2.0 * flow_p, axis=0), 0.0 * p
+
+
+def kkt_components(case, model):
+    """Recompute the loss, congestion and voltage components without the package's duals.
+
+    The binding limits are read off the power flow of the dispatched feeder; their multipliers
+    (all >= 0) solve the stationarity condition at the marginal DERs, offer = DLMP =
+    price (1 + MLF) + sum_l mu_l dS2_l/dp - sum_lower eta_i dw_i/dp + sum_upper eta_i dw_i/dp.
+    """
+    make, options, ders = CASES[case]
+    res = solved(case, model)[2]
+    feeder = make()
+    sens = ac_sensitivities if model == "socp" else lindistflow_sensitivities
+    v, s, dw, ds2, mlf = sens(dispatched_feeder(feeder, ders, res.dispatch))
+    v_min, v_max = options["v_min_pu"], options.get("v_max_pu", 1.05)
+    others = v.index.drop(feeder.substation)
+    s_max = feeder.lines["s_max_kva"]
+    voltage_cols = {("lower", b): -dw.loc[b] for b in others if abs(v[b] - v_min) < 1e-5}
+    voltage_cols |= {("upper", b): dw.loc[b] for b in others if abs(v[b] - v_max) < 1e-5}
+    limited = s_max.index[np.isfinite(s_max)]
+    line_cols = {("line", k): ds2.loc[k] for k in limited if abs(s[k] - s_max[k]) < 1e-4 * s_max[k]}
+    cols = pd.DataFrame(voltage_cols | line_cols)
+    inside = (res.dispatch > 1e-3) & (res.dispatch < ders["p_max_kw"] - 1e-3)  # p_min is 0 here
+    marginal = ders[inside.to_numpy()]
+    a = cols.loc[marginal["bus"]].to_numpy()
+    b = (marginal["price"] - PRICE * (1.0 + mlf[marginal["bus"]].to_numpy())).to_numpy()
+    assert np.linalg.matrix_rank(a) == cols.shape[1], "the marginal DERs must determine the multipliers"
+    mult, *_ = np.linalg.lstsq(a, b, rcond=None)
+    assert np.abs(a @ mult - b).max() < 1e-9  # consistent: every marginal DER's price is its offer
+    mult = pd.Series(mult, index=cols.columns)
+    voltage = cols[list(voltage_cols)] @ mult[list(voltage_cols)] if voltage_cols else 0.0 * mlf
+    congestion = cols[list(line_cols)] @ mult[list(line_cols)] if line_cols else 0.0 * mlf
+    return mult, pd.DataFrame({"loss": PRICE * mlf, "congestion": congestion, "voltage": voltage})
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("case", ["voltage", "congestion", "both", "overvoltage"])
+def test_components_match_an_independent_kkt_recomputation(case, model):
+    mult, expected = kkt_components(case, model)
+    res = solved(case, model)[2]
+    # every binding limit has a positive multiplier: the signs of the formula are those of the code
+    assert (mult > 0).all(), mult
+    assert len(mult) == len(res.binding)
+    for comp in ("loss", "congestion", "voltage"):
+        assert np.allclose(res.prices[comp], expected[comp], rtol=0, atol=2e-6), comp
+    assert np.allclose(res.prices["total"], PRICE + expected.sum(axis=1), rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_binding_lower_voltage_limit_raises_prices(model):
+    """v_min binds at buses 14 and 31: every bus but the substation pays more, most along their paths."""
+    res, free = solved("voltage", model)[2], solved("free", model)[2]
+    others = res.prices.index.drop(1)
+    assert res.prices.loc[1, "total"] == pytest.approx(PRICE, abs=1e-9)
+    assert (res.prices.loc[others, "total"] > free.prices.loc[others, "total"]).all()
+    volt = res.prices["voltage"]
+    assert volt[1] == 0.0 and (volt[others] > 0).all()
+    # growing from the substation towards the binding buses: the shared path grows
+    assert (np.diff(volt[list(range(2, 15))]) > 0).all()
+    assert (np.diff(volt[[2, 3, 6, 26, 27, 28, 29, 30, 31]]) > 0).all()
+    # a bus on a lateral that shares only line 1-2 with them pays the least of it
+    assert volt[[19, 20, 21, 22]].max() < volt[[3, 23]].min()
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_binding_upper_voltage_limit_lowers_prices(model):
+    """A cheap DER at bus 18 pushes its voltage to v_max: extra load helps, the voltage component is negative."""
+    res = solved("overvoltage", model)[2]
+    assert res.binding == ("voltage at bus 18 at its upper limit",)
+    assert res.v_pu[18] == pytest.approx(1.02, abs=1e-6)
+    others = res.prices.index.drop(1)
+    assert (res.prices.loc[others, "voltage"] < 0).all()
+    assert res.prices.loc[18, "total"] == pytest.approx(0.02, rel=1e-6)  # the marginal DER's offer
+    assert res.prices.loc[18, "total"] < PRICE
 
 
 def test_socp_dispatch_is_ac_feasible():

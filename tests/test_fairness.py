@@ -3,8 +3,9 @@
 References, none of them taken from the package:
 
 - closed forms worked by hand: one unit shared by utilities 2x and x; the line
-  network of Bertsekas and Gallager (two unit links, a long flow and two short
-  ones); a PV feeder whose owners share one or two limited lines;
+  network (two unit links, a long flow and two short ones); a PV feeder whose
+  owners share one or two limited lines; Kelly's weighted proportional fairness,
+  x_i = w_i / (sum of the prices on i's path), which the package does not compute;
 - enumeration: every vertex of the feasible polytope (the proportional
   optimality condition is linear in x', so checking the vertices proves it
   for every feasible x'), and a fine grid of feasible points;
@@ -223,6 +224,27 @@ def test_proportional_weights_drop_out():
     assert x1.to_numpy() == pytest.approx(x2.to_numpy(), **TIGHT)
 
 
+def test_kelly_weighted_proportional_fairness_responds_to_the_weights_unlike_the_rule_used_here():
+    """Chapter 8: rule="proportional" maximises sum log(w_i x_i), whose amounts ignore w; Kelly's weighted
+    proportional fairness maximises sum w_i log x_i (w_i: what agent i is willing to pay) and does not.
+
+    Line network, weights (5, 1, 1), by hand: x_i = w_i / (sum of prices on its path) with equal link prices p
+    (symmetry), and both links full: 5 / (2p) + 1 / p = 1, so p = 7/2 and x = (5/7, 2/7, 2/7).  It is
+    characterised by sum_i w_i (x'_i - x_i) / x_i <= 0 for every feasible x' (checked at every vertex).
+    """
+    w = np.array([5.0, 1.0, 1.0])
+    kelly = np.array([5 / 7, 2 / 7, 2 / 7])
+    for v in vertices(*LINE, np.inf):
+        assert np.sum(w * (v - kelly) / kelly) <= 1e-12, v
+    ours = tc.fair_allocation(*LINE, weights=w, rule="proportional").x.to_numpy()
+    assert ours == pytest.approx([1 / 3, 2 / 3, 2 / 3], **TIGHT)
+    assert np.abs(ours - kelly).max() > 0.3
+    # One unit and weights (2, 1): Kelly's rule gives (2/3, 1/3) (2 / x_A = 1 / x_B), ours (1/2, 1/2).
+    assert tc.fair_allocation(*ONE_UNIT, weights=[2, 1], rule="proportional").x.tolist() == pytest.approx([0.5, 0.5])
+    for v in vertices(*ONE_UNIT, np.inf):
+        assert np.sum(np.array([2.0, 1.0]) * (v - [2 / 3, 1 / 3]) / [2 / 3, 1 / 3]) <= 1e-12
+
+
 def test_utilitarian_ties_are_broken_by_proportional_fairness():
     # Equal weights on one unit: every split is optimal; the proportionally fair one is (1/2, 1/2).
     assert tc.fair_allocation(*ONE_UNIT, rule="utilitarian").x.tolist() == pytest.approx([0.5, 0.5], **TIGHT)
@@ -355,6 +377,29 @@ def test_pv_owners_share_the_feeder_by_hand():
     for rule in F.RULES:
         a = tc.fair_allocation(usage, cap, rule=rule, caps=400.0)
         assert a.x.to_numpy() == pytest.approx([200, 350, 350], rel=1e-9), rule
+
+
+def test_chapter_8_feeder_max_min_by_hand():
+    """Chapter 8, section 5: owners 9 and 18 (behind the 500 kW line 6) tie as the worst off.
+
+    Progressive filling freezes 9 and 18 together when line 6 fills: w_9 x_9 = w_18 x_18 = t with
+    x_9 + x_18 = 500; the other five share the 1,300 kW left on line 1 at a common utility s.
+    """
+    f = ieee33()
+    owners = [3, 22, 25, 9, 30, 18, 33]
+    usage, cap = tc.feeder_usage(f, owners, capacity_kw={1: 1800.0, 6: 500.0})
+    midday = f.scale_loads(0.3)
+    for bus in owners:
+        midday = midday.with_injection(bus, 400.0)
+    w = (1 + tc.marginal_loss_factors(midday)[owners]).to_numpy()
+    assert (w < 1).all()  # exported kW lose some of themselves on the way
+    behind = np.isin(owners, [9, 18])
+    t = 500 / np.sum(1 / w[behind])
+    s = 1300 / np.sum(1 / w[~behind])
+    assert t < s and (np.r_[t / w[behind], s / w[~behind]] < 400).all()  # no cap binds
+    mm = tc.fair_allocation(usage, cap, weights=w, rule="max_min", caps=400.0)
+    assert mm.utilities.to_numpy() == pytest.approx(np.where(behind, t, s), rel=1e-9)
+    assert tc.worst_off(mm) == (9, pytest.approx(t, rel=1e-9))  # a tie with 18: the first is named
 
 
 # --------------------------------------------------------------------------- random instances

@@ -253,6 +253,21 @@ def test_four_firms_diverge_unless_clipped_then_cycle():
     assert sequential.converged and sequential.strategies == pytest.approx([18] * 4, abs=1e-8)
 
 
+def test_clipped_simultaneous_best_responses_alternate_between_zero_and_monopoly_in_phase():
+    # n >= 4 identical firms, P = 100 - Q, cost 10: from any start the clipped Jacobi map ends in the 2-cycle
+    # "all at 0" <-> "all at the monopoly quantity (a - c) / (2b) = 45" (45 (n - 1) >= 90 pushes every answer to 0)
+    rng = np.random.default_rng(5)
+    for n in (4, 5, 6):
+        for _ in range(20):
+            start = list(rng.uniform(0, 60, n))
+            r = best_response_dynamics(cournot_best_responses(100, 1, [10] * n), start, order="simultaneous",
+                                       max_iter=500)
+            assert r.status == "cycle" and r.cycle_length == 2
+            last = r.history.iloc[-2:, :n].to_numpy()
+            assert np.all(last == last[:, :1])  # every firm in phase
+            assert sorted(last[:, 0].tolist()) == pytest.approx([0.0, 45.0])
+
+
 def test_matching_pennies_cycles_through_all_four_cells():
     # simultaneous, from (0, 0): col switches -> (0, 1); row switches -> (1, 1); col -> (1, 0); row -> (0, 0)
     r = best_response_dynamics(matrix_best_responses(PENNIES, -PENNIES), [0, 0], order="simultaneous")

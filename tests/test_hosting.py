@@ -51,3 +51,21 @@ def test_hosting_capacity_rejects_bad_arguments():
     with pytest.raises(ValueError, match="`bus` 7 is not a bus"):
         tc.hosting_capacity(two_bus(), 7)
     assert tc.hosting_capacity(two_bus(), 1, v_max_pu=0.5) == 0.0
+
+
+def test_a_size_without_an_operating_point_counts_as_too_large():
+    """Chapter 4, exercise hosting_capacity: beyond some injection the AC power flow has no solution.
+
+    Two buses, r = x = rho p.u., an injection P p.u. at bus 1 and |V0| = 1: with w = |V1|^2,
+    V1 = 1 + z conj(P / V1) gives w^2 - (1 + 2 rho P) w + 2 rho^2 P^2 = 0 (real solutions only
+    while 1 + 4 rho P - 4 rho^2 P^2 >= 0), and |V1| = v_max at P = (w - sqrt(2 w - w^2)) / (2 rho).
+    """
+    rho = 20.0 / 100.0  # 20 ohm on a 100 ohm base
+    weak = two_bus(r_ohm=20.0, x_ohm=20.0)
+    p_pu = 10.0  # 10,000 kW, the first midpoint of a bisection on [0, 20,000] kW
+    assert 1 + 4 * rho * p_pu - 4 * rho**2 * p_pu**2 < 0  # no operating point exists
+    with pytest.raises(tc.ConvergenceError):
+        tc.ac_power_flow(weak.with_injection(1, 1000 * p_pu))
+    w = 1.05**2
+    expected_kw = 1000 * (w - np.sqrt(2 * w - w**2)) / (2 * rho)
+    assert tc.hosting_capacity(weak, 1) == pytest.approx(expected_kw, abs=1.0)

@@ -232,6 +232,27 @@ def test_the_issue_duopolies():
     assert lerner_cournot(a.shares, a.elasticity) == pytest.approx([10 / 13, 7 / 13])
 
 
+def test_markup_over_cost_is_l_over_one_minus_l_in_cournot():
+    """The Lerner index is a share of the price; over the cost the mark-up is L / (1 - L)."""
+    a, c = 100.0, 10.0
+    for n in range(1, 21):
+        price = (a + n * c) / (n + 1)  # Cournot closed form, n identical firms
+        over_cost = (a - c) / ((n + 1) * c)  # (P - c) / c by hand
+        r = cournot_equilibrium(a, 1, [c] * n)
+        assert r.price == pytest.approx(price)
+        lerner = lerner_index(r.price, c)
+        assert lerner == pytest.approx((a - c) / (a + n * c)) == pytest.approx(r.lerner[0])
+        assert lerner / (1 - lerner) == pytest.approx(over_cost)
+        assert lerner < over_cost  # a positive mark-up is a smaller share of the price than of the cost
+    # the chapter's six prosumers: L = 90/160 = 0.5625 is 56 % of the price, but (160/7 - 10)/10 = 9/7 of the cost
+    six = lerner_index(160 / 7, 10)
+    assert six == pytest.approx(0.5625) and six / (1 - six) == pytest.approx(9 / 7)
+    assert (round(100 * six), round(100 * six / (1 - six))) == (56, 129)
+    # asymmetric duopoly, P = 130/3: over cost (100/3)/10 = 10/3 and (70/3)/20 = 7/6
+    duo = lerner_index(130 / 3, [10, 20])
+    assert duo / (1 - duo) == pytest.approx([10 / 3, 7 / 6])
+
+
 @pytest.mark.parametrize(
     ("func", "args", "match"),
     [

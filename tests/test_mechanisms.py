@@ -7,7 +7,14 @@ References written here, not taken from the package:
   equal size, used for VCG's Clarke payments (others' welfare without the trader
   minus their welfare with it) and for efficiency;
 - misreports tried over a grid wider than the package's default (integers and
-  tenths, so that ties between reports are exercised).
+  tenths, so that ties between reports are exercised);
+- the clearing interval ``[max(s_k, b_{k+1}), min(b_k, s_{k+1})]`` from the sorted
+  reports, and chapter 1's :func:`te_course.auction.clear_double_auction`;
+- the linear equilibrium of the bilateral k-double auction (Chatterjee and Samuelson,
+  "Bargaining under incomplete information", Operations Research 31(5), 1983): with
+  value and cost uniform on [0, 1] and k = 1/2, bids ``2v/3 + 1/12`` and asks
+  ``2c/3 + 1/4``, trade only when ``v - c >= 1/4``, an expected welfare of 9/64
+  against the first best 1/6 (Myerson and Satterthwaite 1983).
 """
 
 import itertools
@@ -18,6 +25,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from te_course.auction import clear_double_auction
 from te_course.mechanisms import (
     Outcome,
     max_misreport_gain,
@@ -203,6 +211,59 @@ def test_vcg_is_ir_and_runs_a_deficit():
             assert o.budget_surplus == 0
 
 
+def interval(values, costs):
+    """Number of efficient trades k and the clearing interval (lo, hi), from the sorted reports."""
+    b, s = sorted(values, reverse=True), sorted(costs)
+    k = 0
+    while k < min(len(b), len(s)) and b[k] >= s[k]:
+        k += 1
+    if k == 0:
+        return 0, math.nan, math.nan
+    lo = max(s[k - 1], b[k] if k < len(b) else -math.inf)
+    hi = min(b[k - 1], s[k] if k < len(s) else math.inf)
+    return k, lo, hi
+
+
+@pytest.mark.parametrize("integers", [False, True])
+def test_vcg_buyers_pay_lo_sellers_get_hi_and_the_deficit_is_k_times_the_gap(integers):
+    """Brute-force Clarke payments: a buyer pays the LOWER end of the interval, a seller gets the UPPER end."""
+    no_deficit = 0
+    for values, costs in random_markets(150, 13, integers=integers):
+        o = vcg(values, costs)
+        k, lo, hi = interval(values, costs)
+        w_all = brute_welfare(values, costs)
+        assert int(o.buyer_trades.sum()) == int(o.seller_trades.sum()) == k
+        assert math.isclose(welfare(o, values, costs), w_all, abs_tol=1e-12)
+        if k == 0:
+            assert o.budget_surplus == 0
+            continue
+        assert lo <= hi
+        assert clear_double_auction(values, costs).price_interval == (lo, hi)  # chapter 1's interval
+        for i in np.flatnonzero(o.buyer_trades):
+            clarke = brute_welfare(np.delete(values, i), costs) - (w_all - values[i])
+            assert math.isclose(clarke, lo, abs_tol=1e-12) and math.isclose(o.buyer_pays[i], lo, abs_tol=1e-12)
+        for j in np.flatnonzero(o.seller_trades):
+            clarke = (w_all + costs[j]) - brute_welfare(values, np.delete(costs, j))
+            assert math.isclose(clarke, hi, abs_tol=1e-12) and math.isclose(o.seller_gets[j], hi, abs_tol=1e-12)
+        assert math.isclose(o.budget_surplus, -k * (hi - lo), abs_tol=1e-12)
+        assert (o.budget_surplus < 0) == (lo < hi)  # a deficit exactly when the interval has length
+        no_deficit += lo == hi
+    if integers:
+        assert no_deficit > 0  # ties make single-price intervals, and then VCG balances its budget
+
+
+def test_vcg_without_deficit_when_the_interval_is_one_price():
+    # b_2 = s_2 = 10, b_3 = 8, s_3 = 11: lo = max(10, 8) = 10 = hi = min(10, 11).  By hand: without buyer 12
+    # the others trade (10, 5) for 5; with it they get 10 - 5 - 10 = -5, so it pays 10.  Without seller 5
+    # the others trade (12, 10) for 2; with it they get 12 + 10 - 10 = 12, so it gets 10.
+    o = vcg([12, 10, 8], [5, 10, 11])
+    assert o.buyer_pays.tolist() == [10, 10, 0] and o.seller_gets.tolist() == [10, 10, 0]
+    assert o.budget_surplus == 0
+    # the seed market: [lo, hi] = [8, 9], buyers pay 8 (not 9), sellers get 9, deficit 2 x (9 - 8)
+    o = vcg(SEED_VALUES, SEED_COSTS)
+    assert o.buyer_pays.tolist() == [8, 8, 0] and o.seller_gets.tolist() == [9, 9, 0] and o.budget_surplus == -2
+
+
 def test_vcg_without_k_plus_first_trader():
     # No b_2: buyer pays s_1; seller gets min(b_1, s_2).
     o = vcg([10], [3, 6])
@@ -262,6 +323,65 @@ def test_max_misreport_gain_custom_mechanism_and_reports():
         1.0,
         11.0,
     )
+
+
+# --------------------------------------------------------------------------- the uniform price in equilibrium
+
+
+def chatterjee_samuelson_bid(v):
+    return 2 * v / 3 + 1 / 12
+
+
+def chatterjee_samuelson_ask(c):
+    return 2 * c / 3 + 1 / 4
+
+
+def bilateral_utility(side, truth, offers, others, n):
+    """Expected utility of each offer against the other side's reports ``others`` (n per offer)."""
+    own = np.repeat(offers, others.size)[:, None]
+    opp = np.tile(others, offers.size)[:, None]
+    V, C = (own, opp) if side == "buyer" else (opp, own)
+    tb, ts, pays, gets = uniform_price._batch(V, C)
+    if side == "buyer":
+        u = np.where(tb[:, 0], truth, 0.0) - pays[:, 0]
+    else:
+        u = gets[:, 0] - np.where(ts[:, 0], truth, 0.0)
+    return u.reshape(offers.size, n).mean(axis=1)
+
+
+def test_uniform_price_chatterjee_samuelson_strategies_are_mutual_best_responses():
+    n = 4000
+    grid = (np.arange(n) + 0.5) / n  # midpoint rule over the other side's type, uniform on [0, 1]
+    for v in (0.3, 0.5, 0.7, 0.9):
+        eq = chatterjee_samuelson_bid(v)
+        offers = np.r_[eq, v, np.arange(0.0, 1.0001, 0.005)]
+        u = bilateral_utility("buyer", v, offers, chatterjee_samuelson_ask(grid), n)
+        assert u[0] >= u.max() - 2e-4, (v, offers[np.argmax(u)], eq)  # quadrature error < 1e-4
+        if abs(eq - v) > 0.05:
+            assert u[0] > u[1] + 1e-3  # bidding the value is not a best response
+    for c in (0.1, 0.3, 0.5, 0.7):
+        eq = chatterjee_samuelson_ask(c)
+        offers = np.r_[eq, c, np.arange(0.0, 1.0001, 0.005)]
+        u = bilateral_utility("seller", c, offers, chatterjee_samuelson_bid(grid), n)
+        assert u[0] >= u.max() - 2e-4, (c, offers[np.argmax(u)], eq)
+        if abs(eq - c) > 0.05:
+            assert u[0] > u[1] + 1e-3  # asking the cost is not a best response
+
+
+def test_uniform_price_loses_trades_in_the_chatterjee_samuelson_equilibrium():
+    n = 401  # odd, so that no grid point has v - c exactly 1/4
+    g = (np.arange(n) + 0.5) / n
+    v, c = (x.ravel()[:, None] for x in np.meshgrid(g, g, indexing="ij"))
+    truthful = uniform_price._batch(v, c)
+    shaded = uniform_price._batch(chatterjee_samuelson_bid(v), chatterjee_samuelson_ask(c))
+    gains = (v - c)[:, 0]
+    assert truthful[0][:, 0].tolist() == (gains >= 0).tolist()  # at truthful reports: efficient
+    trades = shaded[0][:, 0]
+    assert np.all(trades == (gains >= 0.25 - 1e-12))  # trade only when v - c >= 1/4
+    first_best, kept = gains[gains > 0].sum() / n**2, gains[trades].sum() / n**2
+    assert first_best == pytest.approx(1 / 6, abs=1e-4) and kept == pytest.approx(9 / 64, abs=2e-3)
+    assert kept / first_best == pytest.approx(27 / 32, abs=1e-2)
+    assert np.mean(~trades[gains > 0]) == pytest.approx(7 / 16, abs=1e-2)  # worthwhile trades lost
 
 
 # --------------------------------------------------------------------------- property table

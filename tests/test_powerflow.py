@@ -2,11 +2,16 @@
 
 - pandapower (test-only oracle, imported once per module): ``runpp`` on ``case33bw``
   for the exact AC flow, ``rundcpp`` on ``case5`` for the DC flow;
-- the published base case of Baran and Wu (1989): losses about 202.7 kW, lowest
-  voltage about 0.913 p.u. at bus 18;
+- the base case that studies of the IEEE 33-bus feeder (Baran and Wu 1989) work from:
+  losses about 202.7 kW, lowest voltage about 0.913 p.u. at bus 18;
 - downstream load sums computed here with networkx (flows of lossless models on trees);
-- Kirchhoff's laws checked directly on the AC solution (power balance at every bus).
+- Kirchhoff's laws checked directly on the AC solution (power balance at every bus);
+- the sign of LinDistFlow's error, derived from the DistFlow equations (an upper bound);
+- for the reconfiguration of chapter 4, every radial configuration of IEEE 33, with a
+  lower bound on the losses and a batched AC sweep written here, not taken from the package.
 """
+
+import itertools
 
 import networkx as nx
 import numpy as np
@@ -305,3 +310,161 @@ def test_ac_matches_pandapower_on_a_shuffled_synthetic_feeder(pp):
     p_pp = pd.Series({line: net.res_line.p_from_mw[i] * 1000 for line, i in line_ids.items()})
     assert (ours.p_kw - p_pp).abs().max() < 1e-3
     assert abs(ours.total_loss_kw - net.res_line.pl_mw.sum() * 1000) < 0.01
+
+
+# --------------------------------------------------------------------------- LinDistFlow bounds the exact voltages
+
+
+@pytest.mark.parametrize(("n", "seed", "pv_kw"), [(40, 1, 0.0), (60, 5, 800.0), (120, 9, 3000.0)])
+def test_lindistflow_voltages_are_never_below_the_exact_ones(n, seed, pv_kw):
+    """Chapter 4: v_ac <= v_lindistflow at every bus, with loads and with reverse flows.
+
+    The exact flow on a line is the lossless one plus the losses of that line and of the
+    lines below it, so the exact drop of V^2 along the line exceeds LinDistFlow's by
+    (r^2 + x^2) l + 2 (r * active losses below + x * reactive losses below) >= 0.
+    """
+    f = radial_feeder(n, seed=seed).scale_loads(2.0)
+    far = f.buses.index[-1]
+    f = f.with_injection(far, pv_kw)
+    ac, lin = ac_power_flow(f), lindistflow(f)
+    assert (lin.v_pu >= ac.v_pu - 1e-12).all()
+    assert (lin.v_pu - ac.v_pu).max() > 1e-4  # not trivially equal
+
+
+def test_a_negative_lindistflow_squared_voltage_means_no_ac_solution():
+    """Chapter 4, section 7: at ten times the load even LinDistFlow, an upper bound, goes below zero."""
+    base = lindistflow(ieee33())
+    w = 1.0 - 10 * (1.0 - base.v_pu**2)  # LinDistFlow's squared voltages are affine in a load scaling
+    assert w.min() < 0 and w.idxmin() == 18
+    with pytest.raises(ValueError, match="negative squared voltage"):
+        lindistflow(ieee33().scale_loads(10))
+    with pytest.raises(ConvergenceError):
+        ac_power_flow(ieee33().scale_loads(10))
+
+
+# --------------------------------------------------------------------------- reconfiguration of IEEE 33
+
+# Chapter 4, section 8: open lines 7-8, 9-10, 14-15, 32-33 and the tie 25-29 (lines 7, 9, 14, 32, 37).
+BEST_OPEN = (7, 9, 14, 32, 37)
+
+
+def reconfigured_ieee33(opened=BEST_OPEN):
+    f = ieee33(tie_lines=True)
+    f.lines["in_service"] = ~f.lines.index.isin(opened)
+    return f
+
+
+def independent_sweep(inc, z_pu, s_pu, kept, *, tol=1e-10, max_iter=200):
+    """AC power flow of many trees at once, written here without the package.
+
+    ``inc`` is the bus x line incidence matrix without the substation row (+1 at a line's
+    to_bus, -1 at its from_bus), ``kept`` an (n_trees, n_buses - 1) array of the lines in
+    service.  KCL: inc[:, kept] @ I = load currents; KVL: inc[:, kept].T @ (V - 1) = -z I.
+    Returns each tree's active losses (p.u.) and whether its iteration converged.
+    """
+    a = inc[:, kept].transpose(1, 0, 2)
+    a_inv = np.linalg.inv(a)
+    a_inv_t = a_inv.transpose(0, 2, 1).copy()
+    z = z_pu[kept]
+
+    def times(m, x):
+        return (m @ x.real[..., None])[..., 0] + 1j * (m @ x.imag[..., None])[..., 0]
+
+    v = np.ones((len(kept), inc.shape[0]), dtype=complex)
+    change = np.full(len(kept), np.inf)
+    for _ in range(max_iter):
+        v_new = 1.0 - times(a_inv_t, z * times(a_inv, np.conj(s_pu / v)))
+        change = np.abs(v_new - v).max(axis=1)
+        v = v_new
+        if change.max() < tol:
+            break
+    current = times(a_inv, np.conj(s_pu / v))
+    return (np.abs(current) ** 2 * z.real).sum(axis=1), change < tol
+
+
+def test_reconfigured_ieee33_has_the_lowest_losses_of_every_radial_configuration():
+    """Brute force over all radial configurations of IEEE 33 with its five ties.
+
+    Every spanning tree of the 37 lines is found from the cycle space: opening the lines R
+    leaves a tree exactly when the columns R of a basis of fundamental cycles are
+    independent (their 5 x 5 determinant is +-1, not 0).  networkx counts the trees
+    independently (Kirchhoff's matrix-tree theorem).
+
+    Bound: with loads p, q >= 0 every exact flow is at least the lossless one and no voltage
+    exceeds the source's, so the losses of a tree are at least sum_l r_l (P_l^2 + Q_l^2) with
+    the lossless flows.  Only the trees whose bound is below the best losses could beat them:
+    their exact losses come from the sweep above, independent of te_course.
+    """
+    f = ieee33(tie_lines=True)
+    lines, buses = f.lines, list(f.buses.index)
+    assert (f.buses[["p_kw", "q_kvar"]].to_numpy() >= 0).all()
+    pos = {b: i for i, b in enumerate(buses)}
+    n_lines = len(lines)
+    inc = np.zeros((len(buses), n_lines))
+    for e, (a, b) in enumerate(zip(lines.from_bus, lines.to_bus)):
+        inc[pos[a], e], inc[pos[b], e] = -1.0, 1.0
+    inc = np.delete(inc, pos[f.substation], axis=0)
+
+    # fundamental cycles of the ties with respect to the as-built tree
+    tree = ieee33().graph
+    ties = np.flatnonzero(~lines.in_service.to_numpy())
+    cycles = np.zeros((len(ties), n_lines))
+    for k, t in enumerate(ties):
+        a, b = lines.from_bus.iloc[t], lines.to_bus.iloc[t]
+        cycles[k, t] = 1.0  # a -> b over the tie, then back from b to a in the tree
+        path = nx.shortest_path(tree, b, a)
+        for u, v in zip(path[:-1], path[1:]):
+            e = lines.index.get_loc(tree.edges[u, v]["line"])
+            cycles[k, e] = 1.0 if lines.from_bus.iloc[e] == u else -1.0
+    assert np.allclose(inc @ cycles.T, 0.0)
+
+    opened = np.array(list(itertools.combinations(range(n_lines), len(ties))))
+    det = np.linalg.det(cycles[:, opened].transpose(1, 0, 2))
+    opened = opened[np.abs(det) > 0.5]
+    multigraph = nx.MultiGraph([(a, b) for a, b in zip(lines.from_bus, lines.to_bus)])
+    assert len(opened) == round(nx.number_of_spanning_trees(multigraph)) == 50_751
+
+    # lossless flows of every tree: the as-built tree's flows plus the cycle flows that empty R
+    pq = np.delete(f.buses[["p_kw", "q_kvar"]].to_numpy() / f.s_base_kva, pos[f.substation], axis=0)
+    in_tree = lines.in_service.to_numpy()
+    base = np.zeros((n_lines, 2))
+    base[in_tree] = np.linalg.solve(inc[:, in_tree], pq)
+    y = np.linalg.solve(cycles[:, opened].transpose(1, 2, 0), -base[opened])  # (cycles[:, R].T) y = -base[R]
+    flows = base[None] + np.einsum("nkc,kl->nlc", y, cycles)
+    r_pu = lines.r_ohm.to_numpy() / f.z_base_ohm
+    assert np.allclose(flows[np.arange(len(opened))[:, None], opened], 0.0, atol=1e-12)
+    bound = (r_pu * (flows**2).sum(axis=2)).sum(axis=1) * f.s_base_kva
+
+    best = ac_power_flow(reconfigured_ieee33())
+    assert best.total_loss_kw == pytest.approx(139.55, abs=0.005)
+    assert best.v_pu.min() == pytest.approx(0.9378, abs=5e-5)
+    candidates = np.flatnonzero(bound < best.total_loss_kw + 1e-6)
+    assert 1 <= len(candidates) < 2_000
+    keep = np.ones((len(candidates), n_lines), dtype=bool)
+    keep[np.arange(len(candidates))[:, None], opened[candidates]] = False
+    kept = np.nonzero(keep)[1].reshape(len(candidates), n_lines - len(ties))
+    z_pu = (lines.r_ohm.to_numpy() + 1j * lines.x_ohm.to_numpy()) / f.z_base_ohm
+    s_pu = pq[:, 0] + 1j * pq[:, 1]
+    loss_pu, converged = independent_sweep(inc, z_pu, s_pu, kept)
+    assert converged.all()
+    losses = loss_pu * f.s_base_kva
+    winner = candidates[np.argmin(losses)]
+    assert tuple(lines.index[opened[winner]]) == BEST_OPEN
+    assert losses.min() == pytest.approx(best.total_loss_kw, abs=1e-6)  # two implementations agree
+    assert np.sort(losses)[1] > losses.min() + 0.1  # the optimum is unique
+
+
+def test_reconfigured_ieee33_matches_pandapower(pp):
+    import pandapower.networks as pn
+
+    net = pn.case33bw()
+    opened = {frozenset(ab) for ab in reconfigured_ieee33().lines.loc[list(BEST_OPEN), ["from_bus", "to_bus"]]
+              .itertuples(index=False)}
+    for i, row in net.line.iterrows():
+        net.line.loc[i, "in_service"] = frozenset((row.from_bus + 1, row.to_bus + 1)) not in opened
+    assert (~net.line.in_service).sum() == 5
+    pp.runpp(net, tolerance_mva=1e-12, numba=False, max_iteration=50)
+    ours = ac_power_flow(reconfigured_ieee33())
+    assert ours.total_loss_kw == pytest.approx(net.res_line.pl_mw.sum() * 1000, abs=0.01)
+    v_pp = pd.Series(net.res_bus.vm_pu.to_numpy(), index=net.res_bus.index + 1)
+    assert (ours.v_pu - v_pp).abs().max() < 1e-6

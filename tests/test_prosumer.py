@@ -11,7 +11,11 @@ The references are written here, not taken from the package:
   optimal cost as a function of the base load gives one-sided slopes that bound
   the ``balance`` dual (finite differences);
 - for ``exclusive=True``, brute force over every charge/discharge pattern (one
-  linprog per pattern).
+  linprog per pattern);
+- closed forms derived in the comments for the claims chapter 2 makes: the
+  two-step arbitrage profit, the greedy EV schedule, the threshold below which
+  simultaneous charge and discharge pays, the example day's cost and values of
+  energy, and the balance dual leaving the price band when a grid limit binds.
 """
 
 import itertools
@@ -160,6 +164,66 @@ def test_idle_below_breakeven_and_cycles_above():
     cycles = schedule(p, [0.1, 0.125])
     assert cycles.cost == pytest.approx(0.225 - 0.00125, abs=1e-9)
     np.testing.assert_allclose(cycles.table["battery_charge_kw"], [1.0, 0.0], atol=1e-9)
+
+
+def two_step_profit_closed_form(p_lo, p_hi, e_max, p_max, eta_c, eta_d, dt):
+    # Charge as much as power and capacity allow (the capacity bounds eta_c * c * dt), deliver it all next step;
+    # or do nothing when eta_c eta_d p_hi <= p_lo.  Valid for positive prices (chapter 2, exercise 2).
+    if eta_c * eta_d * p_hi <= p_lo:
+        return 0.0
+    c = min(p_max, e_max / (eta_c * dt))
+    return (eta_c * eta_d * p_hi - p_lo) * c * dt
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_two_step_profit_matches_the_closed_form(seed):
+    rng = np.random.default_rng(300 + seed)
+    p_lo, p_hi = rng.uniform(0.05, 0.2), rng.uniform(0.05, 0.5)
+    e_max, p_max = rng.uniform(0.2, 3.0), rng.uniform(0.2, 3.0)
+    eta_c, eta_d, dt = rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.0), float(rng.choice([0.25, 0.5, 1.0]))
+    battery = Battery(e_max, p_max, eta_charge=eta_c, eta_discharge=eta_d)
+    s = schedule(Prosumer([0.0, 0.0], [battery]), [p_lo, p_hi], [p_lo, p_hi], dt_h=dt)
+    assert -s.cost == pytest.approx(two_step_profit_closed_form(p_lo, p_hi, e_max, p_max, eta_c, eta_d, dt), abs=1e-9)
+
+
+def test_two_step_closed_form_needs_positive_prices():
+    # At p_lo = -0.1, p_hi = -0.05 the rule says "cycle" (0.81 * -0.05 > -0.1) and earns 0.1 - 0.0405 = 0.0595,
+    # but keeping what was bought is better: 0.1 in step 0, then burning in step 1 (charge 1 kW, discharge 0.72 kW
+    # to stay within 1 kWh) is paid 0.05 * 0.28 = 0.014 more: 0.114.
+    battery = Battery(1.0, 1.0, eta_charge=0.9, eta_discharge=0.9)
+    with pytest.warns(UserWarning, match="same step"):
+        s = schedule(Prosumer([0.0, 0.0], [battery]), [-0.1, -0.05], [-0.1, -0.05])
+    assert two_step_profit_closed_form(-0.1, -0.05, 1.0, 1.0, 0.9, 0.9, 1.0) == pytest.approx(0.0595)
+    assert -s.cost == pytest.approx(0.114, abs=1e-9)
+
+
+def test_ramp_limit_caps_the_first_step():
+    # The battery counts as idle before step 0 (p_{-1} = 0): with ramp 0.4 kW it may discharge only 0.4 kW at once,
+    # although it holds 5 kWh and may deliver 1 kW.  Load 1 kW at 0.5: import 0.6 kW, cost 0.3.
+    p = Prosumer([1.0], [Battery(10.0, 1.0, 1.0, 1.0, soc0_kwh=5.0, ramp_kw=0.4)])
+    s = schedule(p, 0.5)
+    assert s.table.loc[0, "battery_discharge_kw"] == pytest.approx(0.4, abs=1e-9)
+    assert s.cost == pytest.approx(0.3, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ev_schedule_is_the_greedy_fill(seed):
+    # Linear cost, one price per step, a base load so the house always imports: a fractional knapsack, solved by
+    # filling the cheapest plugged-in steps at full power until eta * sum(e) * dt reaches the need.
+    rng = np.random.default_rng(400 + seed)
+    n, dt = 12, float(rng.choice([0.5, 1.0]))
+    available = rng.uniform(size=n) < 0.6
+    available[0] = True
+    p_max, eta = rng.uniform(2.0, 7.0), rng.uniform(0.8, 1.0)
+    need = rng.uniform(0.1, 0.95) * eta * p_max * dt * available.sum()
+    buy = rng.uniform(0.05, 0.5, n)
+    s = schedule(Prosumer(np.ones(n), [EV(available, need, p_max, eta=eta)]), buy, dt_h=dt)
+    greedy, left = np.zeros(n), need / (eta * dt)  # kW-steps still to draw
+    for t in sorted(np.flatnonzero(available), key=lambda t: buy[t]):
+        greedy[t] = min(p_max, left)
+        left -= greedy[t]
+    np.testing.assert_allclose(s.table["ev_kw"], greedy, atol=1e-7)
+    assert s.cost == pytest.approx(float((buy * (1.0 + greedy)).sum() * dt), abs=1e-9)
 
 
 def test_pv_surplus_sold_or_spilled():
@@ -351,7 +415,26 @@ def test_battery_duals_by_hand():
     )
     assert s.duals.loc[0, "battery_charge_max"] == pytest.approx(0.143, abs=1e-9)
     assert s.duals.loc[0, "battery_soc_max"] == pytest.approx(0.0, abs=1e-9)
+    # The cells are empty after step 1: one more kWh allowed out of them delivers 0.9 kWh, saving 0.3 * 0.9.
+    assert s.duals.loc[1, "battery_soc_min"] == pytest.approx(0.27, abs=1e-9)
     assert (s.duals.drop(columns="balance") >= -1e-9).all().all()
+
+
+def test_balance_dual_leaves_the_price_band_when_a_grid_limit_binds():
+    # Load 2 kW in step 1 but at most 1.8 kW may be imported: the battery (eta 0.5 each way) must deliver 0.2 kW,
+    # drawing 0.4 kWh from its cells, charged with 0.8 kW at 0.1 in step 0 (cycling would not pay otherwise:
+    # 0.3 / 0.1 = 3 < 1 / 0.25).  One more kWh in step 1 needs 4 kWh more in step 0: it is worth 0.4 > buy = 0.3.
+    p = Prosumer([0.0, 2.0], [Battery(2.0, 2.0, eta_charge=0.5, eta_discharge=0.5)])
+    s = schedule(p, [0.1, 0.3], import_max_kw=1.8)
+    assert s.cost == pytest.approx(0.1 * 0.8 + 0.3 * 1.8, abs=1e-9)
+    np.testing.assert_allclose(s.duals["balance"], [0.1, 0.4], atol=1e-9)
+    assert s.duals.loc[1, "balance"] > s.table.loc[1, "buy_price"]
+    # Negative prices and no export: the value of energy is the (negative) buy price, below the sell price 0.
+    prosumer, buy, kwargs = burning_case()
+    with pytest.warns(UserWarning):
+        burning = schedule(prosumer, buy, **kwargs)
+    np.testing.assert_allclose(burning.duals["balance"], buy, atol=1e-9)
+    assert (burning.duals["balance"] < burning.table["sell_price"]).all()
 
 
 # --------------------------------------------------------------------------- simultaneous charge and discharge
@@ -412,6 +495,58 @@ def test_exclusive_milp_removes_simultaneous_and_matches_brute_force():
         lp = schedule(prosumer, buy, **kwargs)
     assert s.cost >= lp.cost - 1e-9
     assert not s.duals["balance"].isna().any()
+
+
+@pytest.mark.parametrize(
+    ("price", "tau"),
+    [(-0.05, 0.0), (-0.05, 0.01), (-0.2, 0.01), (-0.2, 0.05), (-0.6, 0.05)],
+)
+def test_simultaneous_charge_and_discharge_iff_below_the_threshold(price, tau):
+    # Battery full from the start (1 kWh, 1 kW, eta 0.9 each way), no export, base load 0.5 kW for 3 steps, the
+    # import limit never binds, so the value of energy is the price.  Burning c kW (discharging 0.81 c) keeps the
+    # cells full and consumes 0.19 c more, at a wear of tau * 1.81 c: the cost per kW is
+    # k = price * 0.19 + tau * 1.81.  If k < 0 the optimum burns at full power in every step (and must), otherwise
+    # not at all, so cost = 3 * (0.5 * price + min(0, k)), and simultaneity <=> price < -tau * 1.81 / 0.19.
+    eta_cd, n = 0.81, 3
+    k = price * (1 - eta_cd) + tau * (1 + eta_cd)
+    burns = price < -tau * (1 + eta_cd) / (1 - eta_cd)
+    assert burns == (k < 0)
+    p = Prosumer(np.full(n, 0.5), [Battery(1.0, 1.0, 0.9, 0.9, soc0_kwh=1.0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = schedule(p, price, throughput_cost=tau, import_max_kw=5.0, export_max_kw=0.0)
+    assert s.cost == pytest.approx(n * (0.5 * price + min(0.0, k)), abs=1e-9)
+    assert s.has_simultaneous == burns
+    if burns:
+        assert s.simultaneous["battery"] == tuple(range(n))
+    np.testing.assert_allclose(s.duals["balance"], price, atol=1e-9)
+
+
+def test_no_simultaneous_charge_and_discharge_at_a_positive_price():
+    # Same battery, price 0.1 > 0: burning only costs.  The battery just delivers its 0.9 kWh to the 1.5 kWh load.
+    p = Prosumer(np.full(3, 0.5), [Battery(1.0, 1.0, 0.9, 0.9, soc0_kwh=1.0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = schedule(p, 0.1, import_max_kw=5.0, export_max_kw=0.0)
+    assert not s.has_simultaneous
+    assert s.cost == pytest.approx(0.1 * (1.5 - 0.9), abs=1e-9)
+
+
+def test_chapter_2_negative_price_example():
+    # The notebook's case: empty 1 kWh / 1 kW battery, eta 0.9, base 0.5 kW, price -0.05 for 4 steps, no export.
+    # Plain LP: charge 1 kW in every step (3.6 kWh into the cells), end full (1 kWh), so 2.6 kWh leave the cells
+    # and 2.34 kWh come out: import 2 + 4 - 2.34 = 3.66 kWh.  With tau = 0.01, k = -0.05 * 0.19 + 0.01 * 1.81 > 0:
+    # no burning, the battery only fills (1 / 0.9 kWh in) and pays the wear.
+    house = Prosumer([0.5] * 4, [Battery(1.0, 1.0, eta_charge=0.9, eta_discharge=0.9)])
+    kwargs = {"import_max_kw": 3.0, "export_max_kw": 0.0}
+    with pytest.warns(UserWarning):
+        plain = schedule(house, [-0.05] * 4, **kwargs)
+    assert plain.cost == pytest.approx(-0.05 * (2 + 4 - 0.9 * 2.6), abs=1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        worn = schedule(house, [-0.05] * 4, throughput_cost=0.01, **kwargs)
+    assert not worn.has_simultaneous
+    assert worn.cost == pytest.approx(-0.05 * (2 + 1 / 0.9) + 0.01 / 0.9, abs=1e-9)
 
 
 def test_exclusive_is_the_lp_when_no_burning_pays():
@@ -502,6 +637,42 @@ def test_example_day_seeded_noise():
     assert not np.allclose(a["buy_price"], example_day()["buy_price"])
     assert (a["buy_price"] >= a["sell_price"]).all() and (a["base_load_kw"] >= 0).all()
     assert (a["pv_kw_per_kwp"] <= example_day()["pv_kw_per_kwp"] + 1e-12).all()
+
+
+def test_example_day_docstring_ranges():
+    # The docstring says: prices about 0.07 to 0.36, base load between 0.3 and 1.37 kW.
+    day = example_day()
+    assert round(day["buy_price"].min(), 2) == 0.07 and round(day["buy_price"].max(), 2) == 0.36
+    assert round(day["base_load_kw"].min(), 2) == 0.3 and round(day["base_load_kw"].max(), 2) == 1.37
+
+
+def test_chapter_2_day_in_closed_form():
+    # 4 kWp of PV and a 10 kWh / 5 kW battery, eta 0.95 each way (r = 0.9025), on the example day.  The premises,
+    # checked first: PV is zero outside 7-17 h and covers the load from 7 to 17 h; hour 0 is the cheapest hour
+    # before sunrise; buy_0 / r lies between the buy prices of hours 4 and 5; 0.05 / r is below every evening price.
+    # Then the battery buys (base_5 + base_6) / r at hour 0 for hours 5-6, stores evening_load / r of the PV
+    # surplus (worth 0.05) for hours 18-23, and the rest of the surplus is exported.
+    day = example_day()
+    buy, sell, base = day["buy_price"].to_numpy(), day["sell_price"].to_numpy(), day["base_load_kw"].to_numpy()
+    pv = 4.0 * day["pv_kw_per_kwp"].to_numpy()
+    r = 0.95 * 0.95
+    sunny = np.arange(7, 18)
+    assert np.all(pv[:7] == 0) and np.all(pv[18:] == 0) and np.all(pv[sunny] >= base[sunny])
+    assert buy[0] == buy[:7].min() and buy[4] < buy[0] / r < buy[5] and np.all(0.05 / r < buy[18:])
+    surplus, evening = float((pv - base)[sunny].sum()), float(base[18:].sum())
+    pv_only = float((buy * np.maximum(base - pv, 0)).sum() - 0.05 * surplus)
+    both = float((buy[:5] * base[:5]).sum() + buy[0] * (base[5] + base[6]) / r - 0.05 * (surplus - evening / r))
+    with_pv = schedule(Prosumer(base, [PV(pv)]), buy, sell)
+    with_both = schedule(Prosumer(base, [PV(pv), Battery(10.0, 5.0, 0.95, 0.95)]), buy, sell)
+    assert with_pv.cost == pytest.approx(pv_only, abs=1e-8)
+    assert with_both.cost == pytest.approx(both, abs=1e-8)
+    t, lam = with_both.table, with_both.duals["balance"].to_numpy()
+    assert t["import_kw"].iloc[18:].sum() == pytest.approx(0.0, abs=1e-8)
+    assert t["battery_soc_kwh"].max() == pytest.approx(evening / 0.95, abs=1e-8)
+    np.testing.assert_allclose(lam[[5, 6]], buy[0] / r, atol=1e-9)
+    np.testing.assert_allclose(lam[18:], 0.05 / r, atol=1e-9)
+    np.testing.assert_allclose(lam[sunny], 0.05, atol=1e-9)
+    np.testing.assert_allclose(lam[:5], buy[:5], atol=1e-9)
 
 
 def test_example_day_schedules():

@@ -11,7 +11,10 @@ Independent references:
   te_course.powerflow (tested against pandapower) and, on a two-bus feeder, the
   closed form w = 1 - 2 (r P + x Q);
 - the rolling clearing against the day-ahead solution (Bellman: equal with perfect forecasts);
-- hand-worked uncontrolled charging and fleet counts.
+- hand-worked uncontrolled charging and fleet counts;
+- the cheapest-first charging against scipy's linprog (HiGHS) on random EVs, and against the OPF's own
+  schedule: the same cost at the DLMPs (prices x energy), while the AC power flow finds a limit broken
+  that the OPF's schedule keeps (Huang, Wu, Oren, Li and Liu 2015: the multiple-solution issue).
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import linprog
 
 import te_course as tc
 from te_course.prosumer import EV, PV, Battery, FlexibleLoad, Prosumer, schedule
 from te_course.scheduling import (
+    cheapest_first_charging,
     day_ahead_dlmp,
     ev_fleet,
     ev_study,
@@ -379,6 +384,16 @@ def test_ev_study_costs_and_summary_by_hand():
     assert costs.loc["uncontrolled", "cost_per_car_dlmp"] == pytest.approx(by_bus)
     paid = sum(day.schedules[p.name]["payment"].sum() for p in fleet.prosumers.values()) / cars["responsive"]
     assert costs.loc["responsive", "cost_per_car_dlmp"] == pytest.approx(paid)
+    # responsive_kw is the OPF's schedule of the responsive cars, zero at buses without any
+    for bus in f.buses.index:
+        expected = day.schedules[fleet.prosumers[bus].name]["ev_kw"] if bus in fleet.prosumers else 0.0
+        assert np.allclose(study.responsive_kw[bus], expected)
+    assert study.responsive_kw.to_numpy().sum() == pytest.approx(cars["responsive"] * 10 / 0.9, rel=1e-6)
+    # the night has room for every responsive car at full power: no limit binds then, the cars' least-cost
+    # schedule is unique up to ties of the substation price, and cheapest first finds the OPF's schedule
+    alt = cheapest_first_charging(day.prices, fleet)
+    assert alt.equals(cheapest_first_charging(day.prices, fleet.prosumers))
+    assert np.allclose(alt, study.responsive_kw, atol=0.5)
     # the summary reads the AC flows of what the cars really draw (nothing shed)
     drawn = day.net_load_kw + day.shed_kw
     ref = tc.ac_power_flow(f._replace(buses=f.buses.assign(p_kw=drawn.loc[19], q_kvar=day.net_load_kvar.loc[19])))
@@ -400,3 +415,136 @@ def test_rolling_clearing_counts_shed_energy_at_voll_like_the_day_ahead_cost():
     assert rolling.cost == pytest.approx(ahead.cost, rel=1e-7)
     energy = float(np.dot(ahead.substation_kw, [0.1, 0.2]))
     assert ahead.cost == pytest.approx(energy + 5.0 * ahead.shed_kw.to_numpy().sum(), rel=1e-7)
+
+
+# --------------------------------------------------------------------------- cheapest-first charging
+
+
+def _least_cost_by_linprog(prices, ev, dt=1.0):
+    """The price taker's LP written out for scipy: min sum c_t e_t dt, 0 <= e_t <= p_max a_t, sum eta e_t dt = need."""
+    bounds = [(0.0, ev.p_max_kw * a) for a in ev.available]
+    res = linprog(np.asarray(prices) * dt, A_eq=[np.full(len(prices), ev.eta * dt)], b_eq=[ev.e_need_kwh],
+                  bounds=bounds, method="highs",
+                  options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10})
+    assert res.status == 0
+    return res.fun
+
+
+def test_cheapest_first_charging_by_hand():
+    # plugged in from step 4 to step 0 (cyclically): steps 4, 5, 0 in that order after plug-in; 6 kWh stored at
+    # 80 % is 7.5 kWh from the grid: one step at 5 kW and half a step
+    small = Prosumer(np.zeros(6), [EV([1, 0, 0, 0, 1, 1], e_need_kwh=6.0, p_max_kw=5.0, eta=0.8)], name="small")
+    flat = pd.DataFrame({"b": [0.2, 0.0, 0.0, 0.0, 0.2, 0.2]})  # steps 1-3: unplugged, their price is never used
+    assert cheapest_first_charging(flat, {"b": small})["b"].tolist() == [0.0, 0.0, 0.0, 0.0, 5.0, 2.5]
+    cheap_last = pd.DataFrame({"b": [0.1, 0.0, 0.0, 0.0, 0.3, 0.2]})  # step 0, then 5; never the dearest (4)
+    assert cheapest_first_charging(cheap_last, {"b": small})["b"].tolist() == [5.0, 0.0, 0.0, 0.0, 0.0, 2.5]
+    # two prices 1e-6 apart tie at the default tolerance (earliest after plug-in first), not at tol=0
+    near = pd.DataFrame({"b": [0.1, 0.0, 0.0, 0.0, 0.1 + 1e-6, 0.3]})
+    assert cheapest_first_charging(near, {"b": small})["b"].tolist() == [2.5, 0.0, 0.0, 0.0, 5.0, 0.0]
+    assert cheapest_first_charging(near, {"b": small}, tol=0.0)["b"].tolist() == [5.0, 0.0, 0.0, 0.0, 2.5, 0.0]
+    # half-hour steps: 15 kW x steps from the grid, three steps of 5 kW: all of them
+    assert cheapest_first_charging(near, {"b": small}, dt_h=0.5)["b"].tolist() == [5.0, 0.0, 0.0, 0.0, 5.0, 5.0]
+    with pytest.raises(ValueError, match="can receive at most"):  # quarter hours: it cannot get its energy
+        cheapest_first_charging(near, {"b": small}, dt_h=0.25)
+    # two cars at one bus add up (the second, always plugged in, takes step 1 of the tied steps 1-3);
+    # a bus without a car draws nothing; a list of pairs works like the dict
+    both = Prosumer(np.zeros(6), [small.devices[0], EV(np.ones(6), 1.0, 1.0, eta=1.0, name="ev2")], name="both")
+    out = cheapest_first_charging(near.assign(c=0.5), [("b", both)], tol=0.0)
+    assert out["b"].tolist() == [5.0, 1.0, 0.0, 0.0, 2.5, 0.0] and (out["c"] == 0).all()
+    assert list(out.columns) == ["b", "c"] and out.index.equals(near.index)
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        (dict(prices=[[0.1]]), TypeError, "`prices` must be a DataFrame"),
+        (dict(prices=pd.DataFrame({"b": [0.1, np.nan]})), ValueError, "`prices` must contain finite prices"),
+        (dict(tol=-1e-6), ValueError, r"`tol` must be >= 0"),
+        (dict(tol="small"), TypeError, "`tol` must be a number"),
+        (dict(dt_h=0), ValueError, "`dt_h` must be a positive number"),
+        (dict(prosumers={"x": "car"}), TypeError, "entry 0 is a str; place te_course Prosumer objects"),
+        (dict(prosumers=5), TypeError, "`prosumers` must be a dict"),
+        (dict(prosumers=[("b",)]), TypeError, r"`prosumers` must be a list of \(bus, Prosumer\) pairs"),
+        (dict(prosumers={"z": Prosumer([0.0, 0.0], [EV([1, 1], 1.0, 1.0)], name="p")}), ValueError,
+         "places 'p' at bus 'z', which is not a column of `prices`"),
+        (dict(prosumers={"b": Prosumer([0.0, 0.0, 0.0], [EV([1, 1, 1], 1.0, 1.0)], name="p")}), ValueError,
+         "'p' has 3 steps; `prices` has 2"),
+        (dict(prosumers={"b": Prosumer([0.0, 0.0], [Battery(1.0, 1.0)], name="p")}), ValueError,
+         "'p' holds a Battery; cheapest_first_charging schedules EVs only"),
+    ],
+)
+def test_cheapest_first_charging_names_the_bad_argument(args, error, match):
+    kwargs = {"prices": pd.DataFrame({"b": [0.1, 0.2]}),
+              "prosumers": {"b": Prosumer([0.0, 0.0], [EV([1, 1], 1.0, 1.0)], name="p")}, **args}
+    with pytest.raises(error, match=match):
+        cheapest_first_charging(kwargs.pop("prices"), kwargs.pop("prosumers"), **kwargs)
+
+
+def test_cheapest_first_charging_is_a_least_cost_schedule_of_every_ev():
+    rng = np.random.default_rng(7)
+    for trial in range(40):
+        T = int(rng.integers(3, 13))
+        available = rng.random(T) < 0.7
+        available[rng.integers(T)] = True
+        # prices on a coarse grid, so that ties are common, plus a perturbation below the tolerance
+        prices = np.round(rng.uniform(0.05, 0.3, T), 2) + rng.uniform(0, 1e-6, T)
+        ev = EV(available, 0.0, float(rng.uniform(1, 10)), eta=float(rng.uniform(0.8, 1.0)), name="ev")
+        need = float(rng.uniform(0.05, 1.0)) * ev.max_energy_kwh()
+        ev = EV(available, need, ev.p_max_kw, eta=ev.eta, name="ev")
+        power = cheapest_first_charging(pd.DataFrame({"b": prices}), {"b": Prosumer(np.zeros(T), [ev], name="p")},
+                                        tol=2e-6)["b"].to_numpy()
+        assert (power >= 0).all() and (power <= ev.p_max_kw * available + 1e-12).all(), trial
+        assert ev.eta * power.sum() == pytest.approx(need, rel=1e-12), trial
+        cost, least = prices @ power, _least_cost_by_linprog(prices, ev)
+        assert least - 1e-9 <= cost <= least + 2e-6 * power.sum() + 1e-9, trial  # within tol x energy drawn
+        exact = cheapest_first_charging(pd.DataFrame({"b": prices}), {"b": Prosumer(np.zeros(T), [ev], name="p")},
+                                        tol=0.0)["b"].to_numpy()
+        assert prices @ exact == pytest.approx(least, abs=1e-9), trial
+        # in every group of tied steps at most one step is partly filled, and the steps filled come first
+        used = np.flatnonzero(power > 1e-12)
+        assert (np.isclose(power[used], ev.p_max_kw)).sum() >= len(used) - 1, trial
+
+
+def _one_ev_day(price, need_kwh):
+    """IEEE 33 over three steps at half load, one 300 kW EV fleet at bus 18, line 17-18 rated 200 kVA.
+
+    The OPF clears against 195 kVA, a margin of 2.5 % for LinDistFlow's optimism (it leaves out the losses);
+    the AC check uses the real 200 kVA.
+    """
+    real = tc.ieee33()
+    line = real.lines.index[real.lines["to_bus"] == 18][0]
+    real.lines.loc[line, "s_max_kva"] = 200.0
+    inside = real.copy()
+    inside.lines.loc[line, "s_max_kva"] = 195.0
+    fleet = Prosumer(np.zeros(3), [EV([1, 1, 1], need_kwh, 300.0, eta=1.0, name="ev")], name="fleet")
+    day = day_ahead_dlmp(inside, {18: fleet}, price_substation=price, load_profile=0.5, v_min_pu=0.85)
+    return real, line, fleet, day
+
+
+@pytest.mark.parametrize(("price", "need", "binds"), [([0.1, 0.1, 0.1], 300.0, False),
+                                                     ([0.1, 0.1, 0.2], 400.0, True)])
+def test_another_least_cost_schedule_at_the_same_dlmps_breaks_the_limit_the_opf_keeps(price, need, binds):
+    """Flat prices (any split is optimal), and a congestion that raises two steps' DLMP to the third's (a tie)."""
+    f, line, fleet, day = _one_ev_day(price, need)
+    assert any("line 17-18 at its limit" in b for b in day.binding) == binds, day.binding
+    opf = pd.DataFrame({18: day.schedules["fleet"]["ev_kw"]}).reindex(columns=day.prices.columns, fill_value=0.0)
+    alt = cheapest_first_charging(day.prices, {18: fleet})
+    assert (alt.drop(columns=18) == 0).all(axis=None)
+    # both meet the fleet's need within its plug-in window and charger
+    for kw in (opf[18], alt[18]):
+        assert kw.sum() == pytest.approx(need, rel=1e-7) and (kw <= 300.0 + 1e-6).all() and (kw >= -1e-9).all()
+    # and cost the same at the DLMPs, the least cost of the price taker's LP
+    cost_opf = float((opf * day.prices).to_numpy().sum())
+    cost_alt = float((alt * day.prices).to_numpy().sum())
+    assert cost_alt == pytest.approx(cost_opf, rel=1e-6)
+    assert cost_alt == pytest.approx(_least_cost_by_linprog(day.prices[18], fleet.devices[0]), rel=1e-6)
+    if binds:  # the congestion raised the DLMP of steps 0 and 1 at bus 18 to that of step 2, exactly a tie
+        assert np.allclose(day.prices.loc[[0, 1], 18], 0.2, atol=1e-6)
+    # the AC power flow of each schedule, everything else as the OPF left it: the OPF's schedule keeps the real
+    # rating of line 17-18, the alternative (the whole fleet at full power in step 0) breaks it
+    others = day.net_load_kw - opf
+    ac_opf = evaluate_day(f, others + opf, day.net_load_kvar)
+    ac_alt = evaluate_day(f, others + alt, day.net_load_kvar)
+    assert alt.loc[0, 18] == pytest.approx(300.0)
+    assert ac_opf.loading[line].max() < 1.0
+    assert ac_alt.loading[line].max() > 1.2
