@@ -88,23 +88,25 @@ _SOLVER_OPTIONS = {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9, "
 # --------------------------------------------------------------------------- inputs
 
 
+def _pairs(prosumers, kinds: str = " or a list of (bus, Prosumer) pairs") -> list[tuple]:
+    """[(bus, item), ...] from a mapping bus -> item(s) or a sequence of pairs (items not checked yet)."""
+    if isinstance(prosumers, Mapping):
+        return [(bus, p) for bus, value in prosumers.items()
+                for p in (value if isinstance(value, (list, tuple)) else [value])]
+    try:
+        pairs = [tuple(item) for item in prosumers]
+    except TypeError:
+        raise TypeError(f"`prosumers` must be a dict {{bus: Prosumer or list of Prosumers}}{kinds}.") from None
+    if any(len(pair) != 2 for pair in pairs):
+        raise TypeError("`prosumers` must be a list of (bus, Prosumer) pairs.")
+    return pairs
+
+
 def _placed(prosumers, feeder: Feeder) -> list[tuple[object, Prosumer]]:
     """Return [(bus, prosumer), ...] from a mapping bus -> prosumer(s) or a sequence of pairs."""
     if prosumers is None:
         return []
-    if isinstance(prosumers, Mapping):
-        pairs = []
-        for bus, value in prosumers.items():
-            group = value if isinstance(value, (list, tuple)) else [value]
-            pairs += [(bus, p) for p in group]
-    else:
-        try:
-            pairs = [tuple(item) for item in prosumers]
-        except TypeError:
-            raise TypeError("`prosumers` must be a dict {bus: Prosumer or list of Prosumers} "
-                            "or a list of (bus, Prosumer) pairs.") from None
-        if any(len(pair) != 2 for pair in pairs):
-            raise TypeError("`prosumers` must be a list of (bus, Prosumer) pairs.")
+    pairs = _pairs(prosumers)
     names = set()
     for i, (bus, p) in enumerate(pairs):
         if not isinstance(p, Prosumer):
@@ -782,17 +784,7 @@ def cheapest_first_charging(prices: pd.DataFrame, prosumers, *, tol: float = 1e-
     dt = as_positive_float(dt_h, "dt_h")
     if isinstance(prosumers, EVFleet):
         prosumers = prosumers.prosumers
-    if isinstance(prosumers, Mapping):
-        pairs = [(bus, p) for bus, value in prosumers.items()
-                 for p in (value if isinstance(value, (list, tuple)) else [value])]
-    else:
-        try:
-            pairs = [tuple(item) for item in prosumers]
-        except TypeError:
-            raise TypeError("`prosumers` must be a dict {bus: Prosumer or list of Prosumers}, a list of "
-                            "(bus, Prosumer) pairs or an EVFleet.") from None
-        if any(len(pair) != 2 for pair in pairs):
-            raise TypeError("`prosumers` must be a list of (bus, Prosumer) pairs.")
+    pairs = _pairs(prosumers, ", a list of (bus, Prosumer) pairs or an EVFleet")
     T = len(prices)
     out = pd.DataFrame(0.0, index=prices.index, columns=prices.columns)
     for i, (bus, p) in enumerate(pairs):
