@@ -27,6 +27,7 @@ __all__ = [
     "check_fraction",
     "check_same_length",
     "as_positive_float",
+    "as_generator",
 ]
 
 
@@ -215,3 +216,33 @@ def as_positive_float(value, name: str) -> float:
     if not (math.isfinite(v) and v > 0.0):
         raise ValueError(f"`{name}` must be a positive number; got {value!r}.")
     return v
+
+
+def as_generator(seed, name: str = "seed") -> np.random.Generator:
+    """Return a ``numpy.random.Generator`` from ``seed`` or raise an error that names the argument.
+
+    ``seed`` may be None (fresh entropy), a non-negative integer, a sequence of them,
+    a ``numpy.random.SeedSequence`` or a ``Generator`` (returned as is, so that a
+    caller can share one stream).
+
+    Examples
+    --------
+    >>> as_generator(3).integers(10) == as_generator(3).integers(10)
+    np.True_
+    >>> as_generator("abc")
+    Traceback (most recent call last):
+    ...
+    TypeError: `seed` must be None, a non-negative integer or a numpy Generator; got str 'abc'.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or isinstance(seed, (float, complex, str, bytes)):
+        raise TypeError(f"`{name}` must be None, a non-negative integer or a numpy Generator; "
+                        f"got {type(seed).__name__} {seed!r}.")
+    try:
+        return np.random.default_rng(seed)
+    except ValueError as exc:  # negative integers
+        raise ValueError(f"`{name}` must be None, a non-negative integer or a numpy Generator; got {seed!r}.") from exc
+    except TypeError as exc:
+        raise TypeError(f"`{name}` must be None, a non-negative integer or a numpy Generator; "
+                        f"got {type(seed).__name__} {seed!r}.") from exc
