@@ -48,14 +48,27 @@ sorted pair falls with ``k``, so the welfare peaks at the last ``k`` with
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import cvxpy as cp
 import numpy as np
 import pandas as pd
 
-from ._validation import SolverError, as_1d_float, check_finite, check_fraction, check_positive
+from ._validation import (
+    MAX_MAGNITUDE,
+    SolverError,
+    as_1d_float,
+    as_finite_float,
+    as_float_array,
+    as_generator,
+    check_finite,
+    check_fraction,
+    check_magnitude,
+    check_positive,
+)
 
 __all__ = [
     "ClearingResult",
@@ -95,7 +108,11 @@ def parse_orders(orders, name: str = "orders") -> tuple[np.ndarray, np.ndarray]:
     ------
     ValueError
         If a price is NaN or infinite, a quantity is not positive, the shape is
-        wrong, or there are no orders.
+        wrong, or there are no orders; or if a price or a quantity exceeds
+        1e150 in absolute value (the supported range: larger numbers would make
+        the welfare overflow the floats; use other units).
+    TypeError
+        If an entry is not a real number (text, a boolean, a complex number).
 
     Examples
     --------
@@ -110,18 +127,15 @@ def parse_orders(orders, name: str = "orders") -> tuple[np.ndarray, np.ndarray]:
                 f"`{name}` must have a 'price' column (and optionally 'quantity'); "
                 f"got columns {list(orders.columns)}."
             )
-        price = as_1d_float(orders["price"].to_numpy(), name)
+        price = as_1d_float(orders["price"], name, allow_bool=False)
         if "quantity" in orders.columns:
-            quantity = as_1d_float(orders["quantity"].to_numpy(), name)
+            quantity = as_1d_float(orders["quantity"], name, allow_bool=False)
         else:
             quantity = np.ones_like(price)
     else:
         if isinstance(orders, (str, bytes)) or orders is None:
             raise TypeError(f"`{name}` must be a list of prices or a table of (price, quantity); got {orders!r}.")
-        try:
-            arr = np.asarray(orders, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"`{name}` must contain only numbers; could not convert it ({exc}).") from None
+        arr = as_float_array(orders, name, allow_bool=False)
         if arr.ndim == 1:
             price, quantity = arr.copy(), np.ones(arr.shape)
         elif arr.ndim == 2 and arr.shape[1] == 2:
@@ -135,6 +149,8 @@ def parse_orders(orders, name: str = "orders") -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"`{name}` is empty; a double auction needs at least one order on each side.")
     check_finite(price, name, "prices")
     check_positive(quantity, name, "quantities")
+    check_magnitude(price, name, "prices")
+    check_magnitude(quantity, name, "quantities")
     return price, quantity
 
 
@@ -202,49 +218,78 @@ class ClearingResult:
 # --------------------------------------------------------------------------- merit order
 
 
-def _levels(key: np.ndarray, quantity: np.ndarray):
-    """Sort orders by ``key`` (smaller is better) and group equal keys into levels.
+def _candidate_price(bid_p, bid_q, ask_p, ask_q) -> float:
+    """Return an order price that clears the market: the fills it implies balance.
 
-    Returns the sort order, each order's level id, each level's key and each
-    level's total quantity (in sorted order).
+    A price ``p`` clears when the bids strictly above it can be served by the asks at
+    or below it (``g = S(p) - D_>(p) >= 0``) and the asks strictly below it by the
+    bids at or above it (``h = D(p) - S_<(p) >= 0``).  ``g`` rises and ``h`` falls with
+    ``p``, so the price with the largest ``min(g, h)`` is one (the first, on ties);
+    rounding in the cumulative sums can only make it miss by a rounding error.
+    One sort per side and no Python loop over orders.
     """
-    order = np.argsort(key)  # stability is not needed: equal keys share a level pro rata
-    k_sorted = key[order]
-    new_level = np.empty(k_sorted.size, dtype=bool)
-    new_level[0] = True
-    np.not_equal(k_sorted[1:], k_sorted[:-1], out=new_level[1:])
-    starts = np.flatnonzero(new_level)
-    level_of_sorted = np.cumsum(new_level) - 1
-    level_qty = np.add.reduceat(quantity[order], starts)
-    return order, level_of_sorted, k_sorted[starts], level_qty
+    b_order, a_order = np.argsort(bid_p), np.argsort(ask_p)
+    bp, ap = bid_p[b_order], ask_p[a_order]
+    b_tail = np.concatenate((np.cumsum(bid_q[b_order][::-1])[::-1], [0.0]))  # b_tail[i] = sum of bq[i:]
+    a_head = np.concatenate(([0.0], np.cumsum(ask_q[a_order])))  # a_head[i] = sum of aq[:i]
+    candidates = np.unique(np.concatenate((bid_p, ask_p)))
+    demand = b_tail[np.searchsorted(bp, candidates, side="left")]  # bids >= p
+    demand_above = b_tail[np.searchsorted(bp, candidates, side="right")]  # bids > p
+    supply = a_head[np.searchsorted(ap, candidates, side="right")]  # asks <= p
+    supply_below = a_head[np.searchsorted(ap, candidates, side="left")]  # asks < p
+    margin = np.minimum(supply - demand_above, demand - supply_below)
+    return float(candidates[int(np.argmax(margin))])
 
 
-def _fill(quantity, order, level_of_sorted, level_qty, total) -> np.ndarray:
-    """Fill orders best level first up to ``total``; a partly filled level shares pro rata.
+def _share(fill: float, total: float, tol: float) -> float:
+    """Return ``fill`` as a share of a price level's quantity ``total``; 0 or 1 within ``tol`` (rounding)."""
+    if total <= 0.0:
+        return 0.0
+    if fill >= total - tol and 2.0 * fill >= total:
+        return 1.0
+    if fill <= tol:
+        return 0.0
+    return min(1.0, fill / total)
 
-    Cumulative sums of decimal quantities carry rounding (0.1 + 0.2 > 0.3), so a
-    level whose cumulative quantity reaches ``total`` within a relative 1e-9 is
-    filled completely, and one that starts within it is left empty.
+
+def _clear(bid_p, bid_q, ask_p, ask_q) -> tuple[np.ndarray, np.ndarray, float]:
+    """Merit-order fills ``(buyer_fills, seller_fills, quantity)``; all zero when nothing trades.
+
+    Every order is filled as at one clearing price ``p`` (:func:`_candidate_price`):
+    bids above ``p`` and asks below it in full, bids below and asks above not at
+    all, and the orders at ``p`` share what balances the market, pro rata.  The
+    fills therefore never contradict the price (``lo <= p <= hi`` for the interval
+    of :func:`_interval`), whatever the orders' sizes.  The sums at ``p`` are exact
+    to rounding (``math.fsum``), so that an order is judged against its own size:
+    only a difference of a few units of rounding of the traded quantity counts as
+    zero.
     """
-    cum = np.cumsum(level_qty)
-    before = cum - level_qty
-    slack = 1e-9 * max(total, 1e-300)
-    share = np.clip((total - before) / level_qty, 0.0, 1.0)
-    share[cum <= total + slack] = 1.0
-    share[before >= total - slack] = 0.0
-    fills = np.empty_like(quantity)
-    fills[order] = quantity[order] * share[level_of_sorted]
-    return fills
+    if bid_p.max() < ask_p.min():
+        return np.zeros_like(bid_q), np.zeros_like(ask_q), 0.0
+    p = _candidate_price(bid_p, bid_q, ask_p, ask_q)
+    above, at_b = bid_p > p, bid_p == p
+    below, at_a = ask_p < p, ask_p == p
+    demand_above, demand = math.fsum(bid_q[above]), math.fsum(bid_q[bid_p >= p])
+    supply_below, supply = math.fsum(ask_q[below]), math.fsum(ask_q[ask_p <= p])
+    quantity = min(demand, supply)
+    tol = 8.0 * np.finfo(float).eps * quantity
+    share_b = _share(quantity - demand_above, math.fsum(bid_q[at_b]), tol)
+    share_a = _share(quantity - supply_below, math.fsum(ask_q[at_a]), tol)
+    buyer_fills = np.where(above, bid_q, 0.0)
+    buyer_fills[at_b] = bid_q[at_b] * share_b
+    seller_fills = np.where(below, ask_q, 0.0)
+    seller_fills[at_a] = ask_q[at_a] * share_a
+    return buyer_fills, seller_fills, quantity
 
 
-def _interval(bid_p, bid_q, buyer_fills, ask_p, ask_q, seller_fills, tol=0.0) -> tuple[float, float]:
+def _interval(bid_p, bid_q, buyer_fills, ask_p, ask_q, seller_fills) -> tuple[float, float]:
     """Return the interval of prices that support the given fills (see module docstring)."""
-    if buyer_fills.sum() <= tol:
+    if not (buyer_fills > 0).any():
         return (math.nan, math.nan)
-    buy_in = buyer_fills > tol
-    sell_in = seller_fills > tol
-    buy_left = buyer_fills < bid_q - tol
-    sell_left = seller_fills < ask_q - tol
+    buy_in = buyer_fills > 0
+    sell_in = seller_fills > 0
+    buy_left = buyer_fills < bid_q
+    sell_left = seller_fills < ask_q
     last_accepted_bid = bid_p[buy_in].min()
     last_accepted_ask = ask_p[sell_in].max()
     best_rejected_bid = bid_p[buy_left].max() if buy_left.any() else -math.inf
@@ -261,7 +306,8 @@ def clear_double_auction(bids, asks, k: float = 0.5) -> ClearingResult:
     ----------
     bids, asks : array_like or pandas.DataFrame
         Buy and sell orders: a list of prices (one kWh each), or a DataFrame /
-        ``(n, 2)`` array with ``price`` and ``quantity``.  See :func:`parse_orders`.
+        ``(n, 2)`` array with ``price`` and ``quantity``.  See :func:`parse_orders`
+        (prices and quantities up to 1e150 in absolute value).
     k : float, optional
         Where in the price interval the price is set: ``lo + k (hi - lo)``.
         ``k = 0.5`` (the default) is the midpoint; ``k = 0`` favours buyers,
@@ -272,6 +318,10 @@ def clear_double_auction(bids, asks, k: float = 0.5) -> ClearingResult:
     ClearingResult
         Price, price interval, quantity, welfare and each order's fill.  When
         nothing trades the quantity and welfare are 0 and the price is NaN.
+        The fills balance (to rounding), ``lo <= price <= hi``, and every order
+        is content with its fill at every price of the interval, whatever the
+        sizes of the orders (a 1e-4 kWh ask next to a 1e6 kWh one is judged by
+        its own size).
 
     Notes
     -----
@@ -292,30 +342,13 @@ def clear_double_auction(bids, asks, k: float = 0.5) -> ClearingResult:
     k = check_fraction(k, "k")
     bid_p, bid_q = parse_orders(bids, "bids")
     ask_p, ask_q = parse_orders(asks, "asks")
-
-    b_order, b_level_of, b_key, b_level_q = _levels(-bid_p, bid_q)  # best bid first
-    a_order, a_level_of, a_key, a_level_q = _levels(ask_p, ask_q)  # best ask first
-    b_cum = np.concatenate(([0.0], np.cumsum(b_level_q)))  # demand at >= each level
-    a_cum = np.concatenate(([0.0], np.cumsum(a_level_q)))  # supply at <= each level
-
-    candidates = np.concatenate((-b_key, a_key))
-    demand = b_cum[np.searchsorted(b_key, -candidates, side="right")]
-    supply = a_cum[np.searchsorted(a_key, candidates, side="right")]
-    quantity = float(np.minimum(demand, supply).max())
-
-    buyer_fills = _fill(bid_q, b_order, b_level_of, b_level_q, quantity)
-    seller_fills = _fill(ask_q, a_order, a_level_of, a_level_q, quantity)
+    buyer_fills, seller_fills, quantity = _clear(bid_p, bid_q, ask_p, ask_q)
     return _result(bid_p, bid_q, ask_p, ask_q, buyer_fills, seller_fills, k=k, quantity=quantity)
 
 
-def _result(
-    bid_p, bid_q, ask_p, ask_q, buyer_fills, seller_fills, *, k, price=None, method="merit order", tol=0.0,
-    quantity=None,
-):
-    if quantity is None:
-        quantity = float(buyer_fills.sum())
-    lo, hi = _interval(bid_p, bid_q, buyer_fills, ask_p, ask_q, seller_fills, tol=tol)
-    if quantity <= tol:
+def _result(bid_p, bid_q, ask_p, ask_q, buyer_fills, seller_fills, *, k, quantity, price=None, method="merit order"):
+    lo, hi = _interval(bid_p, bid_q, buyer_fills, ask_p, ask_q, seller_fills)
+    if quantity <= 0:
         quantity, welfare, price = 0.0, 0.0, math.nan
         buyer_fills = np.zeros_like(buyer_fills)
         seller_fills = np.zeros_like(seller_fills)
@@ -326,7 +359,7 @@ def _result(
     return ClearingResult(
         price=float(price),
         price_interval=(lo, hi),
-        quantity=quantity,
+        quantity=float(quantity),
         welfare=welfare,
         buyer_fills=buyer_fills,
         seller_fills=seller_fills,
@@ -358,6 +391,18 @@ def welfare_max_clearing(bids, asks, *, solver: str | None = None) -> ClearingRe
     fixed here so that it is a price (positive for positive bids and asks) and
     is checked by a finite difference in the tests.
 
+    The LP is solved in per-unit quantities and prices (quantities divided by
+    the largest one; prices shifted to the middle of their range and divided by
+    its half-width), which leaves its solutions unchanged and lets it solve at
+    any magnitude :func:`clear_double_auction` accepts.  The fills reported are
+    the optimal solution that the dual price determines by complementary
+    slackness (what a simplex solver's crossover does): orders in the money at
+    the price trade in full, orders out of the money not at all, and orders at
+    the price share the rest pro rata (the largest volume, as in the merit
+    order).  So they balance exactly whatever the sizes of the orders, where the
+    solver's own values are accurate only to its tolerance.  A dual that lies
+    outside the clearing interval by the solver's tolerance is moved into it.
+
     Parameters
     ----------
     bids, asks : array_like or pandas.DataFrame
@@ -372,12 +417,13 @@ def welfare_max_clearing(bids, asks, *, solver: str | None = None) -> ClearingRe
     -------
     ClearingResult
         With ``method="lp"``; ``price`` is the dual, ``price_interval`` the
-        interval supported by the LP's fills, ``k`` is NaN.
+        interval supported by the fills, ``k`` is NaN.
 
     Raises
     ------
     SolverError
-        If the solver fails.
+        If the solver fails, or returns a solution whose welfare or dual
+        misses the optimum by more than 1e-6 of the market's gross value.
 
     Examples
     --------
@@ -389,44 +435,58 @@ def welfare_max_clearing(bids, asks, *, solver: str | None = None) -> ClearingRe
     """
     bid_p, bid_q = parse_orders(bids, "bids")
     ask_p, ask_q = parse_orders(asks, "asks")
+    # Per-unit data: quantities in (0, 1], prices in [-1, 1].
+    p_max, p_min = max(bid_p.max(), ask_p.max()), min(bid_p.min(), ask_p.min())
+    p_mid, p_unit = p_max / 2 + p_min / 2, p_max / 2 - p_min / 2
+    if p_unit == 0:  # every order at one price: the shifted prices are all 0
+        p_unit = abs(p_mid) or 1.0
+    q_unit = max(bid_q.max(), ask_q.max())
+    bid_s, ask_s = (bid_p - p_mid) / p_unit, (ask_p - p_mid) / p_unit
+    bid_qs, ask_qs = bid_q / q_unit, ask_q / q_unit
     x = cp.Variable(bid_p.size, name="buyer_fills")
     y = cp.Variable(ask_p.size, name="seller_fills")
     balance = cp.sum(y) - cp.sum(x) == 0
     problem = cp.Problem(
-        cp.Maximize(bid_p @ x - ask_p @ y),
-        [balance, x >= 0, x <= bid_q, y >= 0, y <= ask_q],
+        cp.Maximize(bid_s @ x - ask_s @ y),
+        [balance, x >= 0, x <= bid_qs, y >= 0, y <= ask_qs],
     )
     options = {"solver": solver} if solver is not None else dict(_TIGHT_CLARABEL)
     try:
-        problem.solve(**options)
+        with warnings.catch_warnings():  # an inaccurate solution is checked against the optimum below
+            warnings.simplefilter("ignore", UserWarning)
+            problem.solve(**options)
     except cp.error.SolverError as exc:
         raise SolverError(f"The welfare LP could not be solved ({exc}); try another `solver`.") from None
     if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or balance.dual_value is None:
         raise SolverError(f"The welfare LP ended with status {problem.status!r}; try another `solver`.")
-    scale = max(bid_q.max(), ask_q.max())
-    tol = 1e-7 * scale
-    buyer_fills = _snap(np.asarray(x.value, dtype=float), bid_q, tol)
-    seller_fills = _snap(np.asarray(y.value, dtype=float), ask_q, tol)
     # cvxpy reports the dual of a maximisation's equality constraint with the
     # sign of the equivalent minimisation; negating it gives d(welfare)/d(supply).
-    price = -float(balance.dual_value)
-    return _result(
-        bid_p, bid_q, ask_p, ask_q, buyer_fills, seller_fills, k=math.nan, price=price, method="lp", tol=tol
-    )
+    lam_s = -float(balance.dual_value)
+    buyer_fills, seller_fills, quantity = _clear(bid_p, bid_q, ask_p, ask_q)
+    # Check the solver against the exact optimum, in per-unit terms: its welfare, and
+    # the dual objective at its price (weak duality: never below the optimum).
+    best = float(bid_s @ (buyer_fills / q_unit) - ask_s @ (seller_fills / q_unit))
+    dual = float(bid_qs @ np.maximum(bid_s - lam_s, 0.0) + ask_qs @ np.maximum(lam_s - ask_s, 0.0))
+    gross = float(bid_qs @ np.abs(bid_s) + ask_qs @ np.abs(ask_s))
+    tol = 1e-6 * max(gross, 1.0)
+    value = problem.value if problem.value is not None else math.nan
+    if not (abs(value - best) <= tol and dual - best <= tol):
+        raise SolverError(
+            f"The welfare LP's solution is inaccurate (status {problem.status!r}: welfare off by "
+            f"{abs(value - best) * p_unit * q_unit:.3g}, price off the optimum); try another `solver`."
+        )
+    price = p_mid + p_unit * lam_s
+    result = _result(bid_p, bid_q, ask_p, ask_q, buyer_fills, seller_fills, k=math.nan, quantity=quantity,
+                     price=price, method="lp")
+    if result.quantity > 0:
+        lo, hi = result.price_interval
+        result = dataclasses.replace(result, price=float(min(max(price, lo), hi)))
+    return result
 
 
 # Clarabel (interior point) with tolerances tighter than its defaults (1e-8), so that
-# fills balance and welfare matches the merit order to about 1e-10 of the market's size.
+# the dual price is accurate to about 1e-10 of the range of prices.
 _TIGHT_CLARABEL = {"solver": "CLARABEL", "tol_gap_abs": 1e-11, "tol_gap_rel": 1e-11, "tol_feas": 1e-11}
-
-
-def _snap(fills: np.ndarray, quantity: np.ndarray, tol: float) -> np.ndarray:
-    """Round solver noise: fills within ``tol`` of 0 or of the order size become exact."""
-    fills = np.clip(fills, 0.0, quantity)
-    fills[fills <= tol] = 0.0
-    full = fills >= quantity - tol
-    fills[full] = quantity[full]
-    return fills
 
 
 # --------------------------------------------------------------------------- settlement
@@ -553,12 +613,13 @@ def random_orders(
     ----------
     n_buyers, n_sellers : int
         How many orders on each side (at least 1).
-    seed : int or numpy.random.Generator
-        The source of randomness.
+    seed : None, int or numpy.random.Generator
+        The source of randomness (a non-negative integer, or a Generator to
+        share one stream).
     divisible : bool
         Whether orders carry random quantities.
     price_range : tuple of float
-        Lowest and highest price.
+        Lowest and highest price (finite, lowest first).
 
     Returns
     -------
@@ -574,8 +635,8 @@ def random_orders(
     for name, n in (("n_buyers", n_buyers), ("n_sellers", n_sellers)):
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"`{name}` must be a positive integer; got {n!r}.")
-    rng = np.random.default_rng(seed)
-    lo, hi = price_range
+    rng = as_generator(seed, "seed")
+    lo, hi = _price_range(price_range)
 
     def side(n):
         price = np.round(rng.uniform(lo, hi, int(n)) * 2) / 2
@@ -583,3 +644,20 @@ def random_orders(
         return pd.DataFrame({"price": price, "quantity": qty})
 
     return side(n_buyers), side(n_sellers)
+
+
+def _price_range(price_range) -> tuple[float, float]:
+    """Validate ``price_range``: two finite prices, the lowest first, within the orders' range."""
+    pair = list(price_range) if isinstance(price_range, (tuple, list, np.ndarray, pd.Series)) else None
+    if pair is None or len(pair) != 2:
+        raise TypeError(f"`price_range` must be a pair (lowest, highest) of prices; got {price_range!r}.")
+    lo = as_finite_float(pair[0], "price_range[0] (the lowest price)")
+    hi = as_finite_float(pair[1], "price_range[1] (the highest price)")
+    if lo > hi:
+        raise ValueError(f"`price_range` must list the lowest price first; got {price_range!r}.")
+    if max(abs(lo), abs(hi)) > MAX_MAGNITUDE:
+        raise ValueError(
+            f"`price_range` must lie within +-{MAX_MAGNITUDE:g} (the prices an order book accepts); "
+            f"got {price_range!r}."
+        )
+    return lo, hi

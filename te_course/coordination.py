@@ -61,6 +61,8 @@ from ._validation import (
     ConvergenceError,
     SolverError,
     as_1d_float,
+    as_finite_float,
+    as_generator,
     as_positive_float,
     check_finite,
     check_same_length,
@@ -84,6 +86,15 @@ _TIGHT_CLARABEL = {"solver": "CLARABEL", "tol_gap_abs": 1e-10, "tol_gap_rel": 1e
 
 
 # --------------------------------------------------------------------------- agents
+
+
+def _fsum(values) -> float:
+    """``math.fsum`` (exact), or numpy's sum (+-inf) when an intermediate sum leaves the float range."""
+    try:
+        return math.fsum(values)
+    except (OverflowError, ValueError):  # ValueError: inf - inf
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(np.sum(np.asarray(values, dtype=float)))
 
 
 def _as_param(values, name: str) -> np.ndarray:
@@ -110,7 +121,9 @@ class QuadraticAgents:
         the value of its first kW.
     p_min_kw, p_max_kw : array_like
         Limits of the net injection, ``p_min_kw <= p_max_kw``; a buyer has
-        ``p_min_kw < 0``, a seller ``p_max_kw > 0``.
+        ``p_min_kw < 0``, a seller ``p_max_kw > 0``.  Finite; a very large
+        value such as ``1e16`` works as "no limit" (the solvers replace a
+        limit that cannot bind by a moderate one).
 
     Lists, arrays and Series are accepted; a number is repeated for every agent.
 
@@ -207,8 +220,8 @@ def random_community(n: int, *, seed) -> QuadraticAgents:
     ----------
     n : int
         Number of agents, at least 1.
-    seed : int or numpy.random.Generator
-        The source of randomness.
+    seed : None, int or numpy.random.Generator
+        The source of randomness (a Generator is used as is).
 
     Returns
     -------
@@ -224,7 +237,7 @@ def random_community(n: int, *, seed) -> QuadraticAgents:
     """
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"`n` must be a positive integer; got {n!r}.")
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     kind = rng.choice(3, size=int(n), p=[0.4, 0.4, 0.2])  # 0 seller, 1 buyer, 2 prosumer
     a = rng.uniform(0.02, 0.1, n)
     b = np.select([kind == 0, kind == 1], [rng.uniform(0.02, 0.15, n), rng.uniform(0.25, 0.45, n)],
@@ -244,7 +257,7 @@ def _check_agents(agents, *, min_n: int = 1) -> QuadraticAgents:
         raise TypeError(
             f"`agents` must be a QuadraticAgents (see random_community); got {type(agents).__name__}."
         )
-    lo, hi = float(agents.p_min_kw.sum()), float(agents.p_max_kw.sum())
+    lo, hi = _fsum(agents.p_min_kw), _fsum(agents.p_max_kw)  # exact; +-inf only beyond the float range
     if lo > 0:
         raise ValueError(
             f"The community cannot balance: even at their lowest injections the agents inject "
@@ -332,7 +345,7 @@ def _result(agents, price, dispatch, history, iterations, converged, method) -> 
         iterations=int(iterations),
         converged=bool(converged),
         method=method,
-        welfare=-math.fsum(agents.cost(dispatch)),
+        welfare=-_fsum(agents.cost(dispatch)),
         agents=agents,
     )
 
@@ -347,32 +360,90 @@ def _clearing_price(agents: QuadraticAgents, target_kw: float = 0.0) -> float:
     is continuous, nondecreasing and linear between the breakpoints
     ``b_i + a_i p_min_i`` and ``b_i + a_i p_max_i``.  A binary search over the
     sorted breakpoints finds the linear piece that crosses ``target_kw``
-    (``log2(2N)`` evaluations of ``S``, each O(N)) and the root on it is
-    interpolated exactly.  When the root is not unique (a flat piece at the
-    target, every agent at a limit) an end of the interval is returned.
+    (``log2(2N)`` evaluations of ``S``, each O(N)).  On that piece every agent
+    is at its lower limit, at its upper limit or free, and the root is solved
+    in closed form from that split::
+
+        price = (target - sum_lower p_min_i - sum_upper p_max_i + sum_free b_i / a_i) / sum_free 1 / a_i
+
+    (exact sums), not interpolated between the breakpoints: with "no limit"
+    idioms such as ``p_max_kw = 1e16`` the breakpoints are huge, and an
+    interpolation between them would lose every digit of a price near 0.5.
+    When the root is not unique (a flat piece at the target, every agent at a
+    limit) an end of the interval is returned.
     """
     a, b, lo_kw, hi_kw = agents.a, agents.b, agents.p_min_kw, agents.p_max_kw
-    bp = np.sort(np.concatenate((b + a * lo_kw, b + a * hi_kw)))
+    with np.errstate(over="ignore"):  # a breakpoint beyond the float range is +-inf, in the right order
+        bp_lo, bp_hi = b + a * lo_kw, b + a * hi_kw
+    bp = np.sort(np.concatenate((bp_lo, bp_hi)))
 
     def excess(price):
-        return float(np.clip((price - b) / a, lo_kw, hi_kw).sum()) - target_kw
+        return _fsum(np.clip((price - b) / a, lo_kw, hi_kw)) - target_kw
 
     lo, hi = 0, bp.size - 1
-    s_lo, s_hi = excess(bp[lo]), excess(bp[hi])
-    if s_lo >= 0:
+    if excess(bp[lo]) >= 0:
         return float(bp[lo])
-    if s_hi <= 0:
+    if excess(bp[hi]) <= 0:
         return float(bp[hi])
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        s_mid = excess(bp[mid])
-        if s_mid <= 0:
-            lo, s_lo = mid, s_mid
+        if excess(bp[mid]) <= 0:
+            lo = mid
         else:
-            hi, s_hi = mid, s_mid
-    if bp[hi] == bp[lo]:
-        return float(bp[lo])
-    return float(bp[lo] - s_lo * (bp[hi] - bp[lo]) / (s_hi - s_lo))
+            hi = mid
+    left, right = float(bp[lo]), float(bp[hi])
+    if right == left:
+        return left
+    # No breakpoint lies strictly inside (left, right): every agent is at a limit or free on the whole piece.
+    at_upper, at_lower = bp_hi <= left, bp_lo >= right
+    free = ~(at_upper | at_lower)
+    if not free.any():  # cannot happen on a piece where S rises; keep the bracket
+        return left
+    fixed = _fsum(np.concatenate((lo_kw[at_lower], hi_kw[at_upper])))
+    price = (target_kw - fixed + _fsum(b[free] / a[free])) / _fsum(1.0 / a[free])
+    return float(min(max(price, left), right))
+
+
+def _solver_agents(agents: QuadraticAgents, max_fee: float = 0.0) -> QuadraticAgents:
+    """Return the community with every limit that cannot bind at an optimum replaced by a finite, moderate one.
+
+    "No limit" idioms such as ``p_max_kw = 1e16`` leave an interior-point
+    solver with bounds 16 orders of magnitude beyond the solution, and it
+    fails.  A bound that no optimum can reach changes nothing, so each agent's
+    limits are tightened to a ball that provably contains every optimal
+    injection of the dispatch, and of the P2P problem with fees of at most
+    ``max_fee`` per kW traded:
+
+    - ``U``: the cost of a feasible point, the pool dispatch ``p*`` (exact,
+      :func:`_clearing_price`) traded from every seller to every buyer pro rata
+      (fees at most ``max_fee * D(p*)``);
+    - ``m_j = min f_j`` over agent ``j``'s limits; at an optimum the fees are
+      >= 0 and every other agent costs at least ``m_j``, so
+      ``f_i(p_i) <= R_i = U - sum_{j != i} m_j``;
+    - ``f_i(p) = a_i/2 (p + b_i/a_i)^2 - b_i^2/(2 a_i)``, hence
+      ``|p_i + b_i/a_i| <= r_i = sqrt(2 R_i / a_i + (b_i/a_i)^2)``.
+
+    The new limits are the old ones intersected with ``-b_i/a_i +- (2 r_i + 1)``
+    (a margin so that they are never active: the solution and its multipliers
+    are those of the original problem).
+    """
+    a, b, lo_kw, hi_kw = agents.a, agents.b, agents.p_min_kw, agents.p_max_kw
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        p_star = agents.best_response(_clearing_price(agents))
+        u = _fsum(agents.cost(p_star)) + max_fee * _demand_kw(p_star)
+        m = agents.cost(np.clip(-b / a, lo_kw, hi_kw))
+        total = _fsum(m)
+        slack = 1e-9 * (abs(u) + float(np.abs(m).sum()))  # rounding in the sums above
+        reach = u - total + m + slack  # R_i
+        centre = -b / a
+        radius = np.sqrt(np.maximum(2.0 * reach / a + centre * centre, 0.0))
+        lo_new = np.maximum(lo_kw, centre - (2.0 * radius + 1.0))
+        hi_new = np.minimum(hi_kw, centre + (2.0 * radius + 1.0))
+    ok = np.isfinite(lo_new) & np.isfinite(hi_new) & (lo_new <= hi_new)  # else keep the agent's own limits
+    lo_new, hi_new = np.where(ok, lo_new, lo_kw), np.where(ok, hi_new, hi_kw)
+    if np.array_equal(lo_new, lo_kw) and np.array_equal(hi_new, hi_kw):
+        return agents
+    return QuadraticAgents(a=a, b=b, p_min_kw=lo_new, p_max_kw=hi_new)
 
 
 # --------------------------------------------------------------------------- centralized
@@ -420,7 +491,8 @@ def centralized_dispatch(agents: QuadraticAgents, *, solver: str | None = None) 
     p = cp.Variable(agents.n, name="p_kw")
     balance = cp.sum(p) == 0
     cost = 0.5 * cp.sum(cp.multiply(agents.a, cp.square(p))) + agents.b @ p
-    problem = cp.Problem(cp.Minimize(cost), [balance, p >= agents.p_min_kw, p <= agents.p_max_kw])
+    bounded = _solver_agents(agents)  # "no limit" values such as 1e16 made finite for the solver
+    problem = cp.Problem(cp.Minimize(cost), [balance, p >= bounded.p_min_kw, p <= bounded.p_max_kw])
     options = {"solver": solver} if solver is not None else dict(_TIGHT_CLARABEL)
     try:
         problem.solve(**options)
@@ -572,9 +644,7 @@ def price_iteration(
     agents = _check_agents(agents)
     step = as_positive_float(step, "step")
     tol, max_iter = _check_tol_iter(tol, max_iter)
-    price = float(price0)
-    if not math.isfinite(price):
-        raise ValueError(f"`price0` must be a finite number; got {price0!r}.")
+    price = as_finite_float(price0, "price0")
     respond = agents.best_response if vectorised else _PerAgentCvxpy(agents)
     bound = 2.0 / agents.slope
     bound_text = (
@@ -622,6 +692,12 @@ def price_iteration(
                     iterations=k, history=history(),
                 )
             price = price - step * imbalance
+            if not math.isfinite(price):
+                raise ConvergenceError(
+                    f"The price iteration diverges: the price left the float range after iteration {k} "
+                    f"(imbalance {imbalance:.3g} kW times step = {step:.6g}); the step is far too large: {bound_text}.",
+                    iterations=k, history=history(),
+                )
     finally:
         if bar is not None:
             bar.close()
@@ -714,8 +790,7 @@ def admm(
     agents = _check_agents(agents)
     rho = as_positive_float(rho, "rho")
     tol, max_iter = _check_tol_iter(tol, max_iter)
-    if not math.isfinite(float(price0)):
-        raise ValueError(f"`price0` must be a finite number; got {price0!r}.")
+    price0 = as_finite_float(price0, "price0")
     n = agents.n
     a, b, lo, hi = agents.a, agents.b, agents.p_min_kw, agents.p_max_kw
     if vectorised:
@@ -726,7 +801,7 @@ def admm(
     threshold = math.nan
     p = np.zeros(n)
     pbar = 0.0
-    u = float(price0) / rho
+    u = price0 / rho
     rows = {"iteration": [], "price": [], "imbalance_kw": [], "primal_residual": [], "dual_residual": []}
     bar = _progress_bar(progress, max_iter, "ADMM")
     sqrt_n = math.sqrt(n)
@@ -874,6 +949,11 @@ def distance_costs(positions, cost_per_km: float) -> np.ndarray:
     numpy.ndarray
         ``(N, N)``, ``cost_per_km * ||x_i - x_j||``, symmetric, zero diagonal.
 
+    Raises
+    ------
+    ValueError
+        If a distance, or a cost, exceeds the float range (about 1.8e308).
+
     Examples
     --------
     >>> distance_costs([[0, 0], [3, 4]], 0.01)
@@ -893,8 +973,24 @@ def distance_costs(positions, cost_per_km: float) -> np.ndarray:
         raise TypeError(f"`cost_per_km` must be a number; got {cost_per_km!r}.") from None
     if not (math.isfinite(c) and c >= 0):
         raise ValueError(f"`cost_per_km` must be a nonnegative number; got {cost_per_km!r}.")
-    diff = xy[:, None, :] - xy[None, :, :]
-    return c * np.sqrt((diff**2).sum(axis=-1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        # hypot does not square (no overflow for distances up to the float range); a coordinate
+        # difference beyond it is +-inf.
+        dist = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+        costs = c * dist
+    if not np.isfinite(dist).all():
+        i, j = (int(v) for v in np.argwhere(~np.isfinite(dist))[0])
+        raise ValueError(
+            f"`positions` {i} and {j} are too far apart for floating point (more than 1.8e308 km); "
+            "give the coordinates in km of a real community."
+        )
+    if not np.isfinite(costs).all():
+        i, j = (int(v) for v in np.argwhere(~np.isfinite(costs))[0])
+        raise ValueError(
+            f"`cost_per_km` = {c:g} times the distance {dist[i, j]:g} km between `positions` {i} and {j} "
+            "exceeds the float range (1.8e308); use a realistic cost per km or coordinates in km."
+        )
+    return costs
 
 
 def _soft(z: np.ndarray, kappa: np.ndarray) -> np.ndarray:
@@ -933,7 +1029,11 @@ def _p2p_agent_step(agents, z, lam, c, rho, off) -> np.ndarray:
     k_lo, k_hi = np.clip(k - 1, 0, kinks.shape[1] - 1), np.clip(k, 0, kinks.shape[1] - 1)
     m_lo, m_hi, g_lo, g_hi = kinks[rows, k_lo], kinks[rows, k_hi], g[rows, k_lo], g[rows, k_hi]
     denom = g_lo - g_hi
-    m = np.where(denom > 0, m_lo + g_lo * (m_hi - m_lo) / np.where(denom > 0, denom, 1.0), m_hi)
+    width = (m_hi - m_lo) / np.where(denom > 0, denom, 1.0)
+    # Interpolate from the end nearer zero: from a kink such as b + a * p_min with p_min = -1e16 the
+    # root would lose every digit.
+    inner = np.where(np.abs(m_lo) <= np.abs(m_hi), m_lo + g_lo * width, m_hi + g_hi * width)
+    m = np.where(denom > 0, inner, m_hi)
     m = np.where(first, kinks[:, 0] + g[:, 0] / slope_out, m)
     m = np.where(last, kinks[:, -1] + g[:, -1] / slope_out, m)
     return _soft(base - m[:, None] / rho, kappa) * off
@@ -945,15 +1045,15 @@ def _p2p_result(agents, c, trades, lam, history, iterations, converged, method, 
     lam = 0.5 * (lam + lam.T)
     np.fill_diagonal(lam, np.nan)
     dispatch = trades.sum(axis=1)
-    trading_cost = math.fsum((0.5 * c * np.abs(trades)).ravel())
+    trading_cost = _fsum((0.5 * c * np.abs(trades)).ravel())
     pool_price = _clearing_price(agents)
-    pool_welfare = -math.fsum(agents.cost(agents.best_response(pool_price)))
+    pool_welfare = -_fsum(agents.cost(agents.best_response(pool_price)))
     return P2PResult(
         trades=trades,
         prices=np.where(trades != 0, lam, np.nan),
         multipliers=lam,
         dispatch=dispatch,
-        welfare=-math.fsum(agents.cost(dispatch)) - trading_cost,
+        welfare=-_fsum(agents.cost(dispatch)) - trading_cost,
         trading_cost_paid=trading_cost,
         pool_welfare=pool_welfare,
         history=history,
@@ -1048,6 +1148,7 @@ def p2p_bilateral(
     c = _check_trading_cost(trading_cost, n)
     rho = as_positive_float(rho, "rho")
     tol, max_iter = _check_tol_iter(tol, max_iter)
+    bounded = _solver_agents(agents, float(c.max()))  # "no limit" values such as 1e16 made finite
     off = ~np.eye(n, dtype=bool)
     threshold = math.nan
     t = np.zeros((n, n))
@@ -1057,7 +1158,7 @@ def p2p_bilateral(
     bar = _progress_bar(progress, max_iter, "P2P ADMM")
     try:
         for k in range(1, max_iter + 1):
-            t = _p2p_agent_step(agents, z, lam, c, rho, off)
+            t = _p2p_agent_step(bounded, z, lam, c, rho, off)
             z_new = 0.5 * (t - t.T)
             mismatch = t - z_new  # = (t + t.T) / 2
             lam = lam - rho * mismatch
@@ -1135,7 +1236,8 @@ def p2p_centralized(agents: QuadraticAgents, trading_cost=None, *, solver: str |
     p = agg @ x
     reciprocity = recip @ x == 0
     cost = 0.5 * cp.sum(cp.multiply(agents.a, cp.square(p))) + agents.b @ p + (0.5 * c[ii, jj]) @ cp.abs(x)
-    problem = cp.Problem(cp.Minimize(cost), [reciprocity, p >= agents.p_min_kw, p <= agents.p_max_kw])
+    bounded = _solver_agents(agents, float(c.max()))  # "no limit" values such as 1e16 made finite for the solver
+    problem = cp.Problem(cp.Minimize(cost), [reciprocity, p >= bounded.p_min_kw, p <= bounded.p_max_kw])
     options = {"solver": solver} if solver is not None else dict(_TIGHT_CLARABEL)
     try:
         problem.solve(**options)

@@ -323,7 +323,7 @@ def marginal_loss_factors(feeder: Feeder) -> pd.Series:
     >>> float(mlf[1]), round(float(mlf[18]), 4), bool(mlf[18] > mlf[2])
     (0.0, 0.1472, True)
     """
-    _check_feeder(feeder)
+    feeder = _check_feeder(feeder)
     tree = _tree(feeder)
     m = feeder.n_buses - 1
     out = np.zeros(feeder.n_buses)
@@ -370,11 +370,14 @@ class DLMPProblem:
     """
 
     def __init__(self, feeder: Feeder, *, ders=None, model: str = "socp"):
-        _check_feeder(feeder)
+        checked = _check_feeder(feeder)
         if model not in _MODELS:
             raise ValueError(f"`model` must be 'socp' or 'lindistflow'; got {model!r}.")
-        tree = _tree(feeder)
+        tree = _tree(checked)
         self.feeder, self.model, self._tree = feeder, model, tree
+        # what the problem was built from: solve() refuses a feeder whose lines or buses changed since
+        self._built_lines, self._built_buses = checked.lines.copy(), checked.buses.index.copy()
+        feeder = checked
         self.ders = _check_ders(ders, feeder)
         n = feeder.n_buses
         m = n - 1
@@ -477,10 +480,12 @@ class DLMPProblem:
         Raises
         ------
         ValueError
-            If an input is invalid, or no dispatch meets the limits (the message
-            says which family of limits cannot be met).
+            If an input is invalid, no dispatch meets the limits (the message
+            says which family of limits cannot be met), or the feeder's lines or
+            buses were edited after the problem was built (its loads may change:
+            they are read at every solve).
         """
-        feeder = self.feeder
+        feeder = self._current_feeder()
         price = _as_number(price_substation, "price_substation")
         v_min = as_positive_float(v_min_pu, "v_min_pu")
         v_max = as_positive_float(v_max_pu, "v_max_pu")
@@ -522,7 +527,18 @@ class DLMPProblem:
             if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
                 raise self._explain_infeasible(v_min, v_max, s_lim)
             raise SolverError(f"the DLMP {self.model} OPF could not be solved (solver status {status!r}).")
-        return self._result(price, p, q, v_min, v_max, s_lim)
+        return self._result(feeder, price, p, q, v_min, v_max, s_lim)
+
+    def _current_feeder(self) -> Feeder:
+        """``self.feeder`` checked again; its loads may have changed since the build, its network not."""
+        feeder = _check_feeder(self.feeder)
+        if not (feeder.lines.equals(self._built_lines) and feeder.buses.index.equals(self._built_buses)):
+            raise ValueError(
+                "`feeder.lines` or the buses of `feeder` were edited after this DLMPProblem was built, and the "
+                "problem keeps the network it was built with: build a new DLMPProblem (line limits can also be "
+                "changed with `s_max_kva=` in solve)."
+            )
+        return feeder
 
     def _set_v(self, v_min, v_max):
         self._w_min.value = v_min**2
@@ -572,8 +588,8 @@ class DLMPProblem:
 
     # ------------------------------------------------------------------ result
 
-    def _result(self, price, p, q, v_min, v_max, s_lim) -> DLMPResult:
-        feeder, tree, sb = self.feeder, self._tree, self.feeder.s_base_kva
+    def _result(self, feeder, price, p, q, v_min, v_max, s_lim) -> DLMPResult:
+        tree, sb = self._tree, feeder.s_base_kva
         n, m = feeder.n_buses, feeder.n_buses - 1
         P, Q, W, P0, g = (v.value for v in self._vars)
         k = len(self.ders)

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ._solvers import solve_quietly
-from ._validation import SolverError, as_1d_float, check_finite, check_nonnegative
+from ._validation import SolverError, as_1d_float, as_float_array, check_finite, check_magnitude, check_nonnegative
 from .feeders import Feeder, _label
 from .mechanisms import Outcome, _check_outcome, _reports
 
@@ -67,6 +67,21 @@ RULES = ("utilitarian", "max_min", "proportional")
 
 _SOLVER = {"solver": "CLARABEL", "tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 _ZERO = 1e-6  # relative slack below which a limit counts as reached at an interior-point solution
+# The supported range of the positive entries of usage, capacity, caps and weights: a ratio of two of
+# them (an agent's largest amount, capacity / usage) times a third (a weight) stays below 1e300.
+_SMALLEST, _LARGEST = 1e-100, 1e100
+
+
+def _check_range(arr: np.ndarray, name: str, describe) -> None:
+    """Raise ``ValueError`` for a positive finite entry outside [1e-100, 1e100]; ``describe(i)`` names entry ``i``."""
+    flat = np.asarray(arr, dtype=float).ravel()
+    bad = np.isfinite(flat) & (flat != 0) & ((flat < _SMALLEST) | (flat > _LARGEST))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"`{name}` must contain 0 or numbers between {_SMALLEST:g} and {_LARGEST:g}; {describe(i)} is "
+            f"{flat[i]:g}. Express the amounts, capacities and weights in units that keep them in this range."
+        )
 
 
 # --------------------------------------------------------------------------- result
@@ -166,6 +181,8 @@ def _as_usage(usage) -> pd.DataFrame:
     if isinstance(usage, pd.DataFrame):
         resources = _labels_of(usage.index, "usage", "resource (row)")
         agents = _labels_of(usage.columns, "usage", "agent (column)")
+        for column in usage.columns:
+            as_float_array(usage[column], "usage", allow_bool=False)  # booleans or complex numbers: TypeError
         try:
             arr = usage.to_numpy(dtype=float)
         except (TypeError, ValueError):
@@ -173,10 +190,8 @@ def _as_usage(usage) -> pd.DataFrame:
     else:
         if isinstance(usage, (str, bytes)):
             raise TypeError(f"`usage` must be a resources x agents matrix of numbers; got the string {usage!r}.")
-        try:
-            arr = np.array(usage, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"`usage` must be a resources x agents matrix of numbers ({exc}).") from None
+        arr = np.array(as_float_array(usage, "usage", allow_bool=False,
+                                      expected="a resources x agents matrix of numbers"), dtype=float)
         if arr.ndim == 1:
             arr = arr[None, :]
         if arr.ndim != 2:
@@ -193,6 +208,9 @@ def _as_usage(usage) -> pd.DataFrame:
             f"`usage` must contain finite, non-negative numbers; the entry for resource {_label(resources[k])!r} "
             f"and agent {_label(agents[i])!r} is {arr[k, i]}."
         )
+    n_agents = arr.shape[1]
+    _check_range(arr, "usage", lambda j: f"the entry for resource {_label(resources[j // n_agents])!r} and agent "
+                 f"{_label(agents[j % n_agents])!r}")
     frame = pd.DataFrame(arr, index=resources, columns=agents)
     frame.index.name = usage.index.name if isinstance(usage, pd.DataFrame) and usage.index.name else "resource"
     frame.columns.name = usage.columns.name if isinstance(usage, pd.DataFrame) and usage.columns.name else "agent"
@@ -208,7 +226,7 @@ def _aligned(values, name: str, labels: pd.Index, what: str) -> np.ndarray:
                 f"{list(labels)[:8]}; label it like `usage` or pass a list (aligned by position)."
             )
         values = values.reindex(labels)
-    arr = as_1d_float(values, name, allow_scalar=True)
+    arr = as_1d_float(values, name, allow_scalar=True, allow_bool=False)
     if arr.ndim == 0:
         return np.full(len(labels), float(arr))
     if arr.size != len(labels):
@@ -225,6 +243,7 @@ def _limits(values, name: str, labels: pd.Index, what: str) -> np.ndarray:
         raise ValueError(
             f"`{name}` must be >= 0 (inf for no limit); the entry for {what} {_label(labels[i])!r} is {arr[i]}."
         )
+    _check_range(arr, name, lambda j: f"the entry for {what} {_label(labels[j])!r}")
     return arr
 
 
@@ -240,6 +259,7 @@ def _weights(weights, agents: pd.Index) -> np.ndarray:
             f"`weights` must be positive; agent {_label(agents[i])!r} has {w[i]}. "
             "Leave an agent out instead of giving it no weight."
         )
+    _check_range(w, "weights", lambda j: f"the weight of agent {_label(agents[j])!r}")
     return w
 
 
@@ -275,12 +295,19 @@ class FairnessProblem:
         Upper bound on each ``x_i`` (>= 0, ``inf`` allowed; a scalar applies to
         every agent).  Default: no bound.
 
+    The positive entries of ``usage``, ``capacity``, ``caps`` and the weights
+    must lie between 1e-100 and 1e100 (so that amounts, utilities and prices
+    stay finite).  Within that range the problems are solved in per-unit
+    terms (each agent's amount divided by the most it can receive, each
+    capacity constraint divided by its capacity), so that an agent using
+    1e-12 of a resource and one using 1e12 are treated alike.
+
     Raises
     ------
     ValueError
-        If an entry is NaN or negative, a length does not match, or an agent
-        could receive an unlimited amount (it uses no limited resource and has
-        no cap).
+        If an entry is NaN or negative, or outside the range above, a length
+        does not match, or an agent could receive an unlimited amount (it uses
+        no limited resource and has no cap).
 
     Examples
     --------
@@ -338,15 +365,38 @@ class FairnessProblem:
         ub = np.minimum(self.caps, 2.0 * alone)
         return ub, ub > 0
 
-    def _build(self) -> dict:
-        """Build the LP and the log problem, with capacities, bounds, weights and offsets as Parameters."""
-        n, af = len(self.agents), self._a[self._finite]
-        x = cp.Variable(n, nonneg=True)
-        c = cp.Parameter(af.shape[0], nonneg=True) if af.shape[0] else None
-        ub, w, b = (cp.Parameter(n, nonneg=True) for _ in range(3))
-        lp_cap, log_cap = ([af @ x <= c] if c is not None else [] for _ in range(2))
+    def _scaled(self, c: np.ndarray, ub: np.ndarray, able: np.ndarray) -> dict:
+        """Return the problem in per-unit terms: ``x = d * z``, ``0 <= z <= 1``, each limited row over its capacity.
+
+        ``a @ z <= c`` with ``c`` 1 (or 0 for a resource of capacity 0, which only
+        agents that cannot receive anything use) and ``z <= ub`` with ``ub`` 1 for
+        the agents who can receive something and 0 for the others.  Every entry
+        of ``a`` is at most 2 (0 for an agent who cannot receive anything), so
+        the solvers' tolerances are relative to each agent and each resource.
+        """
+        af, cf = self._a[self._finite], c[self._finite]
+        d = np.where(able, ub, 1.0)
+        r = np.where(cf > 0, cf, 1.0)
+        # The agents who cannot receive anything sit at z = 0; their columns are left out (zero), so that a
+        # large usage of theirs does not turn the solver's tolerance on z into a large load.
         return {
-            "x": x, "c": c, "ub": ub, "w": w, "b": b,
+            "a": np.where(able[None, :], af * d[None, :] / r[:, None], 0.0),
+            "c": np.where(cf > 0, 1.0, 0.0),
+            "ub": np.where(able, 1.0, 0.0),
+            "d": d,
+            "r": r,
+        }
+
+    def _build(self) -> dict:
+        """Build the LP and the log problem, with the per-unit matrix, bounds, weights and offsets as Parameters."""
+        n, m = len(self.agents), int(self._finite.sum())
+        x = cp.Variable(n, nonneg=True)
+        a = cp.Parameter((m, n)) if m else None
+        c = cp.Parameter(m, nonneg=True) if m else None
+        ub, w, b = (cp.Parameter(n, nonneg=True) for _ in range(3))
+        lp_cap, log_cap = ([a @ x <= c] if m else [] for _ in range(2))
+        return {
+            "x": x, "a": a, "c": c, "ub": ub, "w": w, "b": b,
             "lp": cp.Problem(cp.Maximize(w @ x), [*lp_cap, x <= ub]),
             "lp_cap": lp_cap[0] if lp_cap else None,
             "log": cp.Problem(cp.Maximize(cp.sum(cp.log(x + b))), [*log_cap, x <= ub]),
@@ -356,26 +406,28 @@ class FairnessProblem:
     def _face(self, tight: np.ndarray, zero: np.ndarray, at_cap: np.ndarray) -> dict:
         """Return the log problem on a face: ``tight`` resources full, ``zero`` agents at 0, ``at_cap`` at their bound.
 
-        Built once per face (cached), with capacities and bounds as Parameters.
+        Built once per face (cached), with the per-unit matrix, capacities and
+        bounds as Parameters.
         """
         key = (tight.tobytes(), zero.tobytes(), at_cap.tobytes())
         if key in self._faces:
             return self._faces[key]
-        n, af = len(self.agents), self._a[self._finite]
+        n, m = len(self.agents), int(self._finite.sum())
         x = cp.Variable(n, nonneg=True)
-        c = cp.Parameter(af.shape[0], nonneg=True) if af.shape[0] else None
+        a = cp.Parameter((m, n)) if m else None
+        c = cp.Parameter(m, nonneg=True) if m else None
         ub = cp.Parameter(n, nonneg=True)
         free = np.flatnonzero(~zero & ~at_cap)
         cons = [x[free] <= ub[free]] if free.size else []
         for rows, equal in ((np.flatnonzero(tight), True), (np.flatnonzero(~tight), False)):
             if c is not None and rows.size:
-                cons.append(af[rows] @ x == c[rows] if equal else af[rows] @ x <= c[rows])
+                cons.append(a[rows] @ x == c[rows] if equal else a[rows] @ x <= c[rows])
         if zero.any():
             cons.append(x[np.flatnonzero(zero)] == 0)
         if at_cap.any():
             cons.append(x[np.flatnonzero(at_cap)] == ub[np.flatnonzero(at_cap)])
         objective = cp.sum(cp.log(x[free])) if free.size else cp.Constant(0.0)
-        self._faces[key] = {"x": x, "c": c, "ub": ub, "problem": cp.Problem(cp.Maximize(objective), cons)}
+        self._faces[key] = {"x": x, "a": a, "c": c, "ub": ub, "problem": cp.Problem(cp.Maximize(objective), cons)}
         return self._faces[key]
 
     def _run(self, problem, x, what: str) -> np.ndarray:
@@ -392,51 +444,59 @@ class FairnessProblem:
             )
         return np.asarray(x.value, dtype=float)
 
-    def _prices(self, constraint) -> np.ndarray:
+    def _duals(self, constraint) -> np.ndarray:
+        """Return the per-unit prices of the limited resources (the duals of their rows), >= 0."""
+        m = int(self._finite.sum())
+        if constraint is None or constraint.dual_value is None:
+            return np.zeros(m)
+        return np.maximum(np.asarray(constraint.dual_value, dtype=float).reshape(-1), 0.0)
+
+    def _prices(self, duals: np.ndarray, sc: dict, factor: float = 1.0) -> np.ndarray:
+        """Prices per unit of each resource: a row divided by ``r`` has its dual multiplied by ``factor / r``."""
         prices = np.zeros(len(self.resources))
-        if constraint is not None:
-            prices[self._finite] = np.maximum(np.asarray(constraint.dual_value, dtype=float).reshape(-1), 0.0)
+        prices[self._finite] = (duals * factor) / sc["r"]
         return prices
 
-    def _set(self, problem: dict, c: np.ndarray, ub: np.ndarray, **values) -> None:
+    def _set(self, problem: dict, sc: dict, ub: np.ndarray, **values) -> None:
         if problem["c"] is not None:
-            problem["c"].value = c[self._finite]
+            problem["a"].value = sc["a"]
+            problem["c"].value = sc["c"]
         problem["ub"].value = ub
         for name, value in values.items():
             problem[name].value = value
 
-    def _tight(self, x: np.ndarray, c: np.ndarray, ub: np.ndarray, able: np.ndarray):
-        """Which limited resources are full, which agents get 0 and which sit at their bound, at ``x``."""
-        af, cf = self._a[self._finite], c[self._finite]
+    def _tight(self, x: np.ndarray, sc: dict, ub: np.ndarray, able: np.ndarray):
+        """Which limited resources are full, which agents get 0 and which sit at their bound, at ``x`` (per unit)."""
+        af, cf = sc["a"], sc["c"]
         tight = cf - af @ x <= _ZERO * np.maximum(cf, 1e-300)
         zero = ~able | (x <= _ZERO * ub)
         at_cap = ~zero & (ub - x <= _ZERO * ub)
         return tight, zero, at_cap
 
-    def _refine(self, x, c, ub, able, *, equal=None, equal_caps=None):
+    def _refine(self, x, sc, ub, able, *, equal=None, equal_caps=None):
         """Make an interior-point solution of ``max sum log x_able`` exact, by an active-set Newton method.
 
-        The limits that ``x`` nearly reaches are held as equalities and
-        :meth:`_polish` solves the optimality conditions exactly.  A limit
-        overshot is added to the set, and one with a negative multiplier is
-        released, until the KKT conditions hold: then the result is optimal.
+        Per-unit data (``sc``).  The limits that ``x`` nearly reaches are held as
+        equalities and :meth:`_polish` solves the optimality conditions exactly.
+        A limit overshot is added to the set, and one with a negative multiplier
+        is released, until the KKT conditions hold: then the result is optimal.
         ``equal`` (resources) and ``equal_caps`` (agents at their bound) are
         equalities of the problem itself (the utilitarian optimal face), whose
         multipliers may have any sign.  Returns ``(x, lam)``, with ``lam`` the
         prices of the limited resources (NaN where not computed; ``x``
         unchanged and ``lam`` all NaN if the method does not settle).
         """
-        af, cf = self._a[self._finite], c[self._finite]
+        af, cf = sc["a"], sc["c"]
         none = np.full(af.shape[0], np.nan)
         equal = np.zeros(af.shape[0], dtype=bool) if equal is None else equal
         equal_caps = np.zeros(len(self.agents), dtype=bool) if equal_caps is None else equal_caps
-        tight, _, at_cap = self._tight(x, c, ub, able)
+        tight, _, at_cap = self._tight(x, sc, ub, able)
         tight, at_cap = tight | equal, (at_cap | equal_caps) & able
         tol_c = 1e-9 * max(1.0, float(np.abs(cf).max(initial=0.0)))
         inv_ub = np.divide(1.0, ub, out=np.full(ub.shape, np.inf), where=ub > 0)
         for _ in range(10):
             free = able & ~at_cap
-            polished = self._polish(x, c, ub, tight, at_cap, free)
+            polished = self._polish(x, sc, ub, tight, at_cap, free)
             if polished is None:
                 return x, none
             out, lam = polished
@@ -453,16 +513,16 @@ class FairnessProblem:
             at_cap = (at_cap | over_cap) & ~released_caps
         return x, none
 
-    def _polish(self, x, c, ub, tight, at_cap, free):
+    def _polish(self, x, sc, ub, tight, at_cap, free):
         """Solve ``1 / x_i = sum_k usage[k, i] lam_k`` (free agents) with the ``tight`` resources full.
 
         Newton's method in ``lam``, started from a least-squares fit to ``x``
         (an interior-point solution, accurate to about the square root of its
         tolerance); agents ``at_cap`` sit at ``ub``, the others not free at 0.
-        Returns ``(x, lam)`` (``lam`` NaN for the resources not solved for) or
-        None if Newton's method fails.
+        Per-unit data (``sc``).  Returns ``(x, lam)`` (``lam`` NaN for the
+        resources not solved for) or None if Newton's method fails.
         """
-        af, cf = self._a[self._finite], c[self._finite]
+        af, cf = sc["a"], sc["c"]
         rows = tight & (af[:, free] > 0).any(axis=1)
         if not free.any() or not rows.any():
             return None
@@ -491,7 +551,12 @@ class FairnessProblem:
     # ------------------------------------------------------------------ rules
 
     def _max_min(self, w, c) -> np.ndarray:
-        """Progressive filling of the utilities (Bertsekas and Gallager 1992, section 6.5.2)."""
+        """Progressive filling of the utilities (Bertsekas and Gallager 1992, section 6.5.2).
+
+        Exact arithmetic apart from rounding: ties between resources that fill up
+        at the same level are judged relative to that level, so that the result
+        does not depend on the units.
+        """
         a, n = self._a, len(self.agents)
         x, free, level = np.zeros(n), np.ones(n, dtype=bool), 0.0
         while free.any():
@@ -501,7 +566,7 @@ class FairnessProblem:
                 t_res = np.where((rate > 0) & np.isfinite(residual), residual / rate, np.inf)
             t_cap = np.where(free, w * self.caps, np.inf)
             t = max(level, min(t_res.min(), t_cap.min()))
-            tol = 1e-12 * max(1.0, t)
+            tol = 1e-12 * t
             saturated = t_res <= t + tol
             hit = free & ((a[saturated] > 0).any(axis=0) | (t_cap <= t + tol))
             x[hit] = np.minimum(t / w[hit], self.caps[hit])
@@ -509,45 +574,48 @@ class FairnessProblem:
             level = t
         return x
 
-    def _utilitarian(self, w, c, ub, able) -> tuple[np.ndarray, np.ndarray]:
-        """Solve the LP, then find the proportionally fair point of its optimal face.
+    def _utilitarian(self, w, sc, able) -> tuple[np.ndarray, np.ndarray]:
+        """Solve the LP, then find the proportionally fair point of its optimal face (per unit).
 
         An interior-point LP solution lies (to its tolerance) in the relative
         interior of the optimal face, so the resources full there, the agents
         at 0 and those at their cap are those of every optimum: that face is
-        where the tie-break maximises ``sum log x``.
+        where the tie-break maximises ``sum log x``.  Returns the per-unit
+        amounts and the prices per unit of each resource.
         """
         m = self._cvx
-        bound = np.where(able, ub, 0.0)
-        self._set(m, c, bound, w=w)
+        bound = sc["ub"]
+        ws = np.where(able, w * sc["d"], 0.0)  # per unit of z; nothing for the agents held at 0
+        scale = float(ws.max())
+        self._set(m, sc, bound, w=ws / scale)
         x_lp = self._run(m["lp"], m["x"], "utilitarian LP (maximise the sum of weighted utilities)")
-        prices = self._prices(m["lp_cap"])
-        best = float(w @ x_lp)
+        prices = self._prices(self._duals(m["lp_cap"]), sc, scale)
+        best = float(ws @ x_lp)
         if best <= 0:
             return np.zeros(len(self.agents)), prices
-        tight, zero, at_cap = self._tight(x_lp, c, bound, able)
+        tight, zero, at_cap = self._tight(x_lp, sc, bound, able)
         face = self._face(tight, zero, at_cap)
-        self._set(face, c, bound)
+        self._set(face, sc, bound)
         if (~zero & ~at_cap).any():
             x = self._run(face["problem"], face["x"], "utilitarian tie-break (proportional fairness among the optima)")
         else:
             x = np.where(at_cap, bound, 0.0)
-        x, _ = self._refine(x, c, bound, able & ~zero, equal=tight, equal_caps=at_cap)
-        if float(w @ x) < best - 1e-7 * best:  # the face was misread: keep the LP's own optimum
+        x, _ = self._refine(x, sc, bound, able & ~zero, equal=tight, equal_caps=at_cap)
+        if float(ws @ x) < best - 1e-7 * best:  # the face was misread: keep the LP's own optimum
             return x_lp, prices
         return x, prices
 
-    def _proportional(self, c, ub, able) -> tuple[np.ndarray, np.ndarray]:
+    def _proportional(self, sc, able) -> tuple[np.ndarray, np.ndarray]:
         m = self._cvx
-        bound = np.where(able, ub, 0.0)
-        self._set(m, c, bound, b=np.where(able, 0.0, 1.0))
+        bound = sc["ub"]
+        self._set(m, sc, bound, b=np.where(able, 0.0, 1.0))
         x = self._run(m["log"], m["x"], "proportional-fairness problem (maximise the sum of log utilities)")
         x = np.where(able, x, 0.0)
-        prices = self._prices(m["log_cap"])
-        x, lam = self._refine(x, c, bound, able)
+        duals = self._duals(m["log_cap"])
+        x, lam = self._refine(x, sc, bound, able)
         if not np.isnan(lam).all():  # exact KKT multipliers: 0 for the limits left out of the active set
-            prices[self._finite] = np.maximum(np.nan_to_num(lam), 0.0)
-        return x, prices
+            duals = np.maximum(np.nan_to_num(lam), 0.0)
+        return x, self._prices(duals, sc)
 
     def solve(self, rule: str, *, weights=None, capacity=None) -> Allocation:
         """Return the allocation chosen by ``rule``.
@@ -565,6 +633,12 @@ class FairnessProblem:
         Returns
         -------
         Allocation
+
+        Raises
+        ------
+        te_course.SolverError
+            If a solver fails, or its allocation exceeds a capacity by more
+            than 1e-6 of it.
         """
         rule = _check_rule(rule)
         w = _weights(weights, self.agents)
@@ -572,19 +646,24 @@ class FairnessProblem:
         ub, able = self._bounds(c)
         prices = np.full(len(self.resources), np.nan)
         if rule == "max_min":
-            x = self._max_min(w, c)
+            x = np.minimum(np.maximum(self._max_min(w, c), 0.0), self.caps)
         else:
             if self._cvx is None:
                 self._cvx = self._build()
             if not able.any():
-                x = np.zeros(len(self.agents))
+                z = np.zeros(len(self.agents))
                 prices = np.zeros(len(self.resources))
-            elif rule == "utilitarian":
-                x, prices = self._utilitarian(w, c, ub, able)
+                sc = None
             else:
-                x, prices = self._proportional(c, ub, able)
-        x = np.minimum(np.maximum(x, 0.0), self.caps)
-        x = np.where(x <= 1e-12 * max(1.0, float(x.max(initial=0.0))), 0.0, x)
+                sc = self._scaled(c, ub, able)
+                if rule == "utilitarian":
+                    z, prices = self._utilitarian(w, sc, able)
+                else:
+                    z, prices = self._proportional(sc, able)
+            z = np.clip(z, 0.0, 1.0)
+            z[z <= 1e-12] = 0.0  # solver noise, relative to each agent's largest amount
+            x = np.minimum(np.where(able, z * ub, 0.0), self.caps)
+        self._check_feasible(x, c, rule)
         u = w * x
         agents = self.agents
         return Allocation(
@@ -599,6 +678,19 @@ class FairnessProblem:
             capacity=pd.Series(c, index=self.resources, name="capacity"),
             caps=pd.Series(self.caps, index=agents, name="cap"),
         )
+
+    def _check_feasible(self, x: np.ndarray, c: np.ndarray, rule: str) -> None:
+        """Raise ``SolverError`` if ``x`` overloads a resource by more than 1e-6 of its capacity."""
+        af, cf = self._a[self._finite], c[self._finite]
+        load = np.array([math.fsum(row) for row in af * x[None, :]]) if af.size else np.zeros(0)
+        over = load > cf + 1e-6 * cf
+        if over.any():
+            k = int(np.flatnonzero(over)[0])
+            label = _label(self.resources[np.flatnonzero(self._finite)[k]])
+            raise SolverError(
+                f"The {rule} allocation loads resource {label!r} with {load[k]:g}, more than its capacity "
+                f"{cf[k]:g}: the solver was inaccurate. Scale `usage` and `capacity` to units near 1."
+            )
 
 
 def fair_allocation(usage, capacity, *, weights=None, rule, caps=None) -> Allocation:
@@ -665,8 +757,11 @@ def fair_allocation(usage, capacity, *, weights=None, rule, caps=None) -> Alloca
     ------
     ValueError
         For an unknown rule, wrong shapes or lengths, NaN or negative entries,
+        positive entries outside [1e-100, 1e100] (see :class:`FairnessProblem`),
         non-positive weights, or an agent that uses no limited resource and has
         no cap (it could take an unlimited amount).
+    TypeError
+        For entries that are not real numbers (text, booleans, complex numbers).
     te_course.SolverError
         If the solver fails (utilitarian and proportional rules).
 
@@ -857,6 +952,7 @@ def envy(allocation_or_outcome, *, payments=None, values=None, costs=None) -> pd
         agents = a.x.index
         p = np.zeros(len(agents)) if payments is None else _aligned(payments, "payments", agents, "agent")
         check_finite(p, "payments", "payments")
+        check_magnitude(p, "payments", "payments")
         w, x = a.weights.to_numpy(), a.x.to_numpy()
         others = w[:, None] * x[None, :] - p[None, :]
         return _envy_matrix(w * x - p, others, agents)
@@ -923,19 +1019,22 @@ def jain_index(x) -> float:
     Parameters
     ----------
     x : array_like
-        Non-negative amounts or utilities, one per agent.
+        Non-negative amounts or utilities, one per agent (any finite
+        magnitude: they are divided by the largest one first, so that neither
+        the squares nor the sums overflow or underflow).
 
     Examples
     --------
     >>> jain_index([1, 1, 1, 1]), jain_index([1, 0, 0, 0]), round(jain_index([1, 2]), 4)
     (1.0, 0.25, 0.9)
     """
-    arr = as_1d_float(x, "x")
+    arr = as_1d_float(x, "x", allow_bool=False)
     check_nonnegative(arr, "x", "amounts")
-    square = math.fsum(arr * arr)
-    if square == 0:
+    largest = arr.max()
+    if largest == 0:
         return 1.0
-    return min(1.0, math.fsum(arr) ** 2 / (arr.size * square))
+    arr = arr / largest  # the index is scale-free; entries now in [0, 1], the largest 1
+    return min(1.0, math.fsum(arr) ** 2 / (arr.size * math.fsum(arr * arr)))
 
 
 def _welfare_of(value, name: str) -> float:
@@ -943,7 +1042,10 @@ def _welfare_of(value, name: str) -> float:
         return value.welfare
     if isinstance(value, (str, bytes, bool)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"`{name}` must be an Allocation or a welfare (a number); got {type(value).__name__}.")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:
+        raise ValueError(f"`{name}` is too large for a float (floats end near 1.8e308).") from None
     if not (math.isfinite(v) and v >= 0):
         raise ValueError(f"`{name}` must be a finite, non-negative welfare; got {value!r}.")
     return v
@@ -1022,7 +1124,7 @@ def worst_off(allocation) -> tuple[object, float]:
         u = allocation.utilities
     else:
         index = allocation.index if isinstance(allocation, pd.Series) else None
-        arr = as_1d_float(allocation, "allocation")
+        arr = as_1d_float(allocation, "allocation", allow_bool=False)
         check_finite(arr, "allocation", "utilities")
         u = pd.Series(arr, index=index)
     pos = int(np.argmin(u.to_numpy()))
@@ -1035,7 +1137,8 @@ def compare_allocations(allocations, *, utilitarian: Allocation | None = None) -
     Parameters
     ----------
     allocations : dict of str to Allocation, or sequence of Allocation
-        Allocations of one problem (a sequence is labelled by rule).
+        Allocations of one problem (a sequence is labelled by rule; a single
+        Allocation is a sequence of one).
     utilitarian : Allocation, optional
         The reference of the price of fairness.  Default: the allocation whose
         rule is ``"utilitarian"`` among ``allocations``, or one computed with
@@ -1059,8 +1162,15 @@ def compare_allocations(allocations, *, utilitarian: Allocation | None = None) -
     max_min        1.3333             0.6667         1.0             0.3333
     proportional   1.5000             0.5000         0.9             0.2500
     """
+    if isinstance(allocations, Allocation):
+        allocations = [allocations]
     if isinstance(allocations, Mapping):
         items = list(allocations.items())
+    elif isinstance(allocations, (str, bytes)) or not hasattr(allocations, "__iter__"):
+        raise TypeError(
+            "`allocations` must be a dict of label -> Allocation or a list of Allocations (from fair_allocation); "
+            f"got {type(allocations).__name__}."
+        )
     else:
         items = [(getattr(a, "rule", None), a) for a in allocations]
     if not items:
@@ -1068,6 +1178,8 @@ def compare_allocations(allocations, *, utilitarian: Allocation | None = None) -
     for label, a in items:
         if not isinstance(a, Allocation):
             raise TypeError(f"`allocations` entry {label!r} must be an Allocation; got {type(a).__name__}.")
+    if utilitarian is not None and not isinstance(utilitarian, Allocation):
+        raise TypeError(f"`utilitarian` must be an Allocation (or None); got {type(utilitarian).__name__}.")
     if utilitarian is None:
         utilitarian = next((a for _, a in items if a.rule == "utilitarian"), None)
     if utilitarian is None:

@@ -33,18 +33,224 @@ import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import connected_components
 
 from ._validation import as_finite_float as _as_number
-from ._validation import as_positive_float
+from ._validation import as_generator, as_positive_float
 
 __all__ = ["Feeder", "ieee33", "radial_feeder", "pjm5bus"]
 
 _LINE_COLUMNS = ["from_bus", "to_bus", "r_ohm", "x_ohm", "s_max_kva", "in_service"]
 
-
+# Documented ranges (see the Feeder docstring): outside them per-unit values overflow or vanish.
+_V_BASE_KV = (1e-3, 1e4)  # 1 V to 10 MV, line to line
+_S_BASE_KVA = (1e-3, 1e9)  # 1 VA to 1 TVA, three phase
+_PU_MAX = 1e100  # largest per-unit load, impedance or limit: squares and sums stay finite
+_X_PU_MIN = 1e-100  # smallest per-unit reactance: 1/x (the DC susceptance) stays finite
 
 
 def _label(value):
     """Return a label as a plain Python object, so that messages show ``18``, not ``np.int64(18)``."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _check_bases(v_base_kv, s_base_kva) -> tuple[float, float]:
+    """Return the bases as floats, or raise naming the one outside its documented range."""
+    v = as_positive_float(v_base_kv, "v_base_kv")
+    s = as_positive_float(s_base_kva, "s_base_kva")
+    lo, hi = _V_BASE_KV
+    if not lo <= v <= hi:
+        raise ValueError(
+            f"`v_base_kv` must lie between {lo:g} and {hi:g} kV (a line-to-line voltage such as 0.4 or 12.66); "
+            f"got {v_base_kv!r}. Outside this range per-unit values overflow or vanish: check the units (kV)."
+        )
+    lo, hi = _S_BASE_KVA
+    if not lo <= s <= hi:
+        raise ValueError(
+            f"`s_base_kva` must lie between {lo:g} and {hi:g} kVA (a three-phase power such as 1000); "
+            f"got {s_base_kva!r}. Outside this range per-unit values overflow or vanish: check the units (kVA)."
+        )
+    return v, s
+
+
+def _float_column(col: pd.Series, name: str, kind: str) -> np.ndarray:
+    """Return a column as a float array (None and NA as NaN), or raise ``TypeError`` naming the first bad entry.
+
+    Strings, booleans and complex numbers are refused: ``"1.5"`` or ``True`` in a
+    table of impedances is a mistake to report, not to convert.
+    """
+    dtype = col.dtype
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype) \
+            and not pd.api.types.is_complex_dtype(dtype):
+        return col.to_numpy(dtype=float, na_value=np.nan)
+    out = np.empty(len(col))
+    for i, v in enumerate(col.to_numpy(dtype=object)):
+        if v is None or v is pd.NA:
+            out[i] = np.nan
+            continue
+        if not isinstance(v, (str, bytes, bool, np.bool_, complex, np.complexfloating)):
+            try:
+                out[i] = float(v)
+                continue
+            except OverflowError:
+                raise ValueError(
+                    f"{name} must contain finite numbers; {kind} {_label(col.index[i])!r} has a number too large "
+                    "for a float."
+                ) from None
+            except (TypeError, ValueError):
+                pass
+        raise TypeError(
+            f"{name} must contain numbers; {kind} {_label(col.index[i])!r} has {_label(v)!r} "
+            f"(a {type(v).__name__})."
+        )
+    return out
+
+
+def _bool_column(col: pd.Series, name: str) -> np.ndarray:
+    """Return ``in_service`` as a bool array; True/False (or 1/0) only, never the truth value of a string."""
+    if pd.api.types.is_bool_dtype(col.dtype) and not isinstance(col.dtype, pd.api.extensions.ExtensionDtype):
+        return col.to_numpy(dtype=bool)
+    out = np.empty(len(col), dtype=bool)
+    for i, v in enumerate(col.to_numpy(dtype=object)):
+        if isinstance(v, (bool, np.bool_)):
+            out[i] = bool(v)
+            continue
+        line = _label(col.index[i])
+        if isinstance(v, (str, bytes)):
+            raise TypeError(
+                f"{name} must contain True or False; line {line!r} has the string {v!r}. Use the booleans "
+                "True/False (text read from a file can be converted with `== 'True'`)."
+            )
+        if isinstance(v, (int, float, np.integer, np.floating)) and v in (0, 1):
+            out[i] = bool(v)
+            continue
+        raise ValueError(f"{name} must contain True or False; line {line!r} has {_label(v)!r}.")
+    return out
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _tables(buses, lines, substation, v_base_kv: float, s_base_kva: float, owner: str = ""):
+    """Validate and normalise a feeder's tables; return new ``(buses, lines)`` DataFrames.
+
+    ``owner`` is how messages name the tables: ``""`` for the constructor's
+    arguments (`buses`, `lines`), ``"feeder"`` for the tables of an existing
+    feeder (`feeder.buses`, ...).
+    """
+    pre = f"{owner}." if owner else ""
+    bname, lname, sname = f"`{pre}buses`", f"`{pre}lines`", f"`{pre}substation`"
+    if not isinstance(buses, pd.DataFrame):
+        raise TypeError(f"{bname} must be a DataFrame indexed by bus label; got {type(buses).__name__}.")
+    if not isinstance(lines, pd.DataFrame):
+        raise TypeError(f"{lname} must be a DataFrame with one row per line; got {type(lines).__name__}.")
+    if "p_kw" not in buses.columns:
+        raise ValueError(f"{bname} must have a 'p_kw' column (and optionally 'q_kvar'); got {list(buses.columns)}.")
+    if len(buses) == 0:
+        raise ValueError(f"{bname} is empty; a feeder needs at least one bus.")
+    if buses.columns.has_duplicates:
+        raise ValueError(f"{bname} has the column {_label(buses.columns[buses.columns.duplicated()][0])!r} twice.")
+    if buses.index.has_duplicates:
+        dup = _label(buses.index[buses.index.duplicated()][0])
+        raise ValueError(f"{bname} has the bus label {dup!r} more than once; bus labels must be unique.")
+    b = pd.DataFrame(index=buses.index.copy())
+    b.index.name = "bus"
+    for col in ("p_kw", "q_kvar"):
+        name = f"`{pre}buses['{col}']`"
+        values = buses[col] if col in buses.columns else pd.Series(0.0, index=buses.index)
+        arr = _float_column(values, name, "bus")
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            i = _first(bad)
+            raise ValueError(f"{name} must be finite; bus {_label(b.index[i])!r} has {arr[i]}.")
+        bad = np.abs(arr) / s_base_kva > _PU_MAX
+        if bad.any():
+            i = _first(bad)
+            raise ValueError(
+                f"{name} is out of range: bus {_label(b.index[i])!r} has {arr[i]:g}, which is "
+                f"{arr[i] / s_base_kva:.3g} p.u. on s_base_kva={s_base_kva:g} (at most {_PU_MAX:g} in magnitude). "
+                "Check the units (kW, kvar) or the power base."
+            )
+        b[col] = arr
+    for col in buses.columns.difference(["p_kw", "q_kvar"]):
+        b[col] = buses[col]
+
+    missing = [c for c in ("from_bus", "to_bus", "r_ohm", "x_ohm") if c not in lines.columns]
+    if missing:
+        raise ValueError(f"{lname} is missing the column(s) {missing}; got {list(lines.columns)}.")
+    if lines.columns.has_duplicates:
+        raise ValueError(f"{lname} has the column {_label(lines.columns[lines.columns.duplicated()][0])!r} twice.")
+    if lines.index.has_duplicates:
+        dup = _label(lines.index[lines.index.duplicated()][0])
+        raise ValueError(f"{lname} has the line index {dup!r} more than once; line labels must be unique.")
+    ln = lines.copy()
+    if "s_max_kva" not in ln.columns:
+        ln["s_max_kva"] = np.nan
+    ln["in_service"] = (
+        _bool_column(ln["in_service"], f"`{pre}lines['in_service']`") if "in_service" in ln.columns else True
+    )
+    for col in ("r_ohm", "x_ohm", "s_max_kva"):
+        ln[col] = _float_column(ln[col], f"`{pre}lines['{col}']`", "line")
+    ln = ln[_LINE_COLUMNS + [c for c in ln.columns if c not in _LINE_COLUMNS]]
+    known = b.index
+
+    def line_error(i: int, text: str) -> ValueError:
+        return ValueError(f"line {_label(ln.index[i])!r} of {lname} {text}")
+
+    for end in ("from_bus", "to_bus"):
+        unknown = ~ln[end].isin(known).to_numpy()
+        if unknown.any():
+            i = _first(unknown)
+            raise line_error(i, f"has {end}={_label(ln[end].iloc[i])!r}, which is not a bus of the feeder.")
+    self_loop = (ln["from_bus"] == ln["to_bus"]).to_numpy()
+    if self_loop.any():
+        i = _first(self_loop)
+        raise line_error(i, f"connects bus {_label(ln['from_bus'].iloc[i])!r} to itself.")
+    z_base = v_base_kv**2 * 1000.0 / s_base_kva
+    r, x, s = (ln[c].to_numpy() for c in ("r_ohm", "x_ohm", "s_max_kva"))
+    bad = ~(np.isfinite(r) & (r >= 0))
+    if bad.any():
+        i = _first(bad)
+        raise line_error(i, f"has r_ohm={r[i]}; a resistance must be finite and >= 0.")
+    bad = ~(np.isfinite(x) & (x > 0))
+    if bad.any():
+        i = _first(bad)
+        raise line_error(i, f"has x_ohm={x[i]}; a reactance must be finite and > 0.")
+    bad = ~(np.isnan(s) | (s > 0))
+    if bad.any():
+        i = _first(bad)
+        raise line_error(i, f"has s_max_kva={s[i]}; a limit must be > 0 (NaN for none).")
+    bases = f"on the bases v_base_kv={v_base_kv:g}, s_base_kva={s_base_kva:g}"
+    for col, values, base in (("r_ohm", r, z_base), ("x_ohm", x, z_base), ("s_max_kva", s, s_base_kva)):
+        bad = values / base > _PU_MAX
+        if bad.any():
+            i = _first(bad)
+            hint = " Use NaN for no limit." if col == "s_max_kva" else " Check the units (ohm) or the bases."
+            raise line_error(
+                i, f"has {col}={values[i]:g}, which is {values[i] / base:.3g} p.u. {bases}; per-unit values "
+                f"must be at most {_PU_MAX:g}.{hint}"
+            )
+    bad = x / z_base < _X_PU_MIN
+    if bad.any():
+        i = _first(bad)
+        raise line_error(
+            i, f"has x_ohm={x[i]:g}, which is {x[i] / z_base:.3g} p.u. {bases}; a per-unit reactance must be at "
+            f"least {_X_PU_MIN:g} (its inverse, the susceptance, would overflow). Check the units (ohm) or the bases."
+        )
+    try:
+        at_bus = substation in known
+    except TypeError:  # an unhashable label
+        at_bus = False
+    if not at_bus:
+        raise ValueError(f"{sname} {_label(substation)!r} is not a bus of the feeder.")
+    return b, ln
+
+
+def _set_checked(feeder, buses: pd.DataFrame, lines: pd.DataFrame, v_base_kv: float, s_base_kva: float) -> None:
+    """Store validated tables and bases in ``feeder``, with the private copy that ``_checked`` compares with."""
+    object.__setattr__(feeder, "buses", buses)
+    object.__setattr__(feeder, "lines", lines)
+    object.__setattr__(feeder, "v_base_kv", v_base_kv)
+    object.__setattr__(feeder, "s_base_kva", s_base_kva)
+    object.__setattr__(feeder, "_snapshot", (buses.copy(), lines.copy()))
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,9 +267,9 @@ class Feeder:
         (>= 0), ``x_ohm`` (> 0), and optionally ``s_max_kva`` (thermal limit,
         NaN for none) and ``in_service`` (bool, default True).
     v_base_kv : float
-        Line-to-line voltage base, kV.
+        Line-to-line voltage base, kV, between 0.001 and 10,000.
     s_base_kva : float
-        Three-phase power base, kVA.
+        Three-phase power base, kVA, between 0.001 and 1e9.
     substation : hashable
         The label of the bus fed by the grid (the slack bus).
     name : str
@@ -73,7 +279,12 @@ class Feeder:
     ------
     ValueError
         If a line names an unknown bus, an impedance is out of range, a load is
-        NaN, a bus label is repeated, or the substation is not a bus.
+        NaN, a bus label is repeated, the substation is not a bus, or a base
+        is outside its range.
+    TypeError
+        If a table is not a DataFrame, a numeric column holds text, or
+        ``in_service`` holds anything but True/False (``"False"`` is refused,
+        not read as true).
 
     Notes
     -----
@@ -81,7 +292,16 @@ class Feeder:
     ``s_max_kva`` and ``in_service`` columns are filled in).  The dataclass is
     frozen, but its DataFrames are not: use :meth:`copy` before editing them
     in place, e.g. ``f = ieee33(tie_lines=True); f.lines.loc[33, "in_service"] = True``.
+    An edited feeder is checked again, like a new one, by every function and
+    method that uses it: a bad edit raises an error naming the table and
+    column (``feeder.lines`` ... ``x_ohm``), never a wrong result.
     Two feeders compare equal only if they are the same object.
+
+    The bases are limited to 0.001-10,000 kV and 0.001-1e9 kVA (1 V to 10 MV,
+    1 VA to 1 TVA), and in per unit the loads, impedances and limits to at
+    most 1e100 and the reactances to at least 1e-100: beyond these per-unit
+    values, their squares or their inverses overflow or vanish.  A base
+    outside its range is a unit mistake (V for kV, MVA for kVA).
 
     Examples
     --------
@@ -100,84 +320,37 @@ class Feeder:
     name: str = "feeder"
 
     def __post_init__(self):
-        buses, lines = self.buses, self.lines
-        if not isinstance(buses, pd.DataFrame):
-            raise TypeError(f"`buses` must be a DataFrame indexed by bus label; got {type(buses).__name__}.")
-        if not isinstance(lines, pd.DataFrame):
-            raise TypeError(f"`lines` must be a DataFrame with one row per line; got {type(lines).__name__}.")
-        if "p_kw" not in buses.columns:
-            raise ValueError(f"`buses` must have a 'p_kw' column (and optionally 'q_kvar'); got {list(buses.columns)}.")
-        if len(buses) == 0:
-            raise ValueError("`buses` is empty; a feeder needs at least one bus.")
-        if buses.index.has_duplicates:
-            dup = _label(buses.index[buses.index.duplicated()][0])
-            raise ValueError(f"`buses` has the bus label {dup!r} more than once; bus labels must be unique.")
-        b = pd.DataFrame(index=buses.index.copy())
-        b.index.name = "bus"
-        for col in ("p_kw", "q_kvar"):
-            values = buses[col] if col in buses.columns else 0.0
-            try:
-                b[col] = pd.Series(values, index=buses.index).astype(float)
-            except (TypeError, ValueError):
-                raise TypeError(f"`buses['{col}']` must contain numbers.") from None
-            bad = ~np.isfinite(b[col].to_numpy())
-            if bad.any():
-                i = np.flatnonzero(bad)[0]
-                raise ValueError(f"`buses['{col}']` must be finite; bus {_label(b.index[i])!r} has {b[col].iloc[i]}.")
-        for col in buses.columns.difference(["p_kw", "q_kvar"]):
-            b[col] = buses[col]
+        v, sb = _check_bases(self.v_base_kv, self.s_base_kva)
+        b, ln = _tables(self.buses, self.lines, self.substation, v, sb)
+        _set_checked(self, b, ln, v, sb)
 
-        missing = [c for c in ("from_bus", "to_bus", "r_ohm", "x_ohm") if c not in lines.columns]
-        if missing:
-            raise ValueError(f"`lines` is missing the column(s) {missing}; got {list(lines.columns)}.")
-        ln = lines.copy()
-        if "s_max_kva" not in ln.columns:
-            ln["s_max_kva"] = np.nan
-        if "in_service" not in ln.columns:
-            ln["in_service"] = True
-        ln["in_service"] = ln["in_service"].astype(bool)
-        for col in ("r_ohm", "x_ohm", "s_max_kva"):
-            try:
-                ln[col] = ln[col].astype(float)
-            except (TypeError, ValueError):
-                raise TypeError(f"`lines['{col}']` must contain numbers.") from None
-        ln = ln[_LINE_COLUMNS + [c for c in ln.columns if c not in _LINE_COLUMNS]]
-        if ln.index.has_duplicates:
-            dup = _label(ln.index[ln.index.duplicated()][0])
-            raise ValueError(f"`lines` has the line index {dup!r} more than once; line labels must be unique.")
-        known = b.index
-        for end in ("from_bus", "to_bus"):
-            unknown = ~ln[end].isin(known).to_numpy()
-            if unknown.any():
-                i = np.flatnonzero(unknown)[0]
-                raise ValueError(
-                    f"line {_label(ln.index[i])!r} has {end}={_label(ln[end].iloc[i])!r}, "
-                    "which is not a bus of the feeder."
-                )
-        self_loop = (ln["from_bus"] == ln["to_bus"]).to_numpy()
-        if self_loop.any():
-            i = np.flatnonzero(self_loop)[0]
-            raise ValueError(f"line {_label(ln.index[i])!r} connects bus {_label(ln['from_bus'].iloc[i])!r} to itself.")
-        r, x = ln["r_ohm"].to_numpy(), ln["x_ohm"].to_numpy()
-        bad = ~(np.isfinite(r) & (r >= 0))
-        if bad.any():
-            i = np.flatnonzero(bad)[0]
-            raise ValueError(f"line {_label(ln.index[i])!r} has r_ohm={r[i]}; a resistance must be finite and >= 0.")
-        bad = ~(np.isfinite(x) & (x > 0))
-        if bad.any():
-            i = np.flatnonzero(bad)[0]
-            raise ValueError(f"line {_label(ln.index[i])!r} has x_ohm={x[i]}; a reactance must be finite and > 0.")
-        s = ln["s_max_kva"].to_numpy()
-        bad = ~(np.isnan(s) | (s > 0))
-        if bad.any():
-            i = np.flatnonzero(bad)[0]
-            raise ValueError(f"line {_label(ln.index[i])!r} has s_max_kva={s[i]}; a limit must be > 0 (NaN for none).")
-        if self.substation not in known:
-            raise ValueError(f"`substation` {_label(self.substation)!r} is not a bus of the feeder.")
-        object.__setattr__(self, "buses", b)
-        object.__setattr__(self, "lines", ln)
-        object.__setattr__(self, "v_base_kv", as_positive_float(self.v_base_kv, "v_base_kv"))
-        object.__setattr__(self, "s_base_kva", as_positive_float(self.s_base_kva, "s_base_kva"))
+    def _checked(self, name: str = "feeder") -> Feeder:
+        """Return this feeder if its tables are unchanged or validly edited, else raise naming the table.
+
+        The tables can be edited in place (the dataclass is frozen, its DataFrames
+        are not), so every user of a feeder calls this first.  Unchanged tables
+        (compared with a private copy taken when they were last checked) cost a
+        comparison; edited ones are validated again like a new feeder's.  When an
+        edit is valid but leaves a column of another type (``in_service`` of
+        objects), a normalised copy is returned instead of ``self``.
+        """
+        snap = self.__dict__.get("_snapshot")
+        if snap is not None and self.buses.equals(snap[0]) and self.lines.equals(snap[1]):
+            return self
+        try:
+            b, ln = _tables(self.buses, self.lines, self.substation, self.v_base_kv, self.s_base_kva, owner=name)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(
+                f"{exc} The tables of `{name}` were edited after it was built: correct them, or build a new Feeder."
+            ) from None
+        if self.buses.equals(b) and self.lines.equals(ln):
+            object.__setattr__(self, "_snapshot", (b, ln))
+            return self
+        new = object.__new__(Feeder)
+        for attr in ("substation", "name"):
+            object.__setattr__(new, attr, getattr(self, attr))
+        _set_checked(new, b, ln, self.v_base_kv, self.s_base_kva)
+        return new
 
     # ------------------------------------------------------------------ per unit
 
@@ -200,21 +373,27 @@ class Feeder:
         Nodes are bus labels (attributes ``p_kw``, ``q_kvar``); each edge carries
         the line's columns and its index as ``line``.
         """
-        g = nx.Graph(name=self.name)
-        g.add_nodes_from((bus, {"p_kw": p, "q_kvar": q}) for bus, p, q in self.buses[["p_kw", "q_kvar"]].itertuples())
-        live = self.lines[self.lines["in_service"]]
+        f = self._checked()
+        g = nx.Graph(name=f.name)
+        g.add_nodes_from((bus, {"p_kw": p, "q_kvar": q}) for bus, p, q in f.buses[["p_kw", "q_kvar"]].itertuples())
+        live = f.lines[f.lines["in_service"]]
         for idx, row in zip(live.index, live.to_dict("records")):
             g.add_edge(row["from_bus"], row["to_bus"], line=idx, **row)
         return g
 
     def copy(self) -> Feeder:
         """Return an independent copy (the tables are copied)."""
-        return Feeder(self.buses.copy(), self.lines.copy(), self.v_base_kv, self.s_base_kva, self.substation, self.name)
+        f = self._checked()
+        return Feeder(f.buses.copy(), f.lines.copy(), f.v_base_kv, f.s_base_kva, f.substation, f.name)
 
     def _replace(self, *, buses=None, lines=None, name=None) -> Feeder:
+        if buses is None or lines is None:
+            f = self._checked()
+            buses = f.buses.copy() if buses is None else buses
+            lines = f.lines.copy() if lines is None else lines
         return Feeder(
-            self.buses.copy() if buses is None else buses,
-            self.lines.copy() if lines is None else lines,
+            buses,
+            lines,
             self.v_base_kv,
             self.s_base_kva,
             self.substation,
@@ -236,12 +415,22 @@ class Feeder:
         """
         p = _as_number(p_kw, "p_kw")
         q = _as_number(q_kvar, "q_kvar")
-        if bus not in self.buses.index:
+        f = self._checked()
+        try:
+            known = bus in f.buses.index
+        except TypeError:  # an unhashable label
+            known = False
+        if not known:
             raise ValueError(f"`bus` {bus!r} is not a bus of the feeder {self.name!r}.")
-        buses = self.buses.copy()
+        buses = f.buses.copy()
         buses.loc[bus, "p_kw"] -= p
         buses.loc[bus, "q_kvar"] -= q
-        return self._replace(buses=buses)
+        try:
+            return f._replace(buses=buses)
+        except ValueError as exc:
+            raise ValueError(
+                f"`p_kw`={p_kw!r}, `q_kvar`={q_kvar!r} at bus {bus!r} give a load out of range: {exc}"
+            ) from None
 
     def scale_loads(self, factor: float) -> Feeder:
         """Return a new feeder with every bus's ``p_kw`` and ``q_kvar`` multiplied by ``factor`` (>= 0).
@@ -254,18 +443,23 @@ class Feeder:
         k = _as_number(factor, "factor")
         if k < 0:
             raise ValueError(f"`factor` must be >= 0; got {factor!r}.")
-        buses = self.buses.copy()
+        f = self._checked()
+        buses = f.buses.copy()
         buses[["p_kw", "q_kvar"]] *= k
-        return self._replace(buses=buses)
+        try:
+            return f._replace(buses=buses)
+        except ValueError as exc:
+            raise ValueError(f"`factor`={factor!r} gives loads out of range: {exc}") from None
 
     # ------------------------------------------------------------------ topology
 
     def _in_service_arrays(self):
         """Positions (into ``buses``) of the ends of the in-service lines, and their mask."""
-        live = self.lines["in_service"].to_numpy()
-        pos = pd.Index(self.buses.index)
-        f = pos.get_indexer(self.lines["from_bus"])
-        t = pos.get_indexer(self.lines["to_bus"])
+        fd = self._checked()
+        live = fd.lines["in_service"].to_numpy(dtype=bool)
+        pos = pd.Index(fd.buses.index)
+        f = pos.get_indexer(fd.lines["from_bus"])
+        t = pos.get_indexer(fd.lines["to_bus"])
         return f, t, live
 
     def _connectivity_problem(self) -> str | None:
@@ -287,13 +481,14 @@ class Feeder:
 
     def _radial_problem(self) -> str | None:
         """Return a sentence describing why the in-service network is not a tree, or None."""
-        problem = self._connectivity_problem()
+        f = self._checked()
+        problem = f._connectivity_problem()
         if problem is not None:
             return problem
-        if int(self.lines["in_service"].sum()) == self.n_buses - 1:
+        if int(f.lines["in_service"].sum()) == f.n_buses - 1:
             return None
         g = nx.MultiGraph()
-        lv = self.lines[self.lines["in_service"]]
+        lv = f.lines[f.lines["in_service"]]
         g.add_edges_from(zip(map(_label, lv["from_bus"]), map(_label, lv["to_bus"]), map(_label, lv.index)))
         cycle = nx.find_cycle(g)
         loop_lines = [k for _, _, k in cycle]
@@ -469,10 +664,10 @@ def radial_feeder(n_buses: int, *, seed=0, v_base_kv: float = 12.66, s_base_kva:
     ----------
     n_buses : int
         Number of buses, >= 2.
-    seed : int or numpy.random.Generator, optional
-        Seed of the random choices; the same seed gives the same feeder.
+    seed : None, int or numpy.random.Generator, optional
+        Seed of the random choices (a non-negative integer); the same seed gives the same feeder.
     v_base_kv, s_base_kva : float, optional
-        Voltage and power bases.
+        Voltage and power bases, in the ranges of :class:`Feeder` (0.001-10,000 kV, 0.001-1e9 kVA).
 
     Returns
     -------
@@ -489,7 +684,8 @@ def radial_feeder(n_buses: int, *, seed=0, v_base_kv: float = 12.66, s_base_kva:
     if n_buses < 2:
         raise ValueError(f"`n_buses` must be at least 2; got {n_buses}.")
     n = int(n_buses)
-    rng = np.random.default_rng(seed)
+    v_base_kv, s_base_kva = _check_bases(v_base_kv, s_base_kva)
+    rng = as_generator(seed, "seed")
     k = np.arange(1, n)
     branch = rng.random(n - 1) >= 0.85
     parent = np.where(branch, np.floor(k * rng.random(n - 1)).astype(np.int64), k - 1)

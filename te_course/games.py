@@ -225,7 +225,10 @@ def _cournot_total(u: np.ndarray, k: np.ndarray) -> float:
     probe = 0.5 * (left + right)
     free = (u - probe > 0) & (u - probe < k)
     capped = u - probe >= k
-    total = (u[free].sum() + k[capped].sum()) / (free.sum() + 1)
+    # Divide before adding: every term is >= 0 and the sum is Q <= max u_i, so no partial sum overflows
+    # (sum(u) / (m + 1) would be inf for u_i near the float range, and the clip below would hide it).
+    m1 = free.sum() + 1
+    total = (u[free] / m1).sum() + (k[capped] / m1).sum()
     return float(np.clip(total, left, right))
 
 
@@ -266,6 +269,11 @@ def cournot_equilibrium(intercept, slope, marginal_costs, *, capacities=None) ->
     -------
     CournotResult
 
+    Raises
+    ------
+    ValueError
+        If the quantities or surpluses exceed the float range (about 1.8e308).
+
     Examples
     --------
     Monopoly and duopoly of ``P = 100 - Q`` with marginal cost 10:
@@ -285,12 +293,22 @@ def cournot_equilibrium(intercept, slope, marginal_costs, *, capacities=None) ->
     """
     a, b = _demand(intercept, slope)
     c, k = _costs_and_capacities(marginal_costs, capacities)
-    u = (a - c) / b
-    total = _cournot_total(u, k)
-    q = np.clip(u - total, 0.0, k)
-    total = float(q.sum())
-    price = a - b * total
-    profits = (price - c) * q
+    with np.errstate(over="ignore", invalid="ignore"):
+        u = (a - c) / b  # inf for a tiny slope: fine when a capacity binds, caught below when none does
+        total = _cournot_total(u, k)
+        q = np.clip(u - total, 0.0, k)
+        total = float(q.sum())
+        price = a - b * total
+        profits = (price - c) * q
+        cs = 0.5 * (b * total) * total  # (a - P) Q / 2: no Q^2, which overflows long before the surplus does
+        welfare = cs + float(profits.sum())
+    if not (np.isfinite(q).all() and np.isfinite(profits).all() and math.isfinite(price) and math.isfinite(welfare)):
+        raise ValueError(
+            f"The Cournot equilibrium leaves the float range (about 1.8e308): with `intercept` = {a:g}, "
+            f"`slope` = {b:g} and `marginal_costs` from {c.min():g} to {c.max():g} the quantities ((a - c_i) / b) "
+            "or the surpluses overflow. Give realistic magnitudes (kW and currency per kWh, or MW and per MWh), "
+            "or finite `capacities`."
+        )
     if total > 0:
         shares = q / total
         concentration = _hhi(q)
@@ -300,7 +318,6 @@ def cournot_equilibrium(intercept, slope, marginal_costs, *, capacities=None) ->
         shares = np.full(q.size, np.nan)
         concentration = math.nan
         elasticity = -math.inf
-    cs = 0.5 * b * total**2
     return CournotResult(
         quantities=q + 0.0,
         price=float(price),
@@ -317,7 +334,7 @@ def cournot_equilibrium(intercept, slope, marginal_costs, *, capacities=None) ->
         lerner=(price - c) / price,
         hhi=concentration,
         consumer_surplus=float(cs),
-        welfare=float(cs + profits.sum()),
+        welfare=float(welfare),
     )
 
 
@@ -522,7 +539,8 @@ def best_response_dynamics(
         prices, integer indices) or any values compared with ``==`` (labels).
     order : {"sequential", "simultaneous"}
     max_iter : int
-        Most rounds played.
+        Most rounds played (memory grows with the rounds actually played,
+        not with ``max_iter``).
     tol : float
         Convergence and cycle tolerance for numeric strategies.
     bounds : (float, float), optional
@@ -571,6 +589,14 @@ def best_response_dynamics(
     if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
         raise ValueError(f"`max_iter` must be a positive integer; got {max_iter!r}.")
     tol = as_positive_float(tol, "tol")
+    for i, f in enumerate(responses):
+        if isinstance(f, _MatrixBestResponse):
+            if f.player != i or n != 2:
+                raise ValueError(
+                    "`best_responses` from matrix_best_responses must be passed as the pair it returns, "
+                    f"row player first; entry {i} is the {('row', 'column')[f.player]} player's."
+                )
+            f.check(start, "initial")
     columns = [f"player {i}" for i in range(n)] if names is None else [str(x) for x in names]
     if len(columns) != n or len(set(columns)) != n:
         raise ValueError(f"`names` must hold {n} different names, one per player; got {names!r}.")
@@ -608,7 +634,9 @@ def _respond(f, profile, i):
 
 def _numeric_dynamics(responses, x, order, max_iter, tol, lo, hi, blowup, columns, stop_at_cycle) -> DynamicsResult:
     n = x.size
-    path = np.empty((max_iter + 1, n))
+    # Rows are added as rounds are played (doubling), never max_iter + 1 up front: max_iter = 10**12
+    # must not ask for terabytes when the dynamics settle in ten rounds.
+    path = np.empty((min(max_iter + 1, 64), n))
     path[0] = x
     changes = [math.nan]
     status, cycle = "max_iter", None
@@ -621,6 +649,8 @@ def _numeric_dynamics(responses, x, order, max_iter, tol, lo, hi, blowup, column
                 new[i] = _respond(f, new.copy(), i)
         else:
             new = np.array([_respond(f, prev.copy(), i) for i, f in enumerate(responses)])
+        if t == path.shape[0]:
+            path = np.concatenate((path, np.empty((min(path.shape[0], max_iter + 1 - t), n))))
         path[t] = new
         with np.errstate(invalid="ignore"):
             step = float(np.max(np.abs(new - prev)))
@@ -752,11 +782,40 @@ class _MatrixBestResponse:
     def __init__(self, payoffs: np.ndarray, player: int):
         self.payoffs, self.player = payoffs, player
 
+    def check(self, profile, name: str) -> tuple[int, int]:
+        """Return (own, other) as indices of the payoff matrix, or raise an error that names ``name``.
+
+        A strategy is an index: 0 to m - 1 for the row player (entry 0 of the
+        profile), 0 to n - 1 for the column player (entry 1).  Negative indices
+        would silently count from the end in numpy, so they are refused.
+        """
+        try:
+            entries = [profile[0], profile[1]]
+            if len(profile) != 2:
+                raise IndexError
+        except (TypeError, IndexError, KeyError):
+            raise ValueError(
+                f"`{name}` must hold two strategies, the row player's index and the column player's; got {profile!r}."
+            ) from None
+        out = []
+        for player, value in enumerate(entries):
+            size, who = self.payoffs.shape[player], ("row", "column")[player]
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+            if ok:
+                ok = math.isfinite(float(value)) and float(value).is_integer() and 0 <= float(value) < size
+            if not ok:
+                raise ValueError(
+                    f"`{name}` entry {player} is {value!r}, but the {who} player's strategies are the indices "
+                    f"0 to {size - 1} of the payoff matrix; give one of them."
+                )
+            out.append(int(value))
+        return (out[0], out[1]) if self.player == 0 else (out[1], out[0])
+
     def __call__(self, profile) -> int:
-        own, other = int(profile[self.player]), int(profile[1 - self.player])
+        own, other = self.check(profile, "profile")
         values = self.payoffs[:, other] if self.player == 0 else self.payoffs[other, :]
         best = values.max()
-        if 0 <= own < values.size and values[own] >= best:
+        if values[own] >= best:
             return own
         return int(np.flatnonzero(values >= best)[0])
 
@@ -764,9 +823,12 @@ class _MatrixBestResponse:
 def matrix_best_responses(payoff_row, payoff_col) -> list:
     """Best-response functions of a finite two-player game, for :func:`best_response_dynamics`.
 
-    Strategies are indices (row ``i``, column ``j``).  A player who is
-    already playing a best response keeps it; otherwise it moves to its best
-    strategy of lowest index.
+    Strategies are indices (row ``i``, column ``j``), from 0: a profile
+    with any other strategy (a negative, too large or fractional index)
+    raises ``ValueError``, and :func:`best_response_dynamics` checks its
+    ``initial`` profile before the first round.  A player who is already
+    playing a best response keeps it; otherwise it moves to its best strategy
+    of lowest index.
 
     Examples
     --------
@@ -800,15 +862,29 @@ def _zone(intercept, slope, line_kw, marginal_cost, price_import) -> tuple[float
     return a, b, f, c, p0
 
 
+_ZONE_ARGS = "`intercept`, `slope`, `line_kw`, `marginal_cost`, `price_import` and the offers (`capacity_kw`, `offers`)"
+
+
 def _zone_table(q: np.ndarray, a, b, f, c, p0) -> pd.DataFrame:
-    d0 = (a - p0) / b
-    demand = np.clip(d0, q - f, q + f)
-    price = a - b * demand
-    imports = demand - q
-    profit = (price - c) * q
-    cs = 0.5 * b * demand**2
-    rent = (price - p0) * imports
-    welfare = a * demand - 0.5 * b * demand**2 - c * q - p0 * imports
+    with np.errstate(over="ignore", invalid="ignore"):
+        d0 = (a - p0) / b  # may be inf for a tiny slope: the clip below is still right
+        demand = np.clip(d0, q - f, q + f)
+        price = a - b * demand
+        imports = demand - q
+        profit = (price - c) * q
+        cs = 0.5 * b * demand**2
+        rent = (price - p0) * imports
+        welfare = a * demand - 0.5 * b * demand**2 - c * q - p0 * imports
+    for values, what in ((price, "price"), (demand, "demand_kw"), (profit, "profit"), (cs, "consumer_surplus"),
+                         (rent, "congestion_rent"), (welfare, "welfare")):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"The two-zone model leaves the float range (about 1.8e308) at the offer {q[i]:g} kW: its {what} "
+                f"is {values[i]}. {_ZONE_ARGS} must be realistic magnitudes; rescale them (kW and currency per "
+                "kWh, or MW and currency per MWh)."
+            )
     state = np.where(q < d0 - f, "import congested", np.where(q > d0 + f, "export congested", "uncongested"))
     return pd.DataFrame(
         {
@@ -867,6 +943,11 @@ def two_zone_outcome(offers_kw, *, intercept, slope, line_kw, marginal_cost, pri
         ``import_kw``, ``profit``, ``consumer_surplus``, ``congestion_rent``,
         ``welfare``, ``line`` (``"import congested"``, ``"uncongested"`` or
         ``"export congested"``).
+
+    Raises
+    ------
+    ValueError
+        If a price or a surplus exceeds the float range (about 1.8e308).
 
     Examples
     --------
@@ -996,6 +1077,12 @@ def withholding(intercept, slope, line_kw, marginal_cost, capacity_kw, *, price_
     -------
     WithholdingResult
 
+    Raises
+    ------
+    ValueError
+        If a price or a surplus, at an offer of the curve, exceeds the float
+        range (about 1.8e308).
+
     Examples
     --------
     ``P = 100 - D``, a 40 kW line, grid price 20, a prosumer with cost 10 and
@@ -1032,7 +1119,18 @@ def withholding(intercept, slope, line_kw, marginal_cost, capacity_kw, *, price_
     pair = _zone_table(np.array([q_best, k]), a, b, f, c, p0)
     best, full = pair.iloc[0], pair.iloc[1]
     d_best, d_full = best["demand_kw"], full["demand_kw"]
-    triangle = (a - p0) * (d_full - d_best) - 0.5 * b * (d_full**2 - d_best**2)
+    # Differences in closed form, not of two large welfares: (a - p0) dD - b/2 (D_K^2 - D*^2), and the
+    # welfare loss is that triangle plus (p0 - c)(K - q*) (see `deadweight_loss`).
+    with np.errstate(over="ignore", invalid="ignore"):
+        triangle = (d_full - d_best) * ((a - p0) - 0.5 * b * (d_full + d_best))
+        welfare_loss = triangle + (p0 - c) * (k - q_best)
+        profit_gain = best["profit"] - full["profit"]
+    for value, what in ((triangle, "deadweight loss"), (welfare_loss, "welfare loss"), (profit_gain, "profit gain")):
+        if not math.isfinite(value):
+            raise ValueError(
+                f"The {what} of withholding leaves the float range (about 1.8e308): {_ZONE_ARGS} must be realistic "
+                "magnitudes; rescale them (kW and currency per kWh, or MW and currency per MWh)."
+            )
     return WithholdingResult(
         offer_kw=q_best,
         capacity_kw=k,
@@ -1044,8 +1142,8 @@ def withholding(intercept, slope, line_kw, marginal_cost, capacity_kw, *, price_
         full_price=float(full["price"]),
         full_profit=float(full["profit"]),
         full_welfare=float(full["welfare"]),
-        profit_gain=float(best["profit"] - full["profit"]),
-        welfare_loss=float(full["welfare"] - best["welfare"]),
+        profit_gain=float(profit_gain),
+        welfare_loss=float(welfare_loss),
         deadweight_loss=float(triangle),
         congested=bool(best["line"] != "uncongested"),
         curve=curve,

@@ -65,13 +65,18 @@ _BANDS = {"2023": (1000.0, 1800.0), "2010": (1500.0, 2500.0), "1992": (1000.0, 1
 
 
 def _shares(quantities, name: str) -> np.ndarray:
-    """Validate non-negative quantities (or shares) and return them as fractions that add up to 1."""
-    q = as_1d_float(quantities, name)
+    """Validate non-negative quantities (or shares) and return them as fractions that add up to 1.
+
+    Divided by the largest entry first, so that the sum neither overflows (entries
+    near 1e308) nor underflows (entries near 1e-320): any finite magnitude works.
+    """
+    q = as_1d_float(quantities, name, allow_bool=False)
     check_nonnegative(q, name, "quantities or shares")
-    total = q.sum()
-    if total <= 0:
+    largest = q.max()
+    if largest <= 0:
         raise ValueError(f"`{name}` adds up to 0; give at least one positive quantity or share.")
-    return q / total
+    q = q / largest
+    return q / q.sum()
 
 
 def hhi(quantities) -> float:
@@ -85,7 +90,8 @@ def hhi(quantities) -> float:
     Parameters
     ----------
     quantities : array_like
-        One non-negative entry per firm, not all zero.
+        One non-negative entry per firm, not all zero (any finite magnitude:
+        the entries are divided by the largest one before they are added).
 
     Returns
     -------
@@ -95,6 +101,8 @@ def hhi(quantities) -> float:
     ------
     ValueError
         For NaN or negative entries, or entries that add up to 0.
+    TypeError
+        For entries that are not real numbers (text, booleans, complex numbers).
 
     Examples
     --------
@@ -228,6 +236,16 @@ def _array_or_float(x: np.ndarray):
     return float(x) if x.ndim == 0 else x
 
 
+def _finite_result(out: np.ndarray, what: str, advice: str) -> np.ndarray:
+    """Raise ``ValueError`` when a result overflowed the floats (a ratio of a huge and a tiny input)."""
+    flat = np.atleast_1d(out)
+    bad = ~np.isfinite(flat)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{what} overflows the floats (entry {i} would be beyond 1.8e308): {advice}.")
+    return out
+
+
 def lerner_index(price, marginal_cost):
     """Lerner index ``L = (P - MC) / P``, the mark-up as a share of the price.
 
@@ -262,7 +280,7 @@ def lerner_index(price, marginal_cost):
     >>> round(L, 4), round(L / (1 - L), 4), round((160 / 7 - 10) / 10, 4)
     (0.5625, 1.2857, 1.2857)
     """
-    p = as_1d_float(price, "price", allow_scalar=True)
+    p = as_1d_float(price, "price", allow_scalar=True, allow_bool=False)
     check_finite(np.atleast_1d(p), "price", "prices")
     if (p <= 0).any():
         i = int(np.flatnonzero(np.atleast_1d(p) <= 0)[0])
@@ -270,15 +288,19 @@ def lerner_index(price, marginal_cost):
             f"`price` must be positive for a Lerner index (it divides by the price); entry {i} is "
             f"{np.atleast_1d(p)[i]}."
         )
-    mc = as_1d_float(marginal_cost, "marginal_cost", allow_scalar=True)
+    mc = as_1d_float(marginal_cost, "marginal_cost", allow_scalar=True, allow_bool=False)
     check_nonnegative(mc, "marginal_cost", "costs")
     try:
-        out = (p - mc) / p
+        with np.errstate(over="ignore"):
+            out = (p - mc) / p
     except ValueError:
         raise ValueError(
             f"`price` (shape {p.shape}) and `marginal_cost` (shape {mc.shape}) must have the same length, "
             "or one of them must be a single number."
         ) from None
+    _finite_result(
+        out, "The Lerner index (P - MC) / P", "`marginal_cost` is too large for so small a `price` (use one unit)"
+    )
     return _array_or_float(out)
 
 
@@ -312,7 +334,7 @@ def demand_elasticity(intercept, slope, price):
     """
     a = as_positive_float(intercept, "intercept")
     as_positive_float(slope, "slope")
-    p = as_1d_float(price, "price", allow_scalar=True)
+    p = as_1d_float(price, "price", allow_scalar=True, allow_bool=False)
     flat = np.atleast_1d(p)
     check_nonnegative(flat, "price", "prices")
     if (flat >= a).any():
@@ -325,7 +347,7 @@ def demand_elasticity(intercept, slope, price):
 
 
 def _elasticity(elasticity) -> np.ndarray:
-    e = as_1d_float(elasticity, "elasticity", allow_scalar=True)
+    e = as_1d_float(elasticity, "elasticity", allow_scalar=True, allow_bool=False)
     flat = np.atleast_1d(e)
     check_finite(flat, "elasticity", "values")
     if (flat >= 0).any():
@@ -371,7 +393,7 @@ def lerner_monopoly(elasticity):
 
 
 def _fractions(shares, name: str = "shares") -> np.ndarray:
-    s = as_1d_float(shares, name)
+    s = as_1d_float(shares, name, allow_bool=False)
     check_nonnegative(s, name, "shares")
     if s.max() > 1 + _SHARE_TOL or s.sum() > 1 + _SHARE_TOL:
         raise ValueError(
@@ -412,7 +434,9 @@ def lerner_cournot(shares, elasticity) -> np.ndarray:
     e = _elasticity(elasticity)
     if e.ndim != 0:
         raise ValueError("`elasticity` must be a single number: the market's elasticity at the equilibrium price.")
-    return s / abs(float(e))
+    with np.errstate(over="ignore"):
+        out = s / abs(float(e))
+    return _finite_result(out, "The Lerner index s_i / |eps|", "`elasticity` is too close to 0")
 
 
 def weighted_lerner(shares, lerner) -> float:
@@ -441,11 +465,17 @@ def weighted_lerner(shares, lerner) -> float:
     s = _fractions(shares)
     if abs(s.sum() - 1) > _SHARE_TOL:
         raise ValueError(f"`shares` must add up to 1 for a weighted average; they add up to {s.sum():g}.")
-    lerner_values = as_1d_float(lerner, "lerner")
+    lerner_values = as_1d_float(lerner, "lerner", allow_bool=False)
     check_finite(lerner_values, "lerner", "values")
     if lerner_values.size != s.size:
         raise ValueError(f"`lerner` has {lerner_values.size} entries and `shares` {s.size}; give one per firm.")
-    return float(np.dot(s, lerner_values))
+    largest = float(np.abs(lerner_values).max())
+    if largest == 0:
+        return 0.0
+    with np.errstate(over="ignore"):  # scaled by the largest value, so that only a result beyond 1.8e308 overflows
+        out = np.dot(s, lerner_values / largest) * largest
+    advice = "the `lerner` values are too large (a Lerner index is at most 1)"
+    return float(_finite_result(np.float64(out), "The weighted Lerner index", advice))
 
 
 def lerner_from_hhi(hhi_value, elasticity) -> float:
@@ -474,4 +504,6 @@ def lerner_from_hhi(hhi_value, elasticity) -> float:
     e = _elasticity(elasticity)
     if e.ndim != 0:
         raise ValueError("`elasticity` must be a single number.")
-    return float(value / 10_000.0 / abs(float(e)))
+    with np.errstate(over="ignore"):
+        out = np.float64(value / 10_000.0) / abs(float(e))
+    return float(_finite_result(out, "The Lerner index HHI / |eps|", "`elasticity` is too close to 0"))

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._validation import as_1d_float, check_fraction, check_nonnegative
+from ._validation import MAX_MAGNITUDE, as_1d_float, as_generator, check_fraction, check_magnitude, check_nonnegative
 
 __all__ = [
     "Outcome",
@@ -126,11 +126,12 @@ class Outcome:
 
 
 def _reports(values, costs) -> tuple[np.ndarray, np.ndarray]:
-    """Validate reported values and costs: 1-D, non-empty, finite, non-negative."""
+    """Validate reported values and costs: 1-D, non-empty, finite, non-negative, at most 1e150."""
     out = []
     for arr, name in ((values, "values"), (costs, "costs")):
-        a = as_1d_float(arr, name)
+        a = as_1d_float(arr, name, allow_bool=False)
         check_nonnegative(a, name, "prices")
+        check_magnitude(a, name, "prices", MAX_MAGNITUDE)
         out.append(a)
     return out[0], out[1]
 
@@ -173,8 +174,13 @@ def _check_outcome(outcome, n_buyers: int, n_sellers: int, who: str = "the mecha
         surplus = float(outcome.budget_surplus)
     except (TypeError, ValueError):
         raise ValueError(f"{who} a `budget_surplus` that is not a number.") from None
+    for field in ("buyer_pays", "seller_gets"):
+        a = np.asarray(getattr(outcome, field), dtype=float)
+        if (np.abs(a) > MAX_MAGNITUDE).any():
+            i = int(np.flatnonzero(np.abs(a) > MAX_MAGNITUDE)[0])
+            raise ValueError(f"{who} `{field}` entry {i} = {a[i]:g}, beyond +-{MAX_MAGNITUDE:g} (use other units).")
     expected = math.fsum(outcome.buyer_pays) - math.fsum(outcome.seller_gets)
-    scale = 1.0 + float(np.abs(outcome.buyer_pays).sum() + np.abs(outcome.seller_gets).sum())
+    scale = float(np.abs(outcome.buyer_pays).sum() + np.abs(outcome.seller_gets).sum())  # relative: any units
     if not abs(surplus - expected) <= _TOL * scale:
         raise ValueError(
             f"{who} `budget_surplus` = {surplus}; expected sum(buyer_pays) - sum(seller_gets) = {expected}."
@@ -298,7 +304,8 @@ def uniform_price(values, costs, *, k: float = 0.5) -> Outcome:
     Parameters
     ----------
     values, costs : array_like
-        Reported values of the buyers and costs of the sellers (non-negative).
+        Reported values of the buyers and costs of the sellers (non-negative,
+        at most 1e150).
     k : float, optional
         Position of the price in the interval, in [0, 1].
 
@@ -340,7 +347,7 @@ def vcg(values, costs) -> Outcome:
     Parameters
     ----------
     values, costs : array_like
-        Reported values and costs (non-negative).
+        Reported values and costs (non-negative, at most 1e150).
 
     Returns
     -------
@@ -382,7 +389,7 @@ def trade_reduction(values, costs) -> Outcome:
     Parameters
     ----------
     values, costs : array_like
-        Reported values and costs (non-negative).
+        Reported values and costs (non-negative, at most 1e150).
 
     Returns
     -------
@@ -431,7 +438,7 @@ def sbba(values, costs) -> Outcome:
     Parameters
     ----------
     values, costs : array_like
-        Reported values and costs (non-negative).
+        Reported values and costs (non-negative, at most 1e150).
 
     Returns
     -------
@@ -527,11 +534,12 @@ def _as_batch(mechanism: Callable) -> Callable:
 def _default_grid(V: np.ndarray, C: np.ndarray) -> np.ndarray:
     """Return the reports to try, one row per market: 0, prices, midpoints, prices +-1e-6 relative.
 
-    Shape ``(m, 8 n)`` for ``n`` reports per market in total.
+    Shape ``(m, 8 n)`` for ``n`` reports per market in total.  A price of 0 moves by
+    1e-12 of the market's largest price, so that the grid is the same in any units.
     """
     P = np.sort(np.concatenate((V, C), axis=1), axis=1)
     mid = (P[:, 1:] + P[:, :-1]) / 2
-    delta = 1e-6 * np.maximum(np.abs(P), 1e-6)
+    delta = 1e-6 * np.maximum(np.abs(P), 1e-6 * np.abs(P).max(axis=1, keepdims=True))
     return np.concatenate((np.zeros((P.shape[0], 1)), P, mid, P - delta, P + delta), axis=1).clip(min=0.0)
 
 
@@ -559,7 +567,7 @@ def _gains(batch, V, C, side_is_buyer, index, G):
     u = u.reshape(m, g)
     best = np.argmax(u, axis=1)
     gain = u[rows, best] - u[:, 0]
-    scale = 1.0 + np.abs(V).max(axis=1) + np.abs(C).max(axis=1)
+    scale = np.abs(V).max(axis=1) + np.abs(C).max(axis=1)  # relative, so that the units do not matter
     truthful = gain <= _TOL * scale
     return np.where(truthful, 0.0, gain), np.where(truthful, own, G[rows, best])
 
@@ -579,13 +587,16 @@ def max_misreport_gain(mechanism, values, costs, *, side: str, index: int, repor
         Its position in ``values`` or ``costs``.
     reports : array_like, optional
         The reports to try.  Default: 0, every reported price, the midpoints of
-        consecutive prices, and every price plus and minus ``1e-6`` of itself.
+        consecutive prices, and every price plus and minus ``1e-6`` of itself
+        (a price of 0 plus ``1e-12`` of the largest price).
 
     Returns
     -------
     gain : float
         Utility at the best report minus utility when truthful; 0 when no
-        report beats the truth (by more than ``1e-9`` of the prices' scale).
+        report beats the truth by more than ``1e-9`` of the prices' scale (the
+        largest value plus the largest cost: relative, so that the answer is
+        the same in any units).
     best_report : float
         The best report found, or the true value/cost when the gain is 0.
 
@@ -610,8 +621,9 @@ def max_misreport_gain(mechanism, values, costs, *, side: str, index: int, repor
     if reports is None:
         G = _default_grid(V[None, :], C[None, :])
     else:
-        R = as_1d_float(reports, "reports")
+        R = as_1d_float(reports, "reports", allow_bool=False)
         check_nonnegative(R, "reports", "prices")
+        check_magnitude(R, "reports", "prices", MAX_MAGNITUDE)
         G = R[None, :]
     gain, best = _gains(batch, V[None, :], C[None, :], side == "buyer", np.array([int(index)]), G)
     return float(gain[0]), float(best[0])
@@ -626,7 +638,7 @@ def _evaluate(batch, V, C, rng, chunk: int = 200) -> dict:
     tb, ts, pays, gets = batch(V, C)
     ub = np.where(tb, V, 0.0) - pays
     us = gets - np.where(ts, C, 0.0)
-    scale = 1.0 + np.maximum(V.max(axis=1), C.max(axis=1))
+    scale = np.maximum(V.max(axis=1), C.max(axis=1))
     surplus = pays.sum(axis=1) - gets.sum(axis=1)
     w = (V * tb).sum(axis=1) - (C * ts).sum(axis=1)
     opt_mk = _sorted_market(V, C)
@@ -731,8 +743,9 @@ def property_table(mechanisms, *, n_instances: int = 1000, n_traders: int = 20, 
         Number of random markets.
     n_traders : int
         Traders per side.
-    seed : int or numpy.random.Generator
-        The source of randomness.
+    seed : None, int or numpy.random.Generator
+        The source of randomness (a non-negative integer, or a Generator to
+        share one stream).
 
     Returns
     -------
@@ -766,7 +779,7 @@ def property_table(mechanisms, *, n_instances: int = 1000, n_traders: int = 20, 
     for name, v in (("n_instances", n_instances), ("n_traders", n_traders)):
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
             raise ValueError(f"`{name}` must be a positive integer; got {v!r}.")
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed, "seed")
     V = rng.random((int(n_instances), int(n_traders)))
     C = rng.random((int(n_instances), int(n_traders)))
     rows, counterexamples = {}, {}

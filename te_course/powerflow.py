@@ -140,6 +140,7 @@ class _Tree:
 
 
 def _tree(feeder: Feeder) -> _Tree:
+    feeder = feeder._checked()
     feeder.check_radial()
     n = feeder.n_buses
     f, t, live = feeder._in_service_arrays()
@@ -182,9 +183,15 @@ def _bus_series(feeder: Feeder, tree: _Tree, by_rank: np.ndarray, name: str) -> 
     return pd.Series(out, index=feeder.buses.index, name=name)
 
 
-def _check_feeder(feeder) -> None:
+def _check_feeder(feeder, name: str = "feeder") -> Feeder:
+    """Return ``feeder`` checked again (its tables may have been edited in place), or raise naming ``name``.
+
+    Callers use the returned feeder: it is ``feeder`` itself unless an edit left
+    a column of another type, in which case it is a normalised copy.
+    """
     if not isinstance(feeder, Feeder):
-        raise TypeError(f"`feeder` must be a te_course Feeder (see te_course.feeders); got {type(feeder).__name__}.")
+        raise TypeError(f"`{name}` must be a te_course Feeder (see te_course.feeders); got {type(feeder).__name__}.")
+    return feeder._checked(name)
 
 
 def _result(feeder, tree, v, angle, s_send, s_recv, loss, iterations, model) -> PowerFlowResult:
@@ -220,8 +227,8 @@ def _result(feeder, tree, v, angle, s_send, s_recv, loss, iterations, model) -> 
 
 
 def _series_impedance_pu(feeder: Feeder, tree: _Tree) -> np.ndarray:
-    ln = feeder.lines.iloc[tree.line_pos]
-    return (ln["r_ohm"].to_numpy() + 1j * ln["x_ohm"].to_numpy()) / feeder.z_base_ohm
+    ln = feeder._checked().lines.iloc[tree.line_pos]
+    return (ln["r_ohm"].to_numpy(dtype=float) + 1j * ln["x_ohm"].to_numpy(dtype=float)) / feeder.z_base_ohm
 
 
 # --------------------------------------------------------------------------- AC
@@ -260,7 +267,8 @@ def ac_power_flow(feeder: Feeder, *, v_source_pu: float = 1.0, tol: float = 1e-8
     ------
     ValueError
         If the in-service network is not radial (the message names the loop)
-        or leaves buses disconnected.
+        or leaves buses disconnected, or the feeder's tables were edited into
+        an invalid state (the message names the table and column).
     ConvergenceError
         If the sweep does not converge within ``max_iter`` sweeps, or a voltage
         collapses: the load is probably beyond the feeder's voltage-stability
@@ -273,7 +281,7 @@ def ac_power_flow(feeder: Feeder, *, v_source_pu: float = 1.0, tol: float = 1e-8
     >>> round(res.total_loss_kw, 1), round(float(res.v_pu.min()), 4), int(res.v_pu.idxmin())
     (202.7, 0.9131, 18)
     """
-    _check_feeder(feeder)
+    feeder = _check_feeder(feeder)
     v0 = as_positive_float(v_source_pu, "v_source_pu")
     tol = as_positive_float(tol, "tol")
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
@@ -374,8 +382,9 @@ def lindistflow(feeder: Feeder, *, v_source_pu: float = 1.0) -> PowerFlowResult:
     Raises
     ------
     ValueError
-        If the network is not radial, or the loads are so large that a squared
-        voltage would be negative.
+        If the network is not radial, the loads are so large that a squared
+        voltage would be negative, or the feeder's tables were edited into an
+        invalid state (the message names the table and column).
 
     Examples
     --------
@@ -384,7 +393,7 @@ def lindistflow(feeder: Feeder, *, v_source_pu: float = 1.0) -> PowerFlowResult:
     >>> round(float(res.v_pu[18]), 4), round(float(res.p_kw[1]), 6)
     (0.9159, 3715.0)
     """
-    _check_feeder(feeder)
+    feeder = _check_feeder(feeder)
     v0 = as_positive_float(v_source_pu, "v_source_pu")
     tree = _tree(feeder)
     n = feeder.n_buses
@@ -414,8 +423,8 @@ def lindistflow(feeder: Feeder, *, v_source_pu: float = 1.0) -> PowerFlowResult:
 
 
 def _dc_parts(network: Feeder):
-    """Positions, reactances and the reduced B matrix of the in-service network."""
-    _check_feeder(network)
+    """Return the checked network, positions, reactances and the reduced B matrix of the in-service network."""
+    network = _check_feeder(network, "network")
     n = network.n_buses
     f, t, live = network._in_service_arrays()
     idx = np.flatnonzero(live)
@@ -431,7 +440,7 @@ def _dc_parts(network: Feeder):
     bbus = (a.T @ sp.diags(b) @ a).tocsc()
     slack = network.buses.index.get_loc(network.substation)
     keep = np.r_[0:slack, slack + 1 : n]
-    return idx, a, b, bbus[keep][:, keep].tocsc(), keep, slack
+    return network, idx, a, b, bbus[keep][:, keep].tocsc(), keep, slack
 
 
 def dc_power_flow(network: Feeder) -> PowerFlowResult:
@@ -457,7 +466,9 @@ def dc_power_flow(network: Feeder) -> PowerFlowResult:
     Raises
     ------
     ValueError
-        If some buses are not connected to the slack bus.
+        If some buses are not connected to the slack bus, or the network's
+        tables were edited into an invalid state (the message names the table
+        and column, e.g. a zero ``x_ohm``).
 
     Examples
     --------
@@ -466,7 +477,7 @@ def dc_power_flow(network: Feeder) -> PowerFlowResult:
     >>> res.p_kw.round(0).tolist()
     [249719.0, 186789.0, -226508.0, -50281.0, -26791.0, -240002.0]
     """
-    idx, a, b, bred, keep, slack = _dc_parts(network)
+    network, idx, a, b, bred, keep, slack = _dc_parts(network)
     n = network.n_buses
     sb = network.s_base_kva
     inj = -network.buses["p_kw"].to_numpy() / sb
@@ -516,6 +527,11 @@ def ptdf(network: Feeder) -> pd.DataFrame:
     pandas.DataFrame
         Lines (all lines; zero rows for lines out of service) x buses.
 
+    Raises
+    ------
+    ValueError
+        As :func:`dc_power_flow`.
+
     Examples
     --------
     >>> from te_course.feeders import pjm5bus
@@ -523,7 +539,7 @@ def ptdf(network: Feeder) -> pd.DataFrame:
     >>> float(m.loc[1, "D"]), round(float(m.loc[1, "B"]), 4)
     (0.0, -0.4759)
     """
-    idx, a, b, bred, keep, slack = _dc_parts(network)
+    network, idx, a, b, bred, keep, slack = _dc_parts(network)
     n = network.n_buses
     x_inv = np.zeros((len(network.lines), n))
     if keep.size:
@@ -541,28 +557,42 @@ def hosting_capacity(feeder: Feeder, bus, *, model: str = "ac", v_max_pu: float 
     Bisection on the PV size between 0 and ``max_kw`` with the chosen model
     (voltages rise with an injection at one bus of a radial feeder, linearly in
     ``v^2`` with LinDistFlow, so bisection finds the crossing).  A size at which
-    the power flow fails (:class:`~te_course.ConvergenceError`: beyond some
-    injection the feeder has no operating point) counts as too large.  The voltage-rise limit is the usual binding
-    constraint of PV hosting capacity on feeders (EPRI, "Distribution feeder
-    hosting capacity: what matters when planning for DER?", 2015).
+    the power flow fails to converge (:class:`~te_course.ConvergenceError`:
+    beyond some injection the feeder has no operating point) counts as too
+    large; any other error (a feeder that is not radial, for instance) is
+    raised.  The voltage-rise limit is the usual binding constraint of PV
+    hosting capacity on feeders (EPRI, "Distribution feeder hosting capacity:
+    what matters when planning for DER?", 2015).
 
     Parameters
     ----------
     feeder : Feeder
+        A radial feeder.
     bus : hashable
-        Where the PV is connected.
+        Where the PV is connected: one bus label.
     model : {"ac", "lindistflow"}
     v_max_pu : float
-        The upper voltage limit.
+        The upper voltage limit (> 0).
     max_kw : float
-        The largest size tried.
+        The largest size tried (finite, > 0).
     tol_kw : float
-        The bisection stops when the bracket is narrower than this.
+        The bisection stops when the bracket is narrower than this; > 0, below
+        ``max_kw`` and at least ``max_kw * 1e-12`` (finer than floating point
+        can resolve, the bisection would never end).
 
     Returns
     -------
     float
-        kW; 0 when even the feeder without PV exceeds ``v_max_pu``.
+        kW; 0 when even the feeder without PV exceeds ``v_max_pu``, ``max_kw``
+        when even ``max_kw`` fits.
+
+    Raises
+    ------
+    ValueError
+        On a bad argument, or a feeder that is not radial.
+    ConvergenceError
+        If the power flow of the feeder without PV does not converge (its
+        loads are beyond what it can carry, so the question has no answer).
 
     Examples
     --------
@@ -571,25 +601,48 @@ def hosting_capacity(feeder: Feeder, bus, *, model: str = "ac", v_max_pu: float 
     >>> bool(ac > ldf)  # LinDistFlow leaves out the losses that pull voltages down: it hits 1.05 sooner
     True
     """
+    feeder = _check_feeder(feeder)
     solvers = {"ac": ac_power_flow, "lindistflow": lindistflow}
-    if model not in solvers:
+    if not isinstance(model, str) or model not in solvers:
         raise ValueError(f"`model` must be 'ac' or 'lindistflow'; got {model!r}.")
-    if bus not in feeder.buses.index:
+    try:
+        known = bus in feeder.buses.index
+    except TypeError:  # unhashable: a list or an array of buses
+        raise TypeError(f"`bus` must be one bus label of the feeder; got {type(bus).__name__} {bus!r}. "
+                        "Call hosting_capacity once per bus.") from None
+    if not known:
         raise ValueError(f"`bus` {bus!r} is not a bus of the feeder.")
+    v_max = as_positive_float(v_max_pu, "v_max_pu")
+    hi = as_positive_float(max_kw, "max_kw")
+    tol = as_positive_float(tol_kw, "tol_kw")
+    if tol >= hi:
+        raise ValueError(f"`tol_kw` ({tol:g}) must be smaller than `max_kw` ({hi:g}); the bisection would not run.")
+    if tol < hi * 1e-12:
+        raise ValueError(f"`tol_kw` ({tol:g}) must be at least `max_kw` * 1e-12 ({hi * 1e-12:g}): floating point "
+                         "cannot resolve a finer bracket. Raise `tol_kw` or lower `max_kw`.")
     solve = solvers[model]
 
     def fits(pv_kw: float) -> bool:
         try:
-            return float(solve(feeder.with_injection(bus, pv_kw)).v_pu.max()) <= v_max_pu
-        except ValueError:  # ConvergenceError included: too much PV for the feeder
+            return float(solve(feeder.with_injection(bus, pv_kw)).v_pu.max()) <= v_max
+        except ConvergenceError:  # no operating point: too much PV for the feeder (other errors propagate)
             return False
 
-    if not fits(0.0):
+    try:
+        base = solve(feeder)
+    except ConvergenceError as exc:
+        raise ConvergenceError(
+            f"hosting_capacity: the power flow of {feeder.name!r} without PV does not converge, so there is no "
+            f"operating point to add PV to ({exc}).", iterations=exc.iterations, history=exc.history,
+        ) from exc
+    if float(base.v_pu.max()) > v_max:
         return 0.0
-    lo, hi = 0.0, float(max_kw)
     if fits(hi):
         return hi
-    while hi - lo > tol_kw:
+    lo = 0.0
+    for _ in range(64):  # log2(1e12) < 40 halvings reach tol_kw >= max_kw * 1e-12
+        if hi - lo <= tol:
+            break
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if fits(mid) else (lo, mid)
     return lo

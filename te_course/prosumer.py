@@ -69,14 +69,15 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cvxpy as cp
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ._solvers import solve_quietly
-from ._validation import SolverError, as_1d_float, check_finite, check_nonnegative
+from ._validation import SolverError, as_1d_float, as_generator, check_finite, check_nonnegative
 
 __all__ = [
     "PV",
@@ -108,6 +109,8 @@ def _scalar(value, name: str, owner: str, *, nonnegative: bool = True) -> float:
         v = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"{owner}: `{name}` must be a number; got {value!r}.") from None
+    except OverflowError:  # an integer beyond the float range
+        raise ValueError(f"{owner}: `{name}` must be finite; got an integer too large for a float.") from None
     if not math.isfinite(v):
         raise ValueError(f"{owner}: `{name}` must be finite; got {value!r}.")
     if nonnegative and v < 0:
@@ -124,9 +127,19 @@ def _efficiency(value, name: str, owner: str) -> float:
     return v
 
 
+def _is_scalar(value) -> bool:
+    """Whether ``value`` is a single number-like item (False for ragged nested lists, which np.ndim rejects)."""
+    if isinstance(value, (str, bytes)):
+        return False
+    try:
+        return np.ndim(value) == 0
+    except ValueError:  # a ragged list: as_1d_float says what is wrong with it, naming the argument
+        return False
+
+
 def _profile(value, name: str, owner: str, *, nonnegative: bool = True):
     """Read a scalar (returned as float) or a 1-D array of finite values."""
-    if np.ndim(value) == 0 and not isinstance(value, (str, bytes)):
+    if _is_scalar(value):
         return _scalar(value, name, owner, nonnegative=nonnegative)
     arr = as_1d_float(value, name)
     label = f"{owner}: `{name}`" if owner else name
@@ -154,7 +167,7 @@ def _broadcast(value, name: str, n: int, owner: str) -> np.ndarray:
 
 def _prices(value, name: str, n: int) -> np.ndarray:
     """Read a price series: scalar or length ``n``, finite (negative prices are allowed)."""
-    if np.ndim(value) == 0 and not isinstance(value, (str, bytes)):
+    if _is_scalar(value):
         return np.full(n, _scalar(value, name, "schedule", nonnegative=False))
     arr = as_1d_float(value, name)
     check_finite(arr, name, "prices")
@@ -466,6 +479,8 @@ class Prosumer:
     ValueError
         On duplicate device names, names that clash with the table's columns,
         or a profile whose length is not ``T``.
+    TypeError
+        If ``devices`` is not a sequence of PV, Battery, EV or FlexibleLoad.
 
     Examples
     --------
@@ -484,7 +499,18 @@ class Prosumer:
         object.__setattr__(self, "base_load_kw", base)
         if isinstance(self.devices, _DEVICE_TYPES):
             object.__setattr__(self, "devices", (self.devices,))
-        devices = tuple(self.devices)
+        if isinstance(self.devices, (str, bytes, dict)):
+            devices = None
+        else:
+            try:
+                devices = tuple(self.devices)
+            except TypeError:
+                devices = None
+        if devices is None:
+            raise TypeError(
+                "`devices` must be a list of PV, Battery, EV or FlexibleLoad objects (an empty list for none); "
+                f"got {type(self.devices).__name__} {self.devices!r}."
+            )
         object.__setattr__(self, "devices", devices)
         n = base.size
         seen: dict[str, str] = {}
@@ -591,7 +617,7 @@ def _devices(
     load = 0
     objective = 0
     model_batteries, model_pvs, model_evs, model_flexes, binaries = [], [], [], [], {}
-    step_diff = np.eye(n) - np.eye(n, k=-1)  # (D p)_t = p_t - p_{t-1}, p_{-1} = 0
+    step_diff = sp.eye(n, format="csr") - sp.eye(n, k=-1, format="csr")  # (D p)_t = p_t - p_{t-1}, p_{-1} = 0
     for b in batteries:
         c = cp.Variable(n, nonneg=True, name=f"{b.name}_charge_kw")
         d = cp.Variable(n, nonneg=True, name=f"{b.name}_discharge_kw")
@@ -666,10 +692,35 @@ def _build(
 
 
 def _solve(problem: cp.Problem, solver) -> None:
+    if solver is not None and not isinstance(solver, str):
+        raise TypeError(f"`solver` must be a cvxpy solver name such as 'HIGHS', or None; got {solver!r}.")
     try:
         solve_quietly(problem, solver=solver or _DEFAULT_SOLVER)
     except cp.error.SolverError as exc:
         raise SolverError(f"The self-scheduling problem could not be solved ({exc}); try another `solver`.") from None
+    except ValueError:  # cvxpy cannot read what the solver returned ("Cannot unpack invalid solution")
+        raise SolverError(
+            f"The solver {solver or _DEFAULT_SOLVER} stopped without a solution of the self-scheduling problem: its "
+            "numbers are probably too large or too far apart for it. Keep the powers (kW) and the prices (per kWh) "
+            "within a few orders of magnitude of each other, or try another `solver`."
+        ) from None
+
+
+def _cost_scale(*arrays) -> float:
+    """Return a power of two to multiply the cost coefficients by, so that the solver can read them; usually 1.
+
+    Multiplying every cost coefficient by a power of two is exact in floating
+    point and changes neither the optimal schedule nor its feasibility.  HiGHS
+    takes a cost of 1e20 or more as infinite and one below its tolerances
+    (about 1e-7) as zero, so a largest coefficient above 1e9 is brought to about
+    1e6 and one below 1e-6 to about 1; in between nothing changes.
+    """
+    m = max((float(np.max(np.abs(a))) for a in arrays if np.size(a)), default=0.0)
+    if m == 0.0 or 1e-6 <= m <= 1e9:
+        return 1.0
+    exponent = math.frexp(m)[1]  # m is about 2**exponent
+    target = 20 if m > 1e9 else 0
+    return math.ldexp(1.0, min(max(target - exponent, -1000), 1000))
 
 
 def _clean(v) -> np.ndarray:
@@ -684,8 +735,10 @@ def _dual(constraint, sign: float = 1.0) -> np.ndarray:
     return _clean(sign * np.asarray(value, dtype=float))
 
 
-def _result(model: _Model, *, n, dt, base, buy, sell, throughput, utilities, duals_model=None, status="optimal"):
-    """Read the solved model into a :class:`Schedule`."""
+@np.errstate(over="ignore", invalid="ignore")  # an overflowing cost is checked below and explained
+def _result(model: _Model, *, n, dt, base, buy, sell, throughput, utilities, duals_model=None, status="optimal",
+            cost_scale=1.0):
+    """Read the solved model into a :class:`Schedule` (``cost_scale``: what the model's costs were multiplied by)."""
     imp, exp = _clean(model.imp.value), _clean(model.exp.value)
     cols = {
         "base_load_kw": base,
@@ -721,6 +774,13 @@ def _result(model: _Model, *, n, dt, base, buy, sell, throughput, utilities, dua
         fv = _clean(f.value)
         cols[f"{name}_kw"] = fv
         step_cost = step_cost - utilities[name] * fv * dt
+    total = float(np.sum(step_cost))
+    if not (np.all(np.isfinite(step_cost)) and math.isfinite(total)):
+        raise ValueError(
+            "The schedule's cost leaves the float range (about 1.8e308): `buy_price`, `sell_price`, "
+            "`throughput_cost` or the utilities times the powers are too large. Give them in a larger currency "
+            "unit (thousands, millions)."
+        )
     cols["step_cost"] = step_cost
     index = pd.RangeIndex(n, name="step")
     table = pd.DataFrame(cols, index=index)
@@ -728,15 +788,15 @@ def _result(model: _Model, *, n, dt, base, buy, sell, throughput, utilities, dua
     dm = duals_model if duals_model is not None else model
     # cvxpy's dual of ``import - export == base + ...`` is -d(cost)/d(base) (cost per kW of
     # the step); minus it over dt_h is the cost of one more kWh consumed in that step.
-    dual_cols = {"balance": _dual(dm.balance, -1.0 / dt)}
+    dual_cols = {"balance": _dual(dm.balance, -1.0 / dt) / cost_scale}
     for name, *_, duals in dm.batteries:
         for key, con in duals.items():
-            dual_cols[f"{name}_{key}"] = _dual(con)
+            dual_cols[f"{name}_{key}"] = _dual(con) / cost_scale
     duals = pd.DataFrame(dual_cols, index=index)
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=3)
     return Schedule(
-        cost=float(step_cost.sum()),
+        cost=total,
         table=table,
         duals=duals,
         simultaneous=simultaneous,
@@ -860,8 +920,8 @@ def _diagnose(build, families, solver) -> str:
     for fam in families:
         trial = build(frozenset([fam]))
         try:
-            trial.problem.solve(solver=solver or _DEFAULT_SOLVER)
-        except cp.error.SolverError:
+            solve_quietly(trial.problem, solver=solver or _DEFAULT_SOLVER)
+        except (cp.error.SolverError, ValueError):
             continue
         if trial.problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
             culprits.append(_FAMILIES[fam])
@@ -932,7 +992,8 @@ def schedule(
     ValueError
         Non-finite prices, wrong lengths, an EV that cannot receive its energy,
         a shiftable load whose energy does not fit its limits, a battery that
-        cannot reach ``soc_end_kwh``.
+        cannot reach ``soc_end_kwh``, or prices so large that the cost leaves
+        the float range.
     SolverError
         The solver failed or the problem is infeasible; the message names the
         constraint families that make it so.
@@ -954,6 +1015,10 @@ def schedule(
     """
     if not isinstance(prosumer, Prosumer):
         raise TypeError(f"`prosumer` must be a Prosumer; got {type(prosumer).__name__}.")
+    if not isinstance(exclusive, (bool, np.bool_)):
+        raise TypeError(f"`exclusive` must be True or False; got {exclusive!r}.")
+    if solver is not None and not isinstance(solver, str):
+        raise TypeError(f"`solver` must be a cvxpy solver name such as 'HIGHS', or None; got {solver!r}.")
     n = prosumer.n_steps
     dt = _scalar(dt_h, "dt_h", "schedule")
     if dt <= 0:
@@ -985,12 +1050,15 @@ def schedule(
     utilities = {fl.name: _broadcast(fl.utility, "utility", n, f"FlexibleLoad {fl.name!r}") for fl in flexes}
     specs = [_spec(b) for b in batteries]
     exclusive = bool(exclusive) and bool(specs)
+    # the solver sees the costs times a power of two that brings them near 1 (exact; same optimum)
+    scale = _cost_scale(buy, sell, np.array([throughput]), *utilities.values())
+    flexes_model = flexes if scale == 1.0 else [replace(fl, utility=utilities[fl.name] * scale) for fl in flexes]
 
     def build(relax=frozenset(), *, milp=exclusive, z_fixed=None):
         return _build(
-            n, dt, prosumer.base_load_kw, buy, sell, batteries=specs, pvs=pvs, evs=evs, flexes=flexes,
-            throughput=throughput, exclusive=milp, z_fixed=z_fixed, import_max=import_max, export_max=export_max,
-            relax=relax,
+            n, dt, prosumer.base_load_kw, buy * scale, sell * scale, batteries=specs, pvs=pvs, evs=evs,
+            flexes=flexes_model, throughput=throughput * scale, exclusive=milp, z_fixed=z_fixed,
+            import_max=import_max, export_max=export_max, relax=relax,
         )
 
     model = build()
@@ -1020,7 +1088,7 @@ def schedule(
         _solve(duals_model.problem, solver)
     return _result(
         model, n=n, dt=dt, base=prosumer.base_load_kw.copy(), buy=buy, sell=sell, throughput=throughput,
-        utilities=utilities, duals_model=duals_model, status=status,
+        utilities=utilities, duals_model=duals_model, status=status, cost_scale=scale,
     )
 
 
@@ -1102,7 +1170,7 @@ def example_day(*, seed=None) -> pd.DataFrame:
     pv[(h <= 6) | (h >= 18)] = 0.0  # exact zeros at night (sin(pi) is 1e-16, not 0)
     load = 0.3 + 0.55 * _bump(h, 7.5, 1.2) + 1.1 * _bump(h, 19.5, 2)
     if seed is not None:
-        rng = np.random.default_rng(seed)
+        rng = as_generator(seed)
         buy = np.maximum(buy * (1 + 0.05 * rng.standard_normal(24)), sell)
         load = np.clip(load * (1 + 0.1 * rng.standard_normal(24)), 0.0, None)
         pv = pv * (1 - 0.2 * rng.uniform(size=24))
@@ -1143,8 +1211,8 @@ class BatteryProblem:
     """
 
     def __init__(self, n_steps: int, *, dt_h: float = 1.0):
-        if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 1:
-            raise ValueError(f"`n_steps` must be a positive integer; got {n_steps!r}.")
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or not 1 <= n_steps <= 100_000:
+            raise ValueError(f"`n_steps` must be a positive integer; got {n_steps!r} (at most 100,000 steps).")
         dt = _scalar(dt_h, "dt_h", "BatteryProblem")
         if dt <= 0:
             raise ValueError(f"BatteryProblem: `dt_h` must be positive; got {dt_h!r}.")

@@ -42,7 +42,6 @@ the real feeder.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -57,6 +56,7 @@ from ._validation import (
     TeCourseError,
     as_1d_float,
     as_finite_float,
+    as_generator,
     as_positive_float,
     check_finite,
 )
@@ -122,8 +122,11 @@ def _placed(prosumers, feeder: Feeder) -> list[tuple[object, Prosumer]]:
 def _horizon(price_substation, load_profile, pairs, fixed_kw) -> int:
     lengths = {}
     for name, value in (("price_substation", price_substation), ("load_profile", load_profile)):
-        if value is not None and np.ndim(value) == 1:
-            lengths[f"`{name}`"] = len(value)
+        if value is None:
+            continue
+        arr = as_1d_float(value, name, allow_scalar=True)  # names the argument if it is ragged or not numbers
+        if arr.ndim == 1:
+            lengths[f"`{name}`"] = arr.size
     for _, p in pairs:
         lengths[f"prosumer {p.name!r}"] = p.n_steps
     if fixed_kw is not None:
@@ -377,11 +380,15 @@ class _DayModel:
     def solve(self):
         try:
             solve_quietly(self.problem, solver=cp.CLARABEL, **_SOLVER_OPTIONS)
-        except cp.error.SolverError:
+        except (cp.error.SolverError, ValueError):  # ValueError: cvxpy could not read the solver's answer
             try:  # tight tolerances can stall on badly scaled data: retry with Clarabel's defaults
                 solve_quietly(self.problem, solver=cp.CLARABEL)
-            except cp.error.SolverError as exc:
-                raise SolverError(f"The day-ahead OPF could not be solved ({exc}).") from None
+            except (cp.error.SolverError, ValueError):
+                raise SolverError(
+                    "The solver Clarabel failed on the day-ahead OPF: its numbers are probably too large or too far "
+                    "apart for it. Keep the prices (per kWh), the loads (kW) and `voll` within a few orders of "
+                    "magnitude of each other."
+                ) from None
         status = self.problem.status
         if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
             raise TeCourseError(
@@ -608,7 +615,7 @@ def evaluate_day(feeder: Feeder, net_load_kw: pd.DataFrame, net_load_kvar: pd.Da
     >>> round(float(flows.v_pu.iloc[0][18]), 4), round(float(flows.loss_kw.iloc[0]), 2)
     (0.9131, 202.68)
     """
-    _check_feeder(feeder)
+    feeder = _check_feeder(feeder)
     if not isinstance(net_load_kw, pd.DataFrame):
         raise TypeError("`net_load_kw` must be a DataFrame with one row per step and one column per bus.")
     T = len(net_load_kw)
@@ -981,6 +988,9 @@ class EVFleet:
         return self.counts.copy()
 
 
+_MAX_CARS_PER_BUS = 1e9
+
+
 def ev_fleet(feeder: Feeder, penetration: float, *, share_responsive: float = 1.0, kw_per_household: float = 2.0,
              p_max_kw: float = 3.7, e_need_kwh: float = 10.0, arrival_step: int = 18, departure_step: int = 7,
              n_steps: int = 24, eta: float = 0.9) -> EVFleet:
@@ -1011,6 +1021,14 @@ def ev_fleet(feeder: Feeder, penetration: float, *, share_responsive: float = 1.
     -------
     EVFleet
 
+    Raises
+    ------
+    TypeError
+        If ``penetration`` is not one number (a list of penetrations, for instance).
+    ValueError
+        If a number is out of range, or ``penetration`` puts more than 1e9 cars
+        at one bus.
+
     Examples
     --------
     >>> from te_course.feeders import ieee33
@@ -1022,9 +1040,12 @@ def ev_fleet(feeder: Feeder, penetration: float, *, share_responsive: float = 1.
     """
     from ._validation import check_fraction
 
-    _check_feeder(feeder)
-    pen = float(as_1d_float(penetration, "penetration", allow_scalar=True))
-    if not (math.isfinite(pen) and pen >= 0):
+    feeder = _check_feeder(feeder)
+    if as_1d_float(penetration, "penetration", allow_scalar=True).ndim != 0:
+        raise TypeError(f"`penetration` must be one number (cars per household); got {penetration!r}. "
+                        "Call ev_fleet once per penetration.")
+    pen = as_finite_float(penetration, "penetration")
+    if pen < 0:
         raise ValueError(f"`penetration` must be a number >= 0 (cars per household); got {penetration!r}.")
     share = check_fraction(share_responsive, "share_responsive")
     kw_hh = as_positive_float(kw_per_household, "kw_per_household")
@@ -1043,7 +1064,17 @@ def ev_fleet(feeder: Feeder, penetration: float, *, share_responsive: float = 1.
     car = EV(avail, e_need_kwh, p_max_kw, eta=eta, name="ev")
     one = uncontrolled_charging(car, arrival_step=int(arrival_step))
     loads = feeder.buses["p_kw"].clip(lower=0.0)
-    counts = np.rint(pen * loads.to_numpy() / kw_hh).astype(int)
+    with np.errstate(over="ignore"):
+        cars = np.rint(pen * loads.to_numpy() / kw_hh)
+    if not np.all(cars <= _MAX_CARS_PER_BUS):  # also catches inf
+        i = int(np.argmax(cars))
+        bus = _label(feeder.buses.index[i])
+        raise ValueError(
+            f"`penetration` = {pen:g} cars per household puts {cars[i]:.3g} cars at bus {bus!r} "
+            f"(with `kw_per_household` = {kw_hh:g}); at most {_MAX_CARS_PER_BUS:.0e} per bus can be modelled. "
+            "A realistic penetration is below 3."
+        )
+    counts = cars.astype(int)
     responsive = np.rint(share * counts).astype(int)
     uncontrolled = counts - responsive
     prosumers = {}
@@ -1064,8 +1095,18 @@ def rate_lines(feeder: Feeder, *, load_scale: float = 1.0, margin: float = 1.25)
     The IEEE 33-bus data (Baran and Wu 1989) carry no thermal ratings.  For
     teaching, each line is rated as a planner sizing the feeder for today's
     peak with some headroom would: ``s_max_kva = margin * |S|`` of the AC power
-    flow at ``load_scale`` times the loads, rounded to 10 kVA.  This is an
-    assumption, not data.
+    flow at ``load_scale`` times the loads, rounded to 10 kVA and at least
+    10 kVA (a line that carries nothing at that load still gets a rating, as
+    :class:`~te_course.feeders.Feeder` requires ratings > 0).  Lines out of
+    service are left unrated (NaN).  This is an assumption, not data.
+
+    Raises
+    ------
+    ValueError
+        If ``load_scale`` or ``margin`` is not a positive number, or ``margin``
+        is so large that a rating leaves the float range.
+    ConvergenceError
+        If the AC power flow at ``load_scale`` times the loads does not converge.
 
     Examples
     --------
@@ -1074,14 +1115,23 @@ def rate_lines(feeder: Feeder, *, load_scale: float = 1.0, margin: float = 1.25)
     >>> float(rated.lines.loc[1, "s_max_kva"])  # 1.25 x 4,613 kVA on the substation's line
     5770.0
     """
-    _check_feeder(feeder)
+    feeder = _check_feeder(feeder)
     k = as_positive_float(load_scale, "load_scale")
     mar = as_positive_float(margin, "margin")
-    res = ac_power_flow(feeder.scale_loads(k))
-    rated = feeder.copy()
+    try:
+        scaled = feeder.scale_loads(k)
+    except ValueError as exc:
+        raise ValueError(f"`load_scale` = {k:g} cannot scale the loads of {feeder.name!r}: {exc}") from None
+    res = ac_power_flow(scaled)
     s = np.hypot(res.p_kw.to_numpy(), res.q_kvar.to_numpy())
-    rated.lines["s_max_kva"] = np.where(rated.lines["in_service"], np.round(mar * s, -1), np.nan)
-    return rated
+    with np.errstate(over="ignore"):
+        rating = np.maximum(np.round(mar * s, -1), 10.0)
+    lines = feeder.lines.copy()
+    in_service = lines["in_service"].to_numpy(dtype=bool)
+    if not np.all(np.isfinite(rating[in_service])):
+        raise ValueError(f"`margin` = {mar:g} times the line flows leaves the float range; give a margin such as 1.25.")
+    lines["s_max_kva"] = np.where(in_service, rating, np.nan)
+    return feeder._replace(lines=lines)
 
 
 @dataclass(frozen=True, eq=False)
@@ -1229,7 +1279,7 @@ def example_feeder_day(*, n_prosumers: int = 8, seed=0) -> dict:
 
     if isinstance(n_prosumers, bool) or not isinstance(n_prosumers, (int, np.integer)) or not 0 <= n_prosumers <= 32:
         raise ValueError(f"`n_prosumers` must be an integer between 0 and 32; got {n_prosumers!r}.")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_generator(seed)
     hours = np.arange(24)
     load = 0.45 + 0.5 * np.exp(-0.5 * ((hours - 19) / 3) ** 2)
     base_day = example_day()

@@ -356,7 +356,7 @@ def n_minus_1(feeder: Feeder, *, v_min_pu: float = 0.95, v_max_pu: float = 1.05,
     >>> res.table.loc[1, "violations"]
     'load shed: 3715 kW at bus(es) [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13] and 20 more'
     """
-    _check_feeder(feeder)
+    feeder = _check_feeder(feeder)
     v_min = as_positive_float(v_min_pu, "v_min_pu")
     v_max = as_positive_float(v_max_pu, "v_max_pu")
     if v_min >= v_max:
@@ -1115,9 +1115,14 @@ class FeederAttackResult:
 
 
 def _fake_offers(fake, ders: pd.DataFrame) -> pd.DataFrame:
-    """Return the offers the operator receives: ``ders`` with the compromised DERs' rows replaced by ``fake``."""
+    """Return the offers the operator receives: ``ders`` with the compromised DERs' rows replaced by ``fake``.
+
+    Every value given must be a finite number: a NaN is an error, not "unchanged" (leave the key out of a
+    DER's dict to keep its true value; a DataFrame must fill every cell).
+    """
     if isinstance(fake, pd.DataFrame):
-        table = fake
+        offers = [(label, dict(row.items())) for label, row in fake.iterrows()]
+        columns = list(fake.columns)
     elif isinstance(fake, Mapping):
         bad = [label for label, offer in fake.items() if not isinstance(offer, Mapping)]
         if bad:
@@ -1125,26 +1130,26 @@ def _fake_offers(fake, ders: pd.DataFrame) -> pd.DataFrame:
                 f"`fake` must map DER labels to dicts such as {{'p_max_kw': 2000.0, 'price': 0.0}}; the entry for "
                 f"{_label(bad[0])!r} is not a dict."
             )
-        table = pd.DataFrame.from_dict(dict(fake), orient="index")
+        offers = [(label, dict(offer)) for label, offer in fake.items()]
+        columns = list(dict.fromkeys(col for _, offer in offers for col in offer))
     else:
         raise TypeError(
             f"`fake` must be a dict {{der label: {{'p_max_kw': ..., 'price': ...}}}} or a DataFrame indexed by DER "
             f"label; got {type(fake).__name__}."
         )
-    if len(table) == 0:
+    if len(offers) == 0:
         raise ValueError("`fake` is empty; name at least one compromised DER (a label of `ders`).")
     allowed = {"p_max_kw", "price", "p_min_kw"}
-    extra = [c for c in table.columns if c not in allowed]
+    extra = [c for c in columns if c not in allowed]
     if extra:
         raise ValueError(f"`fake` has the column(s) {extra}; a false offer can change only {sorted(allowed)}.")
     reported = ders.copy()
-    for label, row in table.iterrows():
+    for label, offer in offers:
         if label not in ders.index:
             raise ValueError(f"`fake` names the DER {_label(label)!r}, which is not a label of `ders` "
                              f"({[_label(i) for i in ders.index]}).")
-        for col, value in row.items():
-            if pd.isna(value) and not isinstance(value, str):
-                continue
+        for col, value in offer.items():
+            # a NaN is rejected here (it was once skipped silently)
             reported.loc[label, col] = as_finite_float(value, f"fake[{_label(label)!r}][{col!r}]")
     check_nonnegative(reported["p_max_kw"].to_numpy(), "fake['p_max_kw']", "powers")
     bad = (reported["p_min_kw"] > reported["p_max_kw"]).to_numpy()
@@ -1242,7 +1247,9 @@ def false_offer_on_feeder(feeder: Feeder, ders, *, fake, price_substation: float
     fake : dict or pandas.DataFrame
         The false offers, by DER label (a row label of ``ders``): e.g.
         ``{0: {"p_max_kw": 2000.0, "price": 0.055}}``; columns among
-        ``p_max_kw``, ``price``, ``p_min_kw``.
+        ``p_max_kw``, ``price``, ``p_min_kw``.  A column left out of a DER's
+        dict keeps its true value; every value given (every cell of a
+        DataFrame) must be a finite number.
     price_substation : float
         Price of energy at the substation, currency per kWh.
     v_min_pu, v_max_pu : float, optional
@@ -1296,7 +1303,7 @@ def false_offer_on_feeder(feeder: Feeder, ders, *, fake, price_substation: float
     >>> res.table["secure"].tolist(), round(res.damage_removed["voltage"], 6)
     ([True, False, True, True], 1.0)
     """
-    _check_feeder(feeder)
+    feeder = _check_feeder(feeder)
     true = _check_ders(ders, feeder)
     if len(true) == 0:
         raise ValueError("`ders` is empty; the attack needs at least one DER (a row of `ders`).")

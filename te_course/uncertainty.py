@@ -41,7 +41,14 @@ import numpy as np
 import pandas as pd
 
 from ._solvers import solve_quietly
-from ._validation import SolverError, as_1d_float, as_positive_float, check_finite, check_nonnegative
+from ._validation import (
+    SolverError,
+    as_1d_float,
+    as_generator,
+    as_positive_float,
+    check_finite,
+    check_nonnegative,
+)
 from .prosumer import Battery, Prosumer, _check_bounded, _clean, _prices
 
 __all__ = [
@@ -541,12 +548,19 @@ def pv_scenarios(forecast_kw, n_scenarios: int, *, error_std: float = 0.25, auto
         ``rho`` in [0, 1).
     p_max_kw : float, optional
         The inverter's rating: no scenario exceeds it.
-    seed : int or numpy.random.Generator
-        Randomness only through this.
+    seed : None, int or numpy.random.Generator
+        Randomness only through this (a Generator is used as is; see
+        :func:`te_course._validation.as_generator`).
 
     Returns
     -------
     numpy.ndarray, shape (n_scenarios, n_steps)
+
+    Raises
+    ------
+    ValueError
+        If a scenario exceeds the float range (about 1.8e308) and no
+        ``p_max_kw`` caps it.
 
     Examples
     --------
@@ -568,11 +582,22 @@ def pv_scenarios(forecast_kw, n_scenarios: int, *, error_std: float = 0.25, auto
     if not 0.0 <= rho < 1.0:
         raise ValueError(f"`autocorrelation` must lie in [0, 1); got {autocorrelation!r}.")
     cap = np.inf if p_max_kw is None else as_positive_float(p_max_kw, "p_max_kw")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    z = rng.standard_normal((int(n_scenarios), forecast.size)) * sigma
-    e = np.empty_like(z)
+    rng = as_generator(seed, "seed")
+    z = rng.standard_normal((int(n_scenarios), forecast.size))
+    e = np.empty_like(z)  # the AR(1) error for sigma = 1 (moderate numbers), scaled by sigma below
     e[:, 0] = z[:, 0]
     scale = math.sqrt(1.0 - rho * rho)
     for t in range(1, forecast.size):
         e[:, t] = rho * e[:, t - 1] + scale * z[:, t]
-    return np.clip(forecast[None, :] * (1.0 + e), 0.0, cap)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # Beyond the float range sigma e, then the product, is +-inf (never NaN), which the clip to
+        # [0, p_max_kw] maps to the right answer, unless there is no p_max_kw; the night stays 0.
+        pv = np.clip(np.where(forecast[None, :] > 0, forecast[None, :] * (1.0 + sigma * e), 0.0), 0.0, cap)
+    if not np.isfinite(pv).all():
+        s, t = (int(v) for v in np.argwhere(~np.isfinite(pv))[0])
+        raise ValueError(
+            f"Scenario {s} at step {t} leaves the float range (about 1.8e308): `forecast_kw` ({forecast[t]:g} kW) "
+            f"times 1 plus an error of `error_std` = {sigma:g} overflows. Give PV outputs in kW and a relative "
+            "error_std of order 0.1-1, or a `p_max_kw`."
+        )
+    return pv

@@ -18,7 +18,9 @@ The references are written here, not taken from the package:
 import itertools
 import math
 import re
+from fractions import Fraction
 
+import cvxpy as cp
 import numpy as np
 import pandas as pd
 import pytest
@@ -928,3 +930,267 @@ def test_random_orders_rejects_bad_sizes(n_buyers, n_sellers, name, shown):
 def test_random_orders_names_non_numeric_size(n_buyers):
     with pytest.raises((TypeError, ValueError), match="`n_buyers`"):
         random_orders(n_buyers, 3)
+
+
+# --------------------------------------------------------------------------- issue 14: sizes, magnitudes, bad input
+
+
+def exact_merit_order(bid_p, bid_q, ask_p, ask_q):
+    """The textbook merit order in exact rational arithmetic (no rounding, no tolerance).
+
+    Q = max over order prices p of min(D(p), S(p)); each side is filled best price level first,
+    a partly filled level pro rata.  Returns (quantity, buyer_fills, seller_fills, interval) as
+    Fractions; the interval by its definition in the module docstring, None when nothing trades.
+    """
+    bq, aq = [Fraction(float(q)) for q in bid_q], [Fraction(float(q)) for q in ask_q]
+    bp, ap = [float(p) for p in bid_p], [float(p) for p in ask_p]
+    zero = Fraction(0)
+    quantity = max(
+        min(sum((q for b, q in zip(bp, bq) if b >= p), zero), sum((q for a, q in zip(ap, aq) if a <= p), zero))
+        for p in set(bp) | set(ap)
+    )
+
+    def fill(prices, quantities, best_first):
+        out, left = [zero] * len(prices), quantity
+        for level in sorted(set(prices), reverse=best_first):
+            at = [i for i, p in enumerate(prices) if p == level]
+            total = sum((quantities[i] for i in at), zero)
+            take = min(total, left)
+            for i in at:
+                out[i] = quantities[i] * take / total
+            left -= take
+        return out
+
+    bf, sf = fill(bp, bq, True), fill(ap, aq, False)
+    if quantity == 0:
+        return quantity, bf, sf, None
+    lo = max([a for a, f in zip(ap, sf) if f > 0] + [b for b, f, q in zip(bp, bf, bq) if f < q])
+    hi = min([b for b, f in zip(bp, bf) if f > 0] + [a for a, f, q in zip(ap, sf, aq) if f < q])
+    return quantity, bf, sf, (lo, hi)
+
+
+def binary_books(max_orders=6):
+    """Orders whose quantities span 12 orders of magnitude and add up exactly in floating point.
+
+    m * 2**e with m in 1..7 and e in -20..20: every partial sum is exact (53 bits hold them), so the
+    float clearing can be compared with the rational one without a tolerance on which orders trade.
+    """
+    prices = st.integers(-2, 16).map(lambda v: v / 2)
+    quantities = st.tuples(st.integers(1, 7), st.integers(-20, 20)).map(lambda t: math.ldexp(t[0], t[1]))
+    rows = st.lists(st.tuples(prices, quantities), min_size=1, max_size=max_orders)
+    return rows.map(lambda r: np.array(r, dtype=float))
+
+
+def assert_exact_clearing(r, bids, asks):
+    """r agrees with exact_merit_order: the same interval, fills and quantity to rounding."""
+    bid_p, bid_q, ask_p, ask_q = bids[:, 0], bids[:, 1], asks[:, 0], asks[:, 1]
+    quantity, bf, sf, interval = exact_merit_order(bid_p, bid_q, ask_p, ask_q)
+    np.testing.assert_allclose(r.buyer_fills, [float(f) for f in bf], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(r.seller_fills, [float(f) for f in sf], rtol=1e-12, atol=0)
+    assert math.isclose(r.quantity, float(quantity), rel_tol=1e-12)
+    if interval is None:
+        assert r.quantity == 0 and math.isnan(r.price)
+        return
+    assert r.price_interval == interval
+    lo, hi = interval
+    assert lo <= r.price <= hi
+    assert math.isclose(r.buyer_fills.sum(), r.seller_fills.sum(), rel_tol=1e-13)
+
+
+@MERIT_SETTINGS
+@given(bids=binary_books(), asks=binary_books())
+def test_orders_of_very_different_sizes_clear_exactly(bids, asks):
+    # Issue 14, item 1: a 1e-4 kWh order next to a 1e6 kWh one was judged with a tolerance of 1e-9 of
+    # the largest order, left unfilled, and the interval came out with lo > hi.
+    assert_exact_clearing(clear_double_auction(bids, asks), bids, asks)
+
+
+@LP_SETTINGS
+@given(bids=binary_books(max_orders=4), asks=binary_books(max_orders=4))
+def test_lp_on_orders_of_very_different_sizes_agrees_with_the_exact_clearing(bids, asks):
+    lp = welfare_max_clearing(bids, asks)
+    assert_exact_clearing(lp, bids, asks)
+
+
+def test_issue_14_small_ask_next_to_a_large_one():
+    # By hand: 2e6 kWh bid at 10; asks 1e6 kWh at 1 and 1e-4 kWh at 5.  Both asks trade in full
+    # (1e6 + 1e-4 kWh), the bid only partly, so it sets the price: lo = hi = 10.
+    for clear in CLEARERS:
+        r = clear([(10.0, 2e6)], [(1.0, 1e6), (5.0, 1e-4)])
+        np.testing.assert_array_equal(r.seller_fills, [1e6, 1e-4])
+        assert r.buyer_fills[0] == pytest.approx(1e6 + 1e-4, rel=1e-15)
+        assert r.price_interval == (10.0, 10.0) and r.price == 10.0
+        assert abs(r.buyer_fills.sum() - r.seller_fills.sum()) <= 2 * np.spacing(1e6)
+        assert r.welfare == pytest.approx(9e6 + 5e-4, rel=1e-15)
+
+
+@pytest.mark.parametrize("bid_quantity", [1e6, 2e6])
+@pytest.mark.parametrize("clear", CLEARERS)
+def test_orders_below_the_rounding_of_the_market_keep_the_invariants(clear, bid_quantity):
+    # 1e6 + 1e-12 == 1e6 in floating point: whether the 1e-12 kWh ask trades is decided by rounding,
+    # but the result must balance, have lo <= hi, and not contradict its own price.
+    bids, asks = [(10.0, bid_quantity)], [(1.0, 1e6), (5.0, 1e-12)]
+    r = clear(bids, asks)
+    (bid_p, bid_q), (ask_p, ask_q) = price_and_quantity(bids), price_and_quantity(asks)
+    assert_clearing_invariants(r, bid_p, bid_q, ask_p, ask_q, tol=1e-15)
+    assert r.price_interval[0] <= r.price_interval[1]
+
+
+@pytest.mark.parametrize(
+    ("bids", "asks", "quantity", "welfare", "interval"),
+    [
+        ([(0.10, 3e4)], [(0.12, 1e4)], 0.0, 0.0, None),  # Clarabel failed from about 3e4 kWh
+        ([(12.0, 3e7), (10.0, 3e7)], [5.0, 7.0, 9.0], 3.0, 15.0, (12.0, 12.0)),  # gave quantity 0, price NaN
+        ([(12.0, 1e7), (10.0, 1e7)], [5.0, 7.0, 9.0], 3.0, 15.0, (12.0, 12.0)),  # "zero-size array to reduction"
+    ],
+    ids=["no-trade-3e4", "3e7", "1e7"],
+)
+def test_issue_14_lp_reproducers(bids, asks, quantity, welfare, interval):
+    # By hand: the three unit asks all trade with the 12 bid, which is only partly filled: price 12.
+    lp = welfare_max_clearing(bids, asks)
+    mo = clear_double_auction(bids, asks)
+    assert (lp.quantity, lp.welfare) == (quantity, welfare) == (mo.quantity, mo.welfare)
+    if interval is None:
+        assert math.isnan(lp.price)
+    else:
+        assert lp.price_interval == interval and lp.price == 12.0
+
+
+@pytest.mark.parametrize(
+    ("quantity_scale", "price_scale", "price_shift"),
+    [(1e-150, 1.0, 0.0), (1e140, 1.0, 0.0), (1.0, 1e-150, 0.0), (1.0, 1e140, 0.0), (3e7, 1.0, 0.0),
+     (1e-9, 1e9, 0.0), (1e100, 1e-100, 0.0), (1.0, 1e-3, 1e3), (1e-120, 1e120, 0.0)],
+    ids=["q1e-150", "q1e140", "p1e-150", "p1e140", "q3e7", "q1e-9p1e9", "q1e100p1e-100", "p~1000", "q1e-120p1e120"],
+)
+@pytest.mark.parametrize("solver", [None, "HIGHS"])
+def test_lp_solves_at_every_magnitude_the_merit_order_handles(quantity_scale, price_scale, price_shift, solver):
+    # Per-unit scaling: the same market in other units gives the same answer, checked against the merit order.
+    rng = np.random.default_rng(14)
+    for _ in range(6):
+        nb, ns = rng.integers(1, 7, 2)
+        bids = np.column_stack([rng.integers(-2, 16, nb) / 2, rng.integers(1, 5, nb)]).astype(float)
+        asks = np.column_stack([rng.integers(-2, 16, ns) / 2, rng.integers(1, 5, ns)]).astype(float)
+        for book in (bids, asks):
+            book[:, 0] = book[:, 0] * price_scale + price_shift
+            book[:, 1] *= quantity_scale
+        mo = clear_double_auction(bids, asks)
+        lp = welfare_max_clearing(bids, asks, solver=solver)
+        assert lp.quantity == pytest.approx(mo.quantity, rel=1e-12, abs=0)
+        assert lp.welfare == pytest.approx(mo.welfare, rel=1e-9, abs=1e-12 * quantity_scale * price_scale)
+        np.testing.assert_allclose(lp.buyer_fills, mo.buyer_fills, rtol=1e-12)
+        if mo.quantity > 0:
+            lo, hi = mo.price_interval
+            assert lp.price_interval == mo.price_interval and lo <= lp.price <= hi
+
+
+def test_lp_with_a_wrong_dual_is_a_solver_error(monkeypatch):
+    # The solver's dual is checked against the exact optimum (weak duality), so a wrong sign cannot pass.
+    monkeypatch.setattr(cp.constraints.zero.Equality, "dual_value", property(lambda self: np.array(20.0)))
+    with pytest.raises(SolverError, match=r"The welfare LP's solution is inaccurate .*try another `solver`"):
+        welfare_max_clearing(SEED_BIDS, SEED_ASKS)
+
+
+@pytest.mark.parametrize(
+    ("bids", "asks", "name", "what"),
+    [
+        ([1.7e308, 1.7e308], [1.6e308, 1.6e308], "bids", "prices"),  # welfare was nan
+        ([(1.0, 1e200)], [0.5], "bids", "quantities"),
+        ([1.0], [(-1e151, 1.0)], "asks", "prices"),
+    ],
+    ids=["prices-1.7e308", "quantity-1e200", "price-minus-1e151"],
+)
+@pytest.mark.parametrize("clear", CLEARERS)
+def test_numbers_beyond_the_supported_range_are_rejected(clear, bids, asks, name, what):
+    with pytest.raises(ValueError, match=rf"`{name}` must contain {what} of at most 1e\+150 in absolute value"):
+        clear(bids, asks)
+
+
+@pytest.mark.parametrize("clear", CLEARERS)
+def test_the_largest_supported_numbers_give_finite_answers(clear):
+    # By hand: 2 kWh bid at 1e150 against 2 kWh asked at -1e150: all trade, welfare 2 * 2e150 = 4e150,
+    # interval [-1e150, 1e150], midpoint 0.
+    r = clear([(1e150, 2.0)], [(-1e150, 2.0)])
+    assert (r.quantity, r.welfare, r.price_interval) == (2.0, 4e150, (-1e150, 1e150))
+    assert math.isfinite(r.price)
+    s = settle(r, [(1e150, 2.0)], [(-1e150, 2.0)], pricing="pay_as_bid")
+    assert s.budget == 4e150
+    big = clear([(1.0, 1e150), (0.5, 1e150)], [(0.0, 1e150)])
+    assert (big.quantity, big.welfare, big.price_interval) == (1e150, 1e150, (0.5, 1.0))
+
+
+@pytest.mark.parametrize(
+    ("bids", "name"),
+    [([10**400], "bids"), ([(1.0, 10**400)], "bids"), (pd.DataFrame({"price": [10**400]}, dtype=object), "bids")],
+    ids=["price", "quantity", "frame"],
+)
+@pytest.mark.parametrize("clear", CLEARERS)
+def test_an_int_beyond_float_range_names_the_order_book(clear, bids, name):
+    # Issue 14, item 12: a bare OverflowError ("int too large to convert to float") before.
+    with pytest.raises(ValueError, match=rf"`{name}` holds a number too large for a float"):
+        clear(bids, [1])
+
+
+@pytest.mark.parametrize(
+    "bids",
+    [[True, 2.0], np.array([True, False]), pd.DataFrame({"price": [True, False]}),
+     pd.DataFrame({"price": [1.0], "quantity": [True]})],
+    ids=["list", "array", "frame-price", "frame-quantity"],
+)
+@pytest.mark.parametrize("clear", CLEARERS)
+def test_booleans_are_not_prices_or_quantities(clear, bids):
+    with pytest.raises(TypeError, match=r"`bids` must contain numbers, not booleans"):
+        clear(bids, [1.0])
+
+
+@pytest.mark.parametrize(
+    "asks", [np.array([1 + 2j, 3]), pd.Series([1 + 0j]), pd.DataFrame({"price": [1 + 1j]})],
+    ids=["array", "series", "frame"],
+)
+def test_complex_orders_are_rejected_not_cut_to_their_real_part(asks):
+    with pytest.raises(TypeError, match=r"`asks` must contain real numbers"):
+        clear_double_auction([10.0], asks)
+
+
+@pytest.mark.parametrize("k", [True, False, np.True_])
+def test_k_is_not_a_boolean(k):
+    # k=True was read as k = 1.
+    with pytest.raises(TypeError, match=r"`k` must be a number between 0 and 1; got"):
+        clear_double_auction(SEED_BIDS, SEED_ASKS, k=k)
+
+
+@pytest.mark.parametrize(
+    ("seed", "exc"),
+    [("abc", TypeError), (-1, ValueError), (1.5, TypeError), (True, TypeError), ([1, -2], ValueError)],
+    ids=["text", "negative", "float", "bool", "negative-entry"],
+)
+def test_random_orders_names_a_bad_seed(seed, exc):
+    with pytest.raises(exc, match=r"`seed` must be None, a non-negative integer or a numpy Generator"):
+        random_orders(3, 2, seed=seed)
+
+
+def test_random_orders_shares_a_generator_and_accepts_none():
+    rng = np.random.default_rng(5)
+    first = random_orders(3, 2, seed=rng)[0]
+    second = random_orders(3, 2, seed=rng)[0]
+    assert not first.equals(second)  # one stream, drawn on
+    assert len(random_orders(2, 2, seed=None)[0]) == 2
+
+
+@pytest.mark.parametrize(
+    ("price_range", "exc", "match"),
+    [
+        ((math.nan, 2.0), ValueError, r"`price_range\[0\] \(the lowest price\)` must be a finite number; got nan"),
+        ((0.0, math.inf), ValueError, r"`price_range\[1\] \(the highest price\)` must be a finite number"),
+        ((3.0, 1.0), ValueError, r"`price_range` must list the lowest price first"),
+        ((0.0, 1e200), ValueError, r"`price_range` must lie within \+-1e\+150"),
+        ((-1.7e308, 1.7e308), ValueError, r"`price_range` must lie within"),  # numpy: "range exceeds valid bounds"
+        (5.0, TypeError, r"`price_range` must be a pair \(lowest, highest\)"),
+        ((1.0,), TypeError, r"`price_range` must be a pair"),
+        (("a", 2), TypeError, r"`price_range\[0\] \(the lowest price\)` must be a number"),
+        ((True, 2), TypeError, r"`price_range\[0\]"),
+    ],
+    ids=["nan", "inf", "reversed", "beyond-1e150", "float-extremes", "number", "one", "text", "bool"],
+)
+def test_random_orders_names_a_bad_price_range(price_range, exc, match):
+    with pytest.raises(exc, match=match):
+        random_orders(3, 2, price_range=price_range)

@@ -564,3 +564,100 @@ def test_per_agent_solver_failure(monkeypatch):
     monkeypatch.setattr("te_course.coordination.cp.Problem.solve", fail)
     with pytest.raises(SolverError, match=r"Agent 0's problem could not be solved \(boom\)\."):
         admm(TWO, rho=1.0, vectorised=False)
+
+
+# --------------------------------------------------------------------------- extreme inputs (issue 14)
+
+# "No limit" idioms: the two agents of TWO with limits of +-L.  The limits never bind, so the closed
+# form of TWO holds: price 0.5, dispatch (0.5, -0.5), welfare 0.25, and without fees P2P is the pool.
+NO_LIMITS = [1e16, 1e300, np.finfo(float).max]
+
+
+@pytest.mark.parametrize("limit", NO_LIMITS)
+def test_no_limit_idiom_keeps_the_closed_form(limit):
+    wide_two = QuadraticAgents(a=[1.0, 1.0], b=[0.0, 1.0], p_min_kw=[-limit, -limit], p_max_kw=[limit, limit])
+    assert _clearing_price(wide_two) == pytest.approx(0.5, abs=1e-12)
+    central = centralized_dispatch(wide_two)
+    assert central.price == pytest.approx(0.5, abs=1e-7) and central.welfare == pytest.approx(0.25, abs=1e-9)
+    for r in (p2p_bilateral(wide_two, tol=1e-9), p2p_centralized(wide_two)):
+        assert r.pool_welfare == pytest.approx(0.25, abs=1e-12)
+        assert r.welfare == pytest.approx(0.25, abs=1e-9)
+        assert r.welfare_loss == pytest.approx(0.0, abs=1e-9)
+        np.testing.assert_allclose(r.dispatch, [0.5, -0.5], atol=1e-6)
+        assert r.prices[0, 1] == pytest.approx(0.5, abs=1e-6)
+    # with a fee of 0.2 the closed form of test_p2p_two_agents_by_hand: 0.4 kW at 0.5, welfare 0.16
+    fee = [[0.0, 0.2], [0.2, 0.0]]
+    for r in (p2p_bilateral(wide_two, fee, tol=1e-9), p2p_centralized(wide_two, fee)):
+        assert r.trades[0, 1] == pytest.approx(0.4, abs=1e-6) and r.welfare == pytest.approx(0.16, abs=1e-6)
+        assert r.welfare_loss == pytest.approx(0.09, abs=1e-6)
+
+
+def test_no_limit_idiom_where_the_old_interpolations_lost_every_digit():
+    # Costs p^2/2 - 5p, p^2/2 + p, p^2 + 3p: unconstrained, p_i = (price - b_i)/a_i balance at
+    # price (sum b/a) / (sum 1/a) = -2.5 / 2.5 = -1, dispatch (4, -2, -2), welfare -(8 - 20 + 2 - 2 + 4 - 6) = 14.
+    # (The ADMM agent step interpolated from the kink b + a p_min = -1e16 and returned welfare 12.1.)
+    agents = QuadraticAgents(a=[1.0, 1.0, 2.0], b=[-5.0, 1.0, 3.0], p_min_kw=-1e16, p_max_kw=1e16)
+    assert _clearing_price(agents) == pytest.approx(-1.0, abs=1e-12)
+    for r in (centralized_dispatch(agents), p2p_bilateral(agents, tol=1e-9), p2p_centralized(agents)):
+        np.testing.assert_allclose(r.dispatch, [4.0, -2.0, -2.0], atol=1e-6)
+        assert r.welfare == pytest.approx(14.0, abs=1e-6)
+    assert p2p_bilateral(agents).pool_welfare == pytest.approx(14.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_no_limit_idiom_matches_moderate_limits_that_do_not_bind(seed):
+    # A random community whose nonzero limits are replaced by +-1e16, against the same community with
+    # +-1e3 instead (which brentq shows do not bind, so both problems have the same solution).
+    agents = random_community(10, seed=seed)
+    lo, hi = agents.p_min_kw, agents.p_max_kw
+
+    def limited(value):
+        return QuadraticAgents(agents.a, agents.b, np.where(lo < 0, -value, lo), np.where(hi > 0, value, hi))
+
+    big, moderate = limited(1e16), limited(1e3)
+    pool = brentq_price(moderate)
+    p_pool = response(moderate, pool)
+    assert np.all(np.abs(p_pool) < 1e3 - 1)
+    assert _clearing_price(big) == pytest.approx(pool, abs=1e-12)
+    assert centralized_dispatch(big).welfare == pytest.approx(-float(np.sum(moderate.cost(p_pool))), abs=1e-7)
+    costs = distance_costs(np.random.default_rng(seed).uniform(0.0, 5.0, (10, 2)), 0.01)
+    ref = p2p_centralized(moderate, costs)
+    for r in (p2p_centralized(big, costs), p2p_bilateral(big, costs, rho=0.05, tol=1e-8)):
+        assert r.pool_welfare == pytest.approx(-float(np.sum(moderate.cost(p_pool))), abs=1e-9)
+        assert r.welfare == pytest.approx(ref.welfare, abs=1e-6)
+        np.testing.assert_allclose(r.dispatch, ref.dispatch, atol=1e-4)
+
+
+def test_distance_costs_of_huge_coordinates_are_exact_or_refused():
+    # hypot, not sqrt(dx^2 + dy^2): (1e300, 1e300) is sqrt(2) 1e300 km from the origin, not inf
+    np.testing.assert_allclose(distance_costs([[1e300, 1e300], [0.0, 0.0]], 1.0)[0, 1], np.sqrt(2) * 1e300)
+    # a zero cost per km is zero for every finite distance (was 0 * inf = nan)
+    assert np.array_equal(distance_costs([[1e200, 0.0], [0.0, 0.0]], 0.0), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"`positions` 0 and 1 are too far apart"):
+        distance_costs([[1.7e308, 0.0], [-1.7e308, 0.0]], 1.0)
+    with pytest.raises(ValueError, match=r"`cost_per_km` = 1e\+200 times the distance 1e\+200 km"):
+        distance_costs([[1e200, 0.0], [0.0, 0.0]], 1e200)
+
+
+def test_price0_and_seed_errors_name_the_argument():
+    with pytest.raises(TypeError, match=r"`price0` must be a number; got None"):
+        price_iteration(TWO, step=0.25, price0=None)
+    with pytest.raises(TypeError, match=r"`price0` must be a number; got None"):
+        admm(TWO, rho=1.0, price0=None)
+    with pytest.raises(TypeError, match=r"`price0` must be a number; got 'low'"):
+        price_iteration(TWO, step=0.25, price0="low")
+    for seed, error in (("abc", TypeError), (-1, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match=r"`seed` must be None, a non-negative integer or a numpy Generator"):
+            random_community(3, seed=seed)
+    # a Generator is used as is: two calls continue one stream
+    rng = np.random.default_rng(9)
+    first, second = random_community(3, seed=rng), random_community(3, seed=rng)
+    assert not np.array_equal(first.a, second.a)
+    np.testing.assert_array_equal(random_community(3, seed=9).a, first.a)
+
+
+def test_price_iteration_whose_price_leaves_the_float_range_says_it_diverges():
+    # TWO at price 0 is short by 1 kW: the price jumps to 1e308, where both agents sell 2 kW, and the
+    # next step leaves the float range (it used to carry on with a NaN price).
+    with pytest.raises(ConvergenceError, match=r"diverges: the price left the float range after iteration 2"):
+        price_iteration(TWO, step=1e308)

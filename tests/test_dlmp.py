@@ -395,3 +395,32 @@ def test_bad_arguments_are_named(kwargs, match):
     args = {"price_substation": PRICE, **kwargs}
     with pytest.raises(ValueError, match=match):
         dlmp(ieee33(), **args)
+
+
+# --------------------------------------------------------------------------- issue 14: edited tables
+
+
+def test_edited_feeder_is_checked_by_dlmp_and_mlf():
+    f = ieee33()
+    f.lines.loc[5, "x_ohm"] = 0.0
+    for call in (lambda: dlmp(f, price_substation=PRICE, ders=DERS), lambda: marginal_loss_factors(f),
+                 lambda: DLMPProblem(f, ders=DERS)):
+        with pytest.raises(ValueError, match=r"line 5 of `feeder.lines` has x_ohm=0.0; a reactance must be"):
+            call()
+
+
+def test_problem_reads_edited_loads_at_solve_but_refuses_an_edited_network():
+    f = ieee33()
+    prob = DLMPProblem(f, ders=DERS, model="lindistflow")
+    first = prob.solve(price_substation=PRICE, v_min_pu=0.9)
+    f.buses.loc[18, "p_kw"] = 400.0  # loads are read at every solve, as before
+    second = prob.solve(price_substation=PRICE, v_min_pu=0.9)
+    supplied = [r.substation_p_kw + r.dispatch.sum() for r in (first, second)]  # lossless: the total load
+    assert supplied == pytest.approx([3715.0, 3715.0 + 310.0])
+    f.buses.loc[18, "p_kw"] = np.nan
+    with pytest.raises(ValueError, match=r"`feeder.buses\['p_kw'\]` must be finite; bus 18 has nan"):
+        prob.solve(price_substation=PRICE, v_min_pu=0.9)
+    f.buses.loc[18, "p_kw"] = 90.0
+    f.lines.loc[3, "r_ohm"] = 1.0
+    with pytest.raises(ValueError, match=r"edited after this DLMPProblem was built.*build a new DLMPProblem"):
+        prob.solve(price_substation=PRICE, v_min_pu=0.9)

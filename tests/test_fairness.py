@@ -759,3 +759,143 @@ def test_fairness_update_and_explorer():
     assert own.state["allocations"]["max_min"].x.tolist() == pytest.approx([4 / 3, 2 / 3])
     with pytest.raises(ValueError, match="`capacity` is needed"):
         widgets.fairness_explorer([[1, 1]])
+
+
+# --------------------------------------------------------------------------- issue 14: scale, range, types
+
+
+@pytest.mark.parametrize(
+    ("rule", "x"),
+    [
+        # By hand, one resource 1e-12 x_1 + 1e12 x_2 <= 1 and equal weights:
+        ("utilitarian", [1e12, 0.0]),  # all to the agent that uses least (was [2e12, 0]: a load of 2)
+        ("max_min", [1 / (1e-12 + 1e12)] * 2),  # equal amounts t with t (1e-12 + 1e12) = 1
+        ("proportional", [0.5e12, 0.5e-12]),  # each agent's use is half the capacity: x_i = 1 / (2 usage_i)
+    ],
+)
+def test_issue_14_agents_of_very_different_usage(rule, x):
+    a = tc.fair_allocation([[1e-12, 1e12]], [1.0], rule=rule)
+    assert a.x.to_numpy() == pytest.approx(x, rel=1e-9, abs=0)
+    assert a.resource_table()["load"].iloc[0] <= 1.0 * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("rule", F.RULES)
+@pytest.mark.parametrize("capacity", [1e-13, 1e-40, 1e40])
+def test_small_and_large_capacities_are_not_zeroed_or_overrun(rule, capacity):
+    # One resource shared by two agents with equal weights: x = (c/2, c/2) for every rule (utilitarian: its
+    # tie-break); amounts below 1e-12 used to be zeroed as solver noise.
+    a = tc.fair_allocation([[1.0, 1.0]], [capacity], rule=rule)
+    assert a.x.to_numpy() == pytest.approx([capacity / 2] * 2, rel=1e-9, abs=0)
+    if rule != "max_min":  # the price of one more unit of capacity, by hand: 1 (LP) and 2 / c (Kelly)
+        assert a.prices.iloc[0] == pytest.approx(1.0 if rule == "utilitarian" else 2 / capacity, rel=1e-6, abs=0)
+
+
+def _rescaled(usage, capacity, caps, w, f, g):
+    """The same problem with agent i's amount in units of 1/f_i and resource k's in units of 1/g_k."""
+    return usage * f[None, :] * g[:, None], capacity * g, caps / f, w * f
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.data())
+def test_allocations_do_not_depend_on_the_units(case, data):
+    # Measuring agent i's amount in units 1/f_i (usage and weight times f_i, cap over f_i) and resource k in
+    # units 1/g_k changes no utility; f and g span 24 orders of magnitude.  Each rule's utilities must agree.
+    usage, capacity, caps, w = case
+    m, n = usage.shape
+    f = 10.0 ** np.array(data.draw(st.lists(st.integers(-12, 12), min_size=n, max_size=n)))
+    g = 10.0 ** np.array(data.draw(st.lists(st.integers(-12, 12), min_size=m, max_size=m)))
+    scaled = _rescaled(usage, capacity, caps, w, f, g)
+    for rule in F.RULES:
+        base = tc.fair_allocation(usage, capacity, weights=w, rule=rule, caps=caps)
+        other = tc.fair_allocation(scaled[0], scaled[1], weights=scaled[3], rule=rule, caps=scaled[2])
+        assert other.utilities.to_numpy() == pytest.approx(base.utilities.to_numpy(), rel=1e-7, abs=1e-12)
+        finite = np.isfinite(scaled[1])
+        load = scaled[0][finite] @ other.x.to_numpy()
+        assert (load <= scaled[1][finite] * (1 + 1e-7)).all()
+
+
+def test_an_infeasible_solver_answer_is_a_solver_error(monkeypatch):
+    # A last check after every solve: a solver answer that overloads a resource is never returned.
+    monkeypatch.setattr(F.FairnessProblem, "_utilitarian", lambda self, w, sc, able: (np.ones(len(w)), np.zeros(1)))
+    with pytest.raises(tc.SolverError, match=r"loads resource 0 with 2, more than its capacity 1"):
+        tc.fair_allocation(*ONE_UNIT, rule="utilitarian", caps=1.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"usage": [[1, 1e-120]]}, r"`usage` must contain 0 or numbers between 1e-100 and 1e\+100; the entry for "
+                                   r"resource 0 and agent 1 is 1e-120"),
+        ({"usage": [[1, 1e101]]}, r"`usage` must contain 0 or numbers between"),
+        ({"capacity": [1e200]}, r"`capacity` must contain 0 or numbers between .* resource 0 is 1e\+200"),
+        ({"caps": [1e-101, 1]}, r"`caps` must contain 0 or numbers between .* agent 0 is 1e-101"),
+        ({"weights": [1.7e308, 1]}, r"`weights` must contain 0 or numbers between .* agent 0 is 1.7e\+308"),
+        ({"weights": [1, 1e-200]}, r"`weights` must contain 0 or numbers between"),
+        ({"usage": [[1, 10**400]]}, r"`usage` holds a number too large for a float \(entry \[0, 1\] is about 1e400\)"),
+        ({"capacity": [10**400]}, r"`capacity` holds a number too large for a float"),
+    ],
+    ids=["usage-tiny", "usage-huge", "capacity-huge", "caps-tiny", "weight-1.7e308", "weight-tiny", "usage-int",
+         "capacity-int"],
+)
+def test_numbers_outside_the_supported_range_are_named(kwargs, match):
+    args = {"usage": [[1, 1]], "capacity": [1], "rule": "utilitarian", **kwargs}
+    with pytest.raises(ValueError, match=match):
+        tc.fair_allocation(args.pop("usage"), args.pop("capacity"), **args)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"usage": [[True, 1]]}, r"`usage` must contain numbers, not booleans"),
+        ({"usage": pd.DataFrame({"a": [True], "b": [1.0]})}, r"`usage` must contain numbers, not booleans"),
+        ({"usage": np.array([[1 + 1j, 1]])}, r"`usage` must contain real numbers"),
+        ({"capacity": True}, r"`capacity` must contain numbers, not booleans"),
+        ({"weights": [True, 1]}, r"`weights` must contain numbers, not booleans"),
+        ({"caps": [1, False]}, r"`caps` must contain numbers, not booleans"),
+    ],
+    ids=["usage-list", "usage-frame", "usage-complex", "capacity", "weights", "caps"],
+)
+def test_booleans_and_complex_numbers_are_not_amounts(kwargs, match):
+    args = {"usage": [[1, 1]], "capacity": [1], "rule": "max_min", **kwargs}
+    with pytest.raises(TypeError, match=match):
+        tc.fair_allocation(args.pop("usage"), args.pop("capacity"), **args)
+
+
+@pytest.mark.parametrize(
+    ("x", "expected"),
+    [
+        ([1e200, 1e200], 1.0),  # was OverflowError (the squares)
+        ([1.7e308, 1.7e308, 0.0], 2 / 3),  # by hand: (2a)^2 / (3 * 2 a^2)
+        ([5e-324, 5e-324], 1.0),  # the squares underflow to 0
+        ([1e-200, 0.0, 0.0, 0.0], 0.25),
+        ([1.7e308, 0.85e308], 0.9),  # like [2, 1]: 9 / (2 * 5)
+    ],
+)
+def test_jain_index_at_any_finite_magnitude(x, expected):
+    assert tc.jain_index(x) == pytest.approx(expected, rel=1e-12, abs=0)
+
+
+def test_jain_index_and_worst_off_reject_booleans():
+    with pytest.raises(TypeError, match=r"`x` must contain numbers, not booleans"):
+        tc.jain_index([True, False])
+    with pytest.raises(TypeError, match=r"`allocation` must contain numbers, not booleans"):
+        tc.worst_off([True, 1.0])
+    with pytest.raises(ValueError, match=r"`fair` is too large for a float"):
+        tc.price_of_fairness(10**400, 1)
+    with pytest.raises(ValueError, match=r"`payments` must contain payments of at most 1e\+150"):
+        tc.envy(tc.fair_allocation(*ONE_UNIT, rule="max_min"), payments=[1.7e308, 0])
+
+
+@pytest.mark.parametrize("allocations", [None, 5, "max_min"], ids=["None", "int", "str"])
+def test_compare_allocations_names_its_argument(allocations):
+    # compare_allocations(None) raised "'NoneType' object is not iterable".
+    with pytest.raises(TypeError, match=r"`allocations` must be a dict of label -> Allocation or a list"):
+        tc.compare_allocations(allocations)
+
+
+def test_compare_allocations_takes_one_allocation_and_checks_utilitarian():
+    a = tc.fair_allocation(*ONE_UNIT, weights=[2, 1], rule="max_min")
+    table = tc.compare_allocations(a)
+    assert list(table.index) == ["max_min"] and table.loc["max_min", "price_of_fairness"] == pytest.approx(1 / 3)
+    with pytest.raises(TypeError, match=r"`utilitarian` must be an Allocation \(or None\); got int"):
+        tc.compare_allocations([a], utilitarian=3)

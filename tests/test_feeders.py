@@ -5,6 +5,8 @@ pandapower's ``case33bw`` and ``case5`` data (imported once, as a test-only orac
 networkx's own tree tests.
 """
 
+import warnings
+
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -86,18 +88,18 @@ def test_scale_loads():
 
 def test_validation_unknown_bus_names_line_and_bus():
     lines = pd.DataFrame({"from_bus": [1, 2], "to_bus": [2, 7], "r_ohm": [0.2, 0.3], "x_ohm": [0.1, 0.2]})
-    with pytest.raises(ValueError, match=r"line 1 has to_bus=7, which is not a bus of the feeder"):
+    with pytest.raises(ValueError, match=r"line 1 of `lines` has to_bus=7, which is not a bus of the feeder"):
         small_feeder(lines=lines)
 
 
 @pytest.mark.parametrize(
     ("column", "value", "message"),
     [
-        ("r_ohm", -0.1, r"line 1 has r_ohm=-0.1; a resistance must be finite and >= 0"),
-        ("x_ohm", 0.0, r"line 1 has x_ohm=0.0; a reactance must be finite and > 0"),
-        ("x_ohm", np.nan, r"line 1 has x_ohm=nan; a reactance must be finite and > 0"),
-        ("s_max_kva", -5.0, r"line 1 has s_max_kva=-5.0; a limit must be > 0"),
-        ("to_bus", 2, r"line 1 connects bus 2 to itself"),
+        ("r_ohm", -0.1, r"line 1 of `lines` has r_ohm=-0.1; a resistance must be finite and >= 0"),
+        ("x_ohm", 0.0, r"line 1 of `lines` has x_ohm=0.0; a reactance must be finite and > 0"),
+        ("x_ohm", np.nan, r"line 1 of `lines` has x_ohm=nan; a reactance must be finite and > 0"),
+        ("s_max_kva", -5.0, r"line 1 of `lines` has s_max_kva=-5.0; a limit must be > 0"),
+        ("to_bus", 2, r"line 1 of `lines` connects bus 2 to itself"),
     ],
 )
 def test_validation_bad_lines(column, value, message):
@@ -266,3 +268,167 @@ def test_radial_feeder_rejects_bad_sizes():
         radial_feeder(1)
     with pytest.raises(TypeError, match=r"`n_buses` must be an integer; got 3.5"):
         radial_feeder(3.5)
+
+
+# --------------------------------------------------------------------------- issue 14: bad input, clear errors
+
+
+def test_in_service_strings_are_refused_not_read_as_true():
+    # issue 14, item 6: astype(bool) turned the string 'False' into True
+    lines = small_feeder().lines.assign(in_service=["True", "False"])
+    with pytest.raises(TypeError, match=r"`lines\['in_service'\]` must contain True or False; line 0 has the string "
+                                        r"'True'\. Use the booleans"):
+        small_feeder(lines=lines)
+    lines = small_feeder().lines.assign(in_service=[True, "False"])
+    with pytest.raises(TypeError, match=r"line 1 has the string 'False'"):
+        small_feeder(lines=lines)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([True, False], [True, False]),
+        ([1, 0], [True, False]),
+        ([1.0, 0.0], [True, False]),
+        (np.array([True, False], dtype=object), [True, False]),
+        (pd.array([True, False], dtype="boolean"), [True, False]),
+    ],
+)
+def test_in_service_booleans_and_0_1_are_read_exactly(values, expected):
+    f = small_feeder(lines=small_feeder().lines.assign(in_service=values))
+    assert f.lines["in_service"].dtype == bool and f.lines["in_service"].tolist() == expected
+
+
+@pytest.mark.parametrize("values", [[2, 1], [np.nan, 1.0], pd.array([None, True], dtype="boolean")])
+def test_in_service_other_values_are_refused(values):
+    with pytest.raises(ValueError, match=r"`lines\['in_service'\]` must contain True or False; line 0 has"):
+        small_feeder(lines=small_feeder().lines.assign(in_service=values))
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "match"),
+    [
+        ("buses", "p_kw", "50", r"`buses\['p_kw'\]` must contain numbers; bus 1 has '50' \(a str\)"),
+        ("buses", "q_kvar", True, r"`buses\['q_kvar'\]` must contain numbers; bus 1 has True \(a bool\)"),
+        ("buses", "p_kw", 1 + 2j, r"`buses\['p_kw'\]` must contain numbers; bus 1 has \(1\+2j\) \(a complex\)"),
+        ("lines", "x_ohm", "0.1", r"`lines\['x_ohm'\]` must contain numbers; line 0 has '0.1' \(a str\)"),
+    ],
+)
+def test_numeric_columns_refuse_text_booleans_and_complex(table, column, value, match):
+    f = small_feeder()
+    frame = getattr(f, table).assign(**{column: value})
+    with pytest.raises(TypeError, match=match):
+        small_feeder(**{table: frame})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"s_base_kva": 0}, ValueError, r"`s_base_kva` must be a positive number; got 0"),
+        ({"v_base_kv": 1e-300}, ValueError, r"`v_base_kv` must lie between 0.001 and 10000 kV .* got 1e-300"),
+        ({"s_base_kva": 1e-300}, ValueError, r"`s_base_kva` must lie between 0.001 and 1e\+09 kVA .* got 1e-300"),
+        ({"v_base_kv": 1e5}, ValueError, r"`v_base_kv` must lie between"),
+        ({"s_base_kva": 1e12}, ValueError, r"`s_base_kva` must lie between"),
+        ({"v_base_kv": np.inf}, ValueError, r"`v_base_kv` must be a positive number; got inf"),
+        ({"s_base_kva": "1000"}, TypeError, r"`s_base_kva` must be a positive number; got '1000'"),
+    ],
+)
+def test_bases_out_of_range_are_refused(kwargs, error, match):
+    # issue 14, item 14: s_base_kva=0 gave ZeroDivisionError in radial_feeder; 1e-300 was accepted by Feeder
+    with pytest.raises(error, match=match):
+        radial_feeder(5, **kwargs)
+    with pytest.raises(error, match=match):
+        small_feeder(**kwargs)
+
+
+def test_bases_at_the_ends_of_their_ranges_are_accepted():
+    for v, s in [(1e-3, 1e-3), (1e-3, 1e9), (1e4, 1e-3), (1e4, 1e9)]:
+        f = radial_feeder(20, seed=1, v_base_kv=v, s_base_kva=s)
+        assert f.v_base_kv == v and f.s_base_kva == s and np.isfinite(f.buses["p_kw"]).all()
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "match"),
+    [
+        ("lines", "x_ohm", 1e-200, r"line 0 of `lines` has x_ohm=1e-200, which is .* p\.u\. .* at least 1e-100"),
+        ("lines", "r_ohm", 1e300, r"line 0 of `lines` has r_ohm=1e\+300, which is .* p\.u\..* at most 1e\+100"),
+        ("lines", "s_max_kva", 1e300, r"line 0 of `lines` has s_max_kva=1e\+300.*Use NaN for no limit"),
+        ("buses", "p_kw", 1e300, r"`buses\['p_kw'\]` is out of range: bus 1 has 1e\+300, which is 1e\+297 p\.u\."),
+    ],
+)
+def test_per_unit_values_that_overflow_or_vanish_are_refused(table, column, value, match):
+    f = small_feeder()
+    frame = getattr(f, table).copy()
+    frame.iloc[0, frame.columns.get_loc(column)] = value
+    with pytest.raises(ValueError, match=match):
+        small_feeder(**{table: frame})
+
+
+@pytest.mark.parametrize(
+    ("seed", "error"),
+    [("abc", TypeError), (1.5, TypeError), (-1, ValueError), (True, TypeError), ([1, "a"], (TypeError, ValueError))],
+)
+def test_radial_feeder_bad_seed_names_the_argument(seed, error):
+    # issue 14, item 16: numpy's "SeedSequence expects int" did not name `seed`
+    with pytest.raises(error, match=r"`seed` must be None, a non-negative integer or a numpy Generator"):
+        radial_feeder(5, seed=seed)
+
+
+def test_radial_feeder_seed_none_and_sequence():
+    assert radial_feeder(5, seed=None).n_buses == 5
+    pd.testing.assert_frame_equal(radial_feeder(30, seed=[1, 2]).lines, radial_feeder(30, seed=[1, 2]).lines)
+
+
+@pytest.mark.parametrize(
+    ("edit", "error", "match"),
+    [
+        (lambda f: f.lines.__setitem__("x_ohm", 0.0), ValueError,
+         r"line 0 of `feeder.lines` has x_ohm=0.0; a reactance must be finite and > 0\. The tables of `feeder` "
+         r"were edited after it was built"),
+        (lambda f: f.buses.__setitem__("p_kw", np.nan), ValueError, r"`feeder.buses\['p_kw'\]` must be finite; bus 1"),
+        (lambda f: f.lines.__setitem__("to_bus", [2, 9]), ValueError,
+         r"line 1 of `feeder.lines` has to_bus=9, which is not a bus of the feeder"),
+        (lambda f: f.lines.drop(columns="x_ohm", inplace=True), ValueError,
+         r"`feeder.lines` is missing the column\(s\) \['x_ohm'\]"),
+        (lambda f: f.lines.__setitem__("in_service", ["True", "False"]), TypeError,
+         r"`feeder.lines\['in_service'\]` must contain True or False; line 0 has the string 'True'"),
+        (lambda f: f.buses.drop(index=1, inplace=True), ValueError, r"has from_bus=1, which is not a bus"),
+    ],
+)
+def test_tables_edited_in_place_are_checked_again(edit, error, match):
+    # issue 14, item 8: an edited feeder is checked like a new one by every method that uses it
+    f = small_feeder()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas deprecates inplace=True
+        edit(f)
+    for use in (lambda: f.is_radial(), lambda: f.check_radial(), lambda: f.graph, lambda: f.copy(),
+                lambda: f.with_injection(2, 1.0), lambda: f.scale_loads(2.0)):
+        with pytest.raises(error, match=match):
+            use()
+
+
+def test_valid_edits_keep_working_and_are_seen():
+    f = ieee33(tie_lines=True)
+    f.lines.loc[36, "in_service"] = True
+    assert not f.is_radial()
+    f.lines.loc[36, "in_service"] = False
+    f.buses.loc[18, "p_kw"] = 100.0
+    assert f.is_radial() and f.copy().buses.loc[18, "p_kw"] == 100.0
+    assert f._checked() is f  # checked once, then compared with its private copy
+    # a valid edit that leaves a column of objects: the answer uses booleans, the table is left alone
+    f.lines["in_service"] = f.lines["in_service"].astype(object)
+    assert f.is_radial() and f.lines["in_service"].dtype == object
+
+
+def test_scale_and_injection_that_overflow_name_the_argument():
+    with pytest.raises(ValueError, match=r"`factor`=1e\+300 gives loads out of range"):
+        ieee33().scale_loads(1e300)
+    with pytest.raises(ValueError, match=r"`p_kw`=1e\+300, `q_kvar`=0.0 at bus 18 give a load out of range"):
+        ieee33().with_injection(18, 1e300)
+
+
+def test_integer_too_large_for_a_float_is_named():
+    buses = small_feeder().buses.astype(object)
+    buses.loc[2, "p_kw"] = 10**400
+    with pytest.raises(ValueError, match=r"`buses\[.p_kw.\]` must contain finite numbers; bus 2 has a number too"):
+        small_feeder(buses=buses)

@@ -674,3 +674,106 @@ def test_cournot_result_is_frozen():
     assert isinstance(r, CournotResult)
     with pytest.raises(AttributeError):
         r.price = 1.0
+
+
+# --------------------------------------------------------------------------- extreme inputs (issue 14)
+
+
+def test_a_huge_max_iter_allocates_only_the_rounds_played():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        r = best_response_dynamics(cournot_best_responses(100, 1, [10, 10]), [0.0, 0.0], max_iter=10**12)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert r.status == "converged" and np.allclose(r.strategies, [30.0, 30.0])  # (a - c) / 3b each
+    assert peak < 10**7  # was an attempt at 10**12 x 2 floats, 14.6 TiB, before the first round
+    # the path grows past its first block and keeps every round: 5 -> 40 -> 5 -> ... (as in
+    # test_stop_at_cycle_false_plays_on_for_several_periods), 301 rows
+    br = cournot_best_responses(100, 1, [10, 10, 10])
+    long = best_response_dynamics(br, [5.0] * 3, order="simultaneous", max_iter=300, stop_at_cycle=False)
+    assert long.iterations == 300 and long.history["player 0"].tolist() == [5.0, 40.0] * 150 + [5.0]
+
+
+@pytest.mark.parametrize(
+    ("initial", "match"),
+    [
+        ([5, 7], r"`initial` entry 0 is 5, but the row player's strategies are the indices 0 to 1"),
+        ([0, 7], r"`initial` entry 1 is 7, but the column player's strategies are the indices 0 to 2"),
+        ([-1, -1], r"`initial` entry 0 is -1"),  # numpy would count from the end
+        ([0, -1], r"`initial` entry 1 is -1"),
+        ([0.5, 0], r"`initial` entry 0 is 0.5"),
+        ([True, 0], r"`initial` entry 0 is True"),
+        (["H", 0], r"`initial` entry 0 is 'H'"),
+    ],
+)
+def test_matrix_best_responses_refuse_strategies_that_are_not_indices(initial, match):
+    row = np.array([[1, 0, 2], [0, 1, 0]])  # 2 x 3
+    br = matrix_best_responses(row, -row)
+    with pytest.raises(ValueError, match=match):
+        best_response_dynamics(br, initial)
+    with pytest.raises(ValueError, match=match.replace("`initial`", "`profile`")):
+        br[0](initial)
+
+
+def test_matrix_best_responses_accept_integral_floats_and_must_come_in_order():
+    br = matrix_best_responses(PENNIES, -PENNIES)
+    assert br[0]([0.0, 1.0]) == 1 and br[1](np.array([1.0, 1.0])) == 0  # row matches, column mismatches
+    with pytest.raises(ValueError, match=r"`best_responses` from matrix_best_responses must be passed as the pair"):
+        best_response_dynamics(br[::-1], [0, 0])
+    with pytest.raises(ValueError, match=r"`profile` must hold two strategies"):
+        br[0]([0, 0, 0])
+
+
+def test_withholding_beyond_the_float_range_names_the_arguments():
+    base = {"intercept": 100, "slope": 1, "line_kw": 40, "marginal_cost": 10, "capacity_kw": 60, "price_import": 20}
+    for name, value in (("intercept", 1.7e308), ("capacity_kw", 1.7e308), ("marginal_cost", 1.7e308),
+                        ("slope", 1.7e308)):
+        args = {**base, name: value}
+        with pytest.raises(ValueError, match=rf"leaves the float range.*`{name}`"):
+            withholding(args.pop("intercept"), args.pop("slope"), args.pop("line_kw"), args.pop("marginal_cost"),
+                        args.pop("capacity_kw"), **args)
+    with pytest.raises(ValueError, match=r"at the offer 1e\+300 kW: its profit is -inf.*`offers`"):
+        two_zone_outcome([1e300], intercept=100, slope=1, line_kw=40, marginal_cost=10, price_import=20)
+
+
+def test_withholding_with_huge_but_representable_numbers_matches_the_closed_form():
+    from fractions import Fraction as Fr
+
+    # A tiny slope: D0 = 80 / 1e-300 is beyond every offer, so the line is always import congested, the
+    # price is a - b (q + F), about 100, and offering everything (60 kW) is best.
+    w = withholding(100, 1e-300, 40, 10, 60, price_import=20)
+    assert (w.offer_kw, w.price, w.profit) == (60.0, 100.0, 5400.0) and w.welfare_loss == 0.0
+    # a = 1e150, K = 1e150: q* = (a - b F - c) / 2b congests the line; the full offer K does not
+    # (|D0 - K| = 20 <= F).  Reference in exact rational arithmetic from the same float inputs.
+    a, b, f, c, p0, k = (Fr(x) for x in (1e150, 1.0, 40.0, 10.0, 20.0, 1e150))
+    q = (a - b * f - c) / (2 * b)
+    d_best, d_full = q + f, (a - p0) / b
+    profit = (a - b * d_best - c) * q
+    triangle = (a - p0) * (d_full - d_best) - b / 2 * (d_full**2 - d_best**2)
+    loss = triangle + (p0 - c) * (k - q)
+    w = withholding(1e150, 1.0, 40.0, 10.0, 1e150, price_import=20.0)
+    assert w.offer_kw == pytest.approx(float(q), rel=1e-12) and w.profit == pytest.approx(float(profit), rel=1e-12)
+    assert w.deadweight_loss == pytest.approx(float(triangle), rel=1e-9)
+    assert w.welfare_loss == pytest.approx(float(loss), rel=1e-9)
+
+
+def test_cournot_beyond_the_float_range_is_refused_and_near_it_is_exact():
+    with pytest.raises(ValueError, match=r"Cournot equilibrium leaves the float range.*`intercept` = 1.7e\+308"):
+        cournot_equilibrium(1.7e308, 1, [10])
+    with pytest.raises(ValueError, match=r"`slope` = 1e-200"):  # (a - c) / b = 1e400
+        cournot_equilibrium(1e200, 1e-200, [1, 2])
+    with pytest.raises(ValueError, match=r"float range.*`intercept`"):
+        competition_curve(1.7e308, 1, 10, n_max=2)
+    # monopoly of P = 100 - 1e-300 Q, cost 10: q = 45e300, P = 55, CS = b q^2 / 2 = 1.0125e303
+    # (b q^2 overflowed in Python floats: OverflowError)
+    m = cournot_equilibrium(100, 1e-300, [10])
+    assert m.quantities[0] == pytest.approx(4.5e301) and m.price == pytest.approx(55.0)
+    assert m.consumer_surplus == pytest.approx(1.0125e303) and m.welfare == pytest.approx(3 * 1.0125e303)
+    # three free firms with (a - c) / b = 1e308 each: Q = 3/4 1e308, though sum (a - c) / b overflows
+    # (the old closed form divided inf by 4 and clipped it, and reported Q = 0)
+    t = cournot_equilibrium(0.5, 0.5 / 1e308, [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(t.quantities, [0.25e308] * 3, rtol=1e-12)
+    assert t.price == pytest.approx(0.125, rel=1e-12)

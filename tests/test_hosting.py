@@ -53,6 +53,67 @@ def test_hosting_capacity_rejects_bad_arguments():
     assert tc.hosting_capacity(two_bus(), 1, v_max_pu=0.5) == 0.0
 
 
+def three_bus(**lines):
+    buses = pd.DataFrame({"p_kw": [0.0, 100.0, 100.0]}, index=[0, 1, 2])
+    table = pd.DataFrame({"from_bus": [0, 1, 2], "to_bus": [1, 2, 0], "r_ohm": 1.0, "x_ohm": 1.0, **lines})
+    return tc.Feeder(buses, table, v_base_kv=10.0, s_base_kva=1000.0, substation=0)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"max_kw": -1}, "max_kw"),  # issue 14, item 4: returned -1.0
+    ({"max_kw": np.nan}, "max_kw"),  # returned 0.0
+    ({"max_kw": np.inf}, "max_kw"),  # issue 14, item 11: never returned
+    ({"max_kw": 0}, "max_kw"),
+    ({"v_max_pu": np.nan}, "v_max_pu"),  # returned 0.0
+    ({"v_max_pu": -1.05}, "v_max_pu"),
+    ({"tol_kw": 0}, "tol_kw"),  # the rest never returned
+    ({"tol_kw": -1}, "tol_kw"),
+    ({"tol_kw": -np.inf}, "tol_kw"),
+    ({"tol_kw": np.nan}, "tol_kw"),
+    ({"tol_kw": 1e-300}, "tol_kw"),
+    ({"tol_kw": 20_000.0}, "tol_kw"),  # as wide as the search: no bisection at all
+    ({"max_kw": 1e300}, "tol_kw"),  # 1 kW out of 1e300 is finer than floating point resolves
+])
+def test_hosting_capacity_rejects_bounds_and_tolerances_that_give_a_wrong_answer_or_never_end(kwargs, name):
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        tc.hosting_capacity(tc.radial_feeder(6, seed=3), 6, **kwargs)
+
+
+def test_hosting_capacity_rejects_a_list_of_buses_and_a_non_feeder():
+    with pytest.raises(TypeError, match="`bus` must be one bus label"):  # issue 14, item 16: "unhashable type"
+        tc.hosting_capacity(tc.radial_feeder(6, seed=3), [2, 3])
+    with pytest.raises(TypeError, match="`feeder`"):
+        tc.hosting_capacity(None, 1)
+    with pytest.raises(ValueError, match="`model`"):
+        tc.hosting_capacity(two_bus(), 1, model=["ac"])
+
+
+@pytest.mark.parametrize("model", ["ac", "lindistflow"])
+def test_hosting_capacity_raises_on_a_meshed_or_disconnected_feeder(model):
+    """Issue 14, item 4: the "not radial" error was swallowed as "too much PV" and 0.0 returned."""
+    with pytest.raises(ValueError, match="not radial"):
+        tc.hosting_capacity(three_bus(), 2, model=model)
+    with pytest.raises(ValueError, match="not connected"):
+        tc.hosting_capacity(three_bus(in_service=[True, False, False]), 1, model=model)
+    # the same feeder opened into a tree has a hosting capacity
+    assert tc.hosting_capacity(three_bus(in_service=[True, True, False]), 2, model=model) > 0
+
+
+def test_hosting_capacity_raises_when_the_feeder_without_pv_has_no_operating_point():
+    overloaded = two_bus(r_ohm=20.0, x_ohm=20.0, load_kw=50_000.0)
+    with pytest.raises(tc.ConvergenceError):
+        tc.ac_power_flow(overloaded)
+    with pytest.raises(tc.ConvergenceError, match="without PV does not converge"):
+        tc.hosting_capacity(overloaded, 1)
+
+
+def test_hosting_capacity_reaches_a_fine_tolerance_and_returns_max_kw_when_everything_fits():
+    expected = (1.05**2 - 1) * 1e5 / 2  # the closed form of the LinDistFlow test above
+    got = tc.hosting_capacity(two_bus(), 1, model="lindistflow", tol_kw=1e-6)
+    assert expected - 1e-6 <= got <= expected
+    assert tc.hosting_capacity(two_bus(), 1, model="lindistflow", max_kw=1000.0) == 1000.0
+
+
 def test_a_size_without_an_operating_point_counts_as_too_large():
     """Chapter 4, exercise hosting_capacity: beyond some injection the AC power flow has no solution.
 

@@ -271,3 +271,84 @@ def test_markup_over_cost_is_l_over_one_minus_l_in_cournot():
 def test_lerner_relations_reject_bad_input(func, args, match):
     with pytest.raises(ValueError, match=match):
         func(*args)
+
+
+# --------------------------------------------------------------------------- issue 14: magnitudes and bad types
+
+
+@pytest.mark.parametrize("scale", [1.7e308 / 4, 1e200, 1e-200, 5e-324 * 2**20, 1.0], ids=str)
+def test_hhi_at_any_finite_magnitude(scale):
+    # Shares 30, 30, 20, 20 % (2,600, by hand) at any scale: [1.7e308] * 2 gave 0.0 (the sum overflowed).
+    assert hhi(np.array([3.0, 3.0, 2.0, 2.0]) * scale) == 2600
+    assert hhi([1.7e308] * 2) == 5000  # the issue's reproducer: two equal firms
+    assert hhi([1.7e308, 0.0]) == 10_000
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=10).filter(any), st.integers(-300, 300))
+def test_hhi_is_the_same_in_every_unit(counts, exponent):
+    by_hand = sum((100 * c / sum(counts)) ** 2 for c in counts)
+    assert hhi(np.array(counts, dtype=float) * 10.0**exponent) == pytest.approx(by_hand, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("q", "error", "match"),
+    [
+        ([10**400, 1], ValueError, r"`quantities` holds a number too large for a float \(entry 0 is about 1e400\)"),
+        ([True, False], TypeError, r"`quantities` must contain numbers, not booleans"),
+        (np.array([1 + 2j, 3]), TypeError, r"`quantities` must contain real numbers"),
+    ],
+    ids=["int-1e400", "booleans", "complex"],
+)
+def test_hhi_names_quantities_it_cannot_read(q, error, match):
+    with pytest.raises(error, match=match):
+        hhi(q)
+
+
+@pytest.mark.parametrize(
+    ("price", "cost", "error", "match"),
+    [
+        (True, 10, TypeError, r"`price` must contain numbers, not booleans"),  # was -9.0: True read as 1
+        (10, True, TypeError, r"`marginal_cost` must contain numbers, not booleans"),
+        ([10, True], 1, TypeError, r"`price` must contain numbers, not booleans"),
+        (np.array([10 + 1j]), 1, TypeError, r"`price` must contain real numbers"),
+        (10**400, 1, ValueError, r"`price` holds a number too large for a float"),
+        (1e-308, 1.7e308, ValueError, r"overflows the floats .*`marginal_cost` is too large for so small a `price`"),
+    ],
+    ids=["price-True", "cost-True", "price-list-True", "complex", "int-1e400", "overflow"],
+)
+def test_lerner_index_rejects_booleans_complex_and_overflow(price, cost, error, match):
+    with pytest.raises(error, match=match):
+        lerner_index(price, cost)
+
+
+def test_lerner_index_of_extreme_but_representable_numbers():
+    # (P - MC) / P by hand: a price of 1.7e308 and a cost of 0 is pure mark-up; equal tiny numbers none.
+    assert lerner_index(1.7e308, 0) == 1.0
+    assert lerner_index(1e-300, 1e-300) == 0.0
+    assert lerner_index(1e-300, 2e-300) == -1.0
+
+
+@pytest.mark.parametrize(
+    ("func", "args", "error", "match"),
+    [
+        (lerner_from_hhi, (5000, -1e-310), ValueError, r"overflows the floats .*`elasticity` is too close to 0"),
+        (lerner_cournot, ([0.5, 0.5], -1e-310), ValueError, r"overflows the floats .*`elasticity` is too close to 0"),
+        (weighted_lerner, ([0.5, 0.5], [1.7e308, 1.7e308]), None, None),
+        (lerner_monopoly, (True,), TypeError, r"`elasticity` must contain numbers, not booleans"),
+        (lerner_cournot, ([True, False], -2), TypeError, r"`shares` must contain numbers, not booleans"),
+        (weighted_lerner, ([0.5, 0.5], [True, 0.5]), TypeError, r"`lerner` must contain numbers, not booleans"),
+        (demand_elasticity, (100, 1, True), TypeError, r"`price` must contain numbers, not booleans"),
+        (demand_elasticity, (True, 1, 5), TypeError, r"`intercept` must be a positive number"),
+        (concentration, (True,), TypeError, r"`hhi_value` must be a number"),
+        (lerner_from_hhi, (10**400, -1), ValueError, r"`hhi_value` is too large for a float"),
+    ],
+    ids=["from-hhi-overflow", "cournot-overflow", "weighted-huge", "monopoly-True", "shares-True", "lerner-True",
+         "elasticity-price-True", "intercept-True", "concentration-True", "hhi-int-1e400"],
+)
+def test_lerner_relations_reject_overflow_and_booleans(func, args, error, match):
+    if error is None:  # the largest finite values still give the finite weighted average, by hand 1.7e308
+        assert func(*args) == 1.7e308
+        return
+    with pytest.raises(error, match=match):
+        func(*args)

@@ -23,6 +23,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from te_course.auction import clear_double_auction
@@ -542,3 +543,103 @@ def test_outcome_to_frame():
     assert list(f.columns) == ["side", "index", "trades", "pays", "gets"]
     assert f["pays"].sum() - f["gets"].sum() == 0
     assert isinstance(sbba(SEED_VALUES, SEED_COSTS), Outcome)
+
+
+# --------------------------------------------------------------------------- issue 14: magnitudes, types, seeds
+
+
+@pytest.mark.parametrize("mech", MECHANISMS, ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    ("values", "costs", "name"),
+    [([1.7e308, 1.7e308], [1.6e308, 1.6e308], "values"), ([1.0], [2e150], "costs")],
+    ids=["values-1.7e308", "costs-2e150"],
+)
+def test_reports_beyond_the_supported_range_are_rejected(mech, values, costs, name):
+    # fsum raised "intermediate overflow"; now the range (at most 1e150) is checked and named.
+    with pytest.raises(ValueError, match=rf"`{name}` must contain prices of at most 1e\+150 in absolute value"):
+        mech(values, costs)
+    with pytest.raises(ValueError, match=rf"`{name}` must contain prices of at most 1e\+150"):
+        welfare(vcg([1.0], [1.0]), [1.0] if name == "costs" else values[:1], costs[:1] if name == "costs" else [1.0])
+
+
+@pytest.mark.parametrize("scale", [1e150, 1e-150])
+def test_the_seed_market_at_the_ends_of_the_range(scale):
+    # The seed market (values 12, 10, 8; costs 5, 7, 9) in other units: every number scales by hand.
+    values, costs = np.array(SEED_VALUES) * scale / 12, np.array(SEED_COSTS) * scale / 12
+    o = vcg(values, costs)
+    np.testing.assert_allclose(o.buyer_pays, np.array([8, 8, 0]) * scale / 12, rtol=1e-15)
+    np.testing.assert_allclose(o.seller_gets, np.array([9, 9, 0]) * scale / 12, rtol=1e-15)
+    assert o.budget_surplus == pytest.approx(-2 * scale / 12, rel=1e-15, abs=0)
+    assert welfare(o, values, costs) == pytest.approx(10 * scale / 12, rel=1e-15, abs=0)
+    gain, report = max_misreport_gain(uniform_price, values, costs, side="buyer", index=0)
+    assert gain == pytest.approx(0.5 * scale / 12, rel=1e-9, abs=0)
+    assert report == pytest.approx(8 * scale / 12, rel=1e-15, abs=0)
+    assert max_misreport_gain(vcg, values, costs, side="buyer", index=0)[0] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("values", "costs", "error", "match"),
+    [
+        ([True, 10], [5], TypeError, r"`values` must contain numbers, not booleans"),
+        ([12], np.array([False]), TypeError, r"`costs` must contain numbers, not booleans"),
+        ([12 + 1j], [5], TypeError, r"`values` must contain real numbers"),
+        ([10**400], [5], ValueError, r"`values` holds a number too large for a float"),
+    ],
+    ids=["values-bool", "costs-bool", "complex", "int-1e400"],
+)
+@pytest.mark.parametrize("mech", MECHANISMS, ids=lambda m: m.__name__)
+def test_reports_that_are_not_real_numbers(mech, values, costs, error, match):
+    with pytest.raises(error, match=match):
+        mech(values, costs)
+
+
+def test_misreports_and_k_are_checked_like_reports():
+    with pytest.raises(TypeError, match=r"`reports` must contain numbers, not booleans"):
+        max_misreport_gain(vcg, [1], [1], side="buyer", index=0, reports=[True])
+    with pytest.raises(ValueError, match=r"`reports` must contain prices of at most 1e\+150"):
+        max_misreport_gain(vcg, [1], [1], side="buyer", index=0, reports=[1e200])
+    with pytest.raises(TypeError, match=r"`k` must be a number between 0 and 1; got True"):
+        uniform_price([1], [1], k=True)
+
+
+def test_custom_outcome_with_huge_payments_is_named():
+    def huge(values, costs):
+        o = vcg(values, costs)
+        pays = np.where(o.buyer_trades, 1.7e308, 0.0)
+        return replace(o, buyer_pays=pays, seller_gets=np.where(o.seller_trades, 1.7e308, 0.0), budget_surplus=0.0)
+
+    with pytest.raises(ValueError, match=r"mechanism 'huge' returned `buyer_pays` entry 0 = 1.7e\+308, beyond"):
+        max_misreport_gain(huge, SEED_VALUES, SEED_COSTS, side="buyer", index=0)
+
+
+@pytest.mark.parametrize(
+    ("seed", "exc"), [("abc", TypeError), (-1, ValueError), (0.5, TypeError), (True, TypeError)],
+    ids=["text", "negative", "float", "bool"],
+)
+def test_property_table_names_a_bad_seed(seed, exc):
+    # numpy said "SeedSequence expects int or sequence of ints for entropy not abc".
+    with pytest.raises(exc, match=r"`seed` must be None, a non-negative integer or a numpy Generator"):
+        property_table([vcg], n_instances=2, n_traders=2, seed=seed)
+
+
+def test_property_table_accepts_a_generator():
+    a = property_table([vcg], n_instances=20, n_traders=3, seed=np.random.default_rng(4))
+    b = property_table([vcg], n_instances=20, n_traders=3, seed=4)
+    pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e-20, 1e-9, 1e100])
+def test_misreport_gains_are_the_same_in_any_units(scale):
+    # The tolerances are relative to the market's prices (they had an absolute floor of 1e-9, which hid
+    # every gain in a market priced in small units); the default grid too.
+    checked = 0
+    for values, costs in random_markets(30, 11, integers=True):
+        for mech in MECHANISMS:
+            for side, n in (("buyer", len(values)), ("seller", len(costs))):
+                for index in range(n):
+                    gain, report = max_misreport_gain(mech, values, costs, side=side, index=index)
+                    g2, r2 = max_misreport_gain(mech, values * scale, costs * scale, side=side, index=index)
+                    assert g2 == pytest.approx(gain * scale, rel=1e-9, abs=0)
+                    assert r2 == pytest.approx(report * scale, rel=1e-9, abs=0)
+                    checked += gain > 0
+    assert checked > 10

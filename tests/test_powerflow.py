@@ -12,6 +12,7 @@
 """
 
 import itertools
+import warnings
 
 import networkx as nx
 import numpy as np
@@ -181,7 +182,7 @@ def test_argument_validation():
         ac_power_flow(ieee33(), max_iter=0)
     with pytest.raises(TypeError, match=r"`feeder` must be a te_course Feeder"):
         ac_power_flow("ieee33")
-    with pytest.raises(TypeError, match=r"`feeder` must be a te_course Feeder"):
+    with pytest.raises(TypeError, match=r"`network` must be a te_course Feeder"):
         dc_power_flow(None)
 
 
@@ -468,3 +469,86 @@ def test_reconfigured_ieee33_matches_pandapower(pp):
     assert ours.total_loss_kw == pytest.approx(net.res_line.pl_mw.sum() * 1000, abs=0.01)
     v_pp = pd.Series(net.res_bus.vm_pu.to_numpy(), index=net.res_bus.index + 1)
     assert (ours.v_pu - v_pp).abs().max() < 1e-6
+
+
+# --------------------------------------------------------------------------- issue 14: edited tables, bases
+
+
+def _edited(edit):
+    f = radial_feeder(6, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas deprecates inplace=True
+        edit(f)
+    return f
+
+
+ALL_SOLVERS = [ac_power_flow, lindistflow, dc_power_flow, ptdf]
+
+
+@pytest.mark.parametrize(
+    ("edit", "solvers", "match"),
+    [
+        # x_ohm = 0: dc_power_flow and ptdf returned NaN
+        (lambda f: f.lines.__setitem__("x_ohm", f.lines["x_ohm"].where(f.lines.index != 2, 0.0)), ALL_SOLVERS,
+         r"line 2 of `(feeder|network).lines` has x_ohm=0.0; a reactance must be finite and > 0"),
+        # a NaN load: lindistflow returned NaN voltages
+        (lambda f: f.buses.__setitem__("p_kw", f.buses["p_kw"].where(f.buses.index != 3, np.nan)), ALL_SOLVERS,
+         r"`(feeder|network).buses\['p_kw'\]` must be finite; bus 3 has nan"),
+        # an unknown bus: "negative axis 1 index: -1"
+        (lambda f: f.lines.__setitem__("to_bus", f.lines["to_bus"].where(f.lines.index != 2, 99)), ALL_SOLVERS,
+         r"line 2 of `(feeder|network).lines` has to_bus=99, which is not a bus of the feeder"),
+        # a dropped column: KeyError 'x_ohm'
+        (lambda f: f.lines.drop(columns="x_ohm", inplace=True), ALL_SOLVERS,
+         r"`(feeder|network).lines` is missing the column\(s\) \['x_ohm'\]"),
+        (lambda f: f.buses.drop(columns="p_kw", inplace=True), ALL_SOLVERS,
+         r"`(feeder|network).buses` must have a 'p_kw' column"),
+        (lambda f: f.lines.__setitem__("r_ohm", -1.0), ALL_SOLVERS, r"has r_ohm=-1.0; a resistance must be"),
+    ],
+)
+def test_tables_edited_in_place_are_validated_where_used(edit, solvers, match):
+    f = _edited(edit)
+    for solve in solvers:
+        with pytest.raises(ValueError, match=match + r".*The tables of `(feeder|network)` were edited after"):
+            solve(f)
+
+
+def test_error_names_the_argument_of_dc_functions():
+    f = _edited(lambda f: f.lines.__setitem__("x_ohm", 0.0))
+    for solve in (dc_power_flow, ptdf):
+        with pytest.raises(ValueError, match=r"^line 1 of `network.lines` has x_ohm=0.0; .* tables of `network`"):
+            solve(f)
+
+
+def test_valid_in_place_edits_give_the_same_answer_as_a_new_feeder():
+    f = ieee33(tie_lines=True)
+    f.lines.loc[[7, 33], "in_service"] = [False, True]  # open 7-8, close the tie 8-21
+    f.buses.loc[18, "p_kw"] = 300.0
+    fresh = Feeder(f.buses.copy(), f.lines.copy(), f.v_base_kv, f.s_base_kva, f.substation, f.name)
+    for solve in (ac_power_flow, lindistflow, dc_power_flow):
+        pd.testing.assert_series_equal(solve(f).v_pu, solve(fresh).v_pu)
+        pd.testing.assert_series_equal(solve(f).p_kw, solve(fresh).p_kw)
+    # an edit that leaves in_service as objects is read as booleans (numpy would index with 0/1)
+    f.lines["in_service"] = f.lines["in_service"].astype(object)
+    pd.testing.assert_series_equal(ac_power_flow(f).p_kw, ac_power_flow(fresh).p_kw)
+    pd.testing.assert_frame_equal(ptdf(f), ptdf(fresh))
+
+
+def test_power_base_does_not_change_results_across_its_range():
+    # issue 14, item 14: bases are checked against a documented range; inside it, answers do not depend on s_base
+    ref = ieee33()
+    for s_base in (1e-3, 1e9):
+        f = Feeder(ref.buses, ref.lines, v_base_kv=ref.v_base_kv, s_base_kva=s_base, substation=1)
+        for solve in (ac_power_flow, lindistflow, dc_power_flow):
+            a, b = solve(f), solve(ref)
+            assert np.allclose(a.v_pu, b.v_pu, rtol=0, atol=1e-9)
+            assert np.allclose(a.p_kw, b.p_kw, rtol=1e-9, atol=1e-6)
+        assert np.allclose(ptdf(f), ptdf(ref), atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs", [{"v_base_kv": 1e-300}, {"s_base_kva": 1e-300}, {"s_base_kva": 0}])
+def test_bases_that_break_per_unit_are_refused(kwargs):
+    f = radial_feeder(6, seed=3)
+    args = {"v_base_kv": f.v_base_kv, "s_base_kva": f.s_base_kva, **kwargs}
+    name = next(iter(kwargs))
+    with pytest.raises(ValueError, match=rf"`{name}` must (lie between|be a positive number)"):
+        Feeder(f.buses, f.lines, substation=1, **args)

@@ -870,3 +870,92 @@ def test_solver_failures_become_solver_errors(monkeypatch):
         schedule(p, [0.1, 0.3])
     with pytest.raises(SolverError, match=r"battery arbitrage problem ended with status 'unbounded'"):
         BatteryProblem(2).solve([0.1, 0.3], None, e_max_kwh=1, p_max_kw=1, eta_charge=0.9, eta_discharge=0.9)
+
+
+# --------------------------------------------------------------------------- issue 14: bad and extreme input
+
+
+@pytest.mark.parametrize("devices", [None, 3, "pv", {"pv": PV(1.0)}])
+def test_prosumer_devices_that_are_not_a_sequence_of_devices_are_named(devices):
+    with pytest.raises(TypeError, match=r"`devices` must be a list of PV, Battery, EV or FlexibleLoad"):
+        Prosumer([1.0], devices)
+
+
+RAGGED = [[1.0, 2.0], [3.0]]
+
+
+@pytest.mark.parametrize(("make", "name"), [
+    (lambda: PV(RAGGED), "p_max_kw"),
+    (lambda: FlexibleLoad(RAGGED, 0.2), "p_max_kw"),
+    (lambda: FlexibleLoad(1.0, RAGGED), "utility"),
+    (lambda: FlexibleLoad(1.0, 0.2, p_min_kw=RAGGED), "p_min_kw"),
+    (lambda: schedule(Prosumer([1.0, 1.0]), RAGGED), "buy_price"),
+    (lambda: schedule(Prosumer([1.0, 1.0]), 0.2, RAGGED), "sell_price"),
+    (lambda: schedule(Prosumer([1.0, 1.0]), 0.2, import_max_kw=RAGGED), "import_max_kw"),
+    (lambda: schedule(Prosumer([1.0, 1.0]), 0.2, export_max_kw=RAGGED), "export_max_kw"),
+])
+def test_ragged_lists_are_named(make, name):
+    """Issue 14, item 16: numpy's "inhomogeneous shape" error did not say which argument."""
+    with pytest.raises((TypeError, ValueError), match=f"`{name}`"):
+        make()
+
+
+@pytest.mark.parametrize("seed", ["abc", 1.5, -1, True, [1, -2], object()])
+def test_example_day_names_a_bad_seed(seed):
+    with pytest.raises((TypeError, ValueError), match="`seed`"):
+        example_day(seed=seed)
+
+
+@pytest.mark.parametrize("k", [1e300, 1e12, 1e-12])
+def test_prices_of_any_magnitude_give_the_schedule_of_the_docstring_example(k):
+    """Issue 14, item 15: prices of 1e300 ended in cvxpy's "Cannot unpack invalid solution".
+
+    The cost and the duals are proportional to the prices, and the schedule does not depend on their
+    scale: the docstring example (cost 0.257 at prices 0.1 and 0.3, worked out there) times k.
+    """
+    s = schedule(Prosumer([1.0, 1.0], [Battery(1.0, 1.0, eta_charge=0.9, eta_discharge=0.9)]), [0.1 * k, 0.3 * k])
+    assert s.cost == pytest.approx(0.257 * k, rel=1e-9)
+    np.testing.assert_allclose(s.table["battery_charge_kw"], [1.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(s.duals["balance"], [0.1 * k, 0.3 * k], rtol=1e-9)
+
+
+def test_the_reproducer_of_issue_14_item_15_solves():
+    # one price for both steps: the battery can only lose energy, so it stays idle and the load is bought
+    s = schedule(Prosumer([1.0, 1.0], [Battery(2, 1)]), 1e300)
+    assert s.cost == pytest.approx(2e300, rel=1e-12)
+    assert s.table["battery_charge_kw"].sum() == 0.0
+
+
+def test_numbers_beyond_the_solver_or_the_float_range_raise_the_package_errors():
+    with pytest.raises(SolverError, match="too large or too far apart"):
+        schedule(Prosumer([1e300], [Battery(2, 1)]), 1.0)
+    with pytest.raises(SolverError, match="too large or too far apart"):
+        BatteryProblem(2).solve([1e299, 3e299], None, e_max_kwh=1, p_max_kw=1, eta_charge=0.9, eta_discharge=0.9,
+                                base_load_kw=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow RuntimeWarning on the way
+        with pytest.raises(ValueError, match="`buy_price`.*float range|float range.*`buy_price`"):
+            schedule(Prosumer([2.0]), 1.7e308)
+
+
+def test_other_bad_arguments_of_schedule_are_named():
+    p = Prosumer([1.0, 1.0], [Battery(2, 1)])
+    with pytest.raises(TypeError, match="`exclusive` must be True or False"):
+        schedule(p, 0.2, exclusive=np.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match="`solver` must be a cvxpy solver name"):
+        schedule(p, 0.2, solver=["HIGHS"])
+    with pytest.raises(ValueError, match="`buy_price` must be finite; got an integer too large"):
+        schedule(p, 10**400)
+    with pytest.raises(ValueError, match="`e_max_kwh` must be finite"):
+        Battery(10**400, 1)
+    with pytest.raises(ValueError, match="`n_steps` must be a positive integer"):
+        BatteryProblem(10**400)
+
+
+def test_a_long_horizon_with_a_ramp_limit_builds_without_a_dense_matrix():
+    # the ramp rows use a sparse difference matrix (a dense one grows as n^2: 3.2 GB for 20,000 steps)
+    n = 3000
+    p = Prosumer(np.ones(n), [Battery(2, 1, ramp_kw=0.5)])
+    s = schedule(p, np.where(np.arange(n) % 2, 0.3, 0.1))
+    change = np.diff(np.r_[0.0, s.table["battery_charge_kw"] - s.table["battery_discharge_kw"]])
+    assert np.abs(change).max() <= 0.5 + 1e-7

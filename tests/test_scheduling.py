@@ -548,3 +548,61 @@ def test_another_least_cost_schedule_at_the_same_dlmps_breaks_the_limit_the_opf_
     assert alt.loc[0, 18] == pytest.approx(300.0)
     assert ac_opf.loading[line].max() < 1.0
     assert ac_alt.loading[line].max() > 1.2
+
+
+# --------------------------------------------------------------------------- issue 14: bad and extreme input
+
+
+def test_rate_lines_rates_a_line_without_load_and_the_result_is_a_valid_feeder():
+    """Issue 14, item 5: a line that carries nothing was rated 0 kVA, which Feeder itself rejects."""
+    f = tc.radial_feeder(6, seed=3)
+    buses = f.buses.copy()
+    buses.loc[6, ["p_kw", "q_kvar"]] = 0.0  # the leaf's line 5-6 carries nothing
+    f0 = tc.Feeder(buses, f.lines, v_base_kv=f.v_base_kv, s_base_kva=f.s_base_kva, substation=f.substation)
+    rated = rate_lines(f0)
+    assert rated.lines.loc[5, "s_max_kva"] == 10.0  # the smallest rating
+    tc.Feeder(rated.buses, rated.lines, v_base_kv=f.v_base_kv, s_base_kva=f.s_base_kva, substation=f.substation)
+    ref = tc.ac_power_flow(f0)
+    s = np.hypot(ref.p_kw, ref.q_kvar)
+    assert np.allclose(rated.lines["s_max_kva"].iloc[:4], 1.25 * s.iloc[:4], atol=5.0)  # the others as before
+    assert (rate_lines(f, load_scale=1e-9).lines["s_max_kva"] == 10.0).all()  # nearly no load anywhere
+    with pytest.raises(ValueError, match="`margin`"):
+        rate_lines(f, margin=1e308)
+    with pytest.raises(ValueError, match="`load_scale`"):
+        rate_lines(f, load_scale=1e300)
+
+
+@pytest.mark.parametrize(("penetration", "error", "match"), [
+    ([0.5], TypeError, "`penetration` must be one number"),  # issue 14, item 16: "only 0-dimensional arrays"
+    (np.array([0.5, 0.6]), TypeError, "`penetration` must be one number"),
+    (True, TypeError, "`penetration`"),
+    (float("nan"), ValueError, "`penetration`"),
+    (1e300, ValueError, "`penetration`"),  # counts overflowed to garbage: no cars at all
+])
+def test_ev_fleet_names_a_bad_penetration(penetration, error, match):
+    with pytest.raises(error, match=match):
+        ev_fleet(tc.radial_feeder(6, seed=3), penetration)
+
+
+def test_ev_fleet_accepts_a_numpy_scalar():
+    f = tc.radial_feeder(6, seed=3)
+    assert ev_fleet(f, np.float64(0.5)).counts.equals(ev_fleet(f, 0.5).counts)
+
+
+@pytest.mark.parametrize("seed", ["abc", 1.5, -1, True, [1, -2], object()])
+def test_example_feeder_day_names_a_bad_seed(seed):
+    with pytest.raises((TypeError, ValueError), match="`seed`"):
+        tc.example_feeder_day(seed=seed)
+
+
+def test_example_feeder_day_takes_a_generator():
+    a = tc.example_feeder_day(seed=np.random.default_rng(5))
+    b = tc.example_feeder_day(seed=5)
+    assert sorted(a["prosumers"]) == sorted(b["prosumers"])
+
+
+@pytest.mark.parametrize("name", ["price_substation", "load_profile"])
+def test_ragged_day_profiles_are_named(name):
+    day = {"price_substation": np.full(24, 0.1), "load_profile": np.ones(24), name: [[1.0, 2.0], [3.0]]}
+    with pytest.raises((TypeError, ValueError), match=f"`{name}`"):
+        day_ahead_dlmp(tc.radial_feeder(6, seed=3), **day)

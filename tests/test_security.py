@@ -828,3 +828,26 @@ def test_fake_as_a_dataframe_keeps_unnamed_fields():
     assert list(res.dispatch_kw.index) == ["pv", "chp"]
     assert res.dispatch_kw.loc["chp", "attacked"] == pytest.approx(10.0, abs=1e-4)  # capacity not forged
     assert res.table["secure"].all()
+
+
+@pytest.mark.parametrize("fake", [
+    {0: {"p_max_kw": float("nan"), "price": 0.0}},
+    {0: {"price": float("nan")}},
+    pd.DataFrame({"p_max_kw": [float("nan")], "price": [0.0]}),
+])
+def test_a_nan_fake_offer_is_an_error_not_dropped(fake):
+    """Issue 14, item 9: the docstring promises ValueError for a NaN offer; it was skipped silently."""
+    f = ieee33()
+    ders = pd.DataFrame({"bus": [18], "p_max_kw": [600.0], "price": [0.06]})
+    with pytest.raises(ValueError, match=r"`fake\[0\]\['(p_max_kw|price)'\]` must be a finite number; got nan"):
+        false_offer_on_feeder(f, ders, fake=fake, price_substation=0.05)
+
+
+def test_fake_offers_change_only_the_keys_given():
+    from te_course.security import _fake_offers
+
+    ders = pd.DataFrame({"bus": [18, 33], "p_max_kw": [600.0, 600.0], "price": [0.06, 0.07], "p_min_kw": 0.0})
+    reported = _fake_offers({0: {"price": 0.0}, 1: {"p_max_kw": 900.0}}, ders)
+    assert reported["price"].tolist() == [0.0, 0.07]
+    assert reported["p_max_kw"].tolist() == [600.0, 900.0]
+    assert ders["price"].tolist() == [0.06, 0.07]  # the caller's table is untouched

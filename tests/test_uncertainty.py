@@ -345,3 +345,29 @@ def test_scenario_options_that_are_not_numbers_name_the_argument():
         pv_scenarios([1.0, 2.0], 3, error_std="high")
     with pytest.raises(TypeError, match="`autocorrelation` must be a number; got None"):
         pv_scenarios([1.0, 2.0], 3, autocorrelation=None)
+
+
+# --------------------------------------------------------------------------- extreme inputs (issue 14)
+
+
+@pytest.mark.parametrize(
+    ("seed", "error"),
+    [("abc", TypeError), (-1, ValueError), (1.5, TypeError), (True, TypeError), (object(), TypeError)],
+)
+def test_a_bad_seed_names_the_argument(seed, error):
+    with pytest.raises(error, match=r"`seed` must be None, a non-negative integer or a numpy Generator"):
+        pv_scenarios([1.0, 2.0], 3, seed=seed)
+
+
+def test_scenarios_beyond_the_float_range_are_refused_or_capped():
+    with pytest.raises(ValueError, match=r"leaves the float range.*`forecast_kw` \(1.7e\+308 kW\)"):
+        pv_scenarios([0.0, 1.7e308], 3, seed=1)
+    with pytest.raises(ValueError, match=r"leaves the float range.*`error_std` = 1e\+308"):
+        pv_scenarios([0.0, 2.0], 50, error_std=1e308, seed=1)
+    # With an inverter rating every scenario is a number: an overflowing product is above the cap (or,
+    # for 1 + e < 0, below 0), and the night stays 0 even when 0 * (1 + e) would be 0 * inf = nan.
+    capped = pv_scenarios([0.0, 1.7e308], 20, p_max_kw=5.0, seed=1)
+    assert np.isfinite(capped).all() and (capped[:, 0] == 0).all() and set(np.unique(capped[:, 1])) <= {0.0, 5.0}
+    # errors of +-inf at consecutive steps (inf - inf in the AR(1) recursion was NaN)
+    wild = pv_scenarios([0.0, 2.0, 3.0, 0.0], 2000, error_std=1e308, p_max_kw=5.0, seed=1)
+    assert (wild[:, [0, 3]] == 0).all() and set(np.unique(wild[:, 1:3])) == {0.0, 5.0}

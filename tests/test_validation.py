@@ -8,7 +8,18 @@ import pandas as pd
 import pytest
 
 from te_course import SolverError, TeCourseError
-from te_course._validation import as_1d_float, check_finite, check_fraction, check_positive, check_same_length
+from te_course._validation import (
+    MAX_MAGNITUDE,
+    as_1d_float,
+    as_finite_float,
+    as_float_array,
+    as_positive_float,
+    check_finite,
+    check_fraction,
+    check_magnitude,
+    check_positive,
+    check_same_length,
+)
 
 # --------------------------------------------------------------------------- errors
 
@@ -146,7 +157,7 @@ def test_check_positive_rejects_non_finite_first(bad, shown):
 # --------------------------------------------------------------------------- check_fraction
 
 
-@pytest.mark.parametrize("value", [0, 1, 0.5, 0.25, np.float64(0.75), np.int64(1), True])
+@pytest.mark.parametrize("value", [0, 1, 0.5, 0.25, np.float64(0.75), np.int64(1)])
 def test_check_fraction_returns_a_float(value):
     out = check_fraction(value, "k")
     assert isinstance(out, float)
@@ -196,3 +207,96 @@ def test_as_1d_float_accepts_a_number_only_when_asked():
         as_1d_float(2.5, "a")
     with pytest.raises(TypeError, match=r"`a` must be a number or a sequence of numbers, got the string"):
         as_1d_float("x", "a", allow_scalar=True)
+
+
+# --------------------------------------------------------------------------- issue 14: booleans, complex, huge ints
+
+
+@pytest.mark.parametrize("value", [True, False, np.True_, np.bool_(False)], ids=["True", "False", "np.T", "np.F"])
+@pytest.mark.parametrize(
+    "check", [check_fraction, as_finite_float, as_positive_float], ids=["check_fraction", "finite", "positive"]
+)
+def test_scalar_checks_reject_booleans(check, value):
+    # k=True used to be read as k = 1: a boolean is not a number here.
+    with pytest.raises(TypeError, match=rf"`k` must be a (positive )?number.*; got {re.escape(repr(value))}\."):
+        check(value, "k")
+
+
+@pytest.mark.parametrize("value", [1 + 2j, np.complex128(1 + 0j), 2j], ids=["complex", "np.complex128", "imaginary"])
+@pytest.mark.parametrize("check", [check_fraction, as_finite_float, as_positive_float])
+def test_scalar_checks_reject_complex_numbers(check, value):
+    with pytest.raises(TypeError, match="`k` must be"):
+        check(value, "k")
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**400), 10**5000], ids=["1e400", "-1e400", "1e5000"])
+@pytest.mark.parametrize("check", [check_fraction, as_finite_float, as_positive_float])
+def test_scalar_checks_name_an_int_beyond_float_range(check, value):
+    # float(10**400) raises a bare OverflowError; the message names the argument and its size.
+    exponent = "5000" if value == 10**5000 else "400"
+    with pytest.raises(ValueError, match=rf"`k` is too large for a float .*got about -?1e{exponent}\."):
+        check(value, "k")
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [([1, 10**400], "entry 1 is about 1e400"), ([-(10**309)], "entry 0 is about -1e309"),
+     ([[1, 2], [3, 10**400]], r"entry \[1, 1\] is about 1e400"), (np.array([1, 10**400], dtype=object), "entry 1")],
+    ids=["list", "negative", "nested", "object-array"],
+)
+def test_arrays_with_an_int_beyond_float_range_name_the_argument_and_entry(values, where):
+    with pytest.raises(ValueError, match=rf"`prices` holds a number too large for a float \({where}"):
+        as_float_array(values, "prices")
+    if np.ndim(np.asarray(values, dtype=object)) == 1:
+        with pytest.raises(ValueError, match="`prices` holds a number too large for a float"):
+            as_1d_float(values, "prices")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [np.array([1 + 2j, 3]), pd.Series([1 + 0j, 2 + 0j]), [1.0, np.complex128(2 + 1j)], [[1.0], [2j]], 1 + 1j],
+    ids=["ndarray", "series", "list-with-np-complex", "nested", "scalar"],
+)
+def test_complex_input_is_rejected_not_cut_to_its_real_part(values):
+    # numpy's asarray(..., dtype=float) keeps the real part with only a ComplexWarning.
+    with pytest.raises(TypeError, match=r"`prices` must contain real numbers; got complex numbers"):
+        as_float_array(values, "prices")
+    with pytest.raises(TypeError, match=r"`prices` must contain real numbers"):
+        as_1d_float(values, "prices", allow_scalar=True)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[True, 2.5], np.array([True, False]), pd.Series([True, False]), pd.Series([True, None], dtype="boolean"),
+     [[1.0, np.True_]], True],
+    ids=["mixed-list", "bool-array", "bool-series", "nullable-boolean", "nested-np-bool", "scalar"],
+)
+def test_booleans_are_rejected_when_not_allowed(values):
+    with pytest.raises(TypeError, match=r"`prices` must contain numbers, not booleans"):
+        as_float_array(values, "prices", allow_bool=False)
+    if np.ndim(values) <= 1:
+        with pytest.raises(TypeError, match=r"`prices` must contain numbers, not booleans"):
+            as_1d_float(values, "prices", allow_bool=False, allow_scalar=True)
+
+
+def test_booleans_are_still_zero_and_one_by_default():
+    # Backwards compatible: masks such as an EV's availability are read as 0/1 unless a caller opts out.
+    np.testing.assert_array_equal(as_1d_float([True, False, True], "available"), [1.0, 0.0, 1.0])
+    assert as_1d_float(np.array([True]), "available").dtype == np.float64
+
+
+def test_as_float_array_words_a_failed_conversion_as_asked():
+    with pytest.raises(TypeError, match=r"`usage` must be a matrix of numbers \(could not convert"):
+        as_float_array([[1, "a"]], "usage", expected="a matrix of numbers")
+    with pytest.raises(TypeError, match=r"`usage` must contain only numbers; could not convert it"):
+        as_float_array([[1, "a"]], "usage")
+
+
+def test_check_magnitude():
+    assert MAX_MAGNITUDE == 1e150
+    assert check_magnitude(np.array([0.0, -1e150, 1e150, np.nan]), "bids", "prices") is None
+    message = "`bids` must contain prices of at most 1e+150 in absolute value; entry 2 is -1e+151."
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_magnitude(np.array([1.0, 2.0, -1e151]), "bids", "prices")
+    with pytest.raises(ValueError, match=r"`x` must contain values of at most 10 in absolute value; entry 0 is 11"):
+        check_magnitude([11.0], "x", limit=10)
