@@ -125,6 +125,15 @@ def _bool_column(col: pd.Series, name: str) -> np.ndarray:
     return out
 
 
+def _check_unique(table: pd.DataFrame, tname: str, row: str, rows: str) -> None:
+    """Raise if ``table`` repeats a column name or a row label (``row``: how one label is called)."""
+    if table.columns.has_duplicates:
+        raise ValueError(f"{tname} has the column {_label(table.columns[table.columns.duplicated()][0])!r} twice.")
+    if table.index.has_duplicates:
+        dup = _label(table.index[table.index.duplicated()][0])
+        raise ValueError(f"{tname} has the {row} {dup!r} more than once; {rows} must be unique.")
+
+
 def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
@@ -146,11 +155,7 @@ def _tables(buses, lines, substation, v_base_kv: float, s_base_kva: float, owner
         raise ValueError(f"{bname} must have a 'p_kw' column (and optionally 'q_kvar'); got {list(buses.columns)}.")
     if len(buses) == 0:
         raise ValueError(f"{bname} is empty; a feeder needs at least one bus.")
-    if buses.columns.has_duplicates:
-        raise ValueError(f"{bname} has the column {_label(buses.columns[buses.columns.duplicated()][0])!r} twice.")
-    if buses.index.has_duplicates:
-        dup = _label(buses.index[buses.index.duplicated()][0])
-        raise ValueError(f"{bname} has the bus label {dup!r} more than once; bus labels must be unique.")
+    _check_unique(buses, bname, "bus label", "bus labels")
     b = pd.DataFrame(index=buses.index.copy())
     b.index.name = "bus"
     for col in ("p_kw", "q_kvar"):
@@ -176,11 +181,7 @@ def _tables(buses, lines, substation, v_base_kv: float, s_base_kva: float, owner
     missing = [c for c in ("from_bus", "to_bus", "r_ohm", "x_ohm") if c not in lines.columns]
     if missing:
         raise ValueError(f"{lname} is missing the column(s) {missing}; got {list(lines.columns)}.")
-    if lines.columns.has_duplicates:
-        raise ValueError(f"{lname} has the column {_label(lines.columns[lines.columns.duplicated()][0])!r} twice.")
-    if lines.index.has_duplicates:
-        dup = _label(lines.index[lines.index.duplicated()][0])
-        raise ValueError(f"{lname} has the line index {dup!r} more than once; line labels must be unique.")
+    _check_unique(lines, lname, "line index", "line labels")
     ln = lines.copy()
     if "s_max_kva" not in ln.columns:
         ln["s_max_kva"] = np.nan
