@@ -128,7 +128,7 @@ def _first_overflow(values, prefix: str = "") -> str:
     return ""
 
 
-def as_float_array(values, name: str, *, allow_bool: bool = True, expected: str | None = None) -> np.ndarray:
+def as_float_array(values, name: str, *, allow_bool: bool = False, expected: str | None = None) -> np.ndarray:
     """``np.asarray(values, dtype=float)`` with errors that name the argument.
 
     Raises ``TypeError`` for text, complex numbers (numpy would silently keep their
@@ -174,9 +174,32 @@ def as_float_array(values, name: str, *, allow_bool: bool = True, expected: str 
     except np.exceptions.ComplexWarning:
         raise TypeError(f"`{name}` must contain real numbers; got complex numbers.") from None
     except (TypeError, ValueError) as exc:
+        if _is_ragged(values):
+            raise TypeError(
+                f"`{name}` must contain only numbers; could not convert it: it is ragged (its entries are lists of "
+                "different lengths, or numbers mixed with lists); give a flat list of numbers or a table whose rows "
+                "all have the same length."
+            ) from None
         if expected is not None:
             raise TypeError(f"`{name}` must be {expected} ({exc}).") from None
         raise TypeError(f"`{name}` must contain only numbers; could not convert it ({exc}).") from None
+
+
+def _is_ragged(values, depth: int = 0) -> bool:
+    """Whether ``values`` is a nested sequence whose entries differ in length (or mix numbers and sequences)."""
+    if depth > 3 or not isinstance(values, (list, tuple, np.ndarray, pd.Series)):
+        return False
+    if isinstance(values, (np.ndarray, pd.Series)) and np.asarray(values).dtype != object:
+        return False
+    shapes = set()
+    for v in (np.asarray(values, dtype=object).ravel() if isinstance(values, (np.ndarray, pd.Series)) else values):
+        if isinstance(v, (list, tuple, np.ndarray, pd.Series)):
+            if _is_ragged(v, depth + 1):
+                return True
+            shapes.add(len(v))
+        else:
+            shapes.add(None)
+    return len(shapes) > 1
 
 
 def _short(values) -> str:
@@ -190,7 +213,7 @@ def _short(values) -> str:
 
 
 def as_1d_float(
-    values, name: str, *, allow_empty: bool = False, allow_scalar: bool = False, allow_bool: bool = True
+    values, name: str, *, allow_empty: bool = False, allow_scalar: bool = False, allow_bool: bool = False
 ) -> np.ndarray:
     """Convert ``values`` to a 1-D float array or raise a clear error.
 
@@ -207,7 +230,8 @@ def as_1d_float(
         parameters that broadcast over agents).
     allow_bool : bool, optional
         Whether booleans count as the numbers 0 and 1 (for masks such as an
-        EV's availability).  ``False`` rejects them with a ``TypeError``.
+        EV's availability).  By default they are rejected with a ``TypeError``:
+        ``k=True`` or a list of True/False where numbers belong is a mistake.
 
     Returns
     -------
@@ -226,7 +250,7 @@ def as_1d_float(
     --------
     >>> as_1d_float([1, 2.5], "prices")
     array([1. , 2.5])
-    >>> as_1d_float([True, 2.5], "prices", allow_bool=False)
+    >>> as_1d_float([True, 2.5], "prices")
     Traceback (most recent call last):
     ...
     TypeError: `prices` must contain numbers, not booleans (True/False); got [True, 2.5].
@@ -236,7 +260,15 @@ def as_1d_float(
         raise TypeError(f"`{name}` must be {what}, got the string {values!r}.")
     if isinstance(values, pd.DataFrame):
         raise TypeError(f"`{name}` must be one-dimensional; got a DataFrame with columns {list(values.columns)}.")
-    arr = as_float_array(values, name, allow_bool=allow_bool)
+    try:
+        arr = as_float_array(values, name, allow_bool=allow_bool)
+    except TypeError:
+        if not _is_ragged(values):
+            raise
+        raise TypeError(
+            f"`{name}` is ragged (nested lists of different lengths): it must be a flat list of numbers, "
+            f"one per entry; got {_short(values)}."
+        ) from None
     if arr.ndim == 0 and allow_scalar:
         return arr.copy()
     if arr.ndim != 1:
@@ -374,6 +406,8 @@ def as_positive_float(value, name: str) -> float:
     ValueError: `rho` must be a positive number; got -1.
     """
     v = _scalar_float(value, name, "a positive number")
+    if v == math.inf:
+        raise ValueError(f"`{name}` must be a positive number; got {value!r}: it must be a finite positive number.")
     if not (math.isfinite(v) and v > 0.0):
         raise ValueError(f"`{name}` must be a positive number; got {value!r}.")
     return v

@@ -127,15 +127,15 @@ def parse_orders(orders, name: str = "orders") -> tuple[np.ndarray, np.ndarray]:
                 f"`{name}` must have a 'price' column (and optionally 'quantity'); "
                 f"got columns {list(orders.columns)}."
             )
-        price = as_1d_float(orders["price"], name, allow_bool=False)
+        price = as_1d_float(orders["price"], name)
         if "quantity" in orders.columns:
-            quantity = as_1d_float(orders["quantity"], name, allow_bool=False)
+            quantity = as_1d_float(orders["quantity"], name)
         else:
             quantity = np.ones_like(price)
     else:
         if isinstance(orders, (str, bytes)) or orders is None:
             raise TypeError(f"`{name}` must be a list of prices or a table of (price, quantity); got {orders!r}.")
-        arr = as_float_array(orders, name, allow_bool=False)
+        arr = as_float_array(orders, name)
         if arr.ndim == 1:
             price, quantity = arr.copy(), np.ones(arr.shape)
         elif arr.ndim == 2 and arr.shape[1] == 2:
@@ -600,6 +600,9 @@ def settle(result: ClearingResult, bids, asks, *, pricing: str = "uniform") -> S
 
 # --------------------------------------------------------------------------- random markets
 
+#: The most orders per side that :func:`random_orders` draws (a million: about 16 MB per side).
+MAX_RANDOM_ORDERS = 1_000_000
+
 
 def random_orders(
     n_buyers: int, n_sellers: int, *, seed=0, divisible: bool = False, price_range=(2.0, 16.0)
@@ -612,12 +615,13 @@ def random_orders(
     Parameters
     ----------
     n_buyers, n_sellers : int
-        How many orders on each side (at least 1).
+        How many orders on each side (at least 1, at most :data:`MAX_RANDOM_ORDERS`,
+        a million: a bigger book would take gigabytes).
     seed : None, int or numpy.random.Generator
         The source of randomness (a non-negative integer, or a Generator to
         share one stream).
     divisible : bool
-        Whether orders carry random quantities.
+        Whether orders carry random quantities (True or False).
     price_range : tuple of float
         Lowest and highest price (finite, lowest first).
 
@@ -635,6 +639,13 @@ def random_orders(
     for name, n in (("n_buyers", n_buyers), ("n_sellers", n_sellers)):
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"`{name}` must be a positive integer; got {n!r}.")
+        if n > MAX_RANDOM_ORDERS:
+            raise ValueError(
+                f"`{name}` must be at most {MAX_RANDOM_ORDERS:_} (orders per side of a random market); "
+                f"got {_count(n)}."
+            )
+    if not isinstance(divisible, bool | np.bool_):
+        raise TypeError(f"`divisible` must be True or False; got {divisible!r}.")
     rng = as_generator(seed, "seed")
     lo, hi = _price_range(price_range)
 
@@ -644,6 +655,12 @@ def random_orders(
         return pd.DataFrame({"price": price, "quantity": qty})
 
     return side(n_buyers), side(n_sellers)
+
+
+def _count(n) -> str:
+    """``n`` for a message: the integer itself, or "about 1e400" when it has too many digits to print."""
+    n = int(n)
+    return f"{n:_}" if abs(n) < 10**30 else f"about 1e{int(n.bit_length() * 0.30103)}"
 
 
 def _price_range(price_range) -> tuple[float, float]:

@@ -62,6 +62,7 @@ from ._validation import (
     SolverError,
     as_1d_float,
     as_finite_float,
+    as_float_array,
     as_generator,
     as_positive_float,
     check_finite,
@@ -175,14 +176,53 @@ class QuadraticAgents:
         """``S = sum_i 1 / a_i``: how fast the total best response grows with the price (kW per price unit)."""
         return float((1.0 / self.a).sum())
 
+    def _per_agent(self, values, name: str, what: str, *, allow_inf: bool = False) -> np.ndarray:
+        """``values`` as a float number (0-d) or one entry per agent, finite or +-inf, or an error naming ``name``."""
+        arr = as_1d_float(values, name, allow_scalar=True)
+        if arr.ndim == 1 and arr.size != self.n:
+            raise ValueError(
+                f"`{name}` must be a number or hold one {what} per agent ({self.n}); got {arr.size} entries."
+            )
+        flat = np.atleast_1d(arr)
+        if allow_inf:
+            if np.isnan(flat).any():
+                raise ValueError(f"`{name}` must not be NaN; entry {int(np.flatnonzero(np.isnan(flat))[0])} is nan.")
+        else:
+            check_finite(flat, name, f"{what}s")
+        return arr
+
+    def _overflow(self, out: np.ndarray, name: str, what: str) -> np.ndarray:
+        bad = ~np.isfinite(np.atleast_1d(out))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"`{name}` is too large: agent {i}'s {what} overflows the floats (beyond 1.8e308). Give injections "
+                "in kW of a real community."
+            )
+        return out
+
     def cost(self, p_kw) -> np.ndarray:
-        """Each agent's cost ``a p^2 / 2 + b p`` of the injections ``p_kw``."""
-        p = np.asarray(p_kw, dtype=float)
-        return 0.5 * self.a * p * p + self.b * p
+        """Each agent's cost ``a p^2 / 2 + b p`` of the injections ``p_kw``.
+
+        ``p_kw`` is one finite injection per agent (kW), or one number for all.
+
+        Examples
+        --------
+        >>> QuadraticAgents([2.0, 1.0], [1.0, 0.0], [-5.0, -5.0], [5.0, 5.0]).cost([1.0, -2.0])
+        array([2., 2.])
+        """
+        p = self._per_agent(p_kw, "p_kw", "injection")
+        with np.errstate(over="ignore", invalid="ignore"):
+            # p (a p / 2 + b): no p^2, which overflows long before the cost does
+            out = p * (0.5 * self.a * p + self.b)
+        return self._overflow(out, "p_kw", "cost")
 
     def marginal_cost(self, p_kw) -> np.ndarray:
-        """Each agent's marginal cost ``a p + b`` at the injections ``p_kw``."""
-        return self.a * np.asarray(p_kw, dtype=float) + self.b
+        """Each agent's marginal cost ``a p + b`` at the injections ``p_kw`` (one per agent, or one number)."""
+        p = self._per_agent(p_kw, "p_kw", "injection")
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self.a * p + self.b
+        return self._overflow(out, "p_kw", "marginal cost")
 
     def best_response(self, price) -> np.ndarray:
         """Each agent's profit-maximising injection at ``price``.
@@ -192,16 +232,42 @@ class QuadraticAgents:
 
             p_i = clip((price - b_i) / a_i, p_min_i, p_max_i)
 
+        ``price`` is a number, or one price per agent (``+inf`` gives every
+        agent's ``p_max_kw``, ``-inf`` its ``p_min_kw``).
+
         Examples
         --------
         >>> QuadraticAgents([2.0], [1.0], [-5.0], [5.0]).best_response(3.0)
         array([1.])
         """
-        return np.clip((np.asarray(price, dtype=float) - self.b) / self.a, self.p_min_kw, self.p_max_kw)
+        return self._respond(self._per_agent(price, "price", "price", allow_inf=True))
+
+    def _respond(self, price) -> np.ndarray:
+        """:meth:`best_response` without the checks (internal: the price may be a breakpoint beyond the floats)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.clip((np.asarray(price, dtype=float) - self.b) / self.a, self.p_min_kw, self.p_max_kw)
+
+    def _cost(self, p_kw) -> np.ndarray:
+        """:meth:`cost` without the checks (internal: +-inf where it overflows)."""
+        p = np.asarray(p_kw, dtype=float)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return p * (0.5 * self.a * p + self.b)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per agent: a, b, p_min_kw, p_max_kw."""
         return pd.DataFrame({"a": self.a, "b": self.b, "p_min_kw": self.p_min_kw, "p_max_kw": self.p_max_kw})
+
+
+#: The largest community :func:`random_community` draws: a million agents (each of the arrays of
+#: the community takes 8 MB; ``n = 10**12`` would ask for terabytes).
+MAX_AGENTS = 1_000_000
+
+
+def _short_int(n) -> str:
+    """``repr(n)``, or "about 1e400" for an integer whose digits would fill the message."""
+    if isinstance(n, int) and not isinstance(n, bool) and abs(n) > 10**30:
+        return f"an integer of about {'-' if n < 0 else ''}1e{int(abs(n).bit_length() * 0.30103)}"
+    return repr(n)
 
 
 def random_community(n: int, *, seed) -> QuadraticAgents:
@@ -219,7 +285,7 @@ def random_community(n: int, *, seed) -> QuadraticAgents:
     Parameters
     ----------
     n : int
-        Number of agents, at least 1.
+        Number of agents, 1 to :data:`MAX_AGENTS` (1,000,000).
     seed : None, int or numpy.random.Generator
         The source of randomness (a Generator is used as is).
 
@@ -236,7 +302,12 @@ def random_community(n: int, *, seed) -> QuadraticAgents:
     True
     """
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"`n` must be a positive integer; got {n!r}.")
+        raise ValueError(f"`n` must be a positive integer; got {_short_int(n)}.")
+    if n > MAX_AGENTS:
+        raise ValueError(
+            f"`n` must be at most {MAX_AGENTS:,} agents (a community that large already takes minutes to "
+            f"coordinate, and P2P trading needs N x N matrices); got {_short_int(n)}."
+        )
     rng = as_generator(seed)
     kind = rng.choice(3, size=int(n), p=[0.4, 0.4, 0.2])  # 0 seller, 1 buyer, 2 prosumer
     a = rng.uniform(0.02, 0.1, n)
@@ -250,6 +321,11 @@ def random_community(n: int, *, seed) -> QuadraticAgents:
 def _demand_kw(p_kw) -> float:
     """Total demand at the injections ``p_kw``: ``sum_i max(-p_i, 0)``, at least 1 W (the tolerance scale)."""
     return max(float(np.maximum(-np.asarray(p_kw, dtype=float), 0.0).sum()), 1e-3)
+
+
+def _price_scale(lam: np.ndarray, off: np.ndarray) -> float:
+    """Return the size of the bilateral prices, at least 1e-3: the scale of P2P ADMM's dual residual."""
+    return max(float(np.abs(lam[off]).max(initial=0.0)), 1e-3)
 
 
 def _check_agents(agents, *, min_n: int = 1) -> QuadraticAgents:
@@ -275,6 +351,11 @@ def _check_agents(agents, *, min_n: int = 1) -> QuadraticAgents:
 
 def _check_tol_iter(tol, max_iter) -> tuple[float, int]:
     tol = as_positive_float(tol, "tol")
+    if tol >= 1:
+        raise ValueError(
+            f"`tol` is a fraction of the total demand and must lie below 1 (1e-6 is typical); got {tol!r}. "
+            "A tolerance of 1 or more would accept any dispatch."
+        )
     if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 1:
         raise ValueError(f"`max_iter` must be a positive integer; got {max_iter!r}.")
     return tol, int(max_iter)
@@ -345,7 +426,7 @@ def _result(agents, price, dispatch, history, iterations, converged, method) -> 
         iterations=int(iterations),
         converged=bool(converged),
         method=method,
-        welfare=-_fsum(agents.cost(dispatch)),
+        welfare=-_fsum(agents._cost(dispatch)),
         agents=agents,
     )
 
@@ -429,9 +510,9 @@ def _solver_agents(agents: QuadraticAgents, max_fee: float = 0.0) -> QuadraticAg
     """
     a, b, lo_kw, hi_kw = agents.a, agents.b, agents.p_min_kw, agents.p_max_kw
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        p_star = agents.best_response(_clearing_price(agents))
-        u = _fsum(agents.cost(p_star)) + max_fee * _demand_kw(p_star)
-        m = agents.cost(np.clip(-b / a, lo_kw, hi_kw))
+        p_star = agents._respond(_clearing_price(agents))
+        u = _fsum(agents._cost(p_star)) + max_fee * _demand_kw(p_star)
+        m = agents._cost(np.clip(-b / a, lo_kw, hi_kw))
         total = _fsum(m)
         slack = 1e-9 * (abs(u) + float(np.abs(m).sum()))  # rounding in the sums above
         reach = u - total + m + slack  # R_i
@@ -606,7 +687,7 @@ def price_iteration(
         fast choice.
     tol : float
         Stop when ``|sum_i p_i| <= tol * D``, with ``D = sum_i max(-p_i, 0)``
-        the total demand at the current price (module docstring).
+        the total demand at the current price (module docstring); ``0 < tol < 1``.
     max_iter : int
         Raise :class:`ConvergenceError` if not converged after this many iterations.
     price0 : float
@@ -645,7 +726,7 @@ def price_iteration(
     step = as_positive_float(step, "step")
     tol, max_iter = _check_tol_iter(tol, max_iter)
     price = as_finite_float(price0, "price0")
-    respond = agents.best_response if vectorised else _PerAgentCvxpy(agents)
+    respond = agents._respond if vectorised else _PerAgentCvxpy(agents)
     bound = 2.0 / agents.slope
     bound_text = (
         f"it is stable for 0 < step < 2/S = {bound:.6g}, where S = sum(1/a) = {agents.slope:.6g} "
@@ -757,7 +838,11 @@ def admm(
     rho ||r^{k+1}||_2 / sqrt(N)``); the dual residual is ``rho`` times how much
     the balanced dispatch ``z`` still moves.  The iteration stops when
     ``|imbalance| = N |pbar| <= tol * D`` and ``||s^k||_2 / rho <= tol * D``,
-    with ``D = sum_i max(-p_i^k, 0)`` the total demand (both are kW).
+    with ``D = sum_i max(-p_i^k, 0)`` the total demand (both are kW), and every
+    agent's dispatch is within ``tol * D`` of its best response to the price
+    ``rho u``: the optimality conditions themselves.  The last test matters for
+    a large ``rho``, where the dispatch moves so little per iteration that the
+    residuals are small long before it is right.
 
     Parameters
     ----------
@@ -821,15 +906,23 @@ def admm(
             if bar is not None:
                 bar.update()
             threshold = tol * _demand_kw(p)
+            # Stop on the optimality conditions themselves, which do not depend on rho: the
+            # dispatch balances and is every agent's best response to the price.  A small
+            # dual residual alone is not enough: with a large rho the dispatch moves by
+            # little per iteration long before it is right (issue 14: rho = 1e9 "converged"
+            # after one iteration, 2.7 kW from the optimum).
             if abs(imbalance) <= threshold and dz <= threshold:
-                return _result(agents, rho * u, p, pd.DataFrame(rows), k, True, "admm")
+                if np.max(np.abs(p - agents._respond(rho * u)), initial=0.0) <= threshold:
+                    return _result(agents, rho * u, p, pd.DataFrame(rows), k, True, "admm")
     finally:
         if bar is not None:
             bar.close()
     raise ConvergenceError(
         f"ADMM did not converge in max_iter = {max_iter} iterations: the imbalance is still "
-        f"{rows['imbalance_kw'][-1]:.3g} kW and the dispatch still moves by {rows['dual_residual'][-1] / rho:.3g} kW "
-        f"per iteration, against tol * total demand = {threshold:.3g} kW. Increase `max_iter`, or try a `rho` "
+        f"{rows['imbalance_kw'][-1]:.3g} kW, the dispatch still moves by {rows['dual_residual'][-1] / rho:.3g} kW "
+        f"per iteration and is {np.max(np.abs(p - agents._respond(rho * u)), initial=0.0):.3g} kW from the "
+        f"agents' best responses to the price, against tol * total demand = {threshold:.3g} kW. Increase "
+        f"`max_iter`, or try a `rho` "
         f"nearer the agents' typical a (median {float(np.median(a)):.3g}; now rho = {rho:g}).",
         iterations=max_iter, history=pd.DataFrame(rows),
     )
@@ -912,15 +1005,17 @@ class P2PResult:
         return pd.DataFrame({"seller": i, "buyer": j, "kw": self.trades[i, j], "price": self.prices[i, j]})
 
 
+#: The largest trading cost :func:`p2p_bilateral` and :func:`p2p_centralized` accept, currency per kWh.
+MAX_TRADING_COST = 1e6
+
+
 def _check_trading_cost(trading_cost, n: int) -> np.ndarray:
     if trading_cost is None:
         return np.zeros((n, n))
     if isinstance(trading_cost, (str, bytes)):
         raise TypeError(f"`trading_cost` must be an N x N matrix of numbers; got the string {trading_cost!r}.")
-    try:
-        c = np.array(trading_cost, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"`trading_cost` must contain only numbers; could not convert it ({exc}).") from None
+    # a copy: the diagonal is zeroed below, and the caller's matrix must not change
+    c = np.array(as_float_array(trading_cost, "trading_cost"), dtype=float)
     if c.shape != (n, n):
         raise ValueError(f"`trading_cost` must be an N x N matrix with N = {n} agents; got shape {c.shape}.")
     bad = ~np.isfinite(c)
@@ -931,6 +1026,14 @@ def _check_trading_cost(trading_cost, n: int) -> np.ndarray:
         i, j = (int(x) for x in np.argwhere(c < 0)[0])
         raise ValueError(f"`trading_cost` must be nonnegative; entry ({i}, {j}) is {c[i, j]}.")
     np.fill_diagonal(c, 0.0)
+    if (c > MAX_TRADING_COST).any():
+        i, j = (int(x) for x in np.argwhere(c > MAX_TRADING_COST)[0])
+        raise ValueError(
+            f"`trading_cost` entry ({i}, {j}) is {c[i, j]:g}; trading costs must be at most {MAX_TRADING_COST:g} "
+            "currency per kWh (beyond it the solvers lose every digit of the agents' costs). A fee above the "
+            "spread of the agents' marginal costs already forbids the trade: a fee of 1e3 does it in a community "
+            "priced in currency per kWh."
+        )
     return c
 
 
@@ -960,18 +1063,12 @@ def distance_costs(positions, cost_per_km: float) -> np.ndarray:
     array([[0.  , 0.05],
            [0.05, 0.  ]])
     """
-    try:
-        xy = np.array(positions, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"`positions` must contain only numbers; could not convert it ({exc}).") from None
+    xy = as_float_array(positions, "positions")
     if xy.ndim != 2 or xy.shape[1] != 2:
         raise ValueError(f"`positions` must be an (N, 2) array of coordinates in km; got shape {xy.shape}.")
     check_finite(xy.ravel(), "positions", "coordinates")
-    try:
-        c = float(cost_per_km)
-    except (TypeError, ValueError):
-        raise TypeError(f"`cost_per_km` must be a number; got {cost_per_km!r}.") from None
-    if not (math.isfinite(c) and c >= 0):
+    c = as_finite_float(cost_per_km, "cost_per_km")
+    if not c >= 0:
         raise ValueError(f"`cost_per_km` must be a nonnegative number; got {cost_per_km!r}.")
     with np.errstate(over="ignore", invalid="ignore"):
         # hypot does not square (no overflow for distances up to the float range); a coordinate
@@ -1047,13 +1144,13 @@ def _p2p_result(agents, c, trades, lam, history, iterations, converged, method, 
     dispatch = trades.sum(axis=1)
     trading_cost = _fsum((0.5 * c * np.abs(trades)).ravel())
     pool_price = _clearing_price(agents)
-    pool_welfare = -_fsum(agents.cost(agents.best_response(pool_price)))
+    pool_welfare = -_fsum(agents._cost(agents._respond(pool_price)))
     return P2PResult(
         trades=trades,
         prices=np.where(trades != 0, lam, np.nan),
         multipliers=lam,
         dispatch=dispatch,
-        welfare=-_fsum(agents.cost(dispatch)) - trading_cost,
+        welfare=-_fsum(agents._cost(dispatch)) - trading_cost,
         trading_cost_paid=trading_cost,
         pool_welfare=pool_welfare,
         history=history,
@@ -1105,7 +1202,10 @@ def p2p_bilateral(
     price.  Primal residual ``||t - z||_F``; dual residual
     ``rho ||z^{k+1} - z^k||_F``; stop when both (the latter divided by
     ``rho``) are at most ``tol * D``, with ``D`` the total demand of the
-    current dispatch (module docstring).
+    current dispatch (module docstring), and the dual residual itself, a price,
+    is at most ``tol`` times the largest bilateral price (Boyd et al., section
+    3.3.1, relative criterion).  The last test stops a large ``rho`` from
+    declaring convergence while the trades still creep towards the optimum.
 
     Parameters
     ----------
@@ -1113,8 +1213,8 @@ def p2p_bilateral(
         At least two agents.
     trading_cost : array_like, optional
         ``(N, N)`` nonnegative costs ``c_ij``, currency per kWh traded (for
-        example from :func:`distance_costs`); the diagonal is ignored.
-        ``None``: no costs.
+        example from :func:`distance_costs`), at most :data:`MAX_TRADING_COST`
+        (1e6); the diagonal is ignored.  ``None``: no costs.
     rho : float
         The ADMM penalty, > 0.
     tol, max_iter, progress
@@ -1173,7 +1273,7 @@ def p2p_bilateral(
             if bar is not None:
                 bar.update()
             threshold = tol * _demand_kw(z.sum(axis=1))
-            if primal <= threshold and dz <= threshold:
+            if primal <= threshold and dz <= threshold and rho * dz <= tol * _price_scale(lam, off):
                 return _p2p_result(agents, c, z, lam, pd.DataFrame(rows), k, True, "p2p admm", 10 * threshold)
     finally:
         if bar is not None:
@@ -1181,8 +1281,9 @@ def p2p_bilateral(
     raise ConvergenceError(
         f"P2P ADMM did not converge in max_iter = {max_iter} iterations: primal residual "
         f"{rows['primal_residual'][-1]:.3g} kW and dispatch change {rows['dual_residual'][-1] / rho:.3g} kW, against "
-        f"tol * total demand = {threshold:.3g} kW. Increase `max_iter`, or try a `rho` nearer the agents' typical a "
-        f"(median {float(np.median(agents.a)):.3g}; now rho = {rho:g}).",
+        f"tol * total demand = {threshold:.3g} kW (dual residual {rows['dual_residual'][-1]:.3g}, against tol times "
+        f"the largest price = {tol * _price_scale(lam, off):.3g}). Increase `max_iter`, or try a `rho` nearer the "
+        f"agents' typical a (median {float(np.median(agents.a)):.3g}; now rho = {rho:g}).",
         iterations=max_iter, history=pd.DataFrame(rows),
     )
 
@@ -1242,7 +1343,10 @@ def p2p_centralized(agents: QuadraticAgents, trading_cost=None, *, solver: str |
     try:
         problem.solve(**options)
     except cp.error.SolverError as exc:
-        raise SolverError(f"The P2P problem could not be solved ({exc}); try another `solver`.") from None
+        raise SolverError(
+            f"The P2P problem could not be solved ({exc}). Check that `trading_cost` and the agents' a, b and "
+            "limits (`agents`) have realistic magnitudes (currency per kWh, kW), or try another `solver`."
+        ) from None
     if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or reciprocity.dual_value is None:
         raise SolverError(f"The P2P problem ended with status {problem.status!r}; try another `solver`.")
     trades = np.zeros((n, n))

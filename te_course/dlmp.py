@@ -96,9 +96,18 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ._solvers import solve_quietly
-from ._validation import SolverError, TeCourseError, as_positive_float, check_finite, check_nonnegative
+from ._validation import (
+    SolverError,
+    TeCourseError,
+    as_1d_float,
+    as_float_array,
+    as_positive_float,
+    check_finite,
+    check_magnitude,
+    check_nonnegative,
+)
 from ._validation import as_finite_float as _as_number
-from .feeders import Feeder, _label
+from .feeders import Feeder, _float_column, _label
 from .powerflow import _check_feeder, _series_impedance_pu, _tree, ac_power_flow
 
 __all__ = ["DLMPResult", "DLMPProblem", "dlmp", "marginal_loss_factors"]
@@ -107,6 +116,13 @@ _MODELS = ("socp", "lindistflow")
 _COMPONENTS = ["energy", "loss", "congestion", "voltage", "total"]
 _GAP_TOL = 1e-6
 _SOLVER_OPTIONS = {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9, "max_iter": 200}
+#: Documented ranges of the OPF's data (issue 14: beyond them the interior-point solver fails with
+#: 'unbounded' or 'solver_error' instead of an answer).  Powers (bus loads, DER limits, line limits)
+#: at most this many times the power base ``s_base_kva`` in magnitude: a million times a feeder's rating
+#: is no operating point, and squared powers stay far inside the solver's range.
+OPF_PU_MAX = 1e6
+#: Voltage limits ``v_min_pu < v_max_pu`` must lie in (0, VOLTAGE_MAX_PU] per unit.
+VOLTAGE_MAX_PU = 10.0
 
 
 # --------------------------------------------------------------------------- result
@@ -199,14 +215,17 @@ def _check_ders(ders, feeder: Feeder) -> pd.DataFrame:
         bus = _label(out["bus"].iloc[i])
         raise ValueError(f"`ders['bus']` entry {i} is {bus!r}, which is not a bus of the feeder.")
     for col in ("p_max_kw", "price", "p_min_kw"):
-        values = ders[col] if col in ders.columns else 0.0
-        try:
-            out[col] = pd.Series(values, index=ders.index).astype(float)
-        except (TypeError, ValueError):
-            raise TypeError(f"`ders['{col}']` must contain numbers.") from None
+        values = ders[col] if col in ders.columns else pd.Series(0.0, index=ders.index)
+        if isinstance(values, pd.DataFrame):  # a repeated column name
+            raise ValueError(f"`ders` has the column {col!r} more than once.")
+        # text, booleans, complex numbers and ints beyond the floats: an error naming the column and row
+        out[col] = _float_column(values, f"`ders['{col}']`", "row")
     check_nonnegative(out["p_max_kw"].to_numpy(), "ders['p_max_kw']", "powers")
     check_finite(out["price"].to_numpy(), "ders['price']", "prices")
+    check_magnitude(out["price"].to_numpy(), "ders['price']", "prices")
     check_finite(out["p_min_kw"].to_numpy(), "ders['p_min_kw']", "powers")
+    for col in ("p_min_kw", "p_max_kw"):
+        _check_pu(out[col].to_numpy(), f"ders['{col}']", feeder.s_base_kva, "DER limits")
     bad = (out["p_min_kw"] > out["p_max_kw"]).to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -217,22 +236,54 @@ def _check_ders(ders, feeder: Feeder) -> pd.DataFrame:
     return out
 
 
+def _check_pu(arr: np.ndarray, name: str, s_base_kva: float, what: str) -> None:
+    """Raise ``ValueError`` naming the first power of ``arr`` (kW) beyond ``OPF_PU_MAX`` times the power base."""
+    limit = OPF_PU_MAX * s_base_kva
+    bad = np.abs(arr) > limit
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"`{name}` entry {i} is {arr[i]:g} kW, beyond the range of the OPF's {what}: at most {limit:g} kW "
+            f"({OPF_PU_MAX:g} times the feeder's power base s_base_kva={s_base_kva:g}) in magnitude. "
+            "No feeder carries such a power; check the units (kW)."
+        )
+
+
 def _bus_vector(values, feeder: Feeder, name: str) -> np.ndarray:
-    """Per-bus values (Series by label or array in feeder order) as a float array in feeder order."""
+    """Per-bus values (Series by label or array in feeder order) as a float array in feeder order, in range."""
     if isinstance(values, pd.Series):
+        if values.index.has_duplicates:
+            dup = _label(values.index[values.index.duplicated()][0])
+            raise ValueError(f"`{name}` names the bus {dup!r} more than once.")
         unknown = ~values.index.isin(feeder.buses.index)
         if unknown.any():
             raise ValueError(f"`{name}` names {_label(values.index[unknown][0])!r}, which is not a bus of the feeder.")
-        arr = values.reindex(feeder.buses.index).to_numpy(dtype=float)
+        arr = as_float_array(values.reindex(feeder.buses.index), name)
         if np.isnan(arr).any():
             i = int(np.flatnonzero(np.isnan(arr))[0])
             raise ValueError(f"`{name}` has no finite value for bus {_label(feeder.buses.index[i])!r}.")
-        return arr
-    arr = np.asarray(values, dtype=float)
-    if arr.shape != (feeder.n_buses,):
-        raise ValueError(f"`{name}` must have one value per bus ({feeder.n_buses}); got shape {arr.shape}.")
+    else:
+        arr = as_1d_float(values, name, allow_empty=True)
+        if arr.shape != (feeder.n_buses,):
+            raise ValueError(f"`{name}` must have one value per bus ({feeder.n_buses}); got shape {arr.shape}.")
     check_finite(arr, name)
+    _check_pu(arr, name, feeder.s_base_kva, "loads")
     return arr
+
+
+def _check_voltage_limits(v_min_pu, v_max_pu) -> tuple[float, float]:
+    """Return the voltage limits as floats with ``0 < v_min < v_max <= VOLTAGE_MAX_PU``, or raise naming one."""
+    v_min = as_positive_float(v_min_pu, "v_min_pu")
+    v_max = as_positive_float(v_max_pu, "v_max_pu")
+    for name, v in (("v_min_pu", v_min), ("v_max_pu", v_max)):
+        if v > VOLTAGE_MAX_PU:
+            raise ValueError(
+                f"`{name}` must be at most {VOLTAGE_MAX_PU:g} p.u. (a voltage limit in per unit, such as 0.95 or "
+                f"1.05); got {v:g}. Check the units: per unit, not V or kV."
+            )
+    if v_min >= v_max:
+        raise ValueError(f"`v_min_pu` ({v_min}) must be below `v_max_pu` ({v_max}).")
+    return v_min, v_max
 
 
 # --------------------------------------------------------------------------- sensitivities
@@ -355,9 +406,15 @@ class DLMPProblem:
         in :meth:`solve`).
     ders : pandas.DataFrame, optional
         Flexible resources: columns ``bus``, ``p_max_kw``, ``price`` (offer,
-        currency per kWh), optionally ``p_min_kw`` (default 0).
+        currency per kWh), optionally ``p_min_kw`` (default 0).  The limits
+        at most 1e6 times the feeder's ``s_base_kva`` in magnitude
+        (:data:`OPF_PU_MAX`), the prices at most 1e150.
     model : {"socp", "lindistflow"}
         The OPF model (see the module docstring).
+
+    Line limits ``s_max_kva`` must be NaN (none) or at most 1e6 times
+    ``s_base_kva``: beyond these ranges (a million times the feeder's
+    rating) the interior-point solver cannot give an answer.
 
     Examples
     --------
@@ -392,6 +449,14 @@ class DLMPProblem:
         lines = feeder.lines.iloc[tree.line_pos]
         s_max = lines["s_max_kva"].to_numpy()
         self._limited = np.flatnonzero(np.isfinite(s_max))  # by line rank - 1
+        too_big = np.isfinite(s_max) & (s_max > OPF_PU_MAX * feeder.s_base_kva)
+        if too_big.any():
+            j = int(np.flatnonzero(too_big)[0])
+            raise ValueError(
+                f"`feeder.lines['s_max_kva']` of line {_label(lines.index[j])!r} is {s_max[j]:g} kVA, beyond the OPF's "
+                f"range of {OPF_PU_MAX:g} times the power base ({OPF_PU_MAX * feeder.s_base_kva:g} kVA); "
+                "use NaN for a line without limit."
+            )
         self._line_labels = lines.index
         k = len(self.ders)
 
@@ -463,15 +528,24 @@ class DLMPProblem:
         Parameters
         ----------
         price_substation : float
-            Price of energy at the substation, currency per kWh.
+            Price of energy at the substation, currency per kWh (finite, at
+            most 1e150 in magnitude).
         v_min_pu, v_max_pu : float, optional
-            Voltage limits at every bus but the substation (held at 1 p.u.).
+            Voltage limits at every bus but the substation (held at 1 p.u.),
+            with ``0 < v_min_pu < v_max_pu <= 10`` (:data:`VOLTAGE_MAX_PU`).
         p_kw, q_kvar : pandas.Series or array_like, optional
             Bus loads (by label or in feeder order); default: the feeder's.
+            At most :data:`OPF_PU_MAX` (1e6) times ``s_base_kva`` in magnitude.
         der_price : array_like, optional
-            Offer prices aligned with ``ders``; default: ``ders["price"]``.
+            Offer prices aligned with ``ders``; default: ``ders["price"]``
+            (finite, at most 1e150 in magnitude).
         s_max_kva : dict or pandas.Series, optional
-            New limits for lines that have one in the feeder, by line label.
+            New limits for lines that have one in the feeder, by line label
+            (at most 1e6 times ``s_base_kva``).
+
+        Prices far from 1 (beyond 1e3 or below 1e-3 per kWh) are solved in
+        units of the largest price, so that the solver sees numbers near 1;
+        the prices and the cost are reported in the units given.
 
         Returns
         -------
@@ -480,45 +554,61 @@ class DLMPProblem:
         Raises
         ------
         ValueError
-            If an input is invalid, no dispatch meets the limits (the message
-            says which family of limits cannot be met), or the feeder's lines or
-            buses were edited after the problem was built (its loads may change:
-            they are read at every solve).
+            If an input is invalid or outside the ranges above, no dispatch
+            meets the limits (the message says which family of limits cannot
+            be met), or the feeder's lines or buses were edited after the
+            problem was built (its loads may change: they are read at every solve).
+        te_course.SolverError
+            If the solver fails within those ranges; the message lists the
+            arguments to check.
         """
         feeder = self._current_feeder()
         price = _as_number(price_substation, "price_substation")
-        v_min = as_positive_float(v_min_pu, "v_min_pu")
-        v_max = as_positive_float(v_max_pu, "v_max_pu")
-        if v_min >= v_max:
-            raise ValueError(f"`v_min_pu` ({v_min}) must be below `v_max_pu` ({v_max}).")
+        check_magnitude(np.array([price]), "price_substation", "prices")
+        v_min, v_max = _check_voltage_limits(v_min_pu, v_max_pu)
         sb = feeder.s_base_kva
-        p = _bus_vector(feeder.buses["p_kw"] if p_kw is None else p_kw, feeder, "p_kw")
-        q = _bus_vector(feeder.buses["q_kvar"] if q_kvar is None else q_kvar, feeder, "q_kvar")
-        order = self._tree.order
-        self._p_load.value = p[order] / sb
-        self._q_load.value = q[order] / sb
-        self._price.value = price
+        p = _bus_vector(feeder.buses["p_kw"] if p_kw is None else p_kw, feeder,
+                        "feeder.buses['p_kw']" if p_kw is None else "p_kw")
+        q = _bus_vector(feeder.buses["q_kvar"] if q_kvar is None else q_kvar, feeder,
+                        "feeder.buses['q_kvar']" if q_kvar is None else "q_kvar")
         k = len(self.ders)
         if der_price is None:
             dp = self.ders["price"].to_numpy()
         else:
-            dp = np.asarray(der_price, dtype=float)
+            dp = as_1d_float(der_price, "der_price", allow_empty=True)
             if dp.shape != (k,):
                 raise ValueError(f"`der_price` must have one price per DER ({k}); got shape {dp.shape}.")
             check_finite(dp, "der_price", "prices")
-        self._der_price.value = dp / 1.0 if k else np.zeros(1)
-        self._der_min.value = self.ders["p_min_kw"].to_numpy() / sb if k else np.zeros(1)
-        self._der_max.value = self.ders["p_max_kw"].to_numpy() / sb if k else np.zeros(1)
+            check_magnitude(dp, "der_price", "prices")
         s_lim = self._s_max_default.copy()
         if s_max_kva is not None:
             labels = list(self._line_labels[self._limited])
-            for line, value in dict(s_max_kva).items():
+            try:
+                new_limits = dict(s_max_kva)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"`s_max_kva` must be a dict (or Series) from line label to kVA; got {type(s_max_kva).__name__}."
+                ) from None
+            for line, value in new_limits.items():
                 if line not in labels:
                     raise ValueError(
                         f"`s_max_kva` names line {line!r}, which has no limit in the feeder; "
                         f"only {labels} can be changed here."
                     )
                 s_lim[labels.index(line)] = as_positive_float(value, f"s_max_kva[{line!r}]")
+            _check_pu(s_lim, "s_max_kva", sb, "line limits")
+        # Prices far from 1 are solved in units of the largest price (issue 14: prices of 1e12 made the
+        # solver report 'unbounded'); the duals and the cost are scaled back in _result.  Prices of
+        # usual size (0.001 to 1000 per kWh) are solved as they are, with the solver's tuned tolerances.
+        largest = max(abs(price), float(np.abs(dp).max(initial=0.0)))
+        self._obj_scale = largest if (largest > 1e3 or 0.0 < largest < 1e-3) else 1.0
+        order = self._tree.order
+        self._p_load.value = p[order] / sb
+        self._q_load.value = q[order] / sb
+        self._price.value = price / self._obj_scale
+        self._der_price.value = dp / self._obj_scale if k else np.zeros(1)
+        self._der_min.value = self.ders["p_min_kw"].to_numpy() / sb if k else np.zeros(1)
+        self._der_max.value = self.ders["p_max_kw"].to_numpy() / sb if k else np.zeros(1)
         if self._s2 is not None:
             self._s2.value = (s_lim / sb) ** 2
         self._set_v(v_min, v_max)
@@ -526,8 +616,17 @@ class DLMPProblem:
         if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
             if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
                 raise self._explain_infeasible(v_min, v_max, s_lim)
-            raise SolverError(f"the DLMP {self.model} OPF could not be solved (solver status {status!r}).")
-        return self._result(feeder, price, p, q, v_min, v_max, s_lim)
+            raise SolverError(
+                f"the DLMP {self.model} OPF could not be solved (solver status {status!r}). Check the data for "
+                "extreme or inconsistent values: the prices (`price_substation`, `der_price` or `ders['price']`), "
+                "the DER limits (`ders['p_min_kw']`, `ders['p_max_kw']`), the loads (`p_kw`, `q_kvar` or the "
+                "feeder's), the voltage limits (`v_min_pu`, `v_max_pu`), the line limits (`s_max_kva`) and the "
+                "feeder's impedances (`feeder.lines`); "
+                + ("a negative `price_substation` can make the second-order-cone relaxation unbounded (try "
+                   "model='lindistflow')." if self.model == "socp" and price < 0 else
+                   "values near 1 per unit solve best.")
+            )
+        return self._result(feeder, price, p, q, v_min, v_max, s_lim, dp)
 
     def _current_feeder(self) -> Feeder:
         """``self.feeder`` checked again; its loads may have changed since the build, its network not."""
@@ -555,6 +654,7 @@ class DLMPProblem:
         """Find which family of limits makes the OPF infeasible, by relaxing one family at a time."""
         tries = []
         big = 1e6
+        v_big = 10.0 * VOLTAGE_MAX_PU  # far beyond any voltage limit, still well scaled for the solver
         self._set_v(1e-3, v_max)
         lower_ok = self._run() in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
         low_detail = ""
@@ -563,7 +663,7 @@ class DLMPProblem:
             j = int(np.argmin(w[1:])) + 1
             bus = _label(self.feeder.buses.index[self._tree.order[j]])
             low_detail = f" (without that limit the cheapest dispatch leaves {np.sqrt(w[j]):.4f} p.u. at bus {bus!r})"
-        self._set_v(v_min, big)
+        self._set_v(v_min, v_big)
         upper_ok = self._run() in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
         self._set_v(v_min, v_max)
         lines_ok = False
@@ -577,35 +677,43 @@ class DLMPProblem:
             tries.append(f"voltage cannot be kept below {v_max} p.u. at every bus (`v_max_pu`)")
         if lines_ok:
             tries.append("the line limits (`s_max_kva` of the feeder's lines) cannot all be met")
-        if not tries:
+        if not tries and self._s2 is None:
+            tries.append(
+                "no dispatch keeps the voltages within limits, even with the lower limit relaxed to 0.001 p.u. or "
+                f"the upper one to {v_big:g} p.u.: the loads (`p_kw`, `q_kvar`) or the DER limits are far beyond "
+                "what the feeder can carry"
+            )
+        elif not tries:
             tries.append(
                 "the voltage limits and line limits cannot be met together (relaxing one family alone does not help)"
             )
         return TeCourseError(
-            "The DLMP OPF is infeasible: " + "; ".join(tries) + ". Loosen the limits, add DER capacity "
-            "(`ders['p_max_kw']`) downstream, or reduce the load."
+            "The DLMP OPF is infeasible: " + "; ".join(tries) + ". Loosen the limits (`v_min_pu`, `v_max_pu`, "
+            "`s_max_kva`), add DER capacity (`ders['p_max_kw']`) downstream, or reduce the load (`p_kw`, `q_kvar`)."
         )
 
     # ------------------------------------------------------------------ result
 
-    def _result(self, feeder, price, p, q, v_min, v_max, s_lim) -> DLMPResult:
+    def _result(self, feeder, price, p, q, v_min, v_max, s_lim, der_price) -> DLMPResult:
         tree, sb = self._tree, feeder.s_base_kva
         n, m = feeder.n_buses, feeder.n_buses - 1
         P, Q, W, P0, g = (v.value for v in self._vars)
         k = len(self.ders)
-        # cvxpy: for `expr == b` the dual is -d(opt)/db; the balance is written `... == load`
-        total_rank = -np.asarray(self._p_con.dual_value, dtype=float)
-        scale = max(1.0, abs(price), float(np.abs(self.ders["price"]).max()) if k else 0.0)
+        # cvxpy: for `expr == b` the dual is -d(opt)/db; the balance is written `... == load`.
+        # The objective was divided by `obj` (the largest price): every dual is multiplied back.
+        obj = self._obj_scale
+        total_rank = -np.asarray(self._p_con.dual_value, dtype=float) * obj
+        scale = max(1.0, abs(price), float(np.abs(der_price).max(initial=0.0)))
         tol_dual = 1e-7 * scale
-        eta_min = np.asarray(self._vmin_con.dual_value, dtype=float)
-        eta_max = np.asarray(self._vmax_con.dual_value, dtype=float)
+        eta_min = np.asarray(self._vmin_con.dual_value, dtype=float) * obj
+        eta_max = np.asarray(self._vmax_con.dual_value, dtype=float) * obj
         w = W[1:]
         at_min = (w - v_min**2 < 1e-6) & (eta_min > tol_dual)
         at_max = (v_max**2 - w < 1e-6) & (eta_max > tol_dual)
         eta = np.where(at_max, eta_max, 0.0) - np.where(at_min, eta_min, 0.0)
         mu = np.zeros(m)
         if self._line_con is not None:
-            dual = np.asarray(self._line_con.dual_value, dtype=float)
+            dual = np.asarray(self._line_con.dual_value, dtype=float) * obj
             li = self._limited
             slack = (s_lim / sb) ** 2 - (P[li] ** 2 + Q[li] ** 2)
             hit = (slack < 1e-6 * np.maximum((s_lim / sb) ** 2, 1e-12) + 1e-10) & (dual > tol_dual)
@@ -671,7 +779,7 @@ class DLMPProblem:
         return DLMPResult(
             prices=prices,
             dispatch=dispatch,
-            cost=float(self._problem.value) * sb,
+            cost=float(self._problem.value) * obj * sb,
             mlf=mlf,
             binding=tuple(binding),
             model=self.model,
@@ -699,8 +807,10 @@ def dlmp(feeder: Feeder, *, price_substation, ders=None, v_min_pu=0.95, v_max_pu
         Price of energy at the substation, currency per kWh.
     ders : pandas.DataFrame, optional
         Columns ``bus``, ``p_max_kw``, ``price`` (offer per kWh), optionally ``p_min_kw``.
+        Powers at most 1e6 times ``s_base_kva`` in magnitude (see :class:`DLMPProblem`).
     v_min_pu, v_max_pu : float, optional
-        Voltage limits at every bus but the substation (held at 1 p.u.).
+        Voltage limits at every bus but the substation (held at 1 p.u.),
+        ``0 < v_min_pu < v_max_pu <= 10``.
     model : {"socp", "lindistflow"}, optional
         Exact (second-order-cone relaxation of the branch-flow model) or
         linearised (losses neglected).
@@ -712,8 +822,11 @@ def dlmp(feeder: Feeder, *, price_substation, ders=None, v_min_pu=0.95, v_max_pu
     Raises
     ------
     ValueError
-        Invalid inputs (naming the argument), or limits that no dispatch can
-        meet (naming the family of limits, in words).
+        Invalid inputs or inputs outside the documented ranges (naming the
+        argument), or limits that no dispatch can meet (naming the family of
+        limits, in words).
+    te_course.SolverError
+        If the solver fails; the message lists the arguments to check.
 
     Examples
     --------

@@ -182,7 +182,7 @@ def _as_usage(usage) -> pd.DataFrame:
         resources = _labels_of(usage.index, "usage", "resource (row)")
         agents = _labels_of(usage.columns, "usage", "agent (column)")
         for column in usage.columns:
-            as_float_array(usage[column], "usage", allow_bool=False)  # booleans or complex numbers: TypeError
+            as_float_array(usage[column], "usage")  # booleans or complex numbers: TypeError
         try:
             arr = usage.to_numpy(dtype=float)
         except (TypeError, ValueError):
@@ -190,7 +190,7 @@ def _as_usage(usage) -> pd.DataFrame:
     else:
         if isinstance(usage, (str, bytes)):
             raise TypeError(f"`usage` must be a resources x agents matrix of numbers; got the string {usage!r}.")
-        arr = np.array(as_float_array(usage, "usage", allow_bool=False,
+        arr = np.array(as_float_array(usage, "usage",
                                       expected="a resources x agents matrix of numbers"), dtype=float)
         if arr.ndim == 1:
             arr = arr[None, :]
@@ -226,11 +226,14 @@ def _aligned(values, name: str, labels: pd.Index, what: str) -> np.ndarray:
                 f"{list(labels)[:8]}; label it like `usage` or pass a list (aligned by position)."
             )
         values = values.reindex(labels)
-    arr = as_1d_float(values, name, allow_scalar=True, allow_bool=False)
+    arr = as_1d_float(values, name, allow_scalar=True)
     if arr.ndim == 0:
         return np.full(len(labels), float(arr))
     if arr.size != len(labels):
-        raise ValueError(f"`{name}` has {arr.size} entries; expected {len(labels)}, one per {what}.")
+        # the length comes from `usage` (its rows are the resources, its columns the agents): name both
+        where = {"resource": " (a row of `usage`)", "agent": " (a column of `usage`)"}.get(what, "")
+        hint = f" Check the shapes of `{name}` and `usage`." if where else ""
+        raise ValueError(f"`{name}` has {arr.size} entries; expected {len(labels)}, one per {what}{where}.{hint}")
     return arr
 
 
@@ -838,6 +841,7 @@ def feeder_usage(feeder, buses, *, capacity_kw=None) -> tuple[pd.DataFrame, pd.S
     """
     if not isinstance(feeder, Feeder):
         raise TypeError(f"`feeder` must be a te_course Feeder (e.g. te_course.ieee33()); got {type(feeder).__name__}.")
+    feeder = feeder._checked("feeder")  # its tables may have been edited in place since it was built
     feeder.check_radial()
     if isinstance(buses, (str, bytes)) or not hasattr(buses, "__iter__"):
         buses = [buses]
@@ -845,6 +849,13 @@ def feeder_usage(feeder, buses, *, capacity_kw=None) -> tuple[pd.DataFrame, pd.S
     if not buses:
         raise ValueError("`buses` is empty; give the bus of at least one PV owner.")
     for i, bus in enumerate(buses):
+        try:
+            hash(bus)
+        except TypeError:  # a list inside the list: buses must be a flat sequence of labels
+            raise TypeError(
+                f"`buses` entry {i} is a {type(bus).__name__} ({bus!r}); give a flat sequence of bus labels, "
+                "one per PV owner."
+            ) from None
         if bus not in feeder.buses.index:
             raise ValueError(f"`buses` entry {i} ({bus!r}) is not a bus of the feeder {feeder.name!r}.")
     labels = _labels_of(buses, "buses", "bus")
@@ -962,7 +973,16 @@ def envy(allocation_or_outcome, *, payments=None, values=None, costs=None) -> pd
         if values is None or costs is None:
             raise TypeError("an Outcome needs the true `values` of its buyers and `costs` of its sellers.")
         v, c = _reports(values, costs)
-        o = _check_outcome(allocation_or_outcome, v.size, c.size, "`outcome`")
+        o = allocation_or_outcome
+        for name, arr, field in (("values", v, "buyer_trades"), ("costs", c, "seller_trades")):
+            shape = np.shape(getattr(o, field))
+            if shape != (arr.size,):
+                who = "buyers" if name == "values" else "sellers"
+                raise ValueError(
+                    f"`outcome` has `{field}` of shape {shape}; expected ({arr.size},), one entry per report: "
+                    f"`{name}` has {arr.size} entries, and needs one true {name[:-1]} per {who[:-1]} of the outcome."
+                )
+        o = _check_outcome(o, v.size, c.size, "`outcome`")
         tb, ts = np.asarray(o.buyer_trades, dtype=float), np.asarray(o.seller_trades, dtype=float)
         pays, gets = np.asarray(o.buyer_pays, dtype=float), np.asarray(o.seller_gets, dtype=float)
         nb, ns = v.size, c.size
@@ -994,15 +1014,22 @@ def is_envy_free(allocation_or_outcome, *, payments=None, values=None, costs=Non
     >>> is_envy_free(fair_allocation([[1, 1]], [1], weights=[2, 1], rule="max_min"))
     False
     """
-    if not (isinstance(tol, (int, float)) and not isinstance(tol, bool) and tol >= 0 and math.isfinite(tol)):
+    if not (isinstance(tol, (int, float, np.integer, np.floating)) and not isinstance(tol, (bool, np.bool_))):
+        raise ValueError(f"`tol` must be a non-negative number; got {tol!r}.")
+    try:
+        tol_f = float(tol)
+    except OverflowError:  # an int beyond the floats
+        raise ValueError("`tol` is too large for a float (floats end near 1.8e308); give a small tolerance.") from None
+    if not (tol_f >= 0 and math.isfinite(tol_f)):
         raise ValueError(f"`tol` must be a non-negative number; got {tol!r}.")
     e = envy(allocation_or_outcome, payments=payments, values=values, costs=costs).to_numpy()
     if isinstance(allocation_or_outcome, Allocation):
         scale = 1.0 + float(np.abs(allocation_or_outcome.weights.to_numpy()).max()
                             * np.abs(allocation_or_outcome.x.to_numpy()).max())
     else:
-        scale = 1.0 + float(np.abs(np.r_[values, costs]).max())
-    return bool(e.max(initial=0.0) <= tol * scale)
+        v, c = _reports(values, costs)  # as envy read them (text such as "5" becomes a number there)
+        scale = 1.0 + float(np.abs(np.r_[v, c]).max())
+    return bool(e.max(initial=0.0) <= tol_f * scale)
 
 
 # --------------------------------------------------------------------------- indices
@@ -1028,7 +1055,7 @@ def jain_index(x) -> float:
     >>> jain_index([1, 1, 1, 1]), jain_index([1, 0, 0, 0]), round(jain_index([1, 2]), 4)
     (1.0, 0.25, 0.9)
     """
-    arr = as_1d_float(x, "x", allow_bool=False)
+    arr = as_1d_float(x, "x")
     check_nonnegative(arr, "x", "amounts")
     largest = arr.max()
     if largest == 0:
@@ -1124,7 +1151,7 @@ def worst_off(allocation) -> tuple[object, float]:
         u = allocation.utilities
     else:
         index = allocation.index if isinstance(allocation, pd.Series) else None
-        arr = as_1d_float(allocation, "allocation", allow_bool=False)
+        arr = as_1d_float(allocation, "allocation")
         check_finite(arr, "allocation", "utilities")
         u = pd.Series(arr, index=index)
     pos = int(np.argmin(u.to_numpy()))

@@ -44,6 +44,9 @@ _V_BASE_KV = (1e-3, 1e4)  # 1 V to 10 MV, line to line
 _S_BASE_KVA = (1e-3, 1e9)  # 1 VA to 1 TVA, three phase
 _PU_MAX = 1e100  # largest per-unit load, impedance or limit: squares and sums stay finite
 _X_PU_MIN = 1e-100  # smallest per-unit reactance: 1/x (the DC susceptance) stays finite
+#: The most buses :func:`radial_feeder` builds: a million buses take a few seconds and a few hundred MB;
+#: beyond, the arrays grow to gigabytes (issue 14: ``radial_feeder(10**12)`` asked for terabytes).
+MAX_BUSES = 1_000_000
 
 
 def _label(value):
@@ -664,7 +667,8 @@ def radial_feeder(n_buses: int, *, seed=0, v_base_kv: float = 12.66, s_base_kva:
     Parameters
     ----------
     n_buses : int
-        Number of buses, >= 2.
+        Number of buses, between 2 and ``MAX_BUSES`` (1,000,000: a million buses take a few
+        seconds; more would need gigabytes of memory).
     seed : None, int or numpy.random.Generator, optional
         Seed of the random choices (a non-negative integer); the same seed gives the same feeder.
     v_base_kv, s_base_kva : float, optional
@@ -684,6 +688,11 @@ def radial_feeder(n_buses: int, *, seed=0, v_base_kv: float = 12.66, s_base_kva:
         raise TypeError(f"`n_buses` must be an integer; got {n_buses!r}.")
     if n_buses < 2:
         raise ValueError(f"`n_buses` must be at least 2; got {n_buses}.")
+    if n_buses > MAX_BUSES:
+        size = f"about 1e{len(str(abs(int(n_buses)))) - 1}" if n_buses > 10**15 else f"{int(n_buses):,}"
+        raise ValueError(
+            f"`n_buses` must be at most {MAX_BUSES:,} (a larger feeder would need gigabytes of memory); got {size}."
+        )
     n = int(n_buses)
     v_base_kv, s_base_kva = _check_bases(v_base_kv, s_base_kva)
     rng = as_generator(seed, "seed")

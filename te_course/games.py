@@ -57,8 +57,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._validation import as_1d_float, as_finite_float, as_positive_float, check_finite, check_nonnegative
-from .dlmp import dlmp
+from ._validation import (
+    as_1d_float,
+    as_finite_float,
+    as_float_array,
+    as_positive_float,
+    check_finite,
+    check_magnitude,
+    check_nonnegative,
+)
+from .dlmp import OPF_PU_MAX, _check_ders, dlmp
 from .market_power import hhi as _hhi
 from .powerflow import _check_feeder
 
@@ -309,6 +317,15 @@ def cournot_equilibrium(intercept, slope, marginal_costs, *, capacities=None) ->
             "or the surpluses overflow. Give realistic magnitudes (kW and currency per kWh, or MW and per MWh), "
             "or finite `capacities`."
         )
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        lerner = (price - c) / price
+    if not np.isfinite(lerner).all():
+        i = int(np.flatnonzero(~np.isfinite(lerner))[0])
+        raise ValueError(
+            f"The Lerner index (P - c_i) / P of firm {i} overflows the floats: the price P = {price:g} is tiny "
+            f"against its marginal cost {c[i]:g}. Give `intercept` and `marginal_costs` in the same units "
+            "(currency per kWh, or per MWh)."
+        )
     if total > 0:
         shares = q / total
         concentration = _hhi(q)
@@ -331,7 +348,7 @@ def cournot_equilibrium(intercept, slope, marginal_costs, *, capacities=None) ->
         at_capacity=(q > 0) & (q == k),
         active=q > 0,
         elasticity=float(elasticity),
-        lerner=(price - c) / price,
+        lerner=lerner,
         hhi=concentration,
         consumer_surplus=float(cs),
         welfare=float(welfare),
@@ -384,6 +401,17 @@ def cournot_best_responses(intercept, slope, marginal_costs, *, capacities=None,
     return [_CournotBestResponse(i, a, b, float(c[i]), float(k[i]), bool(nonnegative)) for i in range(c.size)]
 
 
+#: The largest ``n_max`` of :func:`competition_curve`: one equilibrium per number of firms, each O(n log n).
+MAX_FIRMS = 1000
+
+
+def _short_number(n) -> str:
+    """``repr(n)``, or "an integer of about 1e400" for an integer whose digits would fill a message."""
+    if isinstance(n, int) and not isinstance(n, bool) and abs(n) > 10**30:
+        return f"an integer of about {'-' if n < 0 else ''}1e{int(abs(n).bit_length() * 0.30103)}"
+    return repr(n)
+
+
 def competition_curve(intercept, slope, base_cost, *, n_max: int = 20, cost_spread: float = 0.0) -> pd.DataFrame:
     """Cournot equilibria for 1, 2, ..., ``n_max`` competitors: how competition sets in.
 
@@ -398,9 +426,10 @@ def competition_curve(intercept, slope, base_cost, *, n_max: int = 20, cost_spre
     intercept, slope : float
         The inverse demand ``P = a - b Q``.
     base_cost : float
-        The lowest marginal cost, >= 0.
+        The lowest marginal cost, >= 0 and below ``intercept`` (else no firm
+        ever sells).
     n_max : int
-        Largest number of firms.
+        Largest number of firms, 1 to :data:`MAX_FIRMS` (1,000).
     cost_spread : float
         Difference between the highest and the lowest cost, >= 0.
 
@@ -425,10 +454,26 @@ def competition_curve(intercept, slope, base_cost, *, n_max: int = 20, cost_spre
     spread = as_finite_float(cost_spread, "cost_spread")
     check_nonnegative(np.array([c0, spread]), "base_cost and cost_spread", "costs")
     if isinstance(n_max, bool) or not isinstance(n_max, numbers.Integral) or n_max < 1:
-        raise ValueError(f"`n_max` must be a positive integer; got {n_max!r}.")
+        raise ValueError(f"`n_max` must be a positive integer; got {_short_number(n_max)}.")
+    if n_max > MAX_FIRMS:
+        raise ValueError(
+            f"`n_max` must be at most {MAX_FIRMS:,} (one Cournot equilibrium per n: competition has long set in "
+            f"by then); got {_short_number(n_max)}."
+        )
+    if c0 >= a:
+        raise ValueError(
+            f"`base_cost` ({c0:g}) must lie below `intercept` ({a:g}): at or above the choke price no firm "
+            "ever sells, for any number of competitors."
+        )
     rows = []
     for n in range(1, int(n_max) + 1):
         r = cournot_equilibrium(a, b, c0 + spread * np.linspace(0.0, 1.0, n))
+        if not r.total > 0:
+            raise ValueError(
+                f"With `intercept` = {a:g}, `slope` = {b:g} and `base_cost` = {c0:g} the Cournot quantities "
+                f"underflow to 0 (a - c = {a - c0:g} is below the float resolution): give the prices in "
+                "other units."
+            )
         active = r.active
         rows.append(
             {
@@ -572,7 +617,12 @@ def best_response_dynamics(
     """
     if callable(best_responses) or isinstance(best_responses, (str, bytes)):
         raise TypeError("`best_responses` must be a list of callables, one per player; got a single object.")
-    responses = list(best_responses)
+    try:
+        responses = list(best_responses)
+    except TypeError:
+        raise TypeError(
+            f"`best_responses` must be a list of callables, one per player; got {type(best_responses).__name__}."
+        ) from None
     if not responses:
         raise ValueError("`best_responses` is empty; give one best-response function per player.")
     for i, f in enumerate(responses):
@@ -618,6 +668,11 @@ def best_response_dynamics(
 def _bounds(bounds) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in bounds)
+    except OverflowError:
+        raise ValueError(
+            "`bounds` holds an integer too large for a float (beyond 1.8e308); use -math.inf or math.inf for "
+            "no bound."
+        ) from None
     except (TypeError, ValueError):
         raise TypeError(f"`bounds` must be a pair of numbers (lo, hi); got {bounds!r}.") from None
     if math.isnan(lo) or math.isnan(hi) or not lo < hi:
@@ -723,10 +778,9 @@ def _discrete_dynamics(responses, start, order, max_iter, columns, stop_at_cycle
 def _payoffs(payoff_row, payoff_col) -> tuple[np.ndarray, np.ndarray]:
     out = []
     for arr, name in ((payoff_row, "payoff_row"), (payoff_col, "payoff_col")):
-        try:
-            m = np.asarray(arr, dtype=float)
-        except (TypeError, ValueError):
-            raise TypeError(f"`{name}` must be a matrix of numbers.") from None
+        if isinstance(arr, (str, bytes)):
+            raise TypeError(f"`{name}` must be a matrix of numbers; got the string {arr!r}.")
+        m = as_float_array(arr, name, expected="a matrix of numbers")
         if m.ndim != 2 or 0 in m.shape:
             raise ValueError(
                 f"`{name}` must be a non-empty 2-D matrix (rows: the row player's strategies); got shape {m.shape}."
@@ -865,7 +919,7 @@ def _zone(intercept, slope, line_kw, marginal_cost, price_import) -> tuple[float
 _ZONE_ARGS = "`intercept`, `slope`, `line_kw`, `marginal_cost`, `price_import` and the offers (`capacity_kw`, `offers`)"
 
 
-def _zone_table(q: np.ndarray, a, b, f, c, p0) -> pd.DataFrame:
+def _zone_table(q: np.ndarray, a, b, f, c, p0, args: str = _ZONE_ARGS) -> pd.DataFrame:
     with np.errstate(over="ignore", invalid="ignore"):
         d0 = (a - p0) / b  # may be inf for a tiny slope: the clip below is still right
         demand = np.clip(d0, q - f, q + f)
@@ -882,7 +936,7 @@ def _zone_table(q: np.ndarray, a, b, f, c, p0) -> pd.DataFrame:
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(
                 f"The two-zone model leaves the float range (about 1.8e308) at the offer {q[i]:g} kW: its {what} "
-                f"is {values[i]}. {_ZONE_ARGS} must be realistic magnitudes; rescale them (kW and currency per "
+                f"is {values[i]}. {args} must be realistic magnitudes; rescale them (kW and currency per "
                 "kWh, or MW and currency per MWh)."
             )
     state = np.where(q < d0 - f, "import congested", np.where(q > d0 + f, "export congested", "uncongested"))
@@ -962,7 +1016,8 @@ def two_zone_outcome(offers_kw, *, intercept, slope, line_kw, marginal_cost, pri
     a, b, f, c, p0 = _zone(intercept, slope, line_kw, marginal_cost, price_import)
     q = np.atleast_1d(as_1d_float(offers_kw, "offers_kw", allow_scalar=True))
     check_nonnegative(q, "offers_kw", "offers")
-    return _zone_table(q, a, b, f, c, p0)
+    args = "`intercept`, `slope`, `line_kw`, `marginal_cost`, `price_import` and the offers (`offers_kw`)"
+    return _zone_table(q, a, b, f, c, p0, args)
 
 
 @dataclass(frozen=True)
@@ -1150,6 +1205,11 @@ def withholding(intercept, slope, line_kw, marginal_cost, capacity_kw, *, price_
     )
 
 
+def _bus_range(feeder) -> str:
+    labels = list(feeder.buses.index)
+    return ", ".join(map(repr, labels)) if len(labels) <= 6 else f"{labels[0]!r} to {labels[-1]!r}"
+
+
 def dlmp_withholding(feeder, bus, offers_kw, *, marginal_cost, price_substation, ders=None, v_min_pu=0.9,
                      v_max_pu=1.05, model="socp") -> pd.DataFrame:
     """Tabulate a DER's profit against the capacity it offers, priced by DLMPs on a feeder.
@@ -1170,9 +1230,11 @@ def dlmp_withholding(feeder, bus, offers_kw, *, marginal_cost, price_substation,
     bus : bus label
         Where the strategic DER sits.
     offers_kw : array_like
-        Capacities to try, kW >= 0.
+        Capacities to try, kW >= 0 (at most :data:`te_course.dlmp.OPF_PU_MAX`
+        times the feeder's ``s_base_kva``, as every power of the OPF).
     marginal_cost : float
-        The DER's true cost (it offers at that price), currency per kWh.
+        The DER's true cost (it offers at that price), currency per kWh, at
+        most 1e150 in magnitude (as the prices of ``ders``).
     price_substation : float
         Energy price at the substation.
     ders : pandas.DataFrame, optional
@@ -1199,12 +1261,28 @@ def dlmp_withholding(feeder, bus, offers_kw, *, marginal_cost, price_substation,
     0     400.0        400.0   0.29  100.51
     1    1000.0       1000.0   0.05    8.96
     """
-    _check_feeder(feeder)
+    feeder = _check_feeder(feeder)
     q = as_1d_float(offers_kw, "offers_kw")
     check_nonnegative(q, "offers_kw", "offers")
+    # The offer becomes the DER's p_max_kw and the cost its price in dlmp's `ders`: checked here, with
+    # dlmp's ranges, so that the error names this function's argument (and not `ders`).
+    limit = OPF_PU_MAX * feeder.s_base_kva
+    if (q > limit).any():
+        i = int(np.flatnonzero(q > limit)[0])
+        raise ValueError(
+            f"`offers_kw` entry {i} is {q[i]:g} kW, beyond what the OPF can represent: at most {limit:g} kW "
+            f"({OPF_PU_MAX:g} times the feeder's s_base_kva). No feeder carries such a power; check the units (kW)."
+        )
     cost = as_finite_float(marginal_cost, "marginal_cost")
-    if bus not in feeder.buses.index:
-        raise ValueError(f"`bus` {bus!r} is not a bus of the feeder.")
+    check_magnitude(np.array([cost]), "marginal_cost", "prices")
+    try:
+        known = bus in feeder.buses.index
+    except TypeError:  # a list or another unhashable value
+        known = False
+    if not known or isinstance(bus, (bool, np.bool_)):
+        raise ValueError(f"`bus` {bus!r} is not a bus of the feeder (its buses are {_bus_range(feeder)}).")
+    if ders is not None:
+        _check_ders(ders, feeder)  # errors name the user's rows, not those of the table with the DER added
     rows = []
     for offer in q:
         mine = pd.DataFrame({"bus": [bus], "p_max_kw": [float(offer)], "price": [cost]})

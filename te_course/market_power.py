@@ -70,7 +70,7 @@ def _shares(quantities, name: str) -> np.ndarray:
     Divided by the largest entry first, so that the sum neither overflows (entries
     near 1e308) nor underflows (entries near 1e-320): any finite magnitude works.
     """
-    q = as_1d_float(quantities, name, allow_bool=False)
+    q = as_1d_float(quantities, name)
     check_nonnegative(q, name, "quantities or shares")
     largest = q.max()
     if largest <= 0:
@@ -280,7 +280,7 @@ def lerner_index(price, marginal_cost):
     >>> round(L, 4), round(L / (1 - L), 4), round((160 / 7 - 10) / 10, 4)
     (0.5625, 1.2857, 1.2857)
     """
-    p = as_1d_float(price, "price", allow_scalar=True, allow_bool=False)
+    p = as_1d_float(price, "price", allow_scalar=True)
     check_finite(np.atleast_1d(p), "price", "prices")
     if (p <= 0).any():
         i = int(np.flatnonzero(np.atleast_1d(p) <= 0)[0])
@@ -288,7 +288,7 @@ def lerner_index(price, marginal_cost):
             f"`price` must be positive for a Lerner index (it divides by the price); entry {i} is "
             f"{np.atleast_1d(p)[i]}."
         )
-    mc = as_1d_float(marginal_cost, "marginal_cost", allow_scalar=True, allow_bool=False)
+    mc = as_1d_float(marginal_cost, "marginal_cost", allow_scalar=True)
     check_nonnegative(mc, "marginal_cost", "costs")
     try:
         with np.errstate(over="ignore"):
@@ -334,7 +334,7 @@ def demand_elasticity(intercept, slope, price):
     """
     a = as_positive_float(intercept, "intercept")
     as_positive_float(slope, "slope")
-    p = as_1d_float(price, "price", allow_scalar=True, allow_bool=False)
+    p = as_1d_float(price, "price", allow_scalar=True)
     flat = np.atleast_1d(p)
     check_nonnegative(flat, "price", "prices")
     if (flat >= a).any():
@@ -347,7 +347,7 @@ def demand_elasticity(intercept, slope, price):
 
 
 def _elasticity(elasticity) -> np.ndarray:
-    e = as_1d_float(elasticity, "elasticity", allow_scalar=True, allow_bool=False)
+    e = as_1d_float(elasticity, "elasticity", allow_scalar=True)
     flat = np.atleast_1d(e)
     check_finite(flat, "elasticity", "values")
     if (flat >= 0).any():
@@ -393,7 +393,7 @@ def lerner_monopoly(elasticity):
 
 
 def _fractions(shares, name: str = "shares") -> np.ndarray:
-    s = as_1d_float(shares, name, allow_bool=False)
+    s = as_1d_float(shares, name)
     check_nonnegative(s, name, "shares")
     if s.max() > 1 + _SHARE_TOL or s.sum() > 1 + _SHARE_TOL:
         raise ValueError(
@@ -465,7 +465,7 @@ def weighted_lerner(shares, lerner) -> float:
     s = _fractions(shares)
     if abs(s.sum() - 1) > _SHARE_TOL:
         raise ValueError(f"`shares` must add up to 1 for a weighted average; they add up to {s.sum():g}.")
-    lerner_values = as_1d_float(lerner, "lerner", allow_bool=False)
+    lerner_values = as_1d_float(lerner, "lerner")
     check_finite(lerner_values, "lerner", "values")
     if lerner_values.size != s.size:
         raise ValueError(f"`lerner` has {lerner_values.size} entries and `shares` {s.size}; give one per firm.")

@@ -47,6 +47,7 @@ it falls back to the other side's k-th report (see each mechanism).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -87,6 +88,14 @@ class Outcome:
         (negative: a deficit it must fund).
     mechanism : str
         The mechanism's name.
+
+    The constructor checks that the fields agree: the trades are 1-D arrays of
+    booleans with as many buyers as sellers trading, the payments are finite
+    (at most 1e150 in absolute value), one per trader and zero for those who
+    do not trade, and ``budget_surplus`` is their balance (to 1e-9 of the
+    payments); otherwise it raises ``ValueError`` (``TypeError`` for a wrong
+    type) naming the field.  It stores read-only copies of the arrays, so an
+    outcome cannot be edited into an inconsistent one.
     """
 
     buyer_trades: np.ndarray
@@ -95,6 +104,15 @@ class Outcome:
     seller_gets: np.ndarray
     budget_surplus: float
     mechanism: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.mechanism, str):
+            raise TypeError(f"`mechanism` must be a string (the mechanism's name); got {self.mechanism!r}.")
+        fields = _outcome_fields(self)  # raises _MalformedOutcome naming the field
+        for name, value in fields.items():
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
+            object.__setattr__(self, name, value)
 
     def to_frame(self) -> pd.DataFrame:
         """Return one row per trader: side, index, trades, pays, gets.
@@ -129,11 +147,107 @@ def _reports(values, costs) -> tuple[np.ndarray, np.ndarray]:
     """Validate reported values and costs: 1-D, non-empty, finite, non-negative, at most 1e150."""
     out = []
     for arr, name in ((values, "values"), (costs, "costs")):
-        a = as_1d_float(arr, name, allow_bool=False)
+        a = as_1d_float(arr, name)
         check_nonnegative(a, name, "prices")
         check_magnitude(a, name, "prices", MAX_MAGNITUDE)
         out.append(a)
     return out[0], out[1]
+
+
+class _MalformedOutcome(ValueError):
+    """An :class:`Outcome` whose fields disagree; ``detail`` says how, after "Outcome has"."""
+
+    def __init__(self, detail: str, who: str = "Outcome has"):
+        super().__init__(f"{who} {detail}")
+        self.detail = detail
+
+
+class _MalformedOutcomeType(_MalformedOutcome, TypeError):
+    """A field of an :class:`Outcome` of the wrong type."""
+
+
+def _malformed(detail: str, type_error: bool = False) -> _MalformedOutcome:
+    return _MalformedOutcomeType(detail) if type_error else _MalformedOutcome(detail)
+
+
+def _outcome_fields(o) -> dict:
+    """Return the fields of the Outcome ``o`` as consistent arrays and a float, or raise _MalformedOutcome."""
+    out = {}
+    for field in ("buyer_trades", "seller_trades"):
+        value = getattr(o, field)
+        try:
+            a = np.array(value)
+        except (TypeError, ValueError):
+            raise _malformed(f"`{field}` that is not an array of booleans (got {_short_repr(value)}).", True) from None
+        if a.ndim != 1:
+            raise _malformed(f"`{field}` of shape {a.shape}; expected a 1-D array of booleans, one per trader.")
+        if a.dtype != bool:
+            raise _malformed(f"`{field}` of dtype {a.dtype}; expected booleans.", True)
+        out[field] = a
+    for field, trades in (("buyer_pays", "buyer_trades"), ("seller_gets", "seller_trades")):
+        value = getattr(o, field)
+        if isinstance(value, (str, bytes)) or _has_complex_or_bool(value):
+            raise _malformed(f"`{field}` that is not numeric (got {_short_repr(value)}).", True)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", np.exceptions.ComplexWarning)
+                a = np.array(value, dtype=float)
+        except (TypeError, ValueError, OverflowError, np.exceptions.ComplexWarning):
+            raise _malformed(f"`{field}` that is not numeric (got {_short_repr(value)}).", True) from None
+        t = out[trades]
+        if a.shape != t.shape:
+            raise _malformed(
+                f"`{field}` of shape {a.shape}; expected {t.shape}, as `{trades}` of shape {t.shape} "
+                "(one entry per trader)."
+            )
+        if not np.isfinite(a).all():
+            i = int(np.flatnonzero(~np.isfinite(a))[0])
+            raise _malformed(f"`{field}` with a non-finite entry {i} ({a[i]}).")
+        if (np.abs(a) > MAX_MAGNITUDE).any():
+            i = int(np.flatnonzero(np.abs(a) > MAX_MAGNITUDE)[0])
+            raise _malformed(f"`{field}` entry {i} = {a[i]:g}, beyond +-{MAX_MAGNITUDE:g} (use other units).")
+        idle = ~t & (a != 0)
+        if idle.any():
+            i = int(np.flatnonzero(idle)[0])
+            raise _malformed(
+                f"`{field}` entry {i} = {a[i]} for a trader who does not trade (`{trades}` entry {i} is False); "
+                "expected 0."
+            )
+        out[field] = a + 0.0  # + 0.0 turns -0.0 into 0.0
+    nb, ns = int(out["buyer_trades"].sum()), int(out["seller_trades"].sum())
+    if nb != ns:
+        raise _malformed(
+            f"`buyer_trades` and `seller_trades` with {nb} and {ns} trades; every unit bought must be sold."
+        )
+    value = o.budget_surplus
+    if isinstance(value, (str, bytes, bool, np.bool_, complex, np.complexfloating)):
+        raise _malformed(f"a `budget_surplus` that is not a number (got {_short_repr(value)}).", True)
+    try:
+        surplus = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise _malformed(f"a `budget_surplus` that is not a number (got {_short_repr(value)}).", True) from None
+    pays, gets = out["buyer_pays"], out["seller_gets"]
+    expected = math.fsum(pays) - math.fsum(gets)
+    scale = float(np.abs(pays).sum() + np.abs(gets).sum())  # relative: any units
+    if not abs(surplus - expected) <= _TOL * scale:  # also catches NaN and infinities
+        raise _malformed(f"`budget_surplus` = {surplus}; expected sum(buyer_pays) - sum(seller_gets) = {expected}.")
+    out["budget_surplus"] = surplus + 0.0
+    return out
+
+
+def _has_complex_or_bool(value) -> bool:
+    if isinstance(value, (bool, np.bool_, complex, np.complexfloating)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "bc"
+    if isinstance(value, (list, tuple)):
+        return any(isinstance(v, (bool, np.bool_, complex, np.complexfloating)) for v in value)
+    return False
+
+
+def _short_repr(value) -> str:
+    text = " ".join(repr(value).split()) if not isinstance(value, int) or abs(value) < 10**30 else "a huge integer"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_outcome(outcome, n_buyers: int, n_sellers: int, who: str = "the mechanism") -> Outcome:
@@ -510,17 +624,28 @@ def _mechanism_name(mechanism) -> str:
     return getattr(mechanism, "__name__", None) or repr(mechanism)
 
 
-def _as_batch(mechanism: Callable) -> Callable:
-    """Return a function of (V, C) batches; built-ins are vectorised, others called row by row."""
+def _as_batch(mechanism: Callable, argument: str = "mechanism", name: str | None = None) -> Callable:
+    """Return a function of (V, C) batches; built-ins are vectorised, others called row by row.
+
+    ``argument`` names the mechanism in messages: "mechanism" (then its name), or
+    "`mechanisms` entry" for :func:`property_table`, with ``name`` its key there.
+    """
     if not callable(mechanism):
         raise TypeError(f"`mechanism` must be callable; got {type(mechanism).__name__}.")
     fast = getattr(mechanism, "_batch", None)
     if fast is not None:
         return fast
-    name = _mechanism_name(mechanism)
+    who = f"{argument} {name if name is not None else _mechanism_name(mechanism)!r}"
+
+    def call(v, c):
+        try:
+            out = mechanism(v, c)
+        except _MalformedOutcome as exc:  # the mechanism built an inconsistent Outcome: say which mechanism
+            raise type(exc)(exc.detail, f"{who} returned") from None
+        return _check_outcome(out, len(v), len(c), who)
 
     def loop(V, C):
-        outs = [_check_outcome(mechanism(v, c), V.shape[1], C.shape[1], f"mechanism {name!r}") for v, c in zip(V, C)]
+        outs = [call(v, c) for v, c in zip(V, C)]
         return (
             np.array([o.buyer_trades for o in outs], dtype=bool),
             np.array([o.seller_trades for o in outs], dtype=bool),
@@ -621,7 +746,7 @@ def max_misreport_gain(mechanism, values, costs, *, side: str, index: int, repor
     if reports is None:
         G = _default_grid(V[None, :], C[None, :])
     else:
-        R = as_1d_float(reports, "reports", allow_bool=False)
+        R = as_1d_float(reports, "reports")
         check_nonnegative(R, "reports", "prices")
         check_magnitude(R, "reports", "prices", MAX_MAGNITUDE)
         G = R[None, :]
@@ -681,6 +806,9 @@ def _evaluate(batch, V, C, rng, chunk: int = 200) -> dict:
         checks.append((is_buyer, order[np.arange(m), marginal]))
         checks.append((is_buyer, rng.integers(0, n, size=m)))
     found = None
+    # Each market of a chunk is re-cleared once per grid report (8 per trader, 2n traders): keep a
+    # chunk's batch within about _BATCH_ELEMENTS numbers, so that memory stays bounded for any n.
+    chunk = max(1, min(chunk, _BATCH_ELEMENTS // ((16 * n + 1) * 2 * n)))
     for start in range(0, m, chunk):
         sl = slice(start, start + chunk)
         G = _default_grid(V[sl], C[sl])
@@ -709,6 +837,13 @@ def _evaluate(batch, V, C, rng, chunk: int = 200) -> dict:
         "efficiency": float(share[pos].mean()) if pos.any() else 1.0,
     }
     return row, cex
+
+
+#: Limits of :func:`property_table`: markets, traders per side, and ``n_instances * n_traders**2``
+#: (its work: each sampled market is re-cleared about ``16 n_traders`` times, for ``2 n_traders``
+#: traders; 4 million is a few seconds per built-in mechanism, 10 000 markets of 20 traders).
+MAX_INSTANCES, MAX_TRADERS, MAX_WORK = 100_000, 300, 4_000_000
+_BATCH_ELEMENTS = 4_000_000  # numbers per batch of re-cleared markets (32 MB per array)
 
 
 def property_table(mechanisms, *, n_instances: int = 1000, n_traders: int = 20, seed=0) -> pd.DataFrame:
@@ -740,9 +875,12 @@ def property_table(mechanisms, *, n_instances: int = 1000, n_traders: int = 20, 
         The built-in mechanisms run vectorised over markets; others are called
         once per market and report, so keep the sizes small for them.
     n_instances : int
-        Number of random markets.
+        Number of random markets (at most 100 000).
     n_traders : int
-        Traders per side.
+        Traders per side (at most 300).  The misreport search re-clears each
+        market about ``16 n_traders`` times, so the work grows as
+        ``n_instances * n_traders**2``, which may be at most 4 000 000 (for
+        example 10 000 markets of 20 traders: seconds per built-in mechanism).
     seed : None, int or numpy.random.Generator
         The source of randomness (a non-negative integer, or a Generator to
         share one stream).
@@ -769,22 +907,35 @@ def property_table(mechanisms, *, n_instances: int = 1000, n_traders: int = 20, 
         items = list(mechanisms.items())
     elif callable(mechanisms):
         raise TypeError("`mechanisms` must be a dict of name -> mechanism or a list of mechanisms; got one callable.")
-    else:
+    elif isinstance(mechanisms, (list, tuple)):
         items = [(_mechanism_name(f), f) for f in mechanisms]
+    else:
+        raise TypeError(
+            "`mechanisms` must be a dict of name -> mechanism or a list of mechanisms; "
+            f"got {type(mechanisms).__name__}."
+        )
     if not items:
         raise ValueError("`mechanisms` is empty; give at least one mechanism.")
     for name, f in items:
         if not callable(f):
             raise TypeError(f"`mechanisms` entry {name!r} must be callable; got {type(f).__name__}.")
-    for name, v in (("n_instances", n_instances), ("n_traders", n_traders)):
+    for name, v, most in (("n_instances", n_instances, MAX_INSTANCES), ("n_traders", n_traders, MAX_TRADERS)):
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-            raise ValueError(f"`{name}` must be a positive integer; got {v!r}.")
+            raise ValueError(f"`{name}` must be a positive integer; got {_short_repr(v)}.")
+        if v > most:
+            raise ValueError(f"`{name}` must be at most {most:_}; got {_short_repr(v)}.")
+    if int(n_instances) * int(n_traders) ** 2 > MAX_WORK:
+        raise ValueError(
+            f"`n_instances` * `n_traders`**2 must be at most {MAX_WORK:_} (the misreport search re-clears each "
+            f"market about 16 n_traders times); got {int(n_instances):_} * {int(n_traders)}**2. Use fewer markets "
+            "or fewer traders."
+        )
     rng = as_generator(seed, "seed")
     V = rng.random((int(n_instances), int(n_traders)))
     C = rng.random((int(n_instances), int(n_traders)))
     rows, counterexamples = {}, {}
     for name, f in items:
-        row, cex = _evaluate(_as_batch(f), V, C, np.random.default_rng(rng.integers(2**63)))
+        row, cex = _evaluate(_as_batch(f, "`mechanisms` entry", name), V, C, np.random.default_rng(rng.integers(2**63)))
         rows[name] = row
         counterexamples[name] = cex
     table = pd.DataFrame.from_dict(rows, orient="index")

@@ -41,6 +41,23 @@ from .feeders import Feeder, _label
 
 __all__ = ["PowerFlowResult", "ac_power_flow", "lindistflow", "dc_power_flow", "ptdf", "hosting_capacity"]
 
+#: The documented range of the substation voltage ``v_source_pu`` (p.u.): a feeder is operated near
+#: 1 p.u.; a value far outside (1e-300, 1e300) is a unit mistake (V or kV instead of p.u.) and would
+#: make the sweep collapse or overflow instead of giving a clear message.
+V_SOURCE_RANGE_PU = (0.5, 1.5)
+
+
+def _check_v_source(v_source_pu) -> float:
+    """Return ``v_source_pu`` as a float in :data:`V_SOURCE_RANGE_PU`, or raise naming it."""
+    v0 = as_positive_float(v_source_pu, "v_source_pu")
+    lo, hi = V_SOURCE_RANGE_PU
+    if not lo <= v0 <= hi:
+        raise ValueError(
+            f"`v_source_pu` must lie between {lo:g} and {hi:g} p.u. (the substation voltage in per unit, "
+            f"such as 1.0 or 1.03); got {v_source_pu!r}. Check the units: per unit, not V or kV."
+        )
+    return v0
+
 
 # --------------------------------------------------------------------------- result
 
@@ -253,7 +270,8 @@ def ac_power_flow(feeder: Feeder, *, v_source_pu: float = 1.0, tol: float = 1e-8
     feeder : Feeder
         A feeder whose in-service lines form a tree reaching every bus.
     v_source_pu : float, optional
-        Voltage magnitude at the substation.
+        Voltage magnitude at the substation, between 0.5 and 1.5 p.u.
+        (:data:`V_SOURCE_RANGE_PU`; outside it is a unit mistake).
     tol : float, optional
         Largest change of a complex bus voltage between sweeps, p.u.
     max_iter : int, optional
@@ -282,7 +300,7 @@ def ac_power_flow(feeder: Feeder, *, v_source_pu: float = 1.0, tol: float = 1e-8
     (202.7, 0.9131, 18)
     """
     feeder = _check_feeder(feeder)
-    v0 = as_positive_float(v_source_pu, "v_source_pu")
+    v0 = _check_v_source(v_source_pu)
     tol = as_positive_float(tol, "tol")
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"`max_iter` must be a positive integer; got {max_iter!r}.")
@@ -372,7 +390,8 @@ def lindistflow(feeder: Feeder, *, v_source_pu: float = 1.0) -> PowerFlowResult:
     feeder : Feeder
         A feeder whose in-service lines form a tree reaching every bus.
     v_source_pu : float, optional
-        Voltage magnitude at the substation.
+        Voltage magnitude at the substation, between 0.5 and 1.5 p.u.
+        (:data:`V_SOURCE_RANGE_PU`).
 
     Returns
     -------
@@ -394,7 +413,7 @@ def lindistflow(feeder: Feeder, *, v_source_pu: float = 1.0) -> PowerFlowResult:
     (0.9159, 3715.0)
     """
     feeder = _check_feeder(feeder)
-    v0 = as_positive_float(v_source_pu, "v_source_pu")
+    v0 = _check_v_source(v_source_pu)
     tree = _tree(feeder)
     n = feeder.n_buses
     if n == 1:
@@ -410,7 +429,8 @@ def lindistflow(feeder: Feeder, *, v_source_pu: float = 1.0) -> PowerFlowResult:
         bus = _label(feeder.buses.index[tree.order[k + 1]])
         raise TeCourseError(
             f"LinDistFlow gives a negative squared voltage ({w[k]:.3g}) at bus {bus!r}: the load "
-            f"({float(feeder.buses['p_kw'].sum()):.6g} kW) is far beyond what the feeder {feeder.name!r} can carry."
+            f"({float(feeder.buses['p_kw'].sum()):.6g} kW) is far beyond what the feeder {feeder.name!r} can carry "
+            f"at `v_source_pu`={v0:g}. Scale the loads down (Feeder.scale_loads)."
         )
     theta = tree.accumulate_drop(x * pq.real - r * pq.imag)
     v = np.sqrt(np.r_[v0**2, w])
@@ -431,7 +451,17 @@ def _dc_parts(network: Feeder):
     problem = network._connectivity_problem()
     if problem is not None:
         raise ValueError(problem)
-    b = 1.0 / (network.lines["x_ohm"].to_numpy()[idx] / network.z_base_ohm)
+    x_pu = network.lines["x_ohm"].to_numpy()[idx] / network.z_base_ohm
+    if idx.size and x_pu.max() > DC_X_RATIO_MAX * x_pu.min():
+        lo, hi = int(np.argmin(x_pu)), int(np.argmax(x_pu))
+        labels = network.lines.index[idx]
+        raise ValueError(
+            f"`network.lines['x_ohm']` spans too wide a range for the DC power flow: line {_label(labels[hi])!r} "
+            f"has {x_pu[hi] * network.z_base_ohm:g} ohm and line {_label(labels[lo])!r} "
+            f"{x_pu[lo] * network.z_base_ohm:g} ohm, a ratio beyond {DC_X_RATIO_MAX:g}; floating point cannot "
+            "solve such a network (the small susceptances vanish next to the large ones). Check the units (ohm)."
+        )
+    b = 1.0 / x_pu
     fl, tl = f[idx], t[idx]
     rows = np.arange(idx.size)
     # line x bus incidence: +1 at from_bus, -1 at to_bus, so (a @ theta) = theta_from - theta_to
@@ -441,6 +471,24 @@ def _dc_parts(network: Feeder):
     slack = network.buses.index.get_loc(network.substation)
     keep = np.r_[0:slack, slack + 1 : n]
     return network, idx, a, b, bbus[keep][:, keep].tocsc(), keep, slack
+
+
+#: The widest ratio of the largest to the smallest in-service reactance that :func:`dc_power_flow` and
+#: :func:`ptdf` accept: beyond it the susceptance matrix is singular in floating point (issue 14: a
+#: line of 1e50 ohm next to lines of 0.1 ohm gave NaN angles).
+DC_X_RATIO_MAX = 1e12
+
+
+def _dc_inaccurate(residual: np.ndarray, scale: float) -> bool:
+    """Whether a solve of the B matrix left a non-finite or large residual (relative to ``scale``)."""
+    return not np.all(np.isfinite(residual)) or float(np.abs(residual).max(initial=0.0)) > 1e-6 * max(scale, 1e-300)
+
+
+def _dc_error(network: Feeder) -> ValueError:
+    return ValueError(
+        f"the DC power flow of {network.name!r} cannot be solved accurately in floating point: check "
+        "`network.lines['x_ohm']` (reactances of very different sizes) and `network.buses['p_kw']`."
+    )
 
 
 def dc_power_flow(network: Feeder) -> PowerFlowResult:
@@ -466,7 +514,9 @@ def dc_power_flow(network: Feeder) -> PowerFlowResult:
     Raises
     ------
     ValueError
-        If some buses are not connected to the slack bus, or the network's
+        If some buses are not connected to the slack bus, the in-service
+        reactances differ by more than a factor :data:`DC_X_RATIO_MAX`
+        (1e12: floating point cannot solve such a network), or the network's
         tables were edited into an invalid state (the message names the table
         and column, e.g. a zero ``x_ohm``).
 
@@ -484,6 +534,8 @@ def dc_power_flow(network: Feeder) -> PowerFlowResult:
     theta = np.zeros(n)
     if keep.size:
         theta[keep] = spla.spsolve(bred, inj[keep]) if keep.size > 1 else inj[keep] / bred.toarray()[0]
+        if _dc_inaccurate(bred @ theta[keep] - inj[keep], float(np.abs(inj).max())):
+            raise _dc_error(network)
     flows = b * (a @ theta)
     p = pd.Series(0.0, index=network.lines.index, name="p_kw")
     p.iloc[idx] = flows * sb
@@ -543,7 +595,10 @@ def ptdf(network: Feeder) -> pd.DataFrame:
     n = network.n_buses
     x_inv = np.zeros((len(network.lines), n))
     if keep.size:
-        binv = np.linalg.inv(bred.toarray())
+        dense = bred.toarray()
+        binv = np.linalg.inv(dense)
+        if _dc_inaccurate(dense @ binv - np.eye(keep.size), 1.0):
+            raise _dc_error(network)
         full = np.zeros((n, n))
         full[np.ix_(keep, keep)] = binv
         x_inv[idx] = (sp.diags(b) @ a @ full)

@@ -27,7 +27,10 @@ prosumer pays::
 exporting in the same step never lowers the cost; with ``sell_t > buy_t``
 buying to resell is unbounded unless a grid limit is given.  Energies are in
 kWh, prices in currency per kWh, and a step's energy is its power times
-``dt_h``.
+``dt_h``, a step length between ``DT_H_MIN`` = 1e-4 and ``DT_H_MAX`` = 1e4
+hours (outside it the solvers round the coefficients to zero or infinity).
+The arrays of a device or a prosumer are read-only: build a new one to change
+a profile, so that every number passes the constructor's checks.
 
 Battery model
 -------------
@@ -77,7 +80,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._solvers import solve_quietly
-from ._validation import SolverError, as_1d_float, as_generator, check_finite, check_nonnegative
+from ._validation import (
+    SolverError,
+    as_1d_float,
+    as_generator,
+    check_finite,
+    check_nonnegative,
+)
 
 __all__ = [
     "PV",
@@ -94,6 +103,14 @@ __all__ = [
 
 #: Charge and discharge both above this (kW) in one step count as simultaneous.
 SIMULTANEOUS_TOL_KW = 1e-6
+#: Efficiencies (``eta_charge``, ``eta_discharge``, an EV's ``eta``) lie in [MIN_EFFICIENCY, 1]: a device
+#: that keeps less than 0.1 % of the energy stores nothing worth modelling, and the models divide by the
+#: efficiency (``1 / eta_discharge``), which beyond this range leaves the numbers a solver can read.
+MIN_EFFICIENCY = 1e-3
+#: Step lengths ``dt_h`` lie in [DT_H_MIN, DT_H_MAX] hours (0.36 s to about 14 months): the models
+#: multiply powers by ``dt_h``, and coefficients outside this range are rounded to zero or to
+#: infinity by the solvers (a step of 1e-12 h made HiGHS ignore the prices and return a wrong schedule).
+DT_H_MIN, DT_H_MAX = 1e-4, 1e4
 _DEFAULT_SOLVER = "HIGHS"
 _RESERVED = ("base_load", "import", "export", "net_import")
 
@@ -103,28 +120,52 @@ _RESERVED = ("base_load", "import", "export", "net_import")
 
 def _scalar(value, name: str, owner: str, *, nonnegative: bool = True) -> float:
     """Return ``value`` as a finite float (>= 0 unless told otherwise) or raise naming it."""
-    if isinstance(value, (str, bytes, bool)) or value is None:
-        raise TypeError(f"{owner}: `{name}` must be a number; got {value!r}.")
+    label = f"{owner}: `{name}`" if owner else f"`{name}`"
+    if isinstance(value, (str, bytes, bool, np.bool_, complex, np.complexfloating)) or value is None:
+        raise TypeError(f"{label} must be a number; got {value!r}.")
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise TypeError(f"{owner}: `{name}` must be a number; got {value!r}.") from None
+        raise TypeError(f"{label} must be a number; got {value!r}.") from None
     except OverflowError:  # an integer beyond the float range
-        raise ValueError(f"{owner}: `{name}` must be finite; got an integer too large for a float.") from None
+        raise ValueError(f"{label} must be finite; got an integer too large for a float.") from None
     if not math.isfinite(v):
-        raise ValueError(f"{owner}: `{name}` must be finite; got {value!r}.")
+        raise ValueError(f"{label} must be finite; got {value!r}.")
     if nonnegative and v < 0:
-        raise ValueError(f"{owner}: `{name}` must be non-negative; got {value!r}.")
+        raise ValueError(f"{label} must be non-negative; got {value!r}.")
     return v
 
 
 def _efficiency(value, name: str, owner: str) -> float:
     v = _scalar(value, name, owner, nonnegative=False)
-    if not 0.0 < v <= 1.0:
+    if not MIN_EFFICIENCY <= v <= 1.0:
         raise ValueError(
-            f"{owner}: `{name}` must lie in (0, 1]; got {value!r} (it is the fraction of the energy kept)."
+            f"{owner}: `{name}` must lie in (0, 1]; got {value!r} (it is the fraction of the energy kept, "
+            f"and at least {MIN_EFFICIENCY:g}: below that the device stores nothing worth modelling)."
         )
     return v
+
+
+def _step_hours(value, owner: str = "", name: str = "dt_h", *, positive: str = "positive") -> float:
+    """Return a step length in hours, in [DT_H_MIN, DT_H_MAX], or raise naming ``name``.
+
+    ``positive`` words the error for a value <= 0 ("`dt_h` must be <positive>; got 0").
+    """
+    v = _scalar(value, name, owner, nonnegative=False)
+    if not DT_H_MIN <= v <= DT_H_MAX:
+        label = f"{owner}: `{name}`" if owner else f"`{name}`"
+        what = f"must be {positive}" if v <= 0 else f"must lie between {DT_H_MIN:g} and {DT_H_MAX:g} hours"
+        raise ValueError(
+            f"{label} {what}; got {value!r} (a step length in hours between {DT_H_MIN:g} and {DT_H_MAX:g}: "
+            "0.25 for 15 minutes, 1.0 for an hour)."
+        )
+    return v
+
+
+def _frozen(arr: np.ndarray) -> np.ndarray:
+    """Return ``arr`` made read-only: a device's data, checked once, cannot be edited around its checks."""
+    arr.setflags(write=False)
+    return arr
 
 
 def _is_scalar(value) -> bool:
@@ -149,7 +190,7 @@ def _profile(value, name: str, owner: str, *, nonnegative: bool = True):
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(f"{label} must be non-negative; entry {i} is {arr[i]}.")
-    return arr
+    return _frozen(arr)
 
 
 def _broadcast(value, name: str, n: int, owner: str) -> np.ndarray:
@@ -232,7 +273,7 @@ class Battery:
     p_max_kw : float
         Largest charge and largest discharge power, kW.
     eta_charge, eta_discharge : float
-        Efficiencies in (0, 1]: charging at ``c`` kW stores ``eta_charge * c``
+        Efficiencies in [0.001, 1] (``MIN_EFFICIENCY``): charging at ``c`` kW stores ``eta_charge * c``
         in the cells; delivering ``d`` kW draws ``d / eta_discharge`` from them.
     soc0_kwh : float
         Energy stored before the first step, in ``[soc_min_kwh, e_max_kwh]``.
@@ -251,7 +292,7 @@ class Battery:
     Raises
     ------
     ValueError
-        Negative capacity or power, efficiency outside (0, 1], ``soc0_kwh``
+        Negative capacity or power, efficiency outside [0.001, 1], ``soc0_kwh``
         outside ``[soc_min_kwh, e_max_kwh]``, ``soc_end_kwh > e_max_kwh``.
 
     Examples
@@ -323,7 +364,7 @@ class EV:
     p_max_kw : float
         Largest charging power, kW.
     eta : float
-        Charging efficiency in (0, 1]: the fraction of the power drawn that is stored.
+        Charging efficiency in [0.001, 1]: the fraction of the power drawn that is stored.
     name : str
         Unique name; table columns ``<name>_kw`` and ``<name>_soc_kwh`` (energy
         delivered so far).
@@ -344,12 +385,12 @@ class EV:
     def __post_init__(self):
         _check_name(self.name, "device")
         owner = f"EV {self.name!r}"
-        arr = as_1d_float(self.available, "available")
+        arr = as_1d_float(self.available, "available", allow_bool=True)  # a mask: True/False are its values
         bad = ~np.isin(arr, (0.0, 1.0))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(f"{owner}: `available` must contain booleans (or 0/1); entry {i} is {arr[i]}.")
-        object.__setattr__(self, "available", arr.astype(bool))
+        object.__setattr__(self, "available", _frozen(arr.astype(bool)))
         object.__setattr__(self, "e_need_kwh", _scalar(self.e_need_kwh, "e_need_kwh", owner))
         object.__setattr__(self, "p_max_kw", _scalar(self.p_max_kw, "p_max_kw", owner))
         object.__setattr__(self, "eta", _efficiency(self.eta, "eta", owner))
@@ -357,12 +398,26 @@ class EV:
     def max_energy_kwh(self, dt_h: float = 1.0) -> float:
         """Return the most energy the EV can store: ``eta * p_max_kw * dt_h * (plugged-in steps)``.
 
+        ``dt_h`` is the step length in hours, in [``DT_H_MIN``, ``DT_H_MAX``] (1e-4 to 1e4).
+
+        Raises
+        ------
+        ValueError
+            If ``dt_h`` is not a step length in that range, or the energy leaves the float range.
+
         Examples
         --------
         >>> EV([1, 1, 0], e_need_kwh=1, p_max_kw=2, eta=0.9).max_energy_kwh(dt_h=0.5)
         1.8
         """
-        return round(self.eta * self.p_max_kw * dt_h * int(self.available.sum()), 12)
+        dt = _step_hours(dt_h, f"EV {self.name!r}")
+        most = self.eta * self.p_max_kw * dt * int(self.available.sum())
+        if not math.isfinite(most):
+            raise ValueError(
+                f"EV {self.name!r}: `p_max_kw` = {self.p_max_kw:g} kW times `dt_h` = {dt:g} h leaves the float "
+                "range (about 1.8e308); give the charger's power in kW."
+            )
+        return round(most, 12)
 
     def _check_feasible(self, dt_h: float) -> None:
         most = self.max_energy_kwh(dt_h)
@@ -370,8 +425,8 @@ class EV:
             n = int(self.available.sum())
             raise ValueError(
                 f"EV {self.name!r}: it needs {self.e_need_kwh:g} kWh but can receive at most {most:g} kWh "
-                f"while plugged in (eta {self.eta:g} x {self.p_max_kw:g} kW x {dt_h:g} h x {n} plugged-in steps); "
-                "lower `e_need_kwh`, raise `p_max_kw` or plug it in for longer."
+                f"while plugged in (eta {self.eta:g} x {self.p_max_kw:g} kW x `dt_h` {dt_h:g} h x {n} plugged-in "
+                "steps); lower `e_need_kwh`, raise `p_max_kw` or `dt_h`, or plug it in for longer."
             )
 
 
@@ -496,7 +551,7 @@ class Prosumer:
     def __post_init__(self):
         base = as_1d_float(self.base_load_kw, "base_load_kw")
         check_nonnegative(base, "base_load_kw", "powers")
-        object.__setattr__(self, "base_load_kw", base)
+        object.__setattr__(self, "base_load_kw", _frozen(base))
         if isinstance(self.devices, _DEVICE_TYPES):
             object.__setattr__(self, "devices", (self.devices,))
         if isinstance(self.devices, (str, bytes, dict)):
@@ -701,24 +756,30 @@ def _solve(problem: cp.Problem, solver) -> None:
     except ValueError:  # cvxpy cannot read what the solver returned ("Cannot unpack invalid solution")
         raise SolverError(
             f"The solver {solver or _DEFAULT_SOLVER} stopped without a solution of the self-scheduling problem: its "
-            "numbers are probably too large or too far apart for it. Keep the powers (kW) and the prices (per kWh) "
-            "within a few orders of magnitude of each other, or try another `solver`."
+            "numbers are probably too large or too far apart for it. Keep the powers (kW: `base_load_kw`, the "
+            "devices' `p_max_kw`, `e_max_kwh`), the prices (per kWh: `buy_price`, `sell_price`) and the step "
+            "`dt_h` within a few orders of magnitude of each other, or try another `solver`."
         ) from None
 
 
-def _cost_scale(*arrays) -> float:
+def _cost_scale(*arrays, factor: float = 1.0) -> float:
     """Return a power of two to multiply the cost coefficients by, so that the solver can read them; usually 1.
 
-    Multiplying every cost coefficient by a power of two is exact in floating
-    point and changes neither the optimal schedule nor its feasibility.  HiGHS
-    takes a cost of 1e20 or more as infinite and one below its tolerances
-    (about 1e-7) as zero, so a largest coefficient above 1e9 is brought to about
-    1e6 and one below 1e-6 to about 1; in between nothing changes.
+    The model's cost coefficients are the entries of ``arrays`` times ``factor``
+    (the step length ``dt_h``).  Multiplying every cost coefficient by a power
+    of two is exact in floating point and changes neither the optimal schedule
+    nor its feasibility.  HiGHS takes a cost of 1e20 or more as infinite and one
+    below its tolerances (about 1e-7) as zero, so a largest coefficient above
+    1e9 is brought to about 1e6 and one below 1e-6 to about 1; in between
+    nothing changes.
     """
-    m = max((float(np.max(np.abs(a))) for a in arrays if np.size(a)), default=0.0)
-    if m == 0.0 or 1e-6 <= m <= 1e9:
+    m0 = max((float(np.max(np.abs(a))) for a in arrays if np.size(a)), default=0.0)
+    if m0 == 0.0:
         return 1.0
-    exponent = math.frexp(m)[1]  # m is about 2**exponent
+    exponent = math.frexp(m0)[1] + math.frexp(factor)[1]  # m0 * factor is about 2**exponent (never overflows)
+    m = m0 * factor  # inf beyond the floats: then scaled down like any large cost
+    if 1e-6 <= m <= 1e9:
+        return 1.0
     target = 20 if m > 1e9 else 0
     return math.ldexp(1.0, min(max(target - exponent, -1000), 1000))
 
@@ -1020,9 +1081,7 @@ def schedule(
     if solver is not None and not isinstance(solver, str):
         raise TypeError(f"`solver` must be a cvxpy solver name such as 'HIGHS', or None; got {solver!r}.")
     n = prosumer.n_steps
-    dt = _scalar(dt_h, "dt_h", "schedule")
-    if dt <= 0:
-        raise ValueError(f"schedule: `dt_h` must be positive; got {dt_h!r}.")
+    dt = _step_hours(dt_h, "schedule")
     buy = _prices(buy_price, "buy_price", n)
     sell = np.zeros(n) if sell_price is None else _prices(sell_price, "sell_price", n)
     throughput = _scalar(throughput_cost, "throughput_cost", "schedule")
@@ -1051,7 +1110,7 @@ def schedule(
     specs = [_spec(b) for b in batteries]
     exclusive = bool(exclusive) and bool(specs)
     # the solver sees the costs times a power of two that brings them near 1 (exact; same optimum)
-    scale = _cost_scale(buy, sell, np.array([throughput]), *utilities.values())
+    scale = _cost_scale(buy, sell, np.array([throughput]), *utilities.values(), factor=dt)
     flexes_model = flexes if scale == 1.0 else [replace(fl, utility=utilities[fl.name] * scale) for fl in flexes]
 
     def build(relax=frozenset(), *, milp=exclusive, z_fixed=None):
@@ -1106,7 +1165,7 @@ def breakeven_price_ratio(eta_charge: float, eta_discharge: float) -> float:
     Parameters
     ----------
     eta_charge, eta_discharge : float
-        Efficiencies in (0, 1].
+        Efficiencies in [0.001, 1] (``MIN_EFFICIENCY``).
 
     Returns
     -------
@@ -1213,9 +1272,7 @@ class BatteryProblem:
     def __init__(self, n_steps: int, *, dt_h: float = 1.0):
         if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or not 1 <= n_steps <= 100_000:
             raise ValueError(f"`n_steps` must be a positive integer; got {n_steps!r} (at most 100,000 steps).")
-        dt = _scalar(dt_h, "dt_h", "BatteryProblem")
-        if dt <= 0:
-            raise ValueError(f"BatteryProblem: `dt_h` must be positive; got {dt_h!r}.")
+        dt = _step_hours(dt_h, "BatteryProblem")
         n = int(n_steps)
         self.n_steps, self.dt_h = n, dt
         self._buy = cp.Parameter(n, name="buy_price")
@@ -1258,8 +1315,10 @@ class BatteryProblem:
         sell = np.zeros(n) if sell_price is None else _prices(sell_price, "sell_price", n)
         _check_bounded(buy, sell, None, None, limits_accepted=False)
         throughput = _scalar(throughput_cost, "throughput_cost", "BatteryProblem")
-        self._buy.value, self._sell.value, self._base.value = buy, sell, base
-        self._throughput.value = throughput
+        # the solver sees the costs times a power of two that brings them near 1 (exact; same optimum)
+        scale = _cost_scale(buy, sell, np.array([throughput]), factor=self.dt_h)
+        self._buy.value, self._sell.value, self._base.value = buy * scale, sell * scale, base
+        self._throughput.value = throughput * scale
         sp = self._spec
         sp.e_max.value, sp.p_max.value = b.e_max_kwh, b.p_max_kw
         sp.eta_c.value, sp.inv_eta_d.value = b.eta_charge, 1.0 / b.eta_discharge
@@ -1271,7 +1330,7 @@ class BatteryProblem:
             raise SolverError(f"The battery arbitrage problem ended with status {status!r}; try another `solver`.")
         result = _result(
             self._model, n=n, dt=self.dt_h, base=base, buy=buy, sell=sell, throughput=throughput, utilities={},
-            status=status,
+            status=status, cost_scale=scale,
         )
         if ramp_kw is None:  # the never-binding ramp rows are not a constraint of the user's problem
             duals = result.duals.drop(columns=["battery_ramp_up", "battery_ramp_down"])

@@ -52,19 +52,22 @@ import scipy.sparse as sp
 
 from ._solvers import solve_quietly
 from ._validation import (
+    ConvergenceError,
     SolverError,
     TeCourseError,
     as_1d_float,
     as_finite_float,
+    as_float_array,
     as_generator,
     as_positive_float,
     check_finite,
 )
 from .coordination import _progress_bar
+from .dlmp import OPF_PU_MAX, VOLTAGE_MAX_PU
 from .feeders import Feeder, _label
 from .feeders import ieee33 as _ieee33
 from .powerflow import _check_feeder, _series_impedance_pu, _tree, ac_power_flow
-from .prosumer import EV, PV, Battery, FlexibleLoad, Prosumer, _broadcast, _devices, _spec
+from .prosumer import EV, PV, Battery, FlexibleLoad, Prosumer, _broadcast, _devices, _spec, _step_hours
 
 __all__ = [
     "DayResult",
@@ -83,6 +86,19 @@ __all__ = [
 ]
 
 _SOLVER_OPTIONS = {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9, "max_iter": 200}
+#: Documented ranges of the day-long OPF's data (issue 14: beyond them the interior-point solver
+#: reports 'unbounded' or fails instead of answering).  Prices (``price_substation``, ``voll``) at most
+#: PRICE_MAX per kWh in magnitude: a million per kWh is a thousand times any market's price cap.
+PRICE_MAX = 1e6
+# Powers (bus loads times ``load_profile``, ``fixed_kw``, line limits, the prosumers' base loads and
+# device powers) at most dlmp.OPF_PU_MAX times the feeder's power base ``s_base_kva`` in magnitude;
+# voltage limits ``v_min_pu < v_max_pu`` in (0, dlmp.VOLTAGE_MAX_PU] per unit: the ranges of dlmp's OPF.
+#: At most this many steps in a day (:func:`ev_fleet`'s ``n_steps``): a year of 5-minute steps.
+MAX_STEPS = 105_120
+_DATA_HINT = (
+    "Check that the data are in the documented ranges and units: `price_substation` and `voll` per kWh, the "
+    "loads (`feeder`, `load_profile`, `fixed_kw`) and the `prosumers`' devices in kW, `dt_h` in hours."
+)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -165,26 +181,79 @@ def _bus_table(value, feeder: Feeder, n: int, name: str) -> np.ndarray:
     unknown = [c for c in value.columns if c not in feeder.buses.index]
     if unknown:
         raise ValueError(f"`{name}` has column(s) {unknown[:5]} that are not buses of {feeder.name!r}.")
-    arr = value.reindex(columns=feeder.buses.index, fill_value=0.0).to_numpy(dtype=float)
+    # text, complex numbers, lists in cells and ints beyond the floats: an error naming the table
+    arr = as_float_array(value.reindex(columns=feeder.buses.index, fill_value=0.0).to_numpy(), name)
     check_finite(arr.ravel(), name, "powers")
     return arr
 
 
 def _day_inputs(feeder, prosumers, price_substation, load_profile, fixed_kw, dt_h):
-    """Validate what every day-long function takes; return (pairs, T, dt, price, scale, fixed)."""
-    _check_feeder(feeder)
+    """Validate what every day-long function takes; return (feeder, pairs, T, dt, price, scale, fixed).
+
+    ``feeder`` is the checked feeder (a normalised copy if its tables were edited in place).
+    """
+    feeder = _check_feeder(feeder)
     pairs = _placed(prosumers, feeder)
     _check_table_type(fixed_kw, "fixed_kw")
     T = _horizon(price_substation, load_profile, pairs, fixed_kw)
-    dt = as_positive_float(dt_h, "dt_h")
+    dt = _step_hours(dt_h, positive="a positive number")
     price = _profile(price_substation, "price_substation", T)
+    _check_price(price, "price_substation")
     scale = _profile(load_profile, "load_profile", T, default=1.0, nonnegative=True)
-    return pairs, T, dt, price, scale, _bus_table(fixed_kw, feeder, T, "fixed_kw")
+    return feeder, pairs, T, dt, price, scale, _bus_table(fixed_kw, feeder, T, "fixed_kw")
+
+
+def _check_price(arr: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` naming the first price beyond ``PRICE_MAX`` per kWh in magnitude."""
+    bad = np.abs(np.atleast_1d(arr)) > PRICE_MAX
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"`{name}` must be at most {PRICE_MAX:g} per kWh in magnitude (the range the OPF solver handles); "
+            f"entry {i} is {np.atleast_1d(arr)[i]:g}. Give prices per kWh, or in a larger currency unit."
+        )
+
+
+def _check_powers(feeder: Feeder, pairs, load_p, load_q, dt: float) -> None:
+    """Raise ``ValueError`` when a power of the OPF is beyond ``OPF_PU_MAX`` times the power base (or not finite)."""
+    limit = OPF_PU_MAX * feeder.s_base_kva
+    hint = (f"at most {limit:g} kW ({OPF_PU_MAX:g} times the feeder's power base s_base_kva="
+            f"{feeder.s_base_kva:g}) in magnitude; no feeder carries such a power, so check the units (kW).")
+    for arr, what in ((load_p, "the active loads (`feeder.buses['p_kw']` times `load_profile`, plus `fixed_kw`)"),
+                      (load_q, "the reactive loads (`feeder.buses['q_kvar']` times `load_profile`)")):
+        bad = ~(np.abs(arr) <= limit)  # NaN and inf too
+        if bad.any():
+            t, j = (int(v) for v in np.argwhere(bad)[0])
+            raise ValueError(f"{what} reach {arr[t, j]:g} at bus {_label(feeder.buses.index[j])!r} in step {t}; "
+                             f"they must be {hint}")
+    s_max = feeder.lines["s_max_kva"].to_numpy(dtype=float)
+    bad = np.isfinite(s_max) & (s_max > limit)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"`feeder.lines['s_max_kva']` of line {_label(feeder.lines.index[i])!r} is {s_max[i]:g}; "
+                         f"line limits must be {hint} Use NaN for no limit.")
+    for _, p in pairs:
+        hours = dt * p.n_steps  # an energy (kWh) may be the largest power over the whole horizon
+        values = [("`base_load_kw`", float(np.max(p.base_load_kw, initial=0.0)), 1.0)]
+        for d in p.devices:
+            for attr in ("p_max_kw", "p_min_kw", "e_max_kwh", "e_need_kwh", "e_kwh", "soc_end_kwh"):
+                v = getattr(d, attr, None)
+                if v is not None:
+                    values.append((f"{type(d).__name__} {d.name!r} `{attr}`", float(np.max(np.abs(v))),
+                                   hours if attr.startswith(("e_", "soc")) else 1.0))
+        for what, v, per in values:
+            if v > limit * per:
+                unit = "kW" if per == 1.0 else f"kWh, over {per:g} h of horizon"
+                raise ValueError(f"`prosumers`: {p.name!r} has {what} = {v:g} {unit}; its powers must be {hint}")
 
 
 def _v_limits(v_min_pu, v_max_pu):
     v_min = as_positive_float(v_min_pu, "v_min_pu")
     v_max = as_positive_float(v_max_pu, "v_max_pu")
+    for name, v in (("v_min_pu", v_min), ("v_max_pu", v_max)):
+        if v > VOLTAGE_MAX_PU:
+            raise ValueError(f"`{name}` must be at most {VOLTAGE_MAX_PU:g} p.u. (a voltage limit in per unit, such "
+                             f"as 0.95 or 1.05); got {v:g}.")
     if v_min >= v_max:
         raise ValueError(f"`v_min_pu` ({v_min}) must be below `v_max_pu` ({v_max}).")
     return v_min, v_max
@@ -325,7 +394,7 @@ class _DayModel:
             (np.r_[np.ones(m), -np.ones(m)], (np.r_[cols + 1, tree.parent_rank], np.r_[cols, cols])), shape=(n, m)
         )
         lines = feeder.lines.iloc[tree.line_pos]
-        s_max = lines["s_max_kva"].to_numpy()
+        s_max = lines["s_max_kva"].to_numpy(dtype=float)
         limited = np.flatnonzero(np.isfinite(s_max))
 
         P, Q = cp.Variable((m, T), name="P"), cp.Variable((m, T), name="Q")
@@ -337,9 +406,11 @@ class _DayModel:
         # the objective is written per unit of power (currency / s_base) so that prices and VoLL are
         # numbers of order one for the solver; `cost` and the DLMPs are scaled back in `result`
         objective = (price * dt) @ P0
+        costs = [float(np.max(np.abs(price), initial=0.0)), 0.0 if voll is None else float(voll)]
         nets, self.devices = [], []
         for _, p in pairs:
             dev = _prosumer_devices(p, T, dt)
+            costs += [float(np.max(np.abs(d.utility))) for d in p.devices if isinstance(d, FlexibleLoad)]
             cons += dev.constraints
             objective = objective + dev.objective / sb
             nets.append(cp.Constant(p.base_load_kw) + dev.load)
@@ -370,7 +441,10 @@ class _DayModel:
             s2 = (s_max[limited] / sb) ** 2
             self.line = cp.square(P[limited, :]) + cp.square(Q[limited, :]) <= s2[:, None]
             cons.append(self.line)
-        self.problem = cp.Problem(cp.Minimize(objective), cons)
+        # the solver sees the objective times a power of two (exact; same optimum) that keeps the largest
+        # cost coefficient (price x dt per p.u.) where it is accurate; `result` divides the duals and the cost by it
+        self.obj_scale = _objective_scale(max(costs) * dt)
+        self.problem = cp.Problem(cp.Minimize(self.obj_scale * objective), cons)
         self.vars = (P, Q, W, P0)
         self.nets = nets
         self.limited, self.s_max, self.lines = limited, s_max, lines
@@ -386,8 +460,7 @@ class _DayModel:
             except (cp.error.SolverError, ValueError):
                 raise SolverError(
                     "The solver Clarabel failed on the day-ahead OPF: its numbers are probably too large or too far "
-                    "apart for it. Keep the prices (per kWh), the loads (kW) and `voll` within a few orders of "
-                    "magnitude of each other."
+                    "apart for it. " + _DATA_HINT
                 ) from None
         status = self.problem.status
         if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
@@ -398,7 +471,7 @@ class _DayModel:
                 "flexibility (EVs plugged in longer, larger batteries)."
             )
         if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-            raise SolverError(f"The day-ahead OPF ended with solver status {status!r}.")
+            raise SolverError(f"The day-ahead OPF ended with solver status {status!r}. " + _DATA_HINT)
 
     def result(self) -> DayResult:
         feeder, tree, T, dt, sb = self.feeder, self.tree, self.T, self.dt, self.feeder.s_base_kva
@@ -407,7 +480,7 @@ class _DayModel:
         buses = feeder.buses.index
         # cvxpy: for `expr == b` the dual is -d(opt)/db; opt is in currency per s_base and b in p.u. of
         # power, so dividing by dt (h) gives currency per kWh
-        price_rank = -np.asarray(self.balance.dual_value, dtype=float) / dt
+        price_rank = -np.asarray(self.balance.dual_value, dtype=float) / (dt * self.obj_scale)
         prices = np.empty((feeder.n_buses, T))
         prices[tree.order] = price_rank
         v = np.empty((feeder.n_buses, T))
@@ -444,10 +517,24 @@ class _DayModel:
             shed_kw=pd.DataFrame(shed, index=steps, columns=buses),
             substation_kw=pd.Series(P0 * sb, index=steps, name="substation_kw"),
             schedules=schedules,
-            cost=float(self.problem.value) * sb,
+            cost=float(self.problem.value) * sb / self.obj_scale,
             binding=tuple(binding),
             dt_h=dt,
         )
+
+
+def _objective_scale(m: float) -> float:
+    """Return a power of two to multiply the objective by, given its largest cost coefficient ``m``; usually 1.
+
+    Clarabel solves the OPF accurately while ``m`` lies in [1e-6, 1e6]; above, it reports
+    'unbounded' (``m`` = 1e10: a price of 1e6 per kWh over 1e4-hour steps), so ``m`` is brought to
+    about 1e6; below, to about 1.  Scaling further down would make the small prices of the same
+    problem (0.1 next to a VoLL of 1e6) too small for the solver's tolerances.
+    """
+    if not 0.0 < m < np.inf or 1e-6 <= m <= 1e6:
+        return 1.0
+    target = 20 if m > 1e6 else 0  # 2**20 is about 1e6
+    return float(np.ldexp(1.0, target - int(np.frexp(m)[1])))
 
 
 def _prosumer_devices(p: Prosumer, T: int, dt: float):
@@ -558,7 +645,15 @@ def day_ahead_dlmp(feeder: Feeder, prosumers=None, *, price_substation, load_pro
     ------
     ValueError
         Unknown buses, profiles of different lengths, NaN, an EV that cannot
-        get its energy, or hard limits that no schedule meets (in words).
+        get its energy, or data outside the ranges the OPF solver handles:
+        prices and ``voll`` at most ``PRICE_MAX`` = 1e6 per kWh in magnitude,
+        powers at most ``OPF_PU_MAX`` = 1e6 times ``feeder.s_base_kva``,
+        voltage limits at most ``VOLTAGE_MAX_PU`` = 10 p.u., ``dt_h`` between
+        1e-4 and 1e4 hours.
+    TeCourseError
+        Hard limits that no schedule meets (in words).
+    SolverError
+        The solver failed; the message says which data to check.
 
     Examples
     --------
@@ -574,13 +669,18 @@ def day_ahead_dlmp(feeder: Feeder, prosumers=None, *, price_substation, load_pro
     >>> day.prices.loc[:, 18].round(4).tolist()
     [0.3, 0.1]
     """
-    pairs, T, dt, price, scale, fixed = _day_inputs(feeder, prosumers, price_substation, load_profile, fixed_kw, dt_h)
+    feeder, pairs, T, dt, price, scale, fixed = _day_inputs(feeder, prosumers, price_substation, load_profile,
+                                                            fixed_kw, dt_h)
     v_min, v_max = _v_limits(v_min_pu, v_max_pu)
     if feeder.n_buses < 2:
         raise ValueError("`feeder` has a single bus; a day on the feeder needs at least one line.")
-    load_p = scale[:, None] * feeder.buses["p_kw"].to_numpy()[None, :] + fixed
-    load_q = scale[:, None] * feeder.buses["q_kvar"].to_numpy()[None, :]
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond the floats: reported by _check_powers
+        load_p = scale[:, None] * feeder.buses["p_kw"].to_numpy(dtype=float)[None, :] + fixed
+        load_q = scale[:, None] * feeder.buses["q_kvar"].to_numpy(dtype=float)[None, :]
+    _check_powers(feeder, pairs, load_p, load_q, dt)
     lost = None if voll is None else as_positive_float(voll, "voll")
+    if lost is not None:
+        _check_price(lost, "voll")
     model = _DayModel(feeder, pairs, price=price, load_p=load_p, load_q=load_q, v_min=v_min, v_max=v_max, dt=dt,
                       voll=lost)
     model.solve()
@@ -627,8 +727,17 @@ def evaluate_day(feeder: Feeder, net_load_kw: pd.DataFrame, net_load_kvar: pd.Da
     v, s, loss, sub = [], [], [], []
     bar = _progress_bar(progress, T, "AC power flow")
     for t in range(T):
-        f = feeder._replace(buses=feeder.buses.assign(p_kw=p[t], q_kvar=q[t]))
-        res = ac_power_flow(f)
+        try:
+            f = feeder._replace(buses=feeder.buses.assign(p_kw=p[t], q_kvar=q[t]))
+            res = ac_power_flow(f)
+        except ConvergenceError as exc:
+            raise ConvergenceError(f"Step {_label(steps[t])!r} of `net_load_kw`: {exc}", iterations=exc.iterations,
+                                   history=exc.history) from None
+        except TeCourseError:
+            raise
+        except ValueError as exc:  # the feeder was checked above: what is wrong is this step's loads
+            raise ValueError(f"Step {_label(steps[t])!r} of `net_load_kw` / `net_load_kvar` is out of the feeder's "
+                             f"range: {exc}") from None
         v.append(res.v_pu.to_numpy())
         s.append(np.hypot(res.p_kw.to_numpy(), res.q_kvar.to_numpy()))
         loss.append(res.total_loss_kw)
@@ -678,7 +787,7 @@ def uncontrolled_charging(ev: EV, *, dt_h: float = 1.0, arrival_step: int | None
     """
     if not isinstance(ev, EV):
         raise TypeError(f"`ev` must be a te_course EV; got {type(ev).__name__}.")
-    dt = as_positive_float(dt_h, "dt_h")
+    dt = _step_hours(dt_h, positive="a positive number")
     ev._check_feasible(dt)
     avail = ev.available
     T = avail.size
@@ -783,12 +892,12 @@ def cheapest_first_charging(prices: pd.DataFrame, prosumers, *, tol: float = 1e-
     """
     if not isinstance(prices, pd.DataFrame):
         raise TypeError("`prices` must be a DataFrame with one row per step and one column per bus.")
-    table = prices.to_numpy(dtype=float)
+    table = as_float_array(prices.to_numpy(), "prices")  # text or lists in a cell: an error naming `prices`
     check_finite(table.ravel(), "prices", "prices")
     tie = as_finite_float(tol, "tol")
     if tie < 0:
         raise ValueError(f"`tol` must be >= 0 (currency per kWh); got {tol!r}.")
-    dt = as_positive_float(dt_h, "dt_h")
+    dt = _step_hours(dt_h, positive="a positive number")
     if isinstance(prosumers, EVFleet):
         prosumers = prosumers.prosumers
     pairs = _pairs(prosumers, ", a list of (bus, Prosumer) pairs or an EVFleet")
@@ -890,8 +999,11 @@ def simulate_day(feeder: Feeder, prosumers=None, *, price_substation, load_profi
     >>> day.schedules["car"]["ev_kw"].round(3).tolist()
     [0.0, 0.0, 7.0]
     """
-    pairs, T, dt, price, scale, fixed = _day_inputs(feeder, prosumers, price_substation, load_profile, fixed_kw, dt_h)
+    feeder, pairs, T, dt, price, scale, fixed = _day_inputs(feeder, prosumers, price_substation, load_profile,
+                                                            fixed_kw, dt_h)
     _v_limits(v_min_pu, v_max_pu)
+    if voll is not None:
+        _check_price(as_positive_float(voll, "voll"), "voll")
     state, actual = {}, {}
     for _, p in pairs:
         for d in p.devices:
@@ -1015,7 +1127,7 @@ def ev_fleet(feeder: Feeder, penetration: float, *, share_responsive: float = 1.
     kw_per_household, p_max_kw, e_need_kwh, eta : float
         Household peak load, charger power, energy per car per day, charging efficiency.
     arrival_step, departure_step, n_steps : int
-        Plug-in window and horizon.
+        Plug-in window and horizon (``n_steps`` at most ``MAX_STEPS`` = 105,120).
 
     Returns
     -------
@@ -1049,8 +1161,9 @@ def ev_fleet(feeder: Feeder, penetration: float, *, share_responsive: float = 1.
         raise ValueError(f"`penetration` must be a number >= 0 (cars per household); got {penetration!r}.")
     share = check_fraction(share_responsive, "share_responsive")
     kw_hh = as_positive_float(kw_per_household, "kw_per_household")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-        raise ValueError(f"`n_steps` must be a positive integer; got {n_steps!r}.")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or not 1 <= n_steps <= MAX_STEPS:
+        raise ValueError(f"`n_steps` must be a positive integer of at most {MAX_STEPS:,} (a year of 5-minute "
+                         f"steps); got {n_steps!r}.")
     for name, value in (("arrival_step", arrival_step), ("departure_step", departure_step)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < n_steps:
             raise ValueError(f"`{name}` must be an integer step in [0, {n_steps}); got {value!r}.")
@@ -1104,7 +1217,8 @@ def rate_lines(feeder: Feeder, *, load_scale: float = 1.0, margin: float = 1.25)
     ------
     ValueError
         If ``load_scale`` or ``margin`` is not a positive number, or ``margin``
-        is so large that a rating leaves the float range.
+        is so large that a rating leaves the float range or the per-unit range
+        of :class:`~te_course.feeders.Feeder`.
     ConvergenceError
         If the AC power flow at ``load_scale`` times the loads does not converge.
 
@@ -1131,7 +1245,11 @@ def rate_lines(feeder: Feeder, *, load_scale: float = 1.0, margin: float = 1.25)
     if not np.all(np.isfinite(rating[in_service])):
         raise ValueError(f"`margin` = {mar:g} times the line flows leaves the float range; give a margin such as 1.25.")
     lines["s_max_kva"] = np.where(in_service, rating, np.nan)
-    return feeder._replace(lines=lines)
+    try:
+        return feeder._replace(lines=lines)
+    except ValueError as exc:  # only the ratings changed: they are beyond the feeder's per-unit range
+        raise ValueError(f"`margin` = {mar:g} gives line ratings beyond the feeder's range; give a margin such as "
+                         f"1.25 ({exc})") from None
 
 
 @dataclass(frozen=True, eq=False)

@@ -62,13 +62,15 @@ from ._validation import (
     TeCourseError,
     as_1d_float,
     as_finite_float,
+    as_float_array,
     as_positive_float,
     check_finite,
     check_fraction,
+    check_magnitude,
     check_nonnegative,
 )
 from .auction import clear_double_auction, parse_orders
-from .dlmp import DLMPProblem, _check_ders, dlmp
+from .dlmp import DLMPProblem, _check_ders, _check_pu, dlmp
 from .feeders import Feeder, _label
 from .powerflow import PowerFlowResult, _check_feeder, ac_power_flow
 
@@ -754,12 +756,7 @@ def _registered(registered_kw, n: int, name: str = "registered_kw") -> np.ndarra
     """Return the registered capacity of each order, kW (inf: no limit), from None, a number or one per order."""
     if registered_kw is None:
         return np.full(n, math.inf)
-    if isinstance(registered_kw, str | bytes):
-        raise TypeError(f"`{name}` must be a number or one number per order; got {registered_kw!r}.")
-    try:
-        arr = np.asarray(registered_kw, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a number or one number per order; got {registered_kw!r}.") from None
+    arr = _registered_array(registered_kw, name)
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
     if arr.shape != (n,):
@@ -771,6 +768,13 @@ def _registered(registered_kw, n: int, name: str = "registered_kw") -> np.ndarra
             f"`{name}` must contain non-negative capacities in kW (inf for no limit); entry {i} is {arr[i]}."
         )
     return arr
+
+
+def _registered_array(registered_kw, name: str) -> np.ndarray:
+    """``registered_kw`` as a float array (any shape), or an error naming ``name``."""
+    if isinstance(registered_kw, str | bytes):
+        raise TypeError(f"`{name}` must be a number or one number per order; got {registered_kw!r}.")
+    return as_float_array(registered_kw, name, expected="a number or one number per order")
 
 
 def _screen(price, quantity, registered, opts) -> Screening:
@@ -889,7 +893,7 @@ def screen_orders(orders, *, price_bounds=None, registered_kw=None, z_max: float
     price, quantity = parse_orders(orders, "orders")
     name = "registered_kw"
     if registered_kw is None and isinstance(orders, pd.DataFrame) and "registered_kw" in orders.columns:
-        registered_kw, name = orders["registered_kw"].to_numpy(dtype=float), "orders['registered_kw']"
+        registered_kw, name = orders["registered_kw"].to_numpy(), "orders['registered_kw']"
     return _screen(price, quantity, _registered(registered_kw, price.size, name), opts)
 
 
@@ -999,7 +1003,7 @@ def mitigate_false_bids(bids, asks, *, fake_bids=None, fake_asks=None, k: float 
     opts = _screen_options(price_bounds, z_max, dt_h, over_capacity)
     (bp, bq, bfake), (ap, aq, afake) = _books(bids, asks, fake_bids, fake_asks)
 
-    if registered_kw is not None and np.ndim(registered_kw) != 0:
+    if registered_kw is not None and _registered_array(registered_kw, "registered_kw").ndim != 0:
         raise ValueError(
             "`registered_kw` must be one number for every order here; give per-order capacities as a "
             "'registered_kw' column of the DataFrame books (bids, asks, fake_bids, fake_asks)."
@@ -1011,7 +1015,7 @@ def mitigate_false_bids(bids, asks, *, fake_bids=None, fake_asks=None, k: float 
         parts = []
         for book, n, name in ((genuine, n_genuine, side), (fake, n_fake, f"fake_{side}")):
             if isinstance(book, pd.DataFrame) and "registered_kw" in book.columns:
-                parts.append(_registered(book["registered_kw"].to_numpy(dtype=float), n, f"{name}['registered_kw']"))
+                parts.append(_registered(book["registered_kw"].to_numpy(), n, f"{name}['registered_kw']"))
             else:
                 parts.append(np.full(n, math.inf))
         return np.concatenate(parts)
@@ -1114,11 +1118,13 @@ class FeederAttackResult:
         return self.table.copy()
 
 
-def _fake_offers(fake, ders: pd.DataFrame) -> pd.DataFrame:
+def _fake_offers(fake, ders: pd.DataFrame, feeder: Feeder | None = None) -> pd.DataFrame:
     """Return the offers the operator receives: ``ders`` with the compromised DERs' rows replaced by ``fake``.
 
     Every value given must be a finite number: a NaN is an error, not "unchanged" (leave the key out of a
-    DER's dict to keep its true value; a DataFrame must fill every cell).
+    DER's dict to keep its true value; a DataFrame must fill every cell).  With ``feeder``, each value is
+    also held to the range that :func:`te_course.dlmp.dlmp` accepts for ``ders`` (prices at most 1e150,
+    powers at most ``OPF_PU_MAX`` times the power base), and an error names the ``fake`` entry.
     """
     if isinstance(fake, pd.DataFrame):
         offers = [(label, dict(row.items())) for label, row in fake.iterrows()]
@@ -1150,7 +1156,13 @@ def _fake_offers(fake, ders: pd.DataFrame) -> pd.DataFrame:
                              f"({[_label(i) for i in ders.index]}).")
         for col, value in offer.items():
             # a NaN is rejected here (it was once skipped silently)
-            reported.loc[label, col] = as_finite_float(value, f"fake[{_label(label)!r}][{col!r}]")
+            where = f"fake[{_label(label)!r}][{col!r}]"
+            v = as_finite_float(value, where)
+            if feeder is not None and col == "price":
+                check_magnitude(np.array([v]), where, "prices")
+            elif feeder is not None:
+                _check_pu(np.array([v]), where, feeder.s_base_kva, "DER limits")
+            reported.loc[label, col] = v
     check_nonnegative(reported["p_max_kw"].to_numpy(), "fake['p_max_kw']", "powers")
     bad = (reported["p_min_kw"] > reported["p_max_kw"]).to_numpy()
     if bad.any():
@@ -1309,7 +1321,7 @@ def false_offer_on_feeder(feeder: Feeder, ders, *, fake, price_substation: float
         raise ValueError("`ders` is empty; the attack needs at least one DER (a row of `ders`).")
     if true.index.has_duplicates:
         raise ValueError("`ders` has repeated row labels; give each DER its own label.")
-    reported = _fake_offers(fake, true)
+    reported = _fake_offers(fake, true, feeder)
     price = as_finite_float(price_substation, "price_substation")
     v_min = as_positive_float(v_min_pu, "v_min_pu")
     v_max = as_positive_float(v_max_pu, "v_max_pu")

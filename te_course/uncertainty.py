@@ -44,12 +44,13 @@ from ._solvers import solve_quietly
 from ._validation import (
     SolverError,
     as_1d_float,
+    as_float_array,
     as_generator,
     as_positive_float,
     check_finite,
     check_nonnegative,
 )
-from .prosumer import Battery, Prosumer, _check_bounded, _clean, _prices
+from .prosumer import Battery, Prosumer, _check_bounded, _clean, _cost_scale, _prices, _step_hours
 
 __all__ = [
     "StochasticValue",
@@ -62,6 +63,8 @@ __all__ = [
 
 _SOLVER = "HIGHS"
 _PROB_TOL = 1e-9
+#: :func:`pv_scenarios` draws at most this many numbers (``n_scenarios`` times the steps): 80 MB of floats.
+MAX_SCENARIO_VALUES = 10_000_000
 _OBJECTIVES = ("expected", "worst_case")
 
 
@@ -89,10 +92,12 @@ def _check_prosumer(prosumer) -> list[Battery]:
 def _scenarios(pv_scenarios_kw, n_steps: int) -> np.ndarray:
     if isinstance(pv_scenarios_kw, pd.DataFrame):
         pv_scenarios_kw = pv_scenarios_kw.to_numpy()
-    try:
-        pv = np.array(pv_scenarios_kw, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError("`pv_scenarios_kw` must be a 2-D array of numbers (one row per scenario).") from None
+    if isinstance(pv_scenarios_kw, (str, bytes)):
+        raise TypeError(f"`pv_scenarios_kw` must be a 2-D array of numbers (one row per scenario); got "
+                        f"{pv_scenarios_kw!r}.")
+    # complex numbers, ragged rows and ints beyond the floats: an error naming the argument
+    pv = np.array(as_float_array(pv_scenarios_kw, "pv_scenarios_kw",
+                                 expected="a 2-D array of numbers (one row per scenario)"), dtype=float)
     if pv.ndim == 1 and pv.size == n_steps:
         pv = pv[None, :]
     if pv.ndim != 2 or pv.shape[1] != n_steps or pv.shape[0] == 0:
@@ -109,7 +114,8 @@ def _probabilities(probabilities, n_scenarios: int) -> np.ndarray:
         return np.full(n_scenarios, 1.0 / n_scenarios)
     p = as_1d_float(probabilities, "probabilities")
     if p.size != n_scenarios:
-        raise ValueError(f"`probabilities` has {p.size} entries; give one per scenario ({n_scenarios}).")
+        raise ValueError(f"`probabilities` has {p.size} entries; give one per scenario ({n_scenarios}): "
+                         f"`pv_scenarios_kw` has {n_scenarios} rows.")
     check_nonnegative(p, "probabilities", "probabilities")
     if not math.isclose(math.fsum(p), 1.0, rel_tol=0.0, abs_tol=_PROB_TOL):
         raise ValueError(
@@ -133,7 +139,7 @@ class _Inputs:
 def _inputs(prosumer, buy_price, sell_price, pv_scenarios_kw, probabilities, dt_h) -> _Inputs:
     batteries = _check_prosumer(prosumer)
     n = prosumer.n_steps
-    dt = as_positive_float(dt_h, "dt_h")
+    dt = _step_hours(dt_h, positive="a positive number")
     buy = _prices(buy_price, "buy_price", n)
     sell = np.zeros(n) if sell_price is None else _prices(sell_price, "sell_price", n)
     _check_bounded(buy, sell, None, None, limits_accepted=False)
@@ -189,7 +195,9 @@ def _solve_lp(inp: _Inputs, pv: np.ndarray, prob: np.ndarray, *, shared: bool, o
         net_battery = net_battery + c - d
     balance = imp - exp == inp.base[None, :] + net_battery - used
     cons.append(balance)
-    costs = (imp @ inp.buy - exp @ inp.sell) * inp.dt  # one entry per scenario
+    # the solver sees the costs times a power of two that brings them near 1 (exact; same optimum)
+    scale = _cost_scale(inp.buy, inp.sell, factor=inp.dt)
+    costs = (imp @ (inp.buy * scale) - exp @ (inp.sell * scale)) * inp.dt  # one entry per scenario, scaled
     if objective == "worst_case":
         worst = cp.Variable()
         cons.append(costs <= worst)
@@ -200,11 +208,16 @@ def _solve_lp(inp: _Inputs, pv: np.ndarray, prob: np.ndarray, *, shared: bool, o
     try:
         solve_quietly(problem, solver=_SOLVER)
     except cp.error.SolverError as exc:
-        raise SolverError(f"The scenario problem could not be solved ({exc}).") from None
+        raise SolverError(f"The scenario problem could not be solved ({exc}). {_DATA_HINT}") from None
+    except ValueError:  # cvxpy cannot read what the solver returned ("Cannot unpack invalid solution")
+        raise SolverError(
+            f"The solver {_SOLVER} stopped without a solution of the scenario problem: its numbers are probably too "
+            f"large or too far apart for it. {_DATA_HINT}"
+        ) from None
     if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
         raise SolverError(
             f"The scenario problem ended with status {problem.status!r}; check the batteries' limits "
-            "(`soc_end_kwh`, `ramp_kw`) and that `sell_price` <= `buy_price`."
+            "(`soc_end_kwh`, `ramp_kw`) and that `sell_price` <= `buy_price`. " + _DATA_HINT
         )
     scenario_costs = (imp.value @ inp.buy - exp.value @ inp.sell) * inp.dt
     plans = []
@@ -214,6 +227,22 @@ def _solve_lp(inp: _Inputs, pv: np.ndarray, prob: np.ndarray, *, shared: bool, o
         sv = None if soc is None else np.asarray(soc.value, dtype=float)
         plans.append((cv, dv, sv))
     return np.asarray(scenario_costs, dtype=float), plans
+
+
+_DATA_HINT = (
+    "Keep the powers (kW: the `prosumer`'s `base_load_kw` and batteries, `pv_scenarios_kw`, the `plan`), the "
+    "prices (per kWh: `buy_price`, `sell_price`) and the step `dt_h` within a few orders of magnitude of each other."
+)
+
+
+def _clean_costs(costs, inp: _Inputs) -> np.ndarray:
+    """Set to zero the costs that are solver noise: below 1e-9 kW at the largest price over one step.
+
+    The threshold scales with the prices (an absolute 1e-9 wiped out every cost at prices of 1e-12).
+    """
+    costs = np.asarray(costs, dtype=float).reshape(-1)
+    noise = 1e-9 * max(float(np.abs(inp.buy).max(initial=0.0)), float(np.abs(inp.sell).max(initial=0.0))) * inp.dt
+    return np.where(np.abs(costs) < noise, 0.0, costs)
 
 
 def _plan_frame(batteries, plans) -> pd.DataFrame:
@@ -412,7 +441,7 @@ def two_stage_schedule(prosumer, buy_price, sell_price, pv_scenarios_kw, probabi
 
 
 def _schedule(inp: _Inputs, costs, plans, objective) -> TwoStageSchedule:
-    costs = _clean(costs)
+    costs = _clean_costs(costs, inp)
     return TwoStageSchedule(
         plan=_plan_frame(inp.batteries, plans),
         scenario_costs=costs,
@@ -453,7 +482,7 @@ def recourse_costs(prosumer, plan: pd.DataFrame, buy_price, sell_price, pv_scena
     inp = _inputs(prosumer, buy_price, sell_price, pv_scenarios_kw, None, dt_h)
     fixed = _fixed_plan(inp.batteries, plan, prosumer.n_steps)
     costs, _ = _solve_lp(inp, inp.pv, inp.prob, shared=True, fixed=fixed)
-    return _clean(costs)
+    return _clean_costs(costs, inp)
 
 
 def stochastic_value(prosumer, buy_price, sell_price, pv_scenarios_kw, probabilities=None, *,
@@ -503,21 +532,23 @@ def stochastic_value(prosumer, buy_price, sell_price, pv_scenarios_kw, probabili
     eev_costs, _ = _solve_lp(inp, inp.pv, inp.prob, shared=True, fixed=fixed)
     recourse = _schedule(inp, rp_costs, rp_plans, "expected")
     expected_value = _schedule(inp, eev_costs, ev_plans, "expected")
-    ws = float(inp.prob @ _clean(ws_costs))
+    ws = float(inp.prob @ _clean_costs(ws_costs, inp))
     rp, eev = recourse.expected_cost, expected_value.expected_cost
     return StochasticValue(
-        ws=ws, rp=rp, eev=eev, ev=float(_clean(ev_costs)[0]), evpi=rp - ws, vss=eev - rp, recourse=recourse,
-        expected_value=expected_value, wait_and_see_costs=_clean(ws_costs),
+        ws=ws, rp=rp, eev=eev, ev=float(_clean_costs(ev_costs, inp)[0]), evpi=rp - ws, vss=eev - rp, recourse=recourse,
+        expected_value=expected_value, wait_and_see_costs=_clean_costs(ws_costs, inp),
     )
 
 
 def _number(value, name: str) -> float:
-    if isinstance(value, (str, bytes, bool)) or value is None:
+    if isinstance(value, (str, bytes, bool, np.bool_, complex, np.complexfloating)) or value is None:
         raise TypeError(f"`{name}` must be a number; got {value!r}.")
     try:
         return float(value)
     except (TypeError, ValueError):
         raise TypeError(f"`{name}` must be a number; got {value!r}.") from None
+    except OverflowError:  # an integer beyond the floats
+        raise ValueError(f"`{name}` is too large for a float (floats end near 1.8e308).") from None
 
 
 def pv_scenarios(forecast_kw, n_scenarios: int, *, error_std: float = 0.25, autocorrelation: float = 0.8,
@@ -541,7 +572,8 @@ def pv_scenarios(forecast_kw, n_scenarios: int, *, error_std: float = 0.25, auto
     forecast_kw : array_like
         The point forecast, kW (>= 0), one value per step.
     n_scenarios : int
-        How many scenarios (>= 1).
+        How many scenarios (>= 1); ``n_scenarios`` times the steps is at most
+        ``MAX_SCENARIO_VALUES`` = 10,000,000.
     error_std : float
         ``sigma``, the relative error's standard deviation (>= 0).
     autocorrelation : float
@@ -574,6 +606,13 @@ def pv_scenarios(forecast_kw, n_scenarios: int, *, error_std: float = 0.25, auto
     check_nonnegative(forecast, "forecast_kw", "PV outputs (kW)")
     if isinstance(n_scenarios, bool) or not isinstance(n_scenarios, (int, np.integer)) or n_scenarios < 1:
         raise ValueError(f"`n_scenarios` must be a positive integer; got {n_scenarios!r}.")
+    if n_scenarios * forecast.size > MAX_SCENARIO_VALUES:
+        count = f"{int(n_scenarios):,}" if n_scenarios < 10**15 else f"about 1e{len(str(int(n_scenarios))) - 1}"
+        raise ValueError(
+            f"`n_scenarios` = {count} scenarios of {forecast.size} steps is more than the "
+            f"{MAX_SCENARIO_VALUES:,} numbers pv_scenarios draws (80 MB); a few hundred scenarios are plenty for a "
+            "two-stage problem."
+        )
     sigma = _number(error_std, "error_std")
     check_finite(np.array([sigma]), "error_std", "values")
     if sigma < 0:

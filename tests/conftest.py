@@ -32,3 +32,20 @@ def pytest_configure(config):
                 "`-m oracle` runs the comparisons with pandapower, which is not installed here; "
                 "use the [dev] extra (`make test` builds .venv-dev with it)."
             ) from exc
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fuzz suite's counts (tests/test_fuzz.py), when it ran in this process (not under xdist)."""
+    import sys
+
+    fuzzing = sys.modules.get("fuzzing")
+    if fuzzing is None or not fuzzing.COUNTS["calls"]:
+        return
+    c = fuzzing.COUNTS
+    terminalreporter.write_line(
+        f"fuzz suite: {c['functions']} callables, {c['calls']} calls: {c['error']} clear errors, "
+        f"{c['result']} sound results, {c['broken']} broken contracts"
+    )
+    found = getattr(sys.modules.get("test_fuzz"), "FOUND", [])
+    for name, changed, message in sorted(set(found)):
+        terminalreporter.write_line(f"  {name}({changed}=...): {message}")

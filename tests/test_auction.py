@@ -1194,3 +1194,27 @@ def test_random_orders_shares_a_generator_and_accepts_none():
 def test_random_orders_names_a_bad_price_range(price_range, exc, match):
     with pytest.raises(exc, match=match):
         random_orders(3, 2, price_range=price_range)
+
+
+# --------------------------------------------------------------------------- issue 14: fuzz findings
+
+
+@pytest.mark.parametrize("n", [10**12, 10**400, tc.auction.MAX_RANDOM_ORDERS + 1], ids=["1e12", "1e400", "cap+1"])
+@pytest.mark.parametrize("name", ["n_buyers", "n_sellers"])
+def test_random_orders_caps_the_book_size(name, n):
+    # 10**12 orders tried to allocate terabytes (MemoryError, or numpy's "Maximum allowed dimension exceeded").
+    kw = {"n_buyers": 3, "n_sellers": 2, name: n}
+    with pytest.raises(ValueError, match=rf"`{name}` must be at most 1_000_000"):
+        random_orders(**kw)
+
+
+def test_random_orders_at_the_cap():
+    bids, asks = random_orders(tc.auction.MAX_RANDOM_ORDERS, 1, seed=0)
+    assert len(bids) == 1_000_000 and len(asks) == 1
+
+
+@pytest.mark.parametrize("divisible", ["False", "yes", None, 2, 1.5])
+def test_random_orders_divisible_must_be_a_flag(divisible):
+    # The string "False" was truthy: it drew divisible orders.
+    with pytest.raises(TypeError, match=r"`divisible` must be True or False"):
+        random_orders(3, 2, divisible=divisible)

@@ -661,3 +661,109 @@ def test_price_iteration_whose_price_leaves_the_float_range_says_it_diverges():
     # next step leaves the float range (it used to carry on with a NaN price).
     with pytest.raises(ConvergenceError, match=r"diverges: the price left the float range after iteration 2"):
         price_iteration(TWO, step=1e308)
+
+
+# --- issue 14: fuzz findings
+
+
+def test_agent_methods_check_their_argument():
+    agents = random_community(4, seed=1)
+    for bad, error, match in [
+        ("12, 10, 8", TypeError, r"`p_kw` must be a number or a sequence"),
+        ([1 + 1j] * 4, TypeError, r"`p_kw` must contain real numbers"),
+        ([0.0, 10**400, 0.0, 0.0], ValueError, r"`p_kw` holds a number too large for a float"),
+        ([0.0, 1.0, 0.5], ValueError, r"`p_kw` must be a number or hold one injection per agent \(4\); got 3"),
+        ([], ValueError, r"`p_kw` is empty"),
+        ([[0.0], [0.0, 1.0]], (TypeError, ValueError), r"`p_kw` (is ragged|must contain only numbers)"),
+        ([0.0, np.nan, 0.0, 0.0], ValueError, r"`p_kw` must contain finite injections; entry 1 is nan"),
+        ([True, False, True, False], TypeError, r"`p_kw` must contain numbers, not booleans"),
+    ]:
+        for method in (agents.cost, agents.marginal_cost):
+            with pytest.raises(error, match=match):
+                method(bad)
+    # a cost beyond the floats (was inf): 0.5 * 0.05 * (1e160)^2
+    with pytest.raises(ValueError, match=r"`p_kw` is too large: agent 0's cost overflows"):
+        agents.cost([1e160, 0.0, 0.0, 0.0])
+    for bad, error in ((np.nan, ValueError), (10**400, ValueError), (1 + 1j, TypeError), ("0.2", TypeError)):
+        with pytest.raises(error, match=r"`price`"):
+            agents.best_response(bad)
+    # one number, or one per agent: the closed form of TWO (p = price - b), by hand
+    np.testing.assert_allclose(TWO.cost([0.5, -0.5]), [0.125, -0.375])
+    np.testing.assert_allclose(TWO.cost(1.0), [0.5, 1.5])
+    np.testing.assert_allclose(TWO.marginal_cost([0.5, -0.5]), [0.5, 0.5])
+    np.testing.assert_allclose(TWO.best_response([0.5, 1.5]), [0.5, 0.0])
+    np.testing.assert_array_equal(TWO.best_response(np.inf), TWO.p_max_kw)  # the limits, as before
+    np.testing.assert_array_equal(TWO.best_response(-np.inf), TWO.p_min_kw)
+    # p (a p / 2 + b), not a p^2 / 2: finite where p^2 overflows, 1e-20 * 1e310 / 2 = 5e289
+    tiny = QuadraticAgents(a=1e-20, b=0.0, p_min_kw=-1e200, p_max_kw=1e200)
+    assert tiny.cost(1e155)[0] == pytest.approx(5e289)
+
+
+def test_random_community_size_is_capped():
+    for n in (10**12, 10**400):
+        with pytest.raises(ValueError, match=r"`n` must be at most 1,000,000 agents"):
+            random_community(n, seed=1)
+    with pytest.raises(ValueError, match=r"`n` must be a positive integer; got an integer of about -1e400"):
+        random_community(-(10**400), seed=1)
+
+
+def test_distance_costs_of_ints_beyond_the_floats_name_the_argument():
+    with pytest.raises(ValueError, match=r"`positions` holds a number too large for a float"):
+        distance_costs([[0, 10**400], [0, 0]], 1.0)
+    with pytest.raises(ValueError, match=r"`cost_per_km` is too large for a float"):
+        distance_costs([[0, 0], [3, 4]], 10**400)
+    with pytest.raises(TypeError, match=r"`positions` must contain real numbers"):
+        distance_costs([[0, 1j], [0, 0]], 1.0)
+
+
+def test_tol_of_one_or_more_is_refused():
+    # tol = 2180 accepted the first price, whose imbalance was 5.7 kW
+    agents = random_community(4, seed=1)
+    for call in (
+        lambda: price_iteration(agents, step=0.014, tol=2180),
+        lambda: admm(agents, rho=1.0, tol=1.0),
+        lambda: p2p_bilateral(agents, tol=1e300),
+    ):
+        with pytest.raises(ValueError, match=r"`tol` is a fraction of the total demand and must lie below 1"):
+            call()
+
+
+def test_trading_costs_beyond_the_documented_maximum_are_refused():
+    # a fee of 1e12 on every pair made Clarabel fail ("could not be solved; try another `solver`")
+    agents = random_community(4, seed=1)
+    for solve in (p2p_centralized, p2p_bilateral):
+        with pytest.raises(ValueError, match=r"`trading_cost` entry \(0, 1\) is 1e\+12; .* at most 1e\+06"):
+            solve(agents, np.full((4, 4), 1e12))
+        with pytest.raises(ValueError, match=r"`trading_cost` holds a number too large for a float"):
+            solve(agents, [[0, 10**400, 0, 0]] + [[0, 0, 0, 0]] * 3)
+    # the largest fee forbids every trade: each agent alone must inject 0, welfare 0
+    big = np.full((4, 4), 1e6)
+    for r in (p2p_centralized(agents, big), p2p_bilateral(agents, big)):
+        np.testing.assert_allclose(r.dispatch, 0.0, atol=1e-6)
+        assert r.welfare == pytest.approx(0.0, abs=1e-6)
+    matrix = np.full((4, 4), 0.01)
+    p2p_centralized(agents, matrix)
+    assert (matrix == 0.01).all()  # the diagonal is zeroed in a copy
+
+
+@pytest.mark.parametrize("solve", [admm, p2p_bilateral])
+def test_a_huge_rho_does_not_converge_to_a_wrong_dispatch(solve):
+    # rho = 1e9 moved the dispatch by so little per iteration that the residual tests passed after a
+    # few iterations, kW away from the optimum; the stopping rules now also test the optimality
+    # conditions (ADMM) and the dual residual against the prices (P2P).
+    agents = random_community(6, seed=3)
+    with pytest.raises(ConvergenceError, match=r"`rho`"):
+        solve(agents, rho=1e9, max_iter=2000)
+    reference = (centralized_dispatch if solve is admm else p2p_centralized)(agents)
+    np.testing.assert_allclose(solve(agents, rho=1.0).dispatch, reference.dispatch, atol=1e-4)
+
+
+def test_p2p_solver_failure_names_the_arguments(monkeypatch):
+    import cvxpy as cp
+
+    def fail(self, *args, **kwargs):
+        raise cp.error.SolverError("boom")
+
+    monkeypatch.setattr("te_course.coordination.cp.Problem.solve", fail)
+    with pytest.raises(TeCourseError, match=r"could not be solved \(boom\)\. Check that `trading_cost` and"):
+        p2p_centralized(TWO)

@@ -424,3 +424,77 @@ def test_problem_reads_edited_loads_at_solve_but_refuses_an_edited_network():
     f.lines.loc[3, "r_ohm"] = 1.0
     with pytest.raises(ValueError, match=r"edited after this DLMPProblem was built.*build a new DLMPProblem"):
         prob.solve(price_substation=PRICE, v_min_pu=0.9)
+
+
+# --- issue 14: fuzz findings
+
+
+def _small():
+    from te_course.feeders import radial_feeder
+
+    return radial_feeder(4, seed=1), pd.DataFrame({"bus": [3, 4], "p_max_kw": [60.0, 60.0], "price": [0.06, 0.07]})
+
+
+@pytest.mark.parametrize("model", ["lindistflow", "socp"])
+@pytest.mark.parametrize("factor", [1e-8, 1e10, 1e20])
+def test_extreme_prices_are_solved_in_scaled_units(model, factor):
+    # prices of 1e12 made the solver report 'unbounded'.  Multiplying every price by the same factor
+    # (> 0) scales the DLMPs and the cost and keeps the dispatch: the OPF is linear in its prices.
+    f, ders = _small()
+    with warnings.catch_warnings():  # this small feeder's SOC relaxation has a gap of a few 1e-6 p.u.
+        warnings.simplefilter("ignore", UserWarning)
+        base = dlmp(f, price_substation=0.05, ders=ders, model=model)
+        scaled = dlmp(f, price_substation=0.05 * factor, ders=ders.assign(price=ders["price"] * factor), model=model)
+    assert np.allclose(scaled.prices["total"] / factor, base.prices["total"], rtol=1e-5)
+    assert np.allclose(scaled.dispatch, base.dispatch, atol=1e-3)
+    assert scaled.cost / factor == pytest.approx(base.cost, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"der_price": "12, 10, 8"}, r"`der_price`"),
+        ({"der_price": [[0.06], [0.06, 0.07]]}, r"`der_price`"),
+        ({"der_price": [0.06, 1 + 1j]}, r"`der_price` must contain real numbers"),
+        ({"der_price": [0.06, 1e200]}, r"`der_price` must contain prices of at most 1e\+150"),
+        ({"price_substation": 1e300}, r"`price_substation` must contain prices of at most 1e\+150"),
+        ({"p_kw": [0.0, 40.0, 10**400, 40.0]}, r"`p_kw` holds a number too large for a float"),
+        ({"p_kw": "12, 10, 8"}, r"`p_kw`"),
+        ({"p_kw": [0.0, 40.0, 1e12, 40.0]}, r"`p_kw` entry 2 is 1e\+12 kW, beyond the range of the OPF"),
+        ({"v_max_pu": 1e300}, r"`v_max_pu` must be at most 10 p.u."),
+        ({"s_max_kva": [1, 2]}, r"`s_max_kva` must be a dict"),
+    ],
+)
+def test_solve_names_the_bad_argument(kwargs, match):
+    f, ders = _small()
+    prob = DLMPProblem(f, ders=ders, model="lindistflow")
+    with pytest.raises((ValueError, TypeError), match=match):
+        prob.solve(**{"price_substation": 0.05, **kwargs})
+
+
+def test_der_limits_and_line_limits_beyond_the_opf_range_are_named():
+    f, ders = _small()
+    with pytest.raises(ValueError, match=r"`ders\['p_max_kw'\]` entry 0 is 1e\+20 kW, beyond the range"):
+        dlmp(f, price_substation=0.05, ders=ders.assign(p_max_kw=[1e20, 60.0]))
+    with pytest.raises(TypeError, match=r"`ders\['price'\]` must contain numbers; row 1 has"):
+        dlmp(f, price_substation=0.05, ders=ders.assign(price=[0.06, "x"]))
+    f.lines.loc[2, "s_max_kva"] = 1e12  # 1e9 times the 1000 kVA base: a wish for "no limit"
+    with pytest.raises(ValueError, match=r"`feeder.lines\['s_max_kva'\]` of line 2 .* use NaN"):
+        dlmp(f, price_substation=0.05, ders=ders)
+
+
+def test_infeasible_and_solver_failures_name_what_to_change(monkeypatch):
+    f, ders = _small()
+    prob = DLMPProblem(f, ders=ders, model="lindistflow")
+    # a load no voltage limit can carry, on a feeder without line limits: the loads are named
+    with pytest.raises(tc_error(), match=r"no dispatch keeps the voltages within limits.*`p_kw`"):
+        prob.solve(price_substation=0.05, p_kw=[0.0, 40.0, 1e6, 40.0])
+    monkeypatch.setattr(prob, "_run", lambda: "solver_error")
+    with pytest.raises(tc_error(), match=r"could not be solved .*`price_substation`.*`v_min_pu`"):
+        prob.solve(price_substation=0.05)
+
+
+def tc_error():
+    from te_course import TeCourseError
+
+    return TeCourseError

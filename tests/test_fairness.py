@@ -899,3 +899,33 @@ def test_compare_allocations_takes_one_allocation_and_checks_utilitarian():
     assert list(table.index) == ["max_min"] and table.loc["max_min", "price_of_fairness"] == pytest.approx(1 / 3)
     with pytest.raises(TypeError, match=r"`utilitarian` must be an Allocation \(or None\); got int"):
         tc.compare_allocations([a], utilitarian=3)
+
+
+# --- issue 14: fuzz findings
+
+
+def test_a_length_that_does_not_match_usage_names_usage():
+    # `usage` with 3 agents but `caps` for 2: the message named `caps` only, and `usage` was the one changed
+    with pytest.raises(ValueError, match=r"`caps` has 2 entries; expected 3, one per agent \(a column of `usage`\)"):
+        tc.FairnessProblem([[1.0, 1.0, 1.0]], [1.0], caps=[1.0, 1.0])
+    with pytest.raises(ValueError, match=r"`capacity` has 1 entries; expected 2, one per resource \(a row of `usage`"):
+        tc.fair_allocation([[1.0, 1.0], [1.0, 0.0]], [1.0], rule="max_min")
+
+
+def test_feeder_usage_refuses_nested_buses():
+    # a list inside `buses` reached pandas: "unhashable type: 'list'"
+    with pytest.raises(TypeError, match=r"`buses` entry 0 is a list"):
+        tc.feeder_usage(ieee33(), [[3, 4], 19])
+
+
+def test_is_envy_free_names_values_costs_and_tol():
+    o = uniform_price([12.0, 10.0, 8.0], [5.0, 7.0, 9.0])
+    with pytest.raises(ValueError, match=r"`values` has 2 entries"):
+        tc.is_envy_free(o, values=[12.0, 10.0], costs=[5.0, 7.0, 9.0])
+    with pytest.raises(ValueError, match=r"`costs` has 4 entries"):
+        tc.is_envy_free(o, values=[12.0, 10.0, 8.0], costs=[5.0, 7.0, 9.0, 9.0])
+    with pytest.raises(ValueError, match=r"`tol` is too large for a float"):  # was OverflowError
+        tc.is_envy_free(o, values=[12.0, 10.0, 8.0], costs=[5.0, 7.0, 9.0], tol=10**400)
+    # a number given as text, read by the shared validation as a number, no longer crashes np.abs
+    numeric = tc.is_envy_free(o, values=[12.0, 10.0, 8.0], costs=[5.0, 7.0, 9.0])
+    assert tc.is_envy_free(o, values=[12.0, 10.0, 8.0], costs=[5.0, "7", 9.0]) == numeric

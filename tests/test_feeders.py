@@ -432,3 +432,16 @@ def test_integer_too_large_for_a_float_is_named():
     buses.loc[2, "p_kw"] = 10**400
     with pytest.raises(ValueError, match=r"`buses\[.p_kw.\]` must contain finite numbers; bus 2 has a number too"):
         small_feeder(buses=buses)
+
+
+# --- issue 14: fuzz findings
+
+
+@pytest.mark.parametrize("n", [10**7, 10**12, 10**400])
+def test_radial_feeder_caps_the_number_of_buses(n):
+    # 10**12 buses asked numpy for terabytes (MemoryError) or ran for minutes; 10**400 overflowed
+    from te_course.feeders import MAX_BUSES
+
+    assert MAX_BUSES == 1_000_000
+    with pytest.raises(ValueError, match=r"`n_buses` must be at most 1,000,000"):
+        radial_feeder(n)

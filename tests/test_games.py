@@ -735,7 +735,7 @@ def test_withholding_beyond_the_float_range_names_the_arguments():
         with pytest.raises(ValueError, match=rf"leaves the float range.*`{name}`"):
             withholding(args.pop("intercept"), args.pop("slope"), args.pop("line_kw"), args.pop("marginal_cost"),
                         args.pop("capacity_kw"), **args)
-    with pytest.raises(ValueError, match=r"at the offer 1e\+300 kW: its profit is -inf.*`offers`"):
+    with pytest.raises(ValueError, match=r"at the offer 1e\+300 kW: its profit is -inf.*`offers_kw`"):
         two_zone_outcome([1e300], intercept=100, slope=1, line_kw=40, marginal_cost=10, price_import=20)
 
 
@@ -777,3 +777,69 @@ def test_cournot_beyond_the_float_range_is_refused_and_near_it_is_exact():
     t = cournot_equilibrium(0.5, 0.5 / 1e308, [0.0, 0.0, 0.0])
     np.testing.assert_allclose(t.quantities, [0.25e308] * 3, rtol=1e-12)
     assert t.price == pytest.approx(0.125, rel=1e-12)
+
+
+# --- issue 14: fuzz findings
+
+
+def test_cournot_lerner_beyond_the_floats_is_refused():
+    # P = 5e-324 (the intercept) against costs of 10: (P - c) / P was -inf
+    with pytest.raises(ValueError, match=r"Lerner index .* overflows.*`intercept` and `marginal_costs`"):
+        cournot_equilibrium(5e-324, 1.0, [10.0, 20.0])
+    # a tiny but representable ratio is kept: (1e-300 - 10) / 1e-300 = -1e301
+    r = cournot_equilibrium(1e-300, 1.0, [10.0])
+    assert r.lerner[0] == pytest.approx(-1e301) and r.total == 0
+
+
+def test_competition_curve_where_nothing_is_sold_or_too_many_firms():
+    # base_cost >= intercept: no firm ever sells, and every row had elasticity -inf
+    for kwargs in (dict(base_cost=100.0), dict(base_cost=1e300), dict(intercept=10.0)):
+        args = {"intercept": 100.0, "slope": 1.0, "base_cost": 10.0, **kwargs}
+        with pytest.raises(ValueError, match=r"`base_cost` .* must lie below `intercept`"):
+            competition_curve(**args, n_max=4)
+    # n_max = 10**12 ran for ever
+    for n_max in (10**12, 10**400):
+        with pytest.raises(ValueError, match=r"`n_max` must be at most 1,000"):
+            competition_curve(100, 1, 10, n_max=n_max)
+    assert len(competition_curve(100, 1, 10, n_max=1000)) == 1000
+    # 1000 identical firms: P = (a + n c) / (n + 1) = (100 + 10000) / 1001, by hand
+    assert competition_curve(100, 1, 10, n_max=1000)["price"].iloc[-1] == pytest.approx(10100 / 1001)
+
+
+def test_best_responses_that_are_not_a_list_and_payoffs_beyond_the_floats():
+    with pytest.raises(TypeError, match=r"`best_responses` must be a list of callables, one per player; got NoneType"):
+        best_response_dynamics(None, [0.0])
+    with pytest.raises(TypeError, match=r"`best_responses` must be a list of callables.*got float"):
+        best_response_dynamics(3.0, [0.0])
+    for call in (pure_nash_equilibria, matrix_best_responses):
+        with pytest.raises(ValueError, match=r"`payoff_row` holds a number too large for a float"):
+            call([[10**400, 0], [0, 0]], [[0, 0], [0, 0]])
+        with pytest.raises(TypeError, match=r"`payoff_col` must contain real numbers"):
+            call([[0, 0], [0, 0]], [[1j, 0], [0, 0]])
+
+
+def test_dlmp_withholding_checks_its_own_arguments():
+    f = tc.radial_feeder(4, seed=1)
+    ders = pd.DataFrame({"bus": [3, 4], "p_max_kw": [60.0, 60.0], "price": [0.06, 0.07]})
+    kw = dict(marginal_cost=0.04, price_substation=0.05, ders=ders, v_min_pu=0.9)
+    for bus in ([4], 99, True):  # a list raised "unhashable type: 'list'" from pandas
+        with pytest.raises(ValueError, match=r"`bus` .* is not a bus of the feeder \(its buses are 1, 2, 3, 4\)"):
+            dlmp_withholding(f, bus, [20.0], **kw)
+    with pytest.raises(ValueError, match=r"`marginal_cost` must contain prices of at most 1e\+150"):
+        dlmp_withholding(f, 4, [20.0], **{**kw, "marginal_cost": 1e200})
+    with pytest.raises(ValueError, match=r"`offers_kw` entry 1 is 1e\+300 kW"):
+        dlmp_withholding(f, 4, [20.0, 1e300], **kw)
+    with pytest.raises(ValueError, match=r"`offers_kw` holds a number too large for a float"):
+        dlmp_withholding(f, 4, [20.0, 10**400], **kw)
+    # the other DERs' errors name their own rows (the strategic DER is row 0 of the table dlmp sees)
+    bad = ders.assign(price=[0.06, np.nan])
+    with pytest.raises(ValueError, match=r"`ders\['price'\]` must contain finite prices; entry 1 is nan"):
+        dlmp_withholding(f, 4, [20.0], **{**kw, "ders": bad})
+
+
+def test_two_zone_overflow_names_offers_kw_and_bounds_beyond_the_floats():
+    # the message named `capacity_kw` and `offers`, arguments of withholding, not of two_zone_outcome
+    with pytest.raises(ValueError, match=r"at the offer 1e\+201 kW.*\(`offers_kw`\)"):
+        two_zone_outcome([10.0, 1e201], intercept=100, slope=1, line_kw=40, marginal_cost=10, price_import=20)
+    with pytest.raises(ValueError, match=r"`bounds` holds an integer too large for a float"):
+        best_response_dynamics(cournot_best_responses(100, 1, [10, 10]), [0.0, 0.0], bounds=(0, 10**400))

@@ -643,3 +643,92 @@ def test_misreport_gains_are_the_same_in_any_units(scale):
                     assert r2 == pytest.approx(report * scale, rel=1e-9, abs=0)
                     checked += gain > 0
     assert checked > 10
+
+
+# --------------------------------------------------------------------------- issue 14: fuzz findings
+
+
+def _outcome_kw(**change):
+    kw = dict(
+        buyer_trades=np.array([True, False]),
+        seller_trades=np.array([True, False]),
+        buyer_pays=np.array([8.0, 0.0]),
+        seller_gets=np.array([8.0, 0.0]),
+        budget_surplus=0.0,
+        mechanism="m",
+    )
+    return {**kw, **change}
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        ({"budget_surplus": math.inf}, ValueError, r"`budget_surplus` = inf; expected .* = 0.0"),
+        ({"budget_surplus": math.nan}, ValueError, r"`budget_surplus` = nan"),
+        ({"budget_surplus": 1.0}, ValueError, r"`budget_surplus` = 1.0; expected"),
+        ({"budget_surplus": "0"}, TypeError, r"`budget_surplus` that is not a number"),
+        ({"buyer_pays": np.array([math.nan, 0.0])}, ValueError, r"`buyer_pays` with a non-finite entry 0"),
+        ({"seller_gets": np.array([-math.inf, 0.0])}, ValueError, r"`seller_gets` with a non-finite entry 0"),
+        ({"seller_gets": np.array([8.0, 0.0, 0.0])}, ValueError, r"`seller_gets` of shape \(3,\); expected \(2,\)"),
+        ({"buyer_pays": np.array([8.0, 1.0])}, ValueError, r"`buyer_pays` entry 1 = 1.0 for a trader who does not"),
+        ({"buyer_trades": np.array([True, True])}, ValueError, r"`buyer_trades` and `seller_trades` with 2 and 1"),
+        ({"buyer_trades": None}, ValueError, r"`buyer_trades` of shape \(\)"),
+        ({"seller_trades": np.array([1, 0])}, TypeError, r"`seller_trades` of dtype int64; expected booleans"),
+        ({"buyer_pays": "8, 0"}, TypeError, r"`buyer_pays` that is not numeric"),
+        ({"buyer_pays": np.array([1e200, 0.0]), "budget_surplus": 1e200 - 8}, ValueError, r"`buyer_pays` entry 0"),
+        ({"mechanism": None}, TypeError, r"`mechanism` must be a string"),
+    ],
+)
+def test_outcome_checks_its_fields(change, error, match):
+    # Outcome(...) accepted NaN and infinite payments and an inconsistent budget_surplus.
+    with pytest.raises(error, match=match):
+        Outcome(**_outcome_kw(**change))
+
+
+def test_outcome_stores_read_only_copies():
+    pays = np.array([8.0, 0.0])
+    o = Outcome(**_outcome_kw(buyer_pays=pays, buyer_trades=[True, False]))
+    assert isinstance(o.buyer_trades, np.ndarray) and o.buyer_trades.dtype == bool
+    with pytest.raises(ValueError, match="read-only"):
+        o.buyer_pays[0] = math.nan
+    pays[0] = 99.0  # the caller's array is not the outcome's
+    assert o.buyer_pays[0] == 8.0 and o.budget_surplus == 0.0
+
+
+def test_property_table_names_mechanisms_in_every_message():
+    # None said "'NoneType' object is not iterable"; a bad custom mechanism was "mechanism '<lambda>'".
+    with pytest.raises(TypeError, match=r"`mechanisms` must be a dict .* got NoneType"):
+        property_table(None, n_instances=2, n_traders=2)
+    with pytest.raises(ValueError, match=r"`mechanisms` entry 'nan' must return an Outcome; got float"):
+        property_table({"nan": lambda v, c: math.nan}, n_instances=2, n_traders=2)
+
+    def nan_mechanism(values, costs):
+        return math.nan
+
+    with pytest.raises(ValueError, match=r"^mechanism 'nan_mechanism' must return an Outcome; got float"):
+        max_misreport_gain(nan_mechanism, [1.0], [1.0], side="buyer", index=0)
+    with pytest.raises(ValueError, match=r"`mechanisms` entry 'nan_mechanism' must return an Outcome"):
+        property_table([nan_mechanism], n_instances=2, n_traders=2)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"n_instances": 10**12}, r"`n_instances` must be at most 100_000"),
+        ({"n_instances": 10**400}, r"`n_instances` must be at most 100_000; got a huge integer"),
+        ({"n_traders": 10**12}, r"`n_traders` must be at most 300"),
+        ({"n_traders": 300, "n_instances": 100}, r"`n_instances` \* `n_traders`\*\*2 must be at most 4_000_000"),
+    ],
+)
+def test_property_table_caps_its_sizes(kw, match):
+    # 10**12 markets or traders tried to allocate terabytes; 10**4 traders ran for minutes.
+    with pytest.raises(ValueError, match=match):
+        property_table([vcg], **{"n_instances": 5, "n_traders": 3, **kw})
+
+
+def test_property_table_at_the_trader_cap_keeps_its_answers():
+    # The batches are cut to bounded memory; VCG is still IC and IR with a deficit, at 300 traders per side.
+    t = property_table([vcg], n_instances=2, n_traders=300, seed=3)
+    assert t.loc["vcg", "incentive_compatible"] and t.loc["vcg", "individually_rational"]
+    assert not t.loc["vcg", "weakly_budget_balanced"]
+    assert t.loc["vcg", "efficiency"] == pytest.approx(1.0, rel=1e-12)

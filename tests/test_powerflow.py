@@ -552,3 +552,32 @@ def test_bases_that_break_per_unit_are_refused(kwargs):
     name = next(iter(kwargs))
     with pytest.raises(ValueError, match=rf"`{name}` must (lie between|be a positive number)"):
         Feeder(f.buses, f.lines, substation=1, **args)
+
+
+# --- issue 14: fuzz findings
+
+
+@pytest.mark.parametrize("solve", [ac_power_flow, lindistflow])
+@pytest.mark.parametrize("v0", [1e300, 1e-300, 0.1, 2.0])
+def test_source_voltage_outside_its_range_is_named(solve, v0):
+    # lindistflow squared 1e300 (OverflowError); ac_power_flow "did not converge" without naming it
+    with pytest.raises(ValueError, match=r"`v_source_pu` must lie between 0.5 and 1.5 p.u."):
+        solve(radial_feeder(4, seed=1), v_source_pu=v0)
+
+
+def test_source_voltage_at_the_ends_of_its_range_is_solved():
+    # LinDistFlow: v^2 drops by the same amount whatever the source voltage (closed form)
+    f = radial_feeder(4, seed=1)
+    w1 = lindistflow(f).v_pu ** 2
+    for v0 in (0.5, 1.5):
+        assert (lindistflow(f, v_source_pu=v0).v_pu ** 2 - (w1 - 1.0 + v0**2)).abs().max() < 1e-12
+        assert ac_power_flow(f, v_source_pu=v0).v_pu.iloc[0] == v0
+
+
+@pytest.mark.parametrize("solve", [dc_power_flow, ptdf])
+def test_dc_reactances_too_far_apart_are_named(solve):
+    # a line of 1e50 ohm next to lines of 0.1 ohm made the B matrix singular in floating point: NaN angles
+    f = radial_feeder(4, seed=1)
+    f.lines.loc[2, "x_ohm"] = 1e50
+    with pytest.raises(ValueError, match=r"`network.lines\['x_ohm'\]` spans too wide a range"):
+        solve(f)

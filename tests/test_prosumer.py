@@ -929,9 +929,11 @@ def test_the_reproducer_of_issue_14_item_15_solves():
 def test_numbers_beyond_the_solver_or_the_float_range_raise_the_package_errors():
     with pytest.raises(SolverError, match="too large or too far apart"):
         schedule(Prosumer([1e300], [Battery(2, 1)]), 1.0)
-    with pytest.raises(SolverError, match="too large or too far apart"):
-        BatteryProblem(2).solve([1e299, 3e299], None, e_max_kwh=1, p_max_kw=1, eta_charge=0.9, eta_discharge=0.9,
+    # BatteryProblem scales its costs as schedule does (issue 14, fuzz findings): the docstring example times 1e300
+    s = BatteryProblem(2).solve([1e299, 3e299], None, e_max_kwh=1, p_max_kw=1, eta_charge=0.9, eta_discharge=0.9,
                                 base_load_kw=1.0)
+    assert s.cost == pytest.approx(0.257e300, rel=1e-9)
+    np.testing.assert_allclose(s.duals["balance"], [1e299, 3e299], rtol=1e-9)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow RuntimeWarning on the way
         with pytest.raises(ValueError, match="`buy_price`.*float range|float range.*`buy_price`"):
@@ -959,3 +961,90 @@ def test_a_long_horizon_with_a_ramp_limit_builds_without_a_dense_matrix():
     s = schedule(p, np.where(np.arange(n) % 2, 0.3, 0.1))
     change = np.diff(np.r_[0.0, s.table["battery_charge_kw"] - s.table["battery_discharge_kw"]])
     assert np.abs(change).max() <= 0.5 + 1e-7
+
+
+# --- issue 14: fuzz findings
+
+
+@pytest.mark.parametrize(("make", "attr"), [
+    (lambda: PV([0.0, 2.0, 1.0]), "p_max_kw"),
+    (lambda: FlexibleLoad([1.0, 2.0], [0.3, 0.2], p_min_kw=[0.0, 0.5]), "p_min_kw"),
+    (lambda: FlexibleLoad([1.0, 2.0], [0.3, 0.2]), "utility"),
+    (lambda: EV([1, 1, 0], e_need_kwh=3.0, p_max_kw=7.0), "available"),
+    (lambda: Prosumer([1.0, 0.5]), "base_load_kw"),
+])
+def test_the_arrays_of_devices_and_prosumers_are_read_only(make, attr):
+    # an edit in place (pv.p_max_kw[0] = nan) bypassed the constructor's checks: NaN reached the solver
+    obj = make()
+    with pytest.raises(ValueError, match="read-only"):
+        getattr(obj, attr)[0] = np.nan
+    rebuilt = type(obj)(**{**{f: getattr(obj, f) for f in obj.__dataclass_fields__}})  # copies are writable
+    assert np.array_equal(getattr(rebuilt, attr), getattr(obj, attr))
+
+
+@pytest.mark.parametrize(("dt_h", "error"), [
+    (None, TypeError), ("1", TypeError), (1 + 1j, TypeError), ([1.0], TypeError), (10**400, ValueError),
+    (math.nan, ValueError), (math.inf, ValueError), (-1.0, ValueError), (0.0, ValueError), (1e300, ValueError),
+    (1e-300, ValueError),
+])
+def test_ev_max_energy_checks_its_step_length(dt_h, error):
+    # it multiplied whatever it got: nan, inf, OverflowError or numpy's own TypeError
+    with pytest.raises(error, match="`dt_h`"):
+        EV([1, 1, 0], e_need_kwh=3.0, p_max_kw=7.0).max_energy_kwh(dt_h=dt_h)
+
+
+def test_ev_max_energy_at_the_ends_of_the_step_range():
+    ev = EV([1, 1, 0], e_need_kwh=3.0, p_max_kw=7.0, eta=0.9)
+    assert ev.max_energy_kwh(dt_h=1e-4) == pytest.approx(0.9 * 7.0 * 1e-4 * 2, rel=1e-12)
+    assert ev.max_energy_kwh(dt_h=1e4) == pytest.approx(0.9 * 7.0 * 1e4 * 2, rel=1e-12)
+
+
+def test_an_ev_that_a_short_step_cannot_charge_names_dt_h():
+    with pytest.raises(ValueError, match="`e_need_kwh`.*`dt_h`"):
+        schedule(Prosumer([0.0, 0.0], [EV([1, 1], e_need_kwh=3.0, p_max_kw=7.0)]), 0.1, dt_h=1e-3)
+
+
+@pytest.mark.parametrize("eta", [5e-324, 1e-300, 1e-4])
+def test_efficiencies_below_the_documented_minimum_are_refused(eta):
+    # breakeven_price_ratio(5e-324, 0.9) was inf; 1 / eta_discharge of 1e300 broke the solver
+    with pytest.raises(ValueError, match="`eta_charge`"):
+        breakeven_price_ratio(eta, 0.9)
+    with pytest.raises(ValueError, match="`eta_discharge`"):
+        Battery(1, 1, eta_discharge=eta)
+    with pytest.raises(ValueError, match="`eta`"):
+        EV([1, 1], e_need_kwh=0.0, p_max_kw=1.0, eta=eta)
+    assert breakeven_price_ratio(1e-3, 1e-3) == pytest.approx(1e6)
+
+
+@pytest.mark.parametrize("dt_h", [1e-12, 1e-300, 1e5, 1e300])
+def test_schedule_refuses_steps_outside_the_documented_range(dt_h):
+    # 1e-12 h: HiGHS read the costs as zero and returned a wrong schedule (a profit of 9.5e-14 instead of
+    # a cost); 1e300 h: "Cannot unpack invalid solution"
+    with pytest.raises(ValueError, match="`dt_h`"):
+        schedule(Prosumer([1.0, 1.0], [Battery(1.0, 1.0, eta_charge=0.9, eta_discharge=0.9)]), [0.1, 0.3], dt_h=dt_h)
+    with pytest.raises(ValueError, match="`dt_h`"):
+        BatteryProblem(2, dt_h=dt_h)
+
+
+@pytest.mark.parametrize(("dt_h", "k"), [(1e-4, 1e-3), (1e-4, 1.0), (1e4, 1.0), (1e4, 1e6)])
+def test_schedule_at_the_ends_of_the_step_range_is_the_docstring_example(dt_h, k):
+    # by hand (docstring of schedule): charge 1 kW in step 0, store 0.9 dt_h, return 0.81 kW in step 1 while
+    # 0.9 dt_h <= e_max_kwh; the cost is dt_h k (0.1 x 2 + 0.3 x 0.19) = 0.257 dt_h k.  With dt_h = 1e4 the
+    # battery (1 kWh) limits the energy: it charges 1/0.9 kWh over the step, i.e. 1 / (0.9 dt_h) kW.
+    p = Prosumer([1.0, 1.0], [Battery(1.0, 1.0, eta_charge=0.9, eta_discharge=0.9)])
+    s = schedule(p, [0.1 * k, 0.3 * k], dt_h=dt_h)
+    c = min(1.0, 1.0 / (0.9 * dt_h))
+    d = 0.81 * c
+    assert s.cost == pytest.approx(dt_h * k * (0.1 * (1 + c) + 0.3 * (1 - d)), rel=1e-7)
+    np.testing.assert_allclose(s.table["battery_charge_kw"], [c, 0.0], rtol=1e-7, atol=1e-12)
+    b = BatteryProblem(2, dt_h=dt_h).solve([0.1 * k, 0.3 * k], None, e_max_kwh=1, p_max_kw=1, eta_charge=0.9,
+                                           eta_discharge=0.9, base_load_kw=1.0)
+    assert b.cost == pytest.approx(s.cost, rel=1e-7)
+
+
+def test_a_solver_failure_on_huge_powers_names_the_arguments_to_check():
+    with pytest.raises(SolverError, match="`base_load_kw`.*`buy_price`.*`dt_h`"):
+        schedule(Prosumer([1.0, 1e300, 2.0], [PV([0.0, 2.0, 1.0]), Battery(2.0, 1.0)]), [0.3, 0.1, 0.4])
+    with pytest.raises(SolverError, match="`base_load_kw`"):
+        BatteryProblem(3).solve([0.1, 0.3, 0.2], 0.05, e_max_kwh=1, p_max_kw=1, eta_charge=0.9, eta_discharge=0.9,
+                                base_load_kw=1e20)

@@ -606,3 +606,111 @@ def test_ragged_day_profiles_are_named(name):
     day = {"price_substation": np.full(24, 0.1), "load_profile": np.ones(24), name: [[1.0, 2.0], [3.0]]}
     with pytest.raises((TypeError, ValueError), match=f"`{name}`"):
         day_ahead_dlmp(tc.radial_feeder(6, seed=3), **day)
+
+
+# --- issue 14: fuzz findings
+
+
+def _car_day(**kwargs):
+    car = Prosumer([0.0, 0.0], [EV([1, 1], e_need_kwh=3.0, p_max_kw=7.0)], name="car")
+    args = dict(prosumers={4: car}, price_substation=[0.3, 0.1], load_profile=0.6, v_min_pu=0.9, dt_h=1.0,
+                voll=10.0)
+    args.update(kwargs)
+    return tc.radial_feeder(4, seed=1), args
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    (dict(price_substation=[1e12, 0.1]), "price_substation"),  # was: solver status 'unbounded', naming nothing
+    (dict(price_substation=[1e300, 0.1]), "price_substation"),
+    (dict(voll=1e12), "voll"),
+    (dict(dt_h=1e12), "dt_h"),
+    (dict(dt_h=1e-300), "dt_h"),  # was: DLMPs of -3e284 without a word
+    (dict(v_max_pu=1e300), "v_max_pu"),  # was: OverflowError in v_max ** 2
+    (dict(load_profile=1e300), "load_profile"),
+])
+def test_day_ahead_data_outside_the_documented_ranges_are_named(kwargs, name):
+    feeder, args = _car_day(**kwargs)
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        day_ahead_dlmp(feeder, **args)
+    if name != "load_profile":
+        feeder, args = _car_day(**kwargs)
+        with pytest.raises(ValueError, match=f"`{name}`"):
+            simulate_day(feeder, **args, progress=False)
+
+
+def test_an_ev_that_a_short_step_cannot_charge_names_dt_h():
+    feeder, args = _car_day(dt_h=1e-3)
+    with pytest.raises(ValueError, match="`dt_h`"):
+        day_ahead_dlmp(feeder, **args)
+    with pytest.raises(ValueError, match="`dt_h`"):
+        uncontrolled_charging(EV([1, 0, 1, 1], e_need_kwh=5.0, p_max_kw=3.0), dt_h=1e-3)
+
+
+def test_the_largest_prices_and_steps_in_range_give_the_hand_computed_cost():
+    # price 1e6 per kWh over 1e4-hour steps was 'unbounded'.  By hand: VoLL (10) is below the price,
+    # so the operator sheds every load in both steps: cost = 10 x 1e4 h x the day's load (kW) x 2 steps,
+    # and the DLMPs stay at the price (the shed cap moves with the load, not the balance).
+    feeder, args = _car_day(prosumers=None, price_substation=[1e6, 1e6], dt_h=1e4)
+    day = day_ahead_dlmp(feeder, **args)
+    load = 0.6 * feeder.buses["p_kw"].clip(lower=0.0).sum()
+    assert day.cost == pytest.approx(10.0 * 1e4 * load * 2, rel=1e-7)
+    assert day.shed_kw.sum(axis=1).to_numpy() == pytest.approx([load, load], rel=1e-7)
+    np.testing.assert_allclose(day.prices.to_numpy(), 1e6, rtol=1e-9)
+
+
+def test_a_large_voll_does_not_spoil_the_small_prices():
+    # with VoLL 1e6 next to prices of 0.1 the EV still charges in the cheap step (as with VoLL 10)
+    feeder, args = _car_day(voll=1e6)
+    day = day_ahead_dlmp(feeder, **args)
+    np.testing.assert_allclose(day.schedules["car"]["ev_kw"], [0.0, 3.0 / 0.9], atol=1e-5)
+    np.testing.assert_allclose(day.prices[4], [0.3, 0.1], rtol=1e-7)
+
+
+def test_day_ahead_uses_the_checked_copy_of_an_edited_feeder():
+    # lines['s_max_kva'] of dtype object (edited in place) reached np.isfinite: "ufunc 'isfinite' not supported"
+    feeder, args = _car_day()
+    feeder.lines["s_max_kva"] = feeder.lines["s_max_kva"].astype(object)
+    ref_feeder, ref_args = _car_day()
+    assert day_ahead_dlmp(feeder, **args).cost == pytest.approx(day_ahead_dlmp(ref_feeder, **ref_args).cost)
+
+
+@pytest.mark.parametrize(("cell", "error"), [("x", TypeError), (1 + 1j, TypeError), (10**400, ValueError),
+                                             ([1.0, 2.0], TypeError)])
+def test_bad_cells_of_day_tables_are_named(cell, error):
+    f = tc.radial_feeder(4, seed=1)
+    net = pd.DataFrame([f.buses["p_kw"]] * 2, index=[0, 1]).astype(object)
+    net.iloc[1, 2] = cell
+    with pytest.raises(error, match="`net_load_kw`"):
+        evaluate_day(f, net)
+    car = Prosumer(np.zeros(4), [EV([1, 0, 1, 1], e_need_kwh=7.0, p_max_kw=7.0, eta=1.0)], name="car")
+    prices = pd.DataFrame({"home": [0.1, 0.3, 0.1, 0.1]}).astype(object)
+    prices.iloc[2, 0] = cell
+    with pytest.raises(error, match="`prices`"):
+        cheapest_first_charging(prices, {"home": car})
+
+
+def test_net_loads_beyond_the_feeder_range_are_named():
+    # the error named `buses['p_kw']`, an argument the caller never passed
+    f = tc.radial_feeder(4, seed=1)
+    net = pd.DataFrame([f.buses["p_kw"]] * 2, index=[0, 1])
+    net.iloc[1, 2] = 1e300
+    with pytest.raises(ValueError, match="`net_load_kw`"):
+        evaluate_day(f, net)
+
+
+def test_ev_fleet_caps_the_number_of_steps():
+    # n_steps=10**12 tried to allocate terabytes (MemoryError)
+    with pytest.raises(ValueError, match="`n_steps` must be a positive integer of at most"):
+        ev_fleet(tc.radial_feeder(4, seed=1), 0.5, n_steps=10**12)
+
+
+def test_rate_lines_names_a_margin_beyond_the_feeder_range():
+    # 1e300 x the flows is finite but beyond the feeder's per-unit range: the error named only `s_max_kva`
+    with pytest.raises(ValueError, match="`margin`"):
+        rate_lines(tc.radial_feeder(4, seed=1), margin=1e300)
+
+
+def test_prosumer_devices_beyond_the_opf_range_are_named():
+    car = Prosumer([0.0, 0.0], [EV([1, 1], e_need_kwh=3.0, p_max_kw=7e300)], name="car")
+    with pytest.raises(ValueError, match="`prosumers`: 'car' has EV 'ev' `p_max_kw`"):
+        day_ahead_dlmp(tc.radial_feeder(4, seed=1), {4: car}, price_substation=[0.3, 0.1])

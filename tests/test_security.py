@@ -851,3 +851,58 @@ def test_fake_offers_change_only_the_keys_given():
     assert reported["price"].tolist() == [0.0, 0.07]
     assert reported["p_max_kw"].tolist() == [600.0, 900.0]
     assert ders["price"].tolist() == [0.06, 0.07]  # the caller's table is untouched
+
+
+# --------------------------------------------------------------------------- issue 14: fuzz findings
+
+
+@pytest.mark.parametrize(
+    ("registered", "error", "match"),
+    [
+        (10**400, ValueError, r"`registered_kw` holds a number too large for a float"),
+        ([[1.0], [1.0, 2.0]], TypeError, r"`registered_kw` .*ragged"),
+        (True, TypeError, r"`registered_kw` must contain numbers, not booleans"),
+        (1 + 1j, TypeError, r"`registered_kw` must contain real numbers"),
+    ],
+    ids=["int-1e400", "ragged", "bool", "complex"],
+)
+def test_registered_kw_that_is_not_a_capacity_is_named(registered, error, match):
+    # 10**400 raised a bare OverflowError from numpy; a ragged list numpy's "inhomogeneous shape".
+    with pytest.raises(error, match=match):
+        screen_orders([(5, 1), (7, 1)], registered_kw=registered)
+    with pytest.raises(error, match=match):
+        mitigate_false_bids(SEED_BIDS, SEED_ASKS, fake_asks=[(0.0, 10.0)], registered_kw=registered)
+
+
+def test_registered_kw_column_beyond_the_floats_is_named():
+    book = pd.DataFrame({"price": [5.0, 7.0], "quantity": [1.0, 1.0], "registered_kw": [1, 10**400]})
+    with pytest.raises(ValueError, match=r"`orders\['registered_kw'\]` holds a number too large"):
+        screen_orders(book)
+
+
+def test_infinite_registered_kw_is_no_limit():
+    # inf is documented as "no limit": the order passes untouched, as with None.
+    s = screen_orders([(5, 1), (7, 100)], registered_kw=math.inf, z_max=None)
+    assert s.accepted_mask.tolist() == [True, True]
+    assert s.table["quantity_accepted"].tolist() == [1.0, 100.0]
+
+
+@pytest.mark.parametrize(
+    ("fake", "match"),
+    [
+        ({0: {"p_max_kw": 1e300}}, r"`fake\[0\]\['p_max_kw'\]` entry 0 is 1e\+300 kW, beyond the range"),
+        ({0: {"p_min_kw": -1e12}}, r"`fake\[0\]\['p_min_kw'\]` entry 0 is -1e\+12 kW, beyond the range"),
+        ({0: {"price": -1e300}}, r"`fake\[0\]\['price'\]` must contain prices of at most 1e\+150"),
+    ],
+)
+def test_false_offers_beyond_the_opf_range_are_named(fake, match):
+    # The OPF failed ("solver status 'unbounded'") without naming `fake`.
+    ders = pd.DataFrame({"bus": [3, 4], "p_max_kw": [60.0, 60.0], "price": [0.06, 0.07]})
+    with pytest.raises(ValueError, match=match):
+        false_offer_on_feeder(tc_radial_feeder(), ders, fake=fake, price_substation=0.05)
+
+
+def tc_radial_feeder():
+    from te_course.feeders import radial_feeder
+
+    return radial_feeder(4, seed=1)

@@ -371,3 +371,60 @@ def test_scenarios_beyond_the_float_range_are_refused_or_capped():
     # errors of +-inf at consecutive steps (inf - inf in the AR(1) recursion was NaN)
     wild = pv_scenarios([0.0, 2.0, 3.0, 0.0], 2000, error_std=1e308, p_max_kw=5.0, seed=1)
     assert (wild[:, [0, 3]] == 0).all() and set(np.unique(wild[:, 1:3])) == {0.0, 5.0}
+
+
+# --- issue 14: fuzz findings
+
+
+@pytest.mark.parametrize("k", [1e300, 1e-12])
+def test_prices_of_any_magnitude_give_the_hand_solution(k):
+    # prices of 1e300 ended in cvxpy's "Cannot unpack invalid solution" (a ValueError from cvxpy).
+    # The hand solution (docstring of stochastic_value) times k: WS 0.15 k, RP 0.2 k, EEV 0.25 k.
+    v = stochastic_value(hand_prosumer(), [0.4 * k, 0.3 * k], 0.0, [[1.0, 0.0], [0.0, 0.0]])
+    # (the costs were cleaned with an absolute 1e-9: at k = 1e-12 every cost came back 0)
+    assert (v.ws, v.rp, v.eev) == pytest.approx((0.15 * k, 0.2 * k, 0.25 * k), rel=1e-9, abs=0.0)
+    plan = pd.DataFrame({"battery_charge_kw": [0.5, 0.0], "battery_discharge_kw": [0.0, 0.5]})
+    np.testing.assert_allclose(recourse_costs(hand_prosumer(), plan, [0.4 * k, 0.3 * k], 0.0,
+                                              [[1.0, 0.0], [0.0, 0.0]]), [0.15 * k, 0.35 * k], rtol=1e-9)
+
+
+def test_a_solver_failure_names_the_arguments_to_check():
+    from te_course._validation import SolverError
+
+    p = Prosumer([0.0, 1e300], [Battery(1, 1, eta_charge=1, eta_discharge=1)])
+    with pytest.raises(SolverError, match="`base_load_kw`.*`buy_price`"):
+        two_stage_schedule(p, **HAND)
+
+
+@pytest.mark.parametrize("dt_h", [1e-300, 1e300])
+def test_steps_outside_the_documented_range_are_named(dt_h):
+    with pytest.raises(ValueError, match="`dt_h`"):
+        stochastic_value(hand_prosumer(), **HAND, dt_h=dt_h)
+
+
+@pytest.mark.parametrize(("pv", "error"), [([[1.0, 10**400], [0.0, 0.0]], ValueError),
+                                           ([[1.0, 1 + 1j], [0.0, 0.0]], TypeError)])
+def test_scenario_values_that_are_not_floats_are_named(pv, error):
+    # 10**400 raised a bare OverflowError
+    with pytest.raises(error, match="`pv_scenarios_kw`"):
+        two_stage_schedule(hand_prosumer(), [0.4, 0.3], 0.0, pv)
+
+
+def test_probabilities_of_another_length_name_the_scenarios_too():
+    with pytest.raises(ValueError, match="`probabilities`.*`pv_scenarios_kw` has 3 rows"):
+        two_stage_schedule(hand_prosumer(), [0.4, 0.3], 0.0, [[1.0, 0.0], [0.0, 0.0], [0.5, 0.0]], [0.5, 0.5])
+
+
+@pytest.mark.parametrize("n", [10**12, 10**400, 2_500_001])
+def test_pv_scenarios_caps_the_number_of_draws(n):
+    # 10**12 scenarios tried to allocate 29 TiB (MemoryError) or ran for minutes
+    with pytest.raises(ValueError, match="`n_scenarios`"):
+        pv_scenarios([0.0, 1.0, 2.0, 1.0], n)
+    assert pv_scenarios([0.0, 1.0, 2.0, 1.0], 2_500_000, seed=1).shape == (2_500_000, 4)
+
+
+@pytest.mark.parametrize("name", ["error_std", "autocorrelation"])
+def test_pv_scenarios_names_an_integer_beyond_the_floats(name):
+    # float(10**400) raised a bare OverflowError
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        pv_scenarios([0.0, 1.0], 3, **{name: 10**400})

@@ -279,10 +279,15 @@ def test_booleans_are_rejected_when_not_allowed(values):
             as_1d_float(values, "prices", allow_bool=False, allow_scalar=True)
 
 
-def test_booleans_are_still_zero_and_one_by_default():
-    # Backwards compatible: masks such as an EV's availability are read as 0/1 unless a caller opts out.
-    np.testing.assert_array_equal(as_1d_float([True, False, True], "available"), [1.0, 0.0, 1.0])
-    assert as_1d_float(np.array([True]), "available").dtype == np.float64
+def test_booleans_are_rejected_unless_the_caller_reads_a_mask():
+    # Issue 14: `k=True` or [True, 2.5] where numbers belong is a mistake, so booleans are a
+    # TypeError by default; a mask such as an EV's availability opts in and reads them as 0/1.
+    with pytest.raises(TypeError, match="`k` must contain numbers, not booleans"):
+        as_1d_float([True, 2.5], "k")
+    with pytest.raises(TypeError, match="`usage` must contain numbers, not booleans"):
+        as_float_array(np.array([[True, False]]), "usage")
+    np.testing.assert_array_equal(as_1d_float([True, False, True], "available", allow_bool=True), [1.0, 0.0, 1.0])
+    assert as_1d_float(np.array([True]), "available", allow_bool=True).dtype == np.float64
 
 
 def test_as_float_array_words_a_failed_conversion_as_asked():
@@ -300,3 +305,27 @@ def test_check_magnitude():
         check_magnitude(np.array([1.0, 2.0, -1e151]), "bids", "prices")
     with pytest.raises(ValueError, match=r"`x` must contain values of at most 10 in absolute value; entry 0 is 11"):
         check_magnitude([11.0], "x", limit=10)
+
+
+# --------------------------------------------------------------------------- issue 14: fuzz findings
+
+
+@pytest.mark.parametrize("values", [[[1], [1, 2]], [1, [1, 2]], [[1.0, 2.0], [3.0]]], ids=["rows", "mixed", "short"])
+def test_as_1d_float_names_a_ragged_list(values):
+    # numpy's "inhomogeneous shape" surfaced as "could not convert it"; the argument is ragged.
+    with pytest.raises(TypeError, match=r"`prices` is ragged .*must be a flat list of numbers"):
+        as_1d_float(values, "prices")
+
+
+def test_as_float_array_says_a_ragged_table_is_ragged():
+    with pytest.raises(TypeError, match=r"`asks` must contain only numbers; could not convert it: it is ragged"):
+        as_float_array([(5, 1), (7,)], "asks")
+    np.testing.assert_array_equal(as_float_array([[1, 2], [3, 4]], "usage"), [[1.0, 2.0], [3.0, 4.0]])
+
+
+def test_as_positive_float_says_finite_for_infinity():
+    with pytest.raises(ValueError, match=r"`rho` must be a positive number; got inf: it must be a finite positive"):
+        as_positive_float(math.inf, "rho")
+    with pytest.raises(ValueError, match=r"`rho` must be a positive number; got -inf\.$"):
+        as_positive_float(-math.inf, "rho")
+    assert as_positive_float(1e300, "rho") == 1e300
