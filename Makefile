@@ -28,7 +28,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 UV_VERSION := 0.13.9
 LOCK_COMMAND := uv pip compile pyproject.toml --universal --fork-strategy fewest --python-version 3.11 --output-file $(LOCK)
 
-.PHONY: lab test test-latest test-browser lint lock release bench clean
+.PHONY: lab test test-latest test-browser lint lock release student-release bench clean
 
 define check_python
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "te_course needs Python 3.11 or newer; this is " + sys.version.split()[0] + ". Run make with PYTHON=/path/to/python3.11 or newer.")'
@@ -114,6 +114,13 @@ lint: $(DEV_STAMP)
 ## make release: regenerate the student notebooks in notebooks/ from solutions/
 release: $(STAMP)
 	$(BIN)/python -m te_course.grading release
+
+## make student-release DEST=folder: write the tree students get (notebooks/, te_course/, binder/, make lab,
+## a students' README; no solutions, tests or gradebook) into a new or empty folder, to publish for Binder or a hub
+student-release: $(STAMP)
+	@test -n "$(DEST)" || { echo "usage: make student-release DEST=/path/to/a/new/folder" >&2; exit 2; }
+	$(BIN)/python -m te_course.grading release
+	$(BIN)/python -m te_course.grading student-release "$(DEST)"
 
 ## make bench: measure speed (benchmarks/), print the table and write it into README.md
 # In .venv-dev: the peers measured beside the course (pymarket) need pandas below 3.

@@ -11,6 +11,7 @@ The exchange (Exchange.root) is set by the machine, not here: see README.md,
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
+from te_course._sandbox import autograde_preprocessors
 from te_course.grading import ScrubHiddenTestOutputs
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
@@ -30,3 +31,13 @@ c.OverwriteCells.add_missing_cells = True
 # cell sources, and ScrubHiddenTestOutputs (the course's own, run first, while
 # the sources still hold the regions) removes their lines from the tracebacks.
 c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ScrubHiddenTestOutputs, ClearHiddenTests]
+
+# Student code runs in a sandbox while it is graded (te_course/_sandbox.py, bubblewrap): the
+# course folder, the gradebook, other submissions, homes and the network are out of reach, and
+# these limits hold per kernel (the defaults shown; a whole chapter needs far less).  Where
+# bubblewrap is missing, grading refuses and says what to install (--no-sandbox to override).
+c.Autograde.autograde_preprocessors = autograde_preprocessors()
+c.Sandbox.memory_mb = 6144  # address space, MB
+c.Sandbox.processes = 512  # processes and threads
+c.Sandbox.cpu_seconds = 1800  # CPU time of the whole notebook
+c.Sandbox.file_size_mb = 256  # largest file written

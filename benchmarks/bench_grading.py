@@ -8,7 +8,11 @@ produces), alternately the solution and the untouched release.  Measured:
 - the class (30 students; 10 with ``--quick``) on chapter 1 with
   ``te_course.grading.autograde`` (nbgrader's API, one submission at a time, the
   grading command of README.md without its start-up), one run: total time and
-  seconds per notebook (median of the per-submission times);
+  seconds per notebook (median of the per-submission times); every kernel in the
+  bubblewrap sandbox (``te_course._sandbox``), as the course grades;
+- the same class graded again at once without the sandbox (``sandbox=False``), so
+  that the sandbox's cost per notebook is read in one run (the sandboxed run goes
+  first and pays any cold start);
 - the same class with nbgrader's own batch command ``nbgrader autograde NAME
   --force`` (start-up included), one run (full run only);
 - one submission from the command line, ``python -m te_course.grading
@@ -91,6 +95,18 @@ def run(mode: str, seed: int, log) -> dict:
                         "ok": _check(report, expected), "max_score": full}
         log(f"grading     class of {n} on {CLASS_ASSIGNMENT}: {total:.1f} s, "
             f"{statistics.median(per):.2f} s per notebook (median)")
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "autograding WITHOUT a sandbox", on purpose here
+            t0 = time.perf_counter()
+            bare = autograde(root, names=[CLASS_ASSIGNMENT], force=True, sandbox=False)
+            bare_total = time.perf_counter() - t0
+        bare_per = [s.seconds for s in bare.submissions]
+        out["class_bare"] = {"total": bare_total, "median": statistics.median(bare_per),
+                             "ok": _check(bare, expected)}
+        log(f"grading     the same class without the sandbox: {bare_total:.1f} s, "
+            f"{statistics.median(bare_per):.2f} s per notebook (median)")
         if mode == "full":
             nbgrader = str(Path(sys.executable).parent / "nbgrader")
             out["class_cli"] = _cli([nbgrader, "autograde", CLASS_ASSIGNMENT, "--force"], root)
@@ -118,7 +134,8 @@ def report(out: dict, fmt_time, fmt_n) -> str:
     lines = [
         f"**Autograding** (`te_course.grading.autograde`, nbgrader {_nbgrader_version()}): a class of {n} on "
         f"`{out['assignment']}` (half submit the solution, half the untouched notebook), graded one submission at "
-        "a time through nbgrader's API (a kernel per submission, the course's `nbgrader_config.py`); one run. "
+        "a time through nbgrader's API (a kernel per submission in the bubblewrap sandbox, the course's "
+        "`nbgrader_config.py`); one run. "
         "Checked: solutions at full marks, untouched notebooks at zero, nothing failed.",
         "",
         "| what | time | per notebook | check |",
@@ -126,6 +143,12 @@ def report(out: dict, fmt_time, fmt_n) -> str:
         f"| class of {n}, `te_course.grading.autograde` | {fmt_time(c['total'])} | {fmt_time(c['median'])} "
         f"(median; {fmt_time(c['min'])} to {fmt_time(c['max'])}) | {'ok' if c['ok'] else '**wrong scores**'} |",
     ]
+    if "class_bare" in out:
+        b = out["class_bare"]
+        lines.append(f"| the same class without the sandbox (`sandbox=False`) | {fmt_time(b['total'])} "
+                     f"| {fmt_time(b['median'])} (median); the sandbox adds "
+                     f"{100 * (c['median'] / b['median'] - 1):+.0f} % per notebook "
+                     f"| {'ok' if b['ok'] else '**wrong scores**'} |")
     if "class_cli" in out:
         lines.append(f"| class of {n}, `nbgrader autograde NAME --force` (one batch, start-up included) "
                      f"| {fmt_time(out['class_cli'])} | {fmt_time(out['class_cli'] / n)} (mean) | – |")

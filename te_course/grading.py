@@ -12,6 +12,11 @@ What the notebooks, ``make release``, the instructor and the test suite share:
   reports by name every submission that failed to grade (a kernel that died, a
   file that is not a notebook): nbgrader itself logs the error, carries on, and
   its ``export`` then lists such a submission as 0.0, exactly like a real zero;
+  every kernel runs in a bubblewrap sandbox (:mod:`te_course._sandbox`), so that
+  student code cannot read the solutions, the gradebook or other submissions,
+  reach the network, or exhaust the machine;
+- ``student-release`` (:mod:`te_course._student_release`), which writes the
+  tree students get (no solutions, no hidden tests) for Binder or a hub;
 - :class:`ScrubHiddenTestOutputs` and :func:`scrub_hidden_test_outputs`, which
   remove hidden-test lines from the outputs (tracebacks) of the feedback that
   ``nbgrader generate_feedback`` writes; nbgrader's ``ClearHiddenTests`` removes
@@ -20,7 +25,8 @@ What the notebooks, ``make release``, the instructor and the test suite share:
 From the repository root (or any course directory with this ``nbgrader_config.py``)::
 
     python -m te_course.grading release                 # make release
-    python -m te_course.grading autograde [NAME ...] [--student ID ...] [--timeout S] [--force]
+    python -m te_course.grading autograde [NAME ...] [--student ID ...] [--timeout S] [--force] [--no-sandbox]
+    python -m te_course.grading student-release DEST     # make student-release DEST=...
 
 nbgrader is imported inside the functions, so ``import te_course`` stays fast.
 """
@@ -336,6 +342,7 @@ def autograde(
     force: bool = False,
     db_url: str | None = None,
     on_graded: Callable[[Submission], None] | None = None,
+    sandbox: bool = True,
 ) -> GradingReport:
     """Autograde the collected submissions with nbgrader and report those that failed.
 
@@ -364,6 +371,12 @@ def autograde(
         The gradebook (default: ``sqlite:///root/gradebook.db``).
     on_graded : callable, optional
         Called with each :class:`Submission` as soon as it is graded (progress).
+    sandbox : bool
+        Run each submission's kernel in bubblewrap (:mod:`te_course._sandbox`:
+        the course, the gradebook, other submissions, homes and the network out
+        of reach; memory, processes, CPU time and file size limited).  False
+        grades with the grader's rights and warns; so does
+        ``c.Sandbox.enabled = False`` or ``TE_COURSE_NO_SANDBOX=1``.
 
     Returns
     -------
@@ -377,6 +390,9 @@ def autograde(
         If a name is not an assignment of the course (or not in the
         gradebook: release it first), a student has no submission,
         ``timeout`` is not positive, or there is nothing to grade.
+    te_course._sandbox.SandboxUnavailable
+        If the sandbox is on and bubblewrap is missing or cannot run here
+        (the message says what to install), before anything is graded.
 
     Examples
     --------
@@ -407,6 +423,17 @@ def autograde(
         config.CourseDirectory.db_url = db_url
     if timeout is not None:
         config.Execute.timeout = timeout
+    from te_course._sandbox import Sandbox, autograde_preprocessors, check_sandbox
+
+    config.Autograde.autograde_preprocessors = autograde_preprocessors()  # Execute -> SandboxedExecute
+    if not sandbox:
+        config.Sandbox.enabled = False
+    settings = Sandbox(config=config)
+    if settings.enabled:
+        check_sandbox(settings.bwrap)  # refuse before grading anything
+    else:
+        warnings.warn("autograding WITHOUT a sandbox: student code runs with your rights and can read solutions, "
+                      "the gradebook and other submissions.", stacklevel=2)
     coursedir = CourseDirectory(config=config)
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         for name in sorted({a for a, _ in todo}):
@@ -669,7 +696,7 @@ def __getattr__(name):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m te_course.grading release | autograde``: the course's grading commands.
+    """``python -m te_course.grading release | autograde | student-release DEST``: the course's grading commands.
 
     ``autograde`` exits with status 1 when any submission failed to grade,
     after naming each one; 2 on a usage error (unknown assignment, nothing
@@ -683,11 +710,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     grade.add_argument("--student", action="append", dest="students", metavar="ID", help="only this student")
     grade.add_argument("--timeout", type=float, help="seconds per cell (default: the course's Execute.timeout)")
     grade.add_argument("--force", action="store_true", help="grade again submissions already graded")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run student code with your rights, outside bubblewrap (warns on every run)")
+    students = sub.add_parser("student-release", help="write the tree students get (student notebooks, te_course, "
+                              "binder/, make lab, a students' README) into DEST, to publish for Binder or a hub")
+    students.add_argument("dest", metavar="DEST", help="a new or empty folder, outside the course")
     args = parser.parse_args(argv)
     root = Path.cwd()
     if args.command == "release":
         for nb in release(root):
             print(f"wrote {nb.relative_to(root)}")
+        return 0
+    if args.command == "student-release":
+        from te_course._student_release import student_release
+
+        try:
+            written = student_release(args.dest, root)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"wrote {len(written)} files to {Path(args.dest).resolve()}")
         return 0
 
     def show(s: Submission) -> None:
@@ -696,8 +738,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         report = autograde(root, names=args.names or None, students=args.students, timeout=args.timeout,
-                           force=args.force, on_graded=show)
-    except ValueError as err:
+                           force=args.force, on_graded=show, sandbox=not args.no_sandbox)
+    except (ValueError, RuntimeError) as err:  # RuntimeError: SandboxUnavailable, saying what to install
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(report.summary(), file=sys.stdout if report.ok else sys.stderr)

@@ -10,7 +10,11 @@ fixture.
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+_NO_SANDBOX = pytest.StashKey[str]()
 
 # The fixtures of tests/ that import pandapower (each skips where it is missing).
 ORACLE_FIXTURES = {"pp", "pp_networks"}
@@ -22,7 +26,28 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.oracle)
 
 
+def _sandbox_missing() -> str:
+    """Why autograding's sandbox cannot run here ("" when it can)."""
+    try:
+        from te_course._sandbox import SandboxUnavailable, check_sandbox
+    except ImportError:  # nbgrader missing: no grading test runs anyway
+        return ""
+    try:
+        check_sandbox()
+    except SandboxUnavailable as exc:
+        return str(exc)
+    return ""
+
+
 def pytest_configure(config):
+    # Grading tests sandbox every kernel (bubblewrap).  Where it is missing they grade without it
+    # and say so at the end, except under TE_COURSE_REQUIRE_SANDBOX=1 (.ci/run), where the
+    # sandbox tests fail instead of skipping.
+    if os.environ.get("TE_COURSE_REQUIRE_SANDBOX") != "1" and "TE_COURSE_NO_SANDBOX" not in os.environ:
+        reason = _sandbox_missing()
+        if reason:
+            os.environ["TE_COURSE_NO_SANDBOX"] = "1"
+            config.stash[_NO_SANDBOX] = reason
     config.addinivalue_line("markers", "oracle: compares with pandapower; runs in .venv-dev (`-m oracle`)")
     if config.option.markexpr.strip() == "oracle":
         try:
@@ -35,8 +60,12 @@ def pytest_configure(config):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """The fuzz suite's counts (tests/test_fuzz.py), when it ran in this process (not under xdist)."""
+    """Say when grading ran without its sandbox; the fuzz suite's counts (when not under xdist)."""
     import sys
+
+    reason = terminalreporter.config.stash.get(_NO_SANDBOX, "")
+    if reason:
+        terminalreporter.write_line(f"autograding was tested WITHOUT its sandbox here: {reason}", yellow=True)
 
     fuzzing = sys.modules.get("fuzzing")
     if fuzzing is None or not fuzzing.COUNTS["calls"]:

@@ -77,6 +77,32 @@ def runtime_python() -> str:
     return match.group(1)
 
 
+def binder_venv(tmp_path: Path) -> tuple[Path, dict] | None:
+    """A fresh venv with Binder's Python, and an environment that sees nothing of this machine's set-up.
+
+    Returns ``(venv, env)`` for replaying Binder's steps, or None when no Python of
+    binder/runtime.txt's version is installed here (the caller skips).
+    """
+    import os
+    import shutil
+    import subprocess
+
+    py_version = runtime_python()
+    python = sys.executable if sys.version.startswith(py_version + ".") else shutil.which(f"python{py_version}")
+    if python is None:
+        return None
+    venv = tmp_path / "binder-env"
+    subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": str(venv)}
+    env.pop("PYTHONPATH", None)
+    # Nothing from this machine's own Jupyter, IPython or matplotlib set-up: only what binder/ declares.
+    for var, sub in [("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_DATA_DIR", "jupyter-data"),
+                     ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"), ("IPYTHONDIR", "ipython"),
+                     ("MPLCONFIGDIR", "matplotlib")]:
+        env[var] = str(tmp_path / sub)
+    return venv, env
+
+
 def pin_environment_yml() -> str:
     """environment.yml's text with Python and every direct dependency pinned to the lock."""
     pins = lock_pins({"python_version": runtime_python(), "python_full_version": runtime_python() + ".0"})

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -21,6 +20,7 @@ import nbformat
 import pytest
 import yaml
 from lockfiles import (
+    binder_venv,
     direct_in_lock,
     installed_versions,
     lock_lines,
@@ -159,19 +159,10 @@ def check_widget_state(nb) -> None:
                            "runs in CI (.ci/run sets TE_COURSE_BINDER_TEST=1) or with TE_COURSE_BINDER_TEST=1")
 def test_binder_steps_build_a_working_environment(tmp_path):
     """Replay what mybinder.org does (pip install the lock, run postBuild), then run every chapter in it."""
-    py_version = runtime_python()
-    python = sys.executable if sys.version.startswith(py_version + ".") else shutil.which(f"python{py_version}")
-    if python is None:
-        pytest.skip(f"Binder builds with Python {py_version} (binder/runtime.txt): no python{py_version} here")
-    venv = tmp_path / "binder-env"
-    subprocess.run([python, "-m", "venv", str(venv)], check=True)
-    env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": str(venv)}
-    env.pop("PYTHONPATH", None)
-    # Nothing from this machine's own Jupyter, IPython or matplotlib set-up: only what binder/ declares.
-    for var, sub in [("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_DATA_DIR", "jupyter-data"),
-                     ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"), ("IPYTHONDIR", "ipython"),
-                     ("MPLCONFIGDIR", "matplotlib")]:
-        env[var] = str(tmp_path / sub)
+    made = binder_venv(tmp_path)
+    if made is None:
+        pytest.skip(f"Binder builds with Python {runtime_python()} (binder/runtime.txt): none here")
+    venv, env = made
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile"]
     subprocess.run(pip + ["-r", str(ROOT / "binder" / "requirements.txt")], check=True, env=env)
     subprocess.run(["bash", str(ROOT / "binder" / "postBuild")], check=True, env=env, cwd=ROOT)
@@ -186,7 +177,7 @@ def test_binder_steps_build_a_working_environment(tmp_path):
 
     py = str(venv / "bin" / "python")
     run(py, "-m", "pip", "check")
-    assert run(py, "-c", "import sys; print(sys.version)").startswith(py_version + ".")
+    assert run(py, "-c", "import sys; print(sys.version)").startswith(runtime_python() + ".")
     # Binder's environment is the lock, to the version: nothing moved, nothing missing.
     freeze = run(py, "-c", "import importlib.metadata as m; "
                  "print('\\n'.join(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions()))")
