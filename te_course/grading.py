@@ -425,7 +425,9 @@ def autograde(
         config.Execute.timeout = timeout
     from te_course._sandbox import Sandbox, autograde_preprocessors, check_sandbox
 
-    config.Autograde.autograde_preprocessors = autograde_preprocessors()  # Execute -> SandboxedExecute
+    # Execute -> SandboxedExecute, in the course's own list when nbgrader_config.py sets one
+    configured = config.Autograde.get("autograde_preprocessors") if "Autograde" in config else None
+    config.Autograde.autograde_preprocessors = autograde_preprocessors(configured)
     if not sandbox:
         config.Sandbox.enabled = False
     settings = Sandbox(config=config)

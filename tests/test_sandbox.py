@@ -288,3 +288,16 @@ def test_the_kernel_runs_unprivileged_in_its_own_namespaces(graded):
 def test_grading_refuses_without_bubblewrap_and_says_what_to_install(tmp_path):
     with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
         check_sandbox(str(tmp_path / "no-such-bwrap"))
+
+
+def test_a_configured_preprocessor_list_keeps_its_steps_with_execute_sandboxed():
+    # An instructor's own Autograde.autograde_preprocessors keeps every step; only Execute is swapped.
+    from nbgrader.preprocessors import Execute, LimitOutput
+
+    from te_course._sandbox import SandboxedExecute, autograde_preprocessors
+
+    class OwnStep(LimitOutput):
+        pass
+
+    assert autograde_preprocessors([OwnStep, Execute]) == [OwnStep, SandboxedExecute]
+    assert SandboxedExecute in autograde_preprocessors() and Execute not in autograde_preprocessors()
