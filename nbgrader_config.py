@@ -41,3 +41,8 @@ c.Sandbox.memory_mb = 6144  # address space, MB
 c.Sandbox.processes = 512  # processes and threads
 c.Sandbox.cpu_seconds = 1800  # CPU time of the whole notebook
 c.Sandbox.file_size_mb = 256  # largest file written
+
+# Hidden tests draw their cases while grading from a secret seed (te_course/_checks): set it here or in
+# TE_COURSE_GRADING_SEED; left empty, the first grading run writes a random one to .grading_seed (mode 600).
+# Change it every term: feedback shows students the cases they failed.
+# c.HiddenChecks.seed = "..."

@@ -51,7 +51,9 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, List, Unicode, default
 from traitlets.config import Configurable
 
-__all__ = ["Sandbox", "SandboxUnavailable", "SandboxedKernelManager", "SandboxedExecute", "check_sandbox"]
+__all__ = [
+    "Sandbox", "HiddenChecks", "SandboxUnavailable", "SandboxedKernelManager", "SandboxedExecute", "check_sandbox",
+]
 
 NOBODY = 65534
 _EXEC = Path(__file__).with_name("_sandbox_exec.py")
@@ -255,6 +257,17 @@ def _chown_tree(folder: Path, uid: int, gid: int) -> None:
                 pass
 
 
+class HiddenChecks(Configurable):
+    """The cases of the hidden checks drawn while grading (:mod:`te_course._checks`)."""
+
+    seed = Unicode(
+        "",
+        help="The secret seed of the cases the hidden checks draw while grading. Empty: the environment variable "
+             "TE_COURSE_GRADING_SEED, else a random seed kept in .grading_seed in the course folder (mode 600). "
+             "Change it every term: feedback shows a student the cases their answers failed.",
+    ).tag(config=True)
+
+
 class SandboxedExecute(Execute):
     """nbgrader's ``Execute`` preprocessor with every kernel in a :class:`SandboxedKernelManager`.
 
@@ -269,6 +282,22 @@ class SandboxedExecute(Execute):
         super().__init__(*args, **kwargs)
 
     def preprocess(self, nb, resources, km=None):
+        """Run the notebook in the sandbox, with the hidden checks' cases drawn and judged here, outside it."""
+        from nbgrader.coursedir import CourseDirectory
+
+        from te_course import _checks
+
+        info = resources.get("nbgrader", {})
+        root = CourseDirectory(config=self.config).root
+        seed = _checks.grading_seed(root, HiddenChecks(config=self.config).seed)
+        plan = _checks.inject(nb, seed=seed, assignment=str(info.get("assignment", "")),
+                              student=str(info.get("student", "")))
+        try:
+            return self._run(nb, resources, km)
+        finally:
+            _checks.settle(nb, plan)
+
+    def _run(self, nb, resources, km=None):
         sandbox = Sandbox(config=self.config)
         if not sandbox.enabled:
             message = ("Grading WITHOUT a sandbox (--no-sandbox, c.Sandbox.enabled = False or TE_COURSE_NO_SANDBOX=1): "

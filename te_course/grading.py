@@ -2,7 +2,10 @@
 
 What the notebooks, ``make release``, the instructor and the test suite share:
 
-- :func:`package_disabled`, used by hidden tests so that an exercise cannot be
+- :func:`hidden_check`, the one line of every hidden test: it runs the exercise's
+  check (:mod:`te_course._checks`) on cases drawn at grading time and, while a
+  submission is graded, lets the grader reach the verdict outside the kernel;
+- :func:`package_disabled`, used by the checks so that an exercise cannot be
   passed by calling the package's own version of the function it asks for;
 - :func:`release`, which regenerates ``notebooks/`` from ``solutions/`` with
   nbgrader's ``generate_assignment`` (run by ``make release``);
@@ -51,6 +54,7 @@ from pathlib import Path
 __all__ = [
     "PackageDisabled",
     "package_disabled",
+    "hidden_check",
     "release",
     "validate",
     "assignments",
@@ -141,6 +145,48 @@ def package_disabled(*names: str, namespace: dict | None = None) -> Iterator[Non
                 holder[attr] = value
             else:
                 setattr(holder, attr, value)
+
+
+def hidden_check(check_id: str, function: Callable, *, cases: str | None = None, nonce: str | None = None) -> None:
+    """Run the hidden check ``check_id`` on the student's ``function`` (the one line of a hidden test).
+
+    Outside grading (``make test``, an instructor's run) the check draws its cases
+    from a fixed seed and compares the results with the package's reference here,
+    raising AssertionError on the first wrong case.  While a submission is graded,
+    the grader writes the cases it drew from the instructor's secret seed into the
+    call (``cases``, ``nonce``); the kernel then only publishes the results, and the
+    grader judges them in its own process (:mod:`te_course._checks`).
+
+    Parameters
+    ----------
+    check_id : str
+        The exercise, as its test cell's ``grade_id`` without ``_tests``.
+    function : callable
+        The student's function.
+    cases, nonce : str, optional
+        Written by the grader; never by hand.
+
+    Raises
+    ------
+    AssertionError
+        Outside grading, when a case is wrong; :class:`PackageDisabled` when the
+        function calls the package's own version of the exercise.
+
+    Examples
+    --------
+    >>> def k_price(lo, hi, k):
+    ...     if not 0 <= k <= 1:
+    ...         raise ValueError("k must lie in [0, 1]")
+    ...     return lo + k * (hi - lo)
+    >>> hidden_check("ex3_k_price", k_price)
+    >>> hidden_check("ex3_k_price", lambda lo, hi, k: lo)
+    Traceback (most recent call last):
+    ...
+    AssertionError: hidden check ex3_k_price: ...
+    """
+    from te_course._checks import run_in_kernel
+
+    run_in_kernel(check_id, function, cases=cases, nonce=nonce)
 
 
 def assignments(root: Path | str = REPO_ROOT) -> list[str]:
