@@ -9,16 +9,20 @@ The exchange (Exchange.root) is set by the machine, not here: see README.md,
 """
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.converters import GenerateAssignment
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
 from te_course._sandbox import autograde_preprocessors
-from te_course.grading import ScrubHiddenTestOutputs
+from te_course.grading import RemoveModelAnswers, ScrubHiddenTestOutputs
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.course_id = "te_course"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
+
+# Model answers to the Explore questions (cells tagged "model-answer") stay in solutions/: the release drops them.
+c.GenerateAssignment.preprocessors = [RemoveModelAnswers, *GenerateAssignment.class_traits()["preprocessors"].default()]
 
 # Student code that never finishes: each cell gets at most this long when graded.
 c.Execute.timeout = 120

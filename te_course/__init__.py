@@ -29,7 +29,7 @@ from .coordination import (
     price_iteration,
     random_community,
 )
-from .dlmp import DLMPProblem, DLMPResult, dlmp, marginal_loss_factors
+from .dlmp import DCOPFResult, DLMPProblem, DLMPResult, dc_opf_lmp, dlmp, marginal_loss_factors
 from .fairness import (
     Allocation,
     FairnessProblem,
@@ -111,8 +111,10 @@ from .security import (
     screen_orders,
 )
 from .uncertainty import (
+    RiskAverseSchedule,
     StochasticValue,
     TwoStageSchedule,
+    cvar_schedule,
     pv_scenarios,
     recourse_costs,
     stochastic_value,
@@ -171,6 +173,8 @@ __all__ = [
     "DLMPResult",
     "DLMPProblem",
     "marginal_loss_factors",
+    "dc_opf_lmp",
+    "DCOPFResult",
     # chapter 6: mechanism design (utilities and welfare stay in te_course.mechanisms)
     "Outcome",
     "uniform_price",
@@ -227,6 +231,8 @@ __all__ = [
     "example_feeder_day",
     "StochasticValue",
     "TwoStageSchedule",
+    "RiskAverseSchedule",
+    "cvar_schedule",
     "stochastic_value",
     "two_stage_schedule",
     "recourse_costs",

@@ -24,6 +24,13 @@ price of fairness", Operations Research 59(1), 2011, section 2):
   and Tan 1998), whose amounts do respond to the weights; the package does
   not compute that one.
 
+The three are points on one dial, *alpha-fairness* (Mo and Walrand, "Fair
+end-to-end window-based congestion control", IEEE/ACM Transactions on
+Networking 8(5), 2000): maximise ``sum_i U_alpha(u_i)`` with
+``U_alpha(u) = u^(1 - alpha) / (1 - alpha)`` (``log u`` at ``alpha = 1``).
+``alpha = 0`` is utilitarian, ``alpha = 1`` proportional, and ``alpha -> inf``
+max-min; ``rule="alpha"`` computes any point between.
+
 Fairness between agents is measured by envy (Foley 1967; Varian 1974),
 Jain's index, the worst-off agent's utility and the price of fairness.
 
@@ -64,6 +71,9 @@ __all__ = [
 ]
 
 RULES = ("utilitarian", "max_min", "proportional")
+"""The three named rules; ``rule="alpha"`` (with ``alpha``) is the family that joins them."""
+ALPHA = "alpha"
+_ALPHA_MAX = 10.0  # the largest finite alpha (u^(1 - alpha) spans too many orders beyond); then alpha = inf
 
 _SOLVER = {"solver": "CLARABEL", "tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 _ZERO = 1e-6  # relative slack below which a limit counts as reached at an interior-point solution
@@ -98,7 +108,7 @@ class Allocation:
     utilities : pandas.Series
         ``weights * x``.
     rule : str
-        ``"utilitarian"``, ``"max_min"`` or ``"proportional"``.
+        ``"utilitarian"``, ``"max_min"``, ``"proportional"`` or ``"alpha"``.
     weights : pandas.Series
         The weight ``w_i`` of each agent's linear utility.
     welfare : float
@@ -112,13 +122,16 @@ class Allocation:
         more unit of capacity (an optimal LP dual); for ``"proportional"``
         Kelly's price, with ``x_i * sum_k usage[k, i] * price_k = 1`` for every
         agent below its cap.  Progressive filling solves no optimisation, so
-        ``"max_min"`` has NaN prices.
+        ``"max_min"`` has NaN prices, and so has ``"alpha"`` (except at
+        ``alpha`` 0 and 1: the utilitarian and proportional rules).
     usage : pandas.DataFrame
         Resources x agents, as given.
     capacity : pandas.Series
         Per resource (``inf`` for no limit).
     caps : pandas.Series
         Per agent (``inf`` for none).
+    alpha : float or None
+        The alpha of ``rule="alpha"`` (``inf`` allowed); None for the named rules.
     """
 
     x: pd.Series
@@ -131,6 +144,7 @@ class Allocation:
     usage: pd.DataFrame
     capacity: pd.Series
     caps: pd.Series
+    alpha: float | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """Return one row per agent: ``x``, ``utility``, ``weight`` and ``cap``.
@@ -266,10 +280,30 @@ def _weights(weights, agents: pd.Index) -> np.ndarray:
     return w
 
 
-def _check_rule(rule) -> str:
-    if rule not in RULES:
-        raise ValueError(f"`rule` must be one of {list(RULES)}; got {rule!r}.")
-    return rule
+def _check_rule(rule, alpha=None) -> tuple[str, float | None]:
+    """Validate ``rule`` and ``alpha`` together; return them (``alpha`` None for a named rule)."""
+    if not isinstance(rule, str) or rule not in (*RULES, ALPHA):
+        raise ValueError(f"`rule` must be one of {[*RULES, ALPHA]}; got {rule!r}.")
+    if rule != ALPHA:
+        if alpha is not None:
+            raise ValueError(f"`alpha` is the parameter of rule='alpha'; rule={rule!r} takes none (got {alpha!r}).")
+        return rule, None
+    if alpha is None:
+        raise ValueError("rule='alpha' needs `alpha` (0 utilitarian, 1 proportional, np.inf max-min).")
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`alpha` must be a number >= 0 (np.inf for max-min); got {type(alpha).__name__}.")
+    try:
+        a = float(alpha)
+    except OverflowError:  # an int beyond the floats
+        raise ValueError("`alpha` is too large for a float; give np.inf for the max-min limit.") from None
+    if math.isnan(a) or a < 0:
+        raise ValueError(f"`alpha` must be >= 0 (0 utilitarian, 1 proportional, np.inf max-min); got {alpha!r}.")
+    if math.isfinite(a) and a > _ALPHA_MAX:
+        raise ValueError(
+            f"`alpha` must be at most {_ALPHA_MAX:g} or np.inf; got {alpha!r}. Beyond {_ALPHA_MAX:g} the terms "
+            "u^(1 - alpha) span too many orders of magnitude to solve reliably; np.inf gives the limit, max-min."
+        )
+    return rule, a
 
 
 # --------------------------------------------------------------------------- the problem
@@ -338,6 +372,7 @@ class FairnessProblem:
             )
         self._cvx = None
         self._faces: dict = {}
+        self._alphas: dict = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -432,6 +467,128 @@ class FairnessProblem:
         objective = cp.sum(cp.log(x[free])) if free.size else cp.Constant(0.0)
         self._faces[key] = {"x": x, "a": a, "c": c, "ub": ub, "problem": cp.Problem(cp.Maximize(objective), cons)}
         return self._faces[key]
+
+    def _alpha_problem(self, alpha: float) -> dict:
+        """Return ``max sum U_alpha(v_i z_i + b_i)`` in per-unit terms, built once per ``alpha`` (a few kept)."""
+        if alpha in self._alphas:
+            return self._alphas[alpha]
+        n, m = len(self.agents), int(self._finite.sum())
+        z = cp.Variable(n, nonneg=True)
+        a = cp.Parameter((m, n)) if m else None
+        c = cp.Parameter(m, nonneg=True) if m else None
+        ub, v, b = (cp.Parameter(n, nonneg=True) for _ in range(3))
+        # u^(1 - alpha) is concave below alpha = 1 and convex above: maximise it (over 1 - alpha > 0) or
+        # minimise it (over alpha - 1 > 0); b keeps the agents who receive nothing away from 0.
+        power = cp.power(cp.multiply(v, z) + b, 1.0 - alpha, approx=False)
+        objective = cp.Maximize(cp.sum(power)) if alpha < 1 else cp.Minimize(cp.sum(power))
+        if len(self._alphas) >= 16:  # a slider visits many values: forget the oldest
+            self._alphas.pop(next(iter(self._alphas)))
+        self._alphas[alpha] = {"x": z, "a": a, "c": c, "ub": ub, "v": v, "b": b,
+                               "problem": cp.Problem(objective, [*([a @ z <= c] if m else []), z <= ub])}
+        return self._alphas[alpha]
+
+    def _alpha(self, w, c, sc, able, alpha: float) -> np.ndarray:
+        """Solve the alpha-fair problem for ``0 < alpha < inf``, ``alpha != 1`` (per unit).
+
+        The utility per unit of ``z_i`` is ``w_i d_i``.  It is divided by the
+        geometric mean of the max-min utilities (the maximiser does not change:
+        ``U_alpha(s u) = s^(1 - alpha) U_alpha(u)``), so that the terms
+        ``u^(1 - alpha)`` are near 1 where the solution lies when ``alpha`` is
+        large (it nears the max-min allocation) and stay moderate otherwise.
+        """
+        per_unit = np.where(able, w * sc["d"], 0.0)
+        x_mm = self._max_min(w, c)
+        level = (w * x_mm)[able]
+        scale = float(np.exp(np.mean(np.log(level)))) if (level > 0).all() else float(per_unit.max())
+        problem = self._alpha_problem(alpha)
+        self._set(problem, sc, sc["ub"], v=per_unit / scale, b=np.where(able, 0.0, 1.0))
+        what = f"alpha-fair problem (alpha = {alpha:g})"
+        try:
+            z = np.where(able, self._run(problem["problem"], problem["x"], what), 0.0)
+            solved = True
+        except SolverError:  # a large alpha: start Newton's method from the max-min allocation, its limit
+            z = np.where(able, np.minimum(x_mm / sc["d"], 1.0), 0.0)
+            solved = False
+        z, settled = self._refine_alpha(z, sc, able, per_unit / scale, alpha)
+        if not settled and solved:  # the solver's answer may miss a full resource that the max-min one shows
+            start = np.where(able, np.minimum(x_mm / sc["d"], 1.0), 0.0)
+            polished, settled = self._refine_alpha(start, sc, able, per_unit / scale, alpha)
+            z = polished if settled else z
+        if not (solved or settled):
+            raise SolverError(
+                f"The {what} could not be solved: the agents' utilities per unit (`weights` times the most each "
+                "can receive) differ too much for this `alpha`; choose a smaller `alpha`, or np.inf for max-min."
+            )
+        return z
+
+    def _refine_alpha(self, z, sc, able, v, alpha: float) -> tuple[np.ndarray, bool]:
+        """See :meth:`_newton_alpha`; a step that fails numerically (overflow, a singular system) leaves ``z``."""
+        try:
+            with np.errstate(all="ignore"):
+                out, settled = self._newton_alpha(z, sc, able, v, alpha)
+        except np.linalg.LinAlgError:
+            return z, False
+        if not (settled and np.isfinite(out).all()):
+            return z, False
+        return out, True
+
+    def _newton_alpha(self, z, sc, able, v, alpha: float) -> tuple[np.ndarray, bool]:
+        """Make an interior-point alpha-fair solution exact: Newton's method on its optimality conditions.
+
+        An agent below its bound has ``v_i^(1 - alpha) z_i^(-alpha) = sum_k a[k, i] lam_k``; the resources
+        that ``z`` nearly fills are held full, the agents nearly at their bound held there.  A limit
+        overshot is added and a negative price released, as in :meth:`_refine`; ``z`` is returned
+        unchanged if the method does not settle.  Returns ``(z, settled)``.
+        """
+        af, cf, ub = sc["a"], sc["c"], sc["ub"]
+        tight, _, at_cap = self._tight(z, sc, ub, able)
+        at_cap &= able
+        gain = np.where(able, v, 1.0) ** (1.0 - alpha)  # v_i^(1 - alpha)
+        for _ in range(10):
+            free = able & ~at_cap
+            rows = tight & (af[:, free] > 0).any(axis=1)
+            if not free.any():
+                return z, False
+            if not rows.any():
+                return z, False  # nothing binds a free agent: the solver's answer stands
+            g_mat = af[rows][:, free]
+            h = cf[rows] - af[rows] @ np.where(at_cap, ub, 0.0)
+            target = gain[free] * np.maximum(z[free], 1e-300) ** -alpha
+            lam = np.linalg.lstsq(g_mat.T, target, rcond=None)[0]
+            scale = max(1.0, float(np.abs(h).max()))
+            for _ in range(50):
+                price = g_mat.T @ lam
+                if (price <= 0).any():
+                    return z, False
+                amount = (gain[free] / price) ** (1.0 / alpha)
+                r = g_mat @ amount - h
+                if np.abs(r).max() <= 1e-14 * scale:
+                    break
+                jac = -(1.0 / alpha) * (g_mat * (amount / price)[None, :]) @ g_mat.T
+                step = np.linalg.lstsq(jac, -r, rcond=None)[0]
+                lam = lam + step
+            price = g_mat.T @ lam
+            if (price <= 0).any():
+                return z, False
+            amount = (gain[free] / price) ** (1.0 / alpha)
+            if np.abs(g_mat @ amount - h).max() > 1e-10 * scale:
+                return z, False
+            out = np.where(at_cap, ub, 0.0)
+            out[free] = amount
+            full_lam = np.zeros(af.shape[0])
+            full_lam[rows] = lam
+            tol_l = 1e-9 * max(1.0, float(np.abs(full_lam).max()))
+            overshot = ~tight & (af @ out > cf + 1e-9 * np.maximum(cf, 1.0))
+            over_cap = free & (out > ub + 1e-9)
+            released = tight & (full_lam < -tol_l)
+            # an agent at its bound stays there while its marginal utility there exceeds its path's price
+            mu = np.where(at_cap, gain * np.where(at_cap, ub, 1.0) ** -alpha - af.T @ full_lam, 0.0)
+            released_caps = at_cap & (mu < -1e-9 * np.maximum(np.abs(gain), 1.0))
+            if not (overshot.any() or over_cap.any() or released.any() or released_caps.any()):
+                return out, True
+            tight = (tight | overshot) & ~released
+            at_cap = (at_cap | over_cap) & ~released_caps
+        return z, False
 
     def _run(self, problem, x, what: str) -> np.ndarray:
         try:
@@ -620,18 +777,20 @@ class FairnessProblem:
             duals = np.maximum(np.nan_to_num(lam), 0.0)
         return x, self._prices(duals, sc)
 
-    def solve(self, rule: str, *, weights=None, capacity=None) -> Allocation:
+    def solve(self, rule: str, *, weights=None, capacity=None, alpha=None) -> Allocation:
         """Return the allocation chosen by ``rule``.
 
         Parameters
         ----------
-        rule : {"utilitarian", "max_min", "proportional"}
+        rule : {"utilitarian", "max_min", "proportional", "alpha"}
             See :func:`fair_allocation`.
         weights : array_like, optional
             Positive weight per agent (default ones).
         capacity : array_like, optional
             New capacities (default: those given at construction).  Which
             resources are limited (finite) cannot change.
+        alpha : float, optional
+            For ``rule="alpha"`` only: ``0 <= alpha <= 10``, or ``np.inf``.
 
         Returns
         -------
@@ -643,7 +802,9 @@ class FairnessProblem:
             If a solver fails, or its allocation exceeds a capacity by more
             than 1e-6 of it.
         """
-        rule = _check_rule(rule)
+        asked, alpha = _check_rule(rule, alpha)
+        # alpha 0, 1 and inf are the named rules, computed by their own (exact) methods
+        rule = {0.0: "utilitarian", 1.0: "proportional", math.inf: "max_min"}.get(alpha, asked)
         w = _weights(weights, self.agents)
         c = self._new_capacity(capacity)
         ub, able = self._bounds(c)
@@ -661,18 +822,20 @@ class FairnessProblem:
                 sc = self._scaled(c, ub, able)
                 if rule == "utilitarian":
                     z, prices = self._utilitarian(w, sc, able)
-                else:
+                elif rule == "proportional":
                     z, prices = self._proportional(sc, able)
+                else:
+                    z = self._alpha(w, c, sc, able, alpha)
             z = np.clip(z, 0.0, 1.0)
             z[z <= 1e-12] = 0.0  # solver noise, relative to each agent's largest amount
             x = np.minimum(np.where(able, z * ub, 0.0), self.caps)
-        self._check_feasible(x, c, rule)
+        self._check_feasible(x, c, asked)
         u = w * x
         agents = self.agents
         return Allocation(
             x=pd.Series(x, index=agents, name="x"),
             utilities=pd.Series(u, index=agents, name="utility"),
-            rule=rule,
+            rule=asked,
             weights=pd.Series(w, index=agents, name="weight"),
             welfare=math.fsum(u),
             min_utility=float(u.min()),
@@ -680,6 +843,7 @@ class FairnessProblem:
             usage=self.usage.copy(),
             capacity=pd.Series(c, index=self.resources, name="capacity"),
             caps=pd.Series(self.caps, index=agents, name="cap"),
+            alpha=alpha,
         )
 
     def _check_feasible(self, x: np.ndarray, c: np.ndarray, rule: str) -> None:
@@ -696,8 +860,8 @@ class FairnessProblem:
             )
 
 
-def fair_allocation(usage, capacity, *, weights=None, rule, caps=None) -> Allocation:
-    """Share resources among agents by a utilitarian, max-min or proportional rule.
+def fair_allocation(usage, capacity, *, weights=None, rule, caps=None, alpha=None) -> Allocation:
+    """Share resources among agents by a utilitarian, max-min, proportional or alpha-fair rule.
 
     Agents receive ``x >= 0`` subject to ``usage @ x <= capacity`` and
     ``x <= caps``; agent ``i``'s utility is ``w_i x_i``.
@@ -735,6 +899,22 @@ def fair_allocation(usage, capacity, *, weights=None, rule, caps=None) -> Alloca
       ``sum_i (x'_i - x_i) / x_i <= 0`` for every feasible ``x'``.  Agents who
       cannot receive anything (a resource of capacity 0 on their path, or a
       cap of 0) get 0 and are left out of the sum.
+    - ``"alpha"`` with ``alpha``: maximise ``sum_i U_alpha(u_i)`` with
+      ``U_alpha(u) = u^(1 - alpha) / (1 - alpha)``, the family of Mo and
+      Walrand ("Fair end-to-end window-based congestion control", IEEE/ACM
+      Transactions on Networking 8(5), 2000).  Its optimum has
+      ``w_i^(1 - alpha) x_i^(-alpha) = sum_k usage[k, i] price_k`` for every
+      agent below its cap, so the larger ``alpha``, the less an agent's amount
+      follows its weight.  ``alpha = 0`` is ``"utilitarian"``, ``alpha = 1``
+      ``"proportional"`` and ``alpha = np.inf`` ``"max_min"`` (Mo and Walrand
+      show the limit ``alpha -> inf`` is max-min fair); these three are
+      computed by their own rules above.  Other values up to 10 are solved by
+      Clarabel (power cones), then made exact to rounding by Newton's
+      method on the optimality condition above (where it settles; otherwise
+      Clarabel's answer, to about 1e-6 of the largest amount, stands).  The utilities
+      enter the family here (``U_alpha(w_i x_i)``); Mo and Walrand's weighted
+      version, ``sum_i p_i U_alpha(x_i)``, is this one with ``p_i =
+      w_i^(1 - alpha)``.
 
     Parameters
     ----------
@@ -746,11 +926,14 @@ def fair_allocation(usage, capacity, *, weights=None, rule, caps=None) -> Alloca
         Per resource, >= 0 (``inf`` for no limit).
     weights : array_like, optional
         ``w_i > 0`` per agent; default ones.
-    rule : {"utilitarian", "max_min", "proportional"}
+    rule : {"utilitarian", "max_min", "proportional", "alpha"}
         Keyword only, required.
     caps : float or array_like, optional
         Upper bound on each ``x_i`` (>= 0; a scalar applies to all; ``inf``
         allowed).
+    alpha : float, optional
+        For ``rule="alpha"`` (and only for it): ``0 <= alpha <= 10``, or
+        ``np.inf``.
 
     Returns
     -------
@@ -759,7 +942,8 @@ def fair_allocation(usage, capacity, *, weights=None, rule, caps=None) -> Alloca
     Raises
     ------
     ValueError
-        For an unknown rule, wrong shapes or lengths, NaN or negative entries,
+        For an unknown rule, a missing, negative, NaN or too large ``alpha``
+        (or one given to another rule), wrong shapes or lengths, NaN or negative entries,
         positive entries outside [1e-100, 1e100] (see :class:`FairnessProblem`),
         non-positive weights, or an agent that uses no limited resource and has
         no cap (it could take an unlimited amount).
@@ -783,9 +967,16 @@ def fair_allocation(usage, capacity, *, weights=None, rule, caps=None) -> Alloca
     >>> usage = [[1, 1, 0], [1, 0, 1]]
     >>> fair_allocation(usage, [1, 1], rule="proportional").x.round(4).tolist()
     [0.3333, 0.6667, 0.6667]
+
+    The alpha dial on the same network: the long flow gets ``1 / (1 + 2^(1/alpha))``
+    (0 at ``alpha = 0``, 1/3 at 1, 1/2 in the limit):
+
+    >>> [round(float(fair_allocation(usage, [1, 1], rule="alpha", alpha=a).x[0]), 4) for a in (0, 0.5, 1, 2, np.inf)]
+    [0.0, 0.2, 0.3333, 0.4142, 0.5]
     """
-    rule = _check_rule(rule)
-    return FairnessProblem(usage, capacity, caps=caps).solve(rule, weights=weights)
+    rule, alpha = _check_rule(rule, alpha)
+    return FairnessProblem(usage, capacity, caps=caps).solve(rule, weights=weights,
+                                                             alpha=None if rule != ALPHA else alpha)
 
 
 # --------------------------------------------------------------------------- feeders

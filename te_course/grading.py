@@ -64,6 +64,8 @@ __all__ = [
     "hidden_test_lines",
     "scrub_hidden_test_outputs",
     "ScrubHiddenTestOutputs",  # noqa: F822  (built on first use, see __getattr__)
+    "RemoveModelAnswers",  # noqa: F822  (built on first use, see __getattr__)
+    "is_model_answer",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -733,9 +735,45 @@ def _scrubber_class():
     return ScrubHiddenTestOutputs
 
 
+MODEL_ANSWER_TAG = "model-answer"
+"""The cell tag of a model answer (to an Explore question): in ``solutions/`` only, never in a student notebook."""
+
+
+def is_model_answer(cell) -> bool:
+    """Return True for a cell tagged :data:`MODEL_ANSWER_TAG`."""
+    return MODEL_ANSWER_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def _model_answer_remover_class():
+    """Build :class:`RemoveModelAnswers` (nbconvert is imported only when nbgrader needs it)."""
+    from nbgrader.preprocessors import NbGraderPreprocessor
+    from traitlets import Bool
+
+    class RemoveModelAnswers(NbGraderPreprocessor):
+        """nbconvert preprocessor for ``GenerateAssignment``: drop every cell tagged ``model-answer``.
+
+        Model answers to the Explore questions live in the solution notebooks (for
+        instructors and the course book); the course's ``nbgrader_config.py`` lists
+        this step first in ``c.GenerateAssignment.preprocessors`` so that students
+        never receive them.
+        """
+
+        enabled = Bool(True, help="nbconvert skips preprocessors that are not enabled.").tag(config=True)
+
+        def preprocess(self, nb, resources):
+            nb.cells = [cell for cell in nb.cells if not is_model_answer(cell)]
+            return nb, resources
+
+    RemoveModelAnswers.__module__, RemoveModelAnswers.__qualname__ = __name__, "RemoveModelAnswers"
+    return RemoveModelAnswers
+
+
+_LAZY = {"ScrubHiddenTestOutputs": _scrubber_class, "RemoveModelAnswers": _model_answer_remover_class}
+
+
 def __getattr__(name):
-    if name == "ScrubHiddenTestOutputs":
-        cls = globals()[name] = _scrubber_class()
+    if name in _LAZY:
+        cls = globals()[name] = _LAZY[name]()
         return cls
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

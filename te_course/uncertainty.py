@@ -26,6 +26,17 @@ plan a prosumer would choose if it only cared about the worst scenario
 (Ben-Tal, El Ghaoui and Nemirovski, *Robust Optimization*, Princeton 2009,
 with the scenario set as the uncertainty set).
 
+A risk-averse planner (:func:`cvar_schedule`) minimises a weighted sum of the
+expected cost and the conditional value at risk of the cost, the mean of its
+worst ``1 - alpha`` tail, in the linear form of Rockafellar and Uryasev
+("Optimization of conditional value-at-risk", *Journal of Risk* 2(3), 21-41,
+2000), with an auxiliary variable ``eta`` whose smallest minimiser is the value at risk::
+
+    CVaR_alpha(x) = min_eta  eta + 1/(1 - alpha) sum_s p_s max(Q(x, xi_s) - eta, 0)
+
+Conejo, Carrion and Morales (2010, ch. 2) use the same form for the risk of a
+producer's profit.
+
 Every problem here is a linear program in cvxpy, solved with HiGHS.  Battery
 constraints are those of :class:`te_course.prosumer.Battery`; the device model
 and the sign conventions are in :mod:`te_course.prosumer`.
@@ -43,6 +54,7 @@ import pandas as pd
 from ._solvers import solve_quietly
 from ._validation import (
     SolverError,
+    _scalar_float,
     as_1d_float,
     as_float_array,
     as_generator,
@@ -53,10 +65,12 @@ from ._validation import (
 from .prosumer import Battery, Prosumer, _check_bounded, _clean, _cost_scale, _prices, _step_hours
 
 __all__ = [
+    "RiskAverseSchedule",
     "StochasticValue",
     "TwoStageSchedule",
     "stochastic_value",
     "two_stage_schedule",
+    "cvar_schedule",
     "recourse_costs",
     "pv_scenarios",
 ]
@@ -171,13 +185,15 @@ def _battery_block(b: Battery, rows: int, n: int, dt: float, fixed=None):
 
 
 def _solve_lp(inp: _Inputs, pv: np.ndarray, prob: np.ndarray, *, shared: bool, objective: str = "expected",
-              fixed=None):
+              fixed=None, risk=(0.0, 0.0)):
     """Solve the scenario LP.
 
     ``shared=True``: one battery plan for every scenario (the recourse problem);
     ``shared=False``: one plan per scenario (wait-and-see, which separates into S
     problems).  ``fixed``: a given plan (list of (charge, discharge) arrays per
     battery, each of shape (1, T)) whose scenario costs are evaluated.
+    ``objective="cvar"``: ``risk = (alpha, weight)``, minimise
+    ``(1 - weight) E[cost] + weight CVaR_alpha[cost]`` (Rockafellar and Uryasev 2000).
     Returns (per-scenario costs, list of (charge, discharge, soc) arrays).
     """
     s_count, n = pv.shape
@@ -202,6 +218,12 @@ def _solve_lp(inp: _Inputs, pv: np.ndarray, prob: np.ndarray, *, shared: bool, o
         worst = cp.Variable()
         cons.append(costs <= worst)
         goal = worst
+    elif objective == "cvar":
+        alpha, weight = risk
+        var = cp.Variable()  # the auxiliary variable of Rockafellar and Uryasev: the VaR at the optimum
+        excess = cp.Variable(s_count, nonneg=True)  # each scenario's cost above var
+        cons.append(excess >= costs - var)
+        goal = (1.0 - weight) * (prob @ costs) + weight * (var + prob @ excess / (1.0 - alpha))
     else:
         goal = prob @ costs
     problem = cp.Problem(cp.Minimize(goal), cons)
@@ -537,6 +559,151 @@ def stochastic_value(prosumer, buy_price, sell_price, pv_scenarios_kw, probabili
     return StochasticValue(
         ws=ws, rp=rp, eev=eev, ev=float(_clean_costs(ev_costs, inp)[0]), evpi=rp - ws, vss=eev - rp, recourse=recourse,
         expected_value=expected_value, wait_and_see_costs=_clean_costs(ws_costs, inp),
+    )
+
+
+def _tail(costs: np.ndarray, prob: np.ndarray, alpha: float) -> tuple[float, float, np.ndarray]:
+    """Return the VaR, the CVaR and each scenario's weight in the CVaR of a discrete cost distribution.
+
+    VaR is the smallest cost ``c`` with ``P(cost <= c) >= alpha``; the CVaR is the
+    Rockafellar-Uryasev function ``eta + E[max(cost - eta, 0)] / (1 - alpha)`` at
+    ``eta = VaR``, where it is smallest (Rockafellar and Uryasev 2000, Theorem 1).
+    """
+    order = np.argsort(costs, kind="stable")
+    below = np.cumsum(prob[order])
+    k = min(int(np.searchsorted(below, alpha - _PROB_TOL)), costs.size - 1)
+    var = float(costs[order[k]])
+    cvar = var + math.fsum(prob * np.maximum(costs - var, 0.0)) / (1.0 - alpha)
+    weight = np.where(costs > var, prob / (1.0 - alpha), 0.0)  # the tail beyond the VaR, in full
+    at_var = costs == var
+    weight[at_var] = max(0.0, 1.0 - float(weight.sum())) * prob[at_var] / max(float(prob[at_var].sum()), 1e-300)
+    return var, float(cvar), weight
+
+
+@dataclass(frozen=True, eq=False)
+class RiskAverseSchedule:
+    """A battery plan that minimises ``(1 - risk_weight) E[cost] + risk_weight CVaR_alpha[cost]``.
+
+    Attributes
+    ----------
+    plan : pandas.DataFrame
+        The first stage, as in :class:`TwoStageSchedule`.
+    scenario_costs : numpy.ndarray
+        The plan's cost in each scenario, with the best recourse.
+    probabilities : numpy.ndarray
+    expected_cost : float
+        ``probabilities @ scenario_costs``.
+    var, cvar : float
+        Value at risk and conditional value at risk of the costs at level
+        ``alpha``: the smallest cost not exceeded with probability ``alpha``,
+        and the expected cost in the worst ``1 - alpha`` of the probability.
+    tail_weights : numpy.ndarray
+        Each scenario's weight in the CVaR (they sum to 1; ``cvar =
+        tail_weights @ scenario_costs``).
+    alpha, risk_weight : float
+        The arguments of :func:`cvar_schedule`.
+    """
+
+    plan: pd.DataFrame
+    scenario_costs: np.ndarray
+    probabilities: np.ndarray
+    expected_cost: float
+    var: float
+    cvar: float
+    tail_weights: np.ndarray
+    alpha: float
+    risk_weight: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per scenario: probability, cost and weight in the CVaR.
+
+        Examples
+        --------
+        >>> p = Prosumer([0.0, 1.0], [Battery(1, 1, eta_charge=1, eta_discharge=1)])
+        >>> cvar_schedule(p, [0.4, 0.3], 0.0, [[1, 0], [0, 0]], alpha=0.5, risk_weight=0.25).to_frame()
+                  probability  cost  tail_weight
+        scenario
+        0                 0.5   0.0          0.0
+        1                 0.5   0.4          1.0
+        """
+        return pd.DataFrame(
+            {"probability": self.probabilities, "cost": self.scenario_costs, "tail_weight": self.tail_weights},
+            index=pd.RangeIndex(self.scenario_costs.size, name="scenario"),
+        )
+
+
+def cvar_schedule(prosumer, buy_price, sell_price, pv_scenarios_kw, probabilities=None, *, alpha: float = 0.9,
+                  risk_weight: float = 1.0, dt_h: float = 1.0) -> RiskAverseSchedule:
+    """Plan the batteries before the PV is known, averse to the risk of a costly day (CVaR).
+
+    Minimises ``(1 - risk_weight) E[Q(x, xi)] + risk_weight CVaR_alpha[Q(x, xi)]``
+    over the battery plan ``x``, where the CVaR is the expected cost in the
+    worst ``1 - alpha`` of the probability.  The CVaR enters in the linear form
+    of Rockafellar and Uryasev (2000)::
+
+        min  (1 - w) sum_s p_s Q_s + w (eta + 1/(1 - alpha) sum_s p_s u_s)
+        s.t. u_s >= Q_s - eta,  u_s >= 0,  and the battery and balance constraints
+
+    so the whole problem stays one linear program (the extensive form of
+    :func:`two_stage_schedule` with one more variable ``eta`` and one ``u_s`` per
+    scenario).  ``risk_weight = 0`` is the expected-cost plan, ``alpha = 0``
+    makes the CVaR the expected cost, and ``risk_weight = 1`` with ``alpha``
+    above ``1 - min_s p_s`` is the worst-case plan.  The plan's costs are then
+    computed scenario by scenario with the best recourse, and its VaR and
+    CVaR from them (the CVaR equals the LP's term when ``risk_weight > 0``).
+
+    Parameters
+    ----------
+    prosumer, buy_price, sell_price, pv_scenarios_kw, probabilities, dt_h
+        As in :func:`two_stage_schedule`.
+    alpha : float
+        The level, in [0, 1): the CVaR averages the costs beyond the
+        ``alpha``-quantile (0.9: the worst 10 %).
+    risk_weight : float
+        ``w`` in [0, 1]: how much of the objective is the CVaR.
+
+    Returns
+    -------
+    RiskAverseSchedule
+
+    Raises
+    ------
+    ValueError
+        As in :func:`two_stage_schedule`, and ``alpha`` outside [0, 1) or
+        ``risk_weight`` outside [0, 1].
+
+    Examples
+    --------
+    The two-hour case of :func:`two_stage_schedule`: charging ``x`` kWh costs
+    ``0.3 (1 - x)`` if sunny and ``0.3 + 0.1 x`` if cloudy.  With ``alpha = 0.5``
+    the CVaR is the cloudy cost; weighting it by 0.75 makes ``0.3 + 0.05 x``,
+    so the plan does not charge; weighting it by 0.25 makes ``0.3 - 0.05 x``,
+    so it charges fully.
+
+    >>> p = Prosumer([0.0, 1.0], [Battery(1, 1, eta_charge=1, eta_discharge=1)])
+    >>> averse = cvar_schedule(p, [0.4, 0.3], 0.0, [[1, 0], [0, 0]], alpha=0.5, risk_weight=0.75)
+    >>> bold = cvar_schedule(p, [0.4, 0.3], 0.0, [[1, 0], [0, 0]], alpha=0.5, risk_weight=0.25)
+    >>> float(averse.plan.loc[0, "battery_charge_kw"]), round(averse.expected_cost, 4), round(averse.cvar, 4)
+    (0.0, 0.3, 0.3)
+    >>> float(bold.plan.loc[0, "battery_charge_kw"]), round(bold.expected_cost, 4), round(bold.cvar, 4)
+    (1.0, 0.2, 0.4)
+    """
+    level = _scalar_float(alpha, "alpha", "a number in [0, 1)")
+    if not 0.0 <= level < 1.0:
+        raise ValueError(f"`alpha` must lie in [0, 1) (0.9: the worst 10 % of the scenarios); got {alpha!r}.")
+    weight = _scalar_float(risk_weight, "risk_weight", "a number between 0 and 1")
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"`risk_weight` must lie between 0 (expected cost) and 1 (CVaR alone); got {risk_weight!r}.")
+    inp = _inputs(prosumer, buy_price, sell_price, pv_scenarios_kw, probabilities, dt_h)
+    _, plans = _solve_lp(inp, inp.pv, inp.prob, shared=True, objective="cvar", risk=(level, weight))
+    # the CVaR term pins down only the tail's second stage: cost the plan in every scenario with its best recourse
+    costs, _ = _solve_lp(inp, inp.pv, inp.prob, shared=True, fixed=[(c, d) for c, d, _ in plans])
+    costs = _clean_costs(costs, inp)
+    var, cvar, tail = _tail(costs, inp.prob, level)
+    return RiskAverseSchedule(
+        plan=_plan_frame(inp.batteries, plans), scenario_costs=costs, probabilities=inp.prob.copy(),
+        expected_cost=float(inp.prob @ costs), var=var, cvar=cvar, tail_weights=tail, alpha=level,
+        risk_weight=weight,
     )
 
 

@@ -781,8 +781,8 @@ def _line_network():
                         columns=pd.Index(["long", "short 1", "short 2"], name="agent"))
 
 
-def fairness_update(problem, *, weights=None, capacity=None, ax=None):
-    """Solve one sharing problem under the three rules and draw them side by side.
+def fairness_update(problem, *, weights=None, capacity=None, alpha=None, ax=None):
+    """Solve one sharing problem under the three rules (and an alpha-fair one) and draw them side by side.
 
     Parameters
     ----------
@@ -790,12 +790,14 @@ def fairness_update(problem, *, weights=None, capacity=None, ax=None):
         Built once (its cvxpy problems are re-solved with new parameters).
     weights, capacity : array_like, optional
         As in :meth:`~te_course.fairness.FairnessProblem.solve`.
+    alpha : float, optional
+        Also solve ``rule="alpha"`` with this ``alpha`` (key ``"alpha"``).
     ax : matplotlib.axes.Axes, optional
 
     Returns
     -------
     allocations : dict of str to Allocation
-        One per rule.
+        One per rule, and ``"alpha"`` when ``alpha`` is given.
     ax : matplotlib.axes.Axes
     summary : str
         HTML: the table of :func:`te_course.fairness.compare_allocations`.
@@ -811,6 +813,8 @@ def fairness_update(problem, *, weights=None, capacity=None, ax=None):
     from .plots import plot_allocations
 
     allocations = {rule: problem.solve(rule, weights=weights, capacity=capacity) for rule in RULES}
+    if alpha is not None:
+        allocations["alpha"] = problem.solve("alpha", weights=weights, capacity=capacity, alpha=alpha)
     ax = plot_allocations(allocations, ax=ax if ax is not None else new_axes((6.4, 3.8), pyplot=False))
     ax.set_title("amounts under each rule")
     table = compare_allocations(allocations)
@@ -820,16 +824,18 @@ def fairness_update(problem, *, weights=None, capacity=None, ax=None):
 
 
 def fairness_explorer(usage=None, capacity=None, *, weights=None, caps=None) -> W.VBox:
-    """Build a fairness explorer: a weight slider per agent and a capacity slider per limited resource.
+    """Build a fairness explorer: a weight slider per agent, a capacity slider per limited resource, an alpha dial.
 
     Default: the line network (two unit links, a long flow and two short ones).
+    The ``"alpha"`` slider (logarithmic, 0.01 to 10) adds the alpha-fair
+    allocation beside the three named rules (alpha 0, 1 and infinity).
 
     Returns
     -------
     ipywidgets.VBox
-        With ``app.controls`` (``"weight <agent>"`` and ``"capacity <resource>"``
-        sliders), ``app.chart`` and ``app.state`` (``allocations``, ``metrics``,
-        ``ax``, ``table``).
+        With ``app.controls`` (``"weight <agent>"``, ``"capacity <resource>"``
+        and ``"alpha"`` sliders), ``app.chart`` and ``app.state``
+        (``allocations``, ``metrics``, ``ax``, ``table``).
     """
     from .fairness import FairnessProblem, compare_allocations
 
@@ -850,6 +856,8 @@ def fairness_explorer(usage=None, capacity=None, *, weights=None, caps=None) -> 
             controls[f"capacity {resource}"] = W.FloatSlider(value=float(c), min=0.0, max=max(1.0, 2 * float(c)),
                                                              step=max(1.0, 2 * float(c)) / 100,
                                                              description=f"capacity {resource}", style=_WIDE)
+    controls["alpha"] = W.FloatLogSlider(value=2.0, base=10, min=-2, max=1, step=0.05, description="alpha",
+                                         style=_WIDE)
     chart = W.Image(format="png", layout=W.Layout(width="600px"))
     table = W.HTML()
     state: dict = {"allocations": None, "metrics": None, "ax": None, "table": ""}
@@ -860,7 +868,7 @@ def fairness_explorer(usage=None, capacity=None, *, weights=None, caps=None) -> 
         for k, resource in enumerate(problem.resources):
             if f"capacity {resource}" in controls:
                 c[k] = controls[f"capacity {resource}"].value
-        allocations, ax, summary = fairness_update(problem, weights=w, capacity=c)
+        allocations, ax, summary = fairness_update(problem, weights=w, capacity=c, alpha=controls["alpha"].value)
         state.update(allocations=allocations, metrics=compare_allocations(allocations), ax=ax, table=summary)
         table.value = summary
         chart.value = to_png(ax.figure)

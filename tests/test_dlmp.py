@@ -498,3 +498,142 @@ def tc_error():
     from te_course import TeCourseError
 
     return TeCourseError
+
+
+# --------------------------------------------------------------------------- DC OPF and LMPs (transmission)
+
+from scipy.optimize import linprog  # noqa: E402
+
+from te_course.dlmp import DCOPFResult, dc_opf_lmp  # noqa: E402
+from te_course.feeders import Feeder, pjm5bus  # noqa: E402
+
+# Li and Bo (2010), Table II: the generators of the PJM 5-bus system, offers in $/MWh -> per kWh
+PJM_GENS = pd.DataFrame(
+    {"bus": list("AACDE"), "p_max_kw": [110e3, 100e3, 520e3, 200e3, 600e3],
+     "price": [0.014, 0.015, 0.030, 0.040, 0.010]},
+    index=["Alta", "Park City", "Solitude", "Sundance", "Brighton"],
+)
+PJM_LOAD = pd.Series({"A": 0.0, "B": 300e3, "C": 300e3, "D": 400e3, "E": 0.0})
+
+
+def _two_bus(limit_kw=500.0, load_kw=800.0):
+    buses = pd.DataFrame({"p_kw": [0.0, load_kw]}, index=[1, 2])
+    lines = pd.DataFrame({"from_bus": [1], "to_bus": [2], "r_ohm": [0.0], "x_ohm": [1.0], "s_max_kva": [limit_kw]})
+    return Feeder(buses, lines, v_base_kv=10.0, s_base_kva=1000.0, substation=1)
+
+
+def test_dc_opf_two_buses_by_hand():
+    """Cheap at 1, dear at 2, a 500 kW line, 800 kW of load at 2: 500 + 300 kW, prices 0.02 and 0.05."""
+    gens = pd.DataFrame({"bus": [1, 2], "p_max_kw": [1000.0, 1000.0], "price": [0.02, 0.05]})
+    res = dc_opf_lmp(_two_bus(), gens)
+    assert isinstance(res, DCOPFResult)
+    assert np.allclose(res.dispatch, [500.0, 300.0], atol=1e-4)
+    assert np.allclose(res.lmp, [0.02, 0.05], atol=1e-8)
+    assert np.isclose(res.cost, 0.02 * 500 + 0.05 * 300)
+    assert np.isclose(res.congestion_rent, 500 * 0.03) and np.isclose(res.merchandising_surplus, 500 * 0.03)
+    assert np.isclose(res.flows["shadow_price"].iloc[0], 0.03, atol=1e-8)  # one more kW of line saves 0.03
+    assert res.binding == ("line 1-2 at its limit",)
+    # without the limit: one price, no rent
+    loose = dc_opf_lmp(_two_bus(limit_kw=1e4), gens)
+    assert np.allclose(loose.lmp, 0.02) and abs(loose.congestion_rent) < 1e-8 and loose.binding == ()
+    frame = res.to_frame()
+    assert list(frame.columns) == ["load_kw", "generation_kw", "lmp"]
+    assert np.allclose(frame["generation_kw"], [500.0, 300.0], atol=1e-4)
+
+
+def test_dc_opf_pjm5_reproduces_li_and_bo():
+    """Li and Bo (2010): LMPs 16.98, 26.38, 30.00, 39.94, 10.00 $/MWh; line D-E congested at 240 MW."""
+    res = dc_opf_lmp(pjm5bus(), PJM_GENS, load_kw=PJM_LOAD)
+    assert np.allclose(res.lmp.to_numpy() * 1000, [16.98, 26.38, 30.00, 39.94, 10.00], atol=0.005)
+    assert np.allclose(res.dispatch.to_numpy() / 1000, [110.0, 100.0, 323.49, 0.0, 466.51], atol=0.01)
+    assert res.binding == ("line D-E at its limit",)
+    # strong duality: the rent is the shadow price of the line times its limit
+    f = res.flows
+    assert np.isclose(res.congestion_rent, np.nansum(f["shadow_price"] * f["s_max_kva"]), rtol=1e-6)
+    assert np.isclose(res.congestion_rent, res.merchandising_surplus, rtol=1e-9)
+
+
+def _ptdf_by_hand(net):
+    """PTDF = diag(1/x) A B^-1 with the slack row and column removed (dense numpy)."""
+    buses = list(net.buses.index)
+    n, lines = len(buses), net.lines
+    a = np.zeros((len(lines), n))
+    for i, (fb, tb) in enumerate(zip(lines.from_bus, lines.to_bus)):
+        a[i, buses.index(fb)], a[i, buses.index(tb)] = 1.0, -1.0
+    b = np.diag(1.0 / lines.x_ohm.to_numpy())
+    keep = [i for i in range(n) if buses[i] != net.substation]
+    full = np.zeros((n, n))
+    full[np.ix_(keep, keep)] = np.linalg.inv((a.T @ b @ a)[np.ix_(keep, keep)])
+    return b @ a @ full
+
+
+def _linprog_lmp(net, gens, load):
+    """The same OPF in its PTDF form, solved by HiGHS; LMPs from its marginals."""
+    h = _ptdf_by_hand(net)
+    buses = list(net.buses.index)
+    m = np.zeros((len(buses), len(gens)))
+    for k, bus in enumerate(gens.bus):
+        m[buses.index(bus), k] = 1.0
+    lim = net.lines.s_max_kva.to_numpy()
+    rows = np.flatnonzero(np.isfinite(lim))
+    a_ub = np.vstack([h[rows] @ m, -h[rows] @ m])
+    b_ub = np.r_[lim[rows] + h[rows] @ load, lim[rows] - h[rows] @ load]
+    res = linprog(gens.price.to_numpy(), A_ub=a_ub, b_ub=b_ub, A_eq=np.ones((1, len(gens))), b_eq=[load.sum()],
+                  bounds=list(zip(np.zeros(len(gens)), gens.p_max_kw)), method="highs")
+    assert res.status == 0
+    up, lo = res.ineqlin.marginals[: rows.size], res.ineqlin.marginals[rows.size:]
+    # d(cost)/d(load_j): the balance's marginal, plus the limits' marginals times the PTDF (load enters b_ub)
+    lmp = res.eqlin.marginals[0] + (up - lo) @ h[rows]
+    return res.fun, lmp
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dc_opf_against_linprog_on_random_pjm_cases(seed):
+    rng = np.random.default_rng(seed)
+    net = pjm5bus()
+    load = pd.Series(rng.uniform(0, 400e3, 5).round(-3), index=net.buses.index)
+    gens = PJM_GENS.assign(price=rng.choice(np.arange(10, 60), 5, replace=False) / 1000.0)
+    net.lines["s_max_kva"] = np.where(rng.random(6) < 0.5, rng.uniform(100e3, 300e3, 6).round(-3), np.nan)
+    try:
+        ours = dc_opf_lmp(net, gens, load_kw=load)
+    except ValueError:
+        with pytest.raises(AssertionError):
+            _linprog_lmp(net, gens, load.to_numpy())
+        return
+    cost, lmp = _linprog_lmp(net, gens, load.to_numpy())
+    assert np.isclose(ours.cost, cost, rtol=1e-6)
+    assert np.allclose(ours.lmp, lmp, atol=1e-6)
+    f = ours.flows
+    assert np.isclose(ours.congestion_rent, np.nansum(f["shadow_price"] * f["s_max_kva"]), rtol=1e-5, atol=1e-6)
+    assert np.isclose(ours.congestion_rent, ours.merchandising_surplus, rtol=1e-9, atol=1e-6)
+
+
+def test_dc_opf_lmp_is_a_finite_difference():
+    """Re-solve with 1 MW more load at each bus: the cost grows by the LMP times 1000 kW."""
+    base = dc_opf_lmp(pjm5bus(), PJM_GENS, load_kw=PJM_LOAD)
+    for bus in PJM_LOAD.index:
+        more = dc_opf_lmp(pjm5bus(), PJM_GENS, load_kw=PJM_LOAD + pd.Series({bus: 1000.0}).reindex(PJM_LOAD.index,
+                                                                                                  fill_value=0.0))
+        assert np.isclose((more.cost - base.cost) / 1000.0, base.lmp[bus], rtol=1e-4), bus
+
+
+def test_dc_opf_errors():
+    net = pjm5bus()
+    with pytest.raises(ValueError, match="`generators` is missing the column"):
+        dc_opf_lmp(net, pd.DataFrame({"bus": ["A"]}))
+    with pytest.raises(ValueError, match=r"`generators\['bus'\]` entry 0 is 'Z', which is not a bus of the network"):
+        dc_opf_lmp(net, PJM_GENS.assign(bus=list("ZACDE")), load_kw=PJM_LOAD)
+    with pytest.raises(ValueError, match="cannot serve the load"):
+        dc_opf_lmp(net, PJM_GENS, load_kw=PJM_LOAD * 3)
+    with pytest.raises(ValueError, match="minimum outputs"):
+        dc_opf_lmp(net, PJM_GENS.assign(p_min_kw=PJM_GENS.p_max_kw), load_kw=PJM_LOAD)
+    with pytest.raises(ValueError, match="without overloading a line"):
+        tight = pjm5bus()
+        tight.lines["s_max_kva"] = 10e3
+        dc_opf_lmp(tight, PJM_GENS, load_kw=PJM_LOAD)
+    with pytest.raises(ValueError, match="`generators` is empty"):
+        dc_opf_lmp(net, PJM_GENS.iloc[:0], load_kw=PJM_LOAD)
+    with pytest.raises(ValueError, match="`load_kw` must have one value per bus"):
+        dc_opf_lmp(net, PJM_GENS, load_kw=[1.0, 2.0])
+    with pytest.raises(TypeError, match="`generators` must be a DataFrame"):
+        dc_opf_lmp(net, 3.0)

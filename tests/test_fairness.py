@@ -746,9 +746,16 @@ def test_fairness_update_and_explorer():
     assert "price of fairness" in summary and "<table" in summary and ax.figure is not None
     app = widgets.fairness_explorer()
     c, state = app.controls, app.state
-    assert set(c) == {"weight long", "weight short 1", "weight short 2", "capacity link 1", "capacity link 2"}
+    assert set(c) == {"weight long", "weight short 1", "weight short 2", "capacity link 1", "capacity link 2", "alpha"}
     assert state["allocations"]["utilitarian"].x.tolist() == pytest.approx([0, 1, 1])
     assert state["metrics"].loc["proportional", "welfare"] == pytest.approx(5 / 3)
+    # the alpha dial starts at 2: the long flow gets 1 / (1 + 2^(1/2)) (by hand, see the closed form above)
+    assert state["allocations"]["alpha"].x.tolist() == pytest.approx([1 / (1 + 2**0.5), 2**0.5 / (1 + 2**0.5)] + [
+        2**0.5 / (1 + 2**0.5)], abs=1e-9)
+    assert list(state["metrics"].index) == ["utilitarian", "max_min", "proportional", "alpha"]
+    c["alpha"].value = 1.0  # the proportional rule
+    assert state["allocations"]["alpha"].x.tolist() == pytest.approx([1 / 3, 2 / 3, 2 / 3], abs=1e-9)
+    c["alpha"].value = 2.0
     c["weight long"].value = 3.0  # 3 x_0 beats x_1 + x_2: the long flow takes everything
     assert state["allocations"]["utilitarian"].x.tolist() == pytest.approx([1, 0, 0], abs=1e-9)
     assert state["allocations"]["max_min"].utilities.tolist() == pytest.approx([0.75, 0.75, 0.75])
@@ -929,3 +936,132 @@ def test_is_envy_free_names_values_costs_and_tol():
     # a number given as text, read by the shared validation as a number, no longer crashes np.abs
     numeric = tc.is_envy_free(o, values=[12.0, 10.0, 8.0], costs=[5.0, 7.0, 9.0])
     assert tc.is_envy_free(o, values=[12.0, 10.0, 8.0], costs=[5.0, "7", 9.0]) == numeric
+
+
+# --------------------------------------------------------------------------- issue 16: the alpha-fair dial
+
+
+def _one_line_alpha(w, capacity, alpha):
+    """By hand, one line sum x = C: w_i^(1-a) x_i^(-a) = price for all i, so x_i is proportional to w_i^((1-a)/a)."""
+    w = np.asarray(w, dtype=float)
+    share = w ** ((1 - alpha) / alpha)
+    return capacity * share / share.sum()
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.5, 2.0, 3.7, 7.0, 10.0])
+@pytest.mark.parametrize(("weights", "capacity"),
+                         [([2.0, 1.0], 1.0), ([1.0, 3.0, 7.0, 0.2], 5.0), ([4.0, 4.0, 1.0], 0.3)])
+def test_alpha_fair_one_line_closed_form(weights, capacity, alpha):
+    a = tc.fair_allocation([np.ones(len(weights))], [capacity], weights=weights, rule="alpha", alpha=alpha)
+    assert a.x.to_numpy() == pytest.approx(_one_line_alpha(weights, capacity, alpha), abs=2e-6 * capacity)
+    assert a.rule == "alpha" and a.alpha == alpha and np.isnan(a.prices).all()
+
+
+@pytest.mark.parametrize("alpha", [0.25, 0.5, 2.0, 2.3456789, 7.0, 10.0])
+def test_alpha_fair_line_network_closed_form(alpha):
+    # By hand, equal weights: the short flows get y, the long one x = 1 - y, and x^(-a) = 2 y^(-a) (the long
+    # flow pays both link prices), so y = 2^(1/a) x and x = 1 / (1 + 2^(1/a)).
+    x = tc.fair_allocation(*LINE, rule="alpha", alpha=alpha).x.to_numpy()
+    long = 1 / (1 + 2 ** (1 / alpha))
+    assert x == pytest.approx([long, 1 - long, 1 - long], abs=2e-6)
+
+
+def test_alpha_zero_one_and_infinity_are_the_three_rules():
+    usage, capacity = [[1, 1, 1, 0], [0, 1, 1, 1], [1, 0, 0, 1]], [3.0, 2.0, 2.5]
+    w, caps = [1.0, 2.0, 0.5, 1.5], [np.inf, 0.7, np.inf, np.inf]
+    for alpha, rule in ((0, "utilitarian"), (1, "proportional"), (np.inf, "max_min")):
+        named = tc.fair_allocation(usage, capacity, weights=w, rule=rule, caps=caps)
+        dial = tc.fair_allocation(usage, capacity, weights=w, rule="alpha", alpha=alpha, caps=caps)
+        assert dial.x.to_numpy() == pytest.approx(named.x.to_numpy(), abs=1e-12), alpha
+        assert dial.rule == "alpha" and dial.alpha == alpha
+    # and the dial moves continuously towards them: alpha -> 0 nears the utilitarian utilities, alpha -> inf
+    # the max-min ones (Mo and Walrand 2000), one step closer at each tenfold alpha
+    util = tc.fair_allocation(usage, capacity, weights=w, rule="utilitarian", caps=caps).x.to_numpy()
+    mm = tc.fair_allocation(usage, capacity, weights=w, rule="max_min", caps=caps).x.to_numpy()
+    near_0 = [np.abs(tc.fair_allocation(usage, capacity, weights=w, rule="alpha", alpha=a, caps=caps).x - util).max()
+              for a in (0.3, 0.1, 0.03)]
+    near_inf = [np.abs(tc.fair_allocation(usage, capacity, weights=w, rule="alpha", alpha=a, caps=caps).x - mm).max()
+                for a in (1.5, 4.0, 10.0)]
+    assert max(near_0) < 1e-3, near_0  # here the utilitarian optimum already has every agent above 0
+    assert near_inf[0] > near_inf[1] > near_inf[2] and near_inf[2] < 0.1, near_inf
+
+
+def test_alpha_fair_hand_case_with_a_cap():
+    # One line of 1, equal weights, agent 0 capped at 0.2: whatever alpha, the two others split the rest equally.
+    for alpha in (0.5, 2.0, 8.0):
+        x = tc.fair_allocation([[1, 1, 1]], [1.0], rule="alpha", alpha=alpha, caps=[0.2, np.inf, np.inf]).x
+        assert x.tolist() == pytest.approx([0.2, 0.4, 0.4], abs=2e-6)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_alpha_fair_beats_scipy_on_random_instances(seed):
+    # Independent reference: SLSQP from scipy on sum U_alpha(w x) over the same polytope; the package's optimum is
+    # feasible, at least as good, and the same point (the objective is strictly concave in x).
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(seed)
+    m, n = 2 + seed % 2, 3 + seed % 3
+    usage = rng.choice([0.0, 1.0, 2.0], size=(m, n), p=[0.3, 0.5, 0.2])
+    usage[0, usage.sum(axis=0) == 0] = 1.0
+    capacity = rng.integers(1, 6, m).astype(float)
+    w = rng.uniform(0.5, 3.0, n).round(2)
+    alpha = [0.5, 2.0, 4.0, 1.5][seed]
+
+    def objective(x):
+        u = np.maximum(w * x, 1e-12)
+        return -np.sum(u ** (1 - alpha) / (1 - alpha))
+
+    start = np.full(n, 0.5 * (capacity / usage.sum(axis=1)).min())
+    ref = minimize(objective, start, method="SLSQP", bounds=[(1e-9, None)] * n,
+                   constraints=[{"type": "ineq", "fun": lambda x: capacity - usage @ x}],
+                   options={"ftol": 1e-14, "maxiter": 1000})
+    assert ref.success, ref.message
+    x = tc.fair_allocation(usage, capacity, weights=w, rule="alpha", alpha=alpha).x.to_numpy()
+    assert (usage @ x <= capacity * (1 + 1e-9)).all()
+    assert objective(x) <= ref.fun + 1e-7 * abs(ref.fun)
+    assert x == pytest.approx(ref.x, abs=1e-4)
+
+
+def test_alpha_problem_is_built_once_per_alpha():
+    p = tc.FairnessProblem(*LINE)
+    first = p.solve("alpha", alpha=2.0)
+    built = p._alphas[2.0]["problem"]
+    again = p.solve("alpha", alpha=2.0, weights=[1, 2, 3], capacity=[2, 2])
+    assert p._alphas[2.0]["problem"] is built and not np.allclose(first.x, again.x)
+    for a in np.linspace(0.1, 5, 20):  # a slider: only the last few are kept
+        p.solve("alpha", alpha=float(a))
+    assert len(p._alphas) <= 16
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"rule": "alpha"}, ValueError, r"rule='alpha' needs `alpha`"),
+        ({"rule": "alpha", "alpha": -0.5}, ValueError, r"`alpha` must be >= 0 .*got -0.5"),
+        ({"rule": "alpha", "alpha": np.nan}, ValueError, r"`alpha` must be >= 0"),
+        ({"rule": "alpha", "alpha": 10.5}, ValueError, r"`alpha` must be at most 10 or np.inf; got 10.5"),
+        ({"rule": "alpha", "alpha": 10**400}, ValueError, r"`alpha` is too large for a float"),
+        ({"rule": "alpha", "alpha": True}, TypeError, r"`alpha` must be a number >= 0 .*got bool"),
+        ({"rule": "alpha", "alpha": "2"}, TypeError, r"`alpha` must be a number >= 0 .*got str"),
+        ({"rule": "max_min", "alpha": 2.0}, ValueError, r"`alpha` is the parameter of rule='alpha'; rule='max_min'"),
+        ({"rule": "fair"}, ValueError, r"`rule` must be one of \['utilitarian', 'max_min', 'proportional', 'alpha'\]"),
+    ],
+)
+def test_alpha_is_validated(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        tc.fair_allocation(*ONE_UNIT, **kwargs)
+    with pytest.raises(error, match=match):
+        tc.FairnessProblem(*ONE_UNIT).solve(**kwargs)
+
+
+def test_alpha_solver_failure_names_alpha(monkeypatch):
+    def fail(self, problem, x, what):
+        raise tc.SolverError(f"The {what} ended with solver status 'infeasible'.")
+
+    monkeypatch.setattr(F.FairnessProblem, "_run", fail)
+    # without the solver, Newton's method from the max-min allocation still finds this one
+    assert tc.fair_allocation(*ONE_UNIT, weights=[2, 1], rule="alpha", alpha=2.0).x.tolist() == pytest.approx(
+        _one_line_alpha([2, 1], 1.0, 2.0).tolist(), abs=1e-12)
+    monkeypatch.setattr(F.FairnessProblem, "_refine_alpha", lambda self, z, *args: (z, False))
+    with pytest.raises(tc.SolverError, match=r"alpha-fair problem \(alpha = 2\) could not be solved.*`alpha`"):
+        tc.fair_allocation(*ONE_UNIT, rule="alpha", alpha=2.0)

@@ -131,6 +131,14 @@ def check_hosting(v, kw):
     assert 0 <= v <= kw.get("max_kw", 20000.0) + 1e-9, f"hosting capacity {v} outside [0, max_kw]"
 
 
+def check_dc_opf(r, kw):
+    # the solver meets the balances to about 1e-9 per unit: scale with the power base too
+    powers = np.abs(r.load_kw).sum() + np.abs(r.dispatch).sum() + kw["network"].s_base_kva
+    scale = float(np.abs(r.lmp).max() * powers) + 1e-9
+    gap = abs(r.congestion_rent - r.merchandising_surplus)
+    assert gap <= 1e-6 * scale, f"rent {r.congestion_rent} != merchandising surplus {r.merchandising_surplus}"
+
+
 def check_schedule(s: tc.Schedule, kw):
     t = s.table
     assert (t["import_kw"] >= -1e-6 * max(1.0, t["import_kw"].abs().max())).all(), "negative import"
@@ -404,6 +412,18 @@ SPECS: dict[str, Spec] = {
         budget=40,
         names={"feeder": FEEDER_NAMES, "ders": ("bus", "p_max_kw", "price", "q_max_kvar")},
     ),
+    "dc_opf_lmp": Spec(
+        tc.dc_opf_lmp,
+        lambda: dict(
+            network=small_feeder(),
+            generators=pd.DataFrame({"bus": [1, 3, 4], "p_max_kw": [100.0, 60.0, 60.0], "price": [0.05, 0.06, 0.07]}),
+            load_kw=[0.0, 40.0, 80.0, 30.0],  # 150 kW: the generator at 3 is marginal, one price of 0.06
+        ),
+        check_dc_opf,
+        budget=25,
+        names={"network": FEEDER_NAMES, "generators": ("bus", "p_max_kw", "price", "p_min_kw")},
+        nan_ok=("flows",),  # s_max_kva is NaN for a line without limit
+    ),
     "DLMPProblem": Spec(
         tc.DLMPProblem,
         lambda: dict(feeder=small_feeder(), ders=ders(), model="lindistflow"),
@@ -564,6 +584,28 @@ SPECS: dict[str, Spec] = {
         budget=30,
         nan_ok=("prices", "caps", "capacity"),
     ),
+    # the alpha-fair dial (issue 16): fair_allocation(..., rule="alpha", alpha=...), solved by power cones
+    "fair_allocation.alpha": Spec(
+        lambda **kw: tc.fair_allocation(**kw),
+        lambda: dict(
+            usage=[[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]],
+            capacity=[1.0, 2.0],
+            weights=[2.0, 1.0, 1.0],
+            rule="alpha",
+            alpha=2.5,
+            caps=[1.0, 1.0, 1.5],
+        ),
+        check_allocation,
+        budget=40,
+        nan_ok=("prices", "caps", "capacity", "alpha"),
+    ),
+    "FairnessProblem.solve.alpha": Spec(
+        lambda **kw: tc.FairnessProblem([[1.0, 1.0]], [1.0]).solve(**kw),
+        lambda: dict(rule="alpha", weights=[2.0, 1.0], capacity=[4.0], alpha=0.5),
+        check_allocation,
+        budget=30,
+        nan_ok=("prices", "caps", "capacity", "alpha"),
+    ),
     "feeder_usage": Spec(
         tc.feeder_usage,
         lambda: dict(feeder=small_feeder(), buses=[3, 4], capacity_kw={1: 500.0}),
@@ -706,6 +748,20 @@ SPECS: dict[str, Spec] = {
         ),
         budget=30,
     ),
+    "cvar_schedule": Spec(
+        tc.cvar_schedule,
+        lambda: dict(
+            prosumer=tc.Prosumer([0.0, 1.0], [tc.Battery(1, 1, eta_charge=1, eta_discharge=1)]),
+            buy_price=[0.4, 0.3],
+            sell_price=0.0,
+            pv_scenarios_kw=[[1.0, 0.0], [0.0, 0.0]],
+            probabilities=[0.5, 0.5],
+            alpha=0.5,
+            risk_weight=0.75,
+            dt_h=1.0,
+        ),
+        budget=30,
+    ),
     "recourse_costs": Spec(
         tc.recourse_costs,
         lambda: dict(
@@ -812,6 +868,7 @@ NOT_CALLED = {
     "P2PResult",
     "PowerFlowResult",
     "DLMPResult",
+    "DCOPFResult",
     "CournotResult",
     "DynamicsResult",
     "WithholdingResult",
@@ -821,6 +878,7 @@ NOT_CALLED = {
     "EVStudy",
     "StochasticValue",
     "TwoStageSchedule",
+    "RiskAverseSchedule",
     "NMinus1Result",
     "MarketOutcome",
     "FalseBidResult",

@@ -35,7 +35,7 @@ from te_course.grading import autograde, release
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = _checks.all_checks()
-VALUE_EXERCISES = {"ex1_profitable_lie"}  # answers are values, not functions: nothing to draw
+VALUE_EXERCISES: set[str] = set()  # answers that are values, not functions (none since ch. 6 ex. 1 became one)
 BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 

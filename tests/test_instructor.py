@@ -280,7 +280,10 @@ def test_exported_grades_are_the_expected_scores(journey):
     assert got == expected
     for (_, a), row in rows.items():
         assert float(row["max_score"]) == FULL.get(a, 0.0)
-    assert all(FULL[a] == 10 for a in GRADED if a != "00_start_here"), FULL
+    # the README's course map states each chapter's points: they are what the class is graded out of
+    stated = {m.group(1): float(m.group(2)) for m in re.finditer(
+        r"\| `(\d\d_\w+)` \| ready \((\d+) points\) \|", (ROOT / "README.md").read_text())}
+    assert stated == {a: FULL[a] for a in GRADED if a != "00_start_here"}, (stated, FULL)
 
 
 def test_partial_answer_earns_exactly_the_solved_exercises(journey):

@@ -155,7 +155,14 @@ CHEATS = {
             "    return -s.cost"
         ),
         "idle_below": "return p_lo * tc.breakeven_price_ratio(eta_charge, eta_discharge)",
-        "ev_max_energy": "return tc.EV(available, 1.0, p_max_kw, eta=eta).max_energy_kwh(dt_h)",
+        "smart_charging": (
+            "if e_target_kwh > min(e_max_kwh, e0_kwh + eta * p_max_kw * dt_h * sum(available)):\n"
+            "        raise ValueError('the target is out of reach')\n"
+            "    car = tc.Battery(e_max_kwh, p_max_kw, eta, 1.0, soc0_kwh=e0_kwh, soc_end_kwh=e_target_kwh)\n"
+            "    s = tc.schedule(tc.Prosumer([0.0] * len(price), [car]), price, None, dt_h=dt_h, exclusive=True,\n"
+            "                    import_max_kw=[p_max_kw * bool(a) for a in available], export_max_kw=0.0)\n"
+            "    return s.table.battery_charge_kw.to_numpy(), s.cost"
+        ),
     },
     "04_power_flow": {
         "lindistflow_chain": (
@@ -166,6 +173,10 @@ CHEATS = {
             "    f = tc.Feeder(buses, lines, v_base_kv=v_base_kv, s_base_kva=1000.0, substation=0)\n"
             "    return tc.lindistflow(f, v_source_pu=v0_pu).v_pu.to_numpy()[1:]"
         ),
+        "sweep_power_flow": (
+            "r = tc.ac_power_flow(feeder, v_source_pu=v0_pu, tol=tol, max_iter=max_iter)\n"
+            "    return r.v_pu, r.total_loss_kw"
+        ),
         "hosting_capacity": (
             "model = 'ac' if power_flow is tc.ac_power_flow else 'lindistflow'\n"
             "    return tc.hosting_capacity(feeder, bus, model=model, v_max_pu=v_max_pu)"
@@ -173,8 +184,39 @@ CHEATS = {
     },
     "05_dlmp": {
         "mlf_finite_difference": "return float(tc.marginal_loss_factors(feeder)[bus])",
+        "dc_opf_prices": (
+            "r = tc.dc_opf_lmp(network, generators, load_kw=load_kw)\n"
+            "    return {'lmp': r.lmp, 'dispatch_kw': r.dispatch.to_numpy(), 'congestion_rent': r.congestion_rent}"
+        ),
+        "lindistflow_opf": (
+            "r = tc.dlmp(feeder, price_substation=price_substation, ders=ders, v_min_pu=v_min_pu,\n"
+            "                v_max_pu=v_max_pu, model='lindistflow')\n"
+            "    return {'dlmp': r.prices['total'], 'dispatch_kw': r.dispatch.to_numpy(), 'cost': r.cost}"
+        ),
     },
     "06_mechanism_design": {
+        "profitable_lie": (
+            "for j in range(len(costs)):\n"
+            "        gain, report = tc.max_misreport_gain(tc.uniform_price, values, costs, side='seller', index=j)\n"
+            "        if gain > 0:\n"
+            "            return j, report\n"
+            "    return None"
+        ),
+        "audit": (
+            "out = {}\n"
+            "    for side, n in (('buyer', len(values)), ('seller', len(costs))):\n"
+            "        found = [tc.max_misreport_gain(mechanism, values, costs, side=side, index=i, reports=reports)\n"
+            "                 for i in range(n)]\n"
+            "        out[side + '_gain'] = np.array([f[0] for f in found])\n"
+            "        out[side + '_report'] = np.array([f[1] for f in found])\n"
+            "    o = mechanism(values, costs)\n"
+            "    ub, us = tc.mechanisms.utilities(o, values, costs)\n"
+            "    out['incentive_compatible'] = not (out['buyer_gain'].any() or out['seller_gain'].any())\n"
+            "    out['individually_rational'] = bool(min(ub.min(), us.min()) >= -tol)\n"
+            "    out['budget_surplus'] = float(o.budget_surplus)\n"
+            "    out['weakly_budget_balanced'] = bool(o.budget_surplus >= -tol)\n"
+            "    return out"
+        ),
         "vcg_payments": "o = tc.mechanisms.vcg(values, costs)\n    return o.buyer_pays, o.seller_gets",
         "mcafee": (
             "o = tc.trade_reduction(values, costs)\n"
@@ -186,6 +228,15 @@ CHEATS = {
     },
     "07_strategic_behaviour": {
         "cournot_quantities": "return tc.cournot_equilibrium(a, b, costs).quantities",
+        "cournot_dynamics": (
+            "if order not in ('sequential', 'simultaneous'):\n"
+            "        raise ValueError(order)\n"
+            "    br = tc.cournot_best_responses(a, b, costs, capacities=capacities)\n"
+            "    r = tc.best_response_dynamics(br, list(start), order=order, tol=tol, max_iter=max_rounds)\n"
+            "    if not r.converged:\n"
+            "        raise RuntimeError(f'{r.status} after {r.iterations} rounds')\n"
+            "    return r.strategies, r.iterations"
+        ),
         "dashboard": (
             "q = np.asarray(quantities, float)\n"
             "    price = a - b * q.sum()\n"
@@ -210,12 +261,17 @@ CHEATS = {
             "return tc.jain_index(utilities), tc.price_of_fairness(float(np.sum(utilities)),\n"
             "                                                    float(np.sum(utilitarian_utilities)))"
         ),
+        "progressive_filling": "return tc.fair_allocation(usage, capacity, rule='max_min').x.to_numpy()",
     },
     "03_coordination": {
         "best_response": "return tc.QuadraticAgents(a, b, p_min_kw, p_max_kw).best_response(price)",
-        "price_step": (
-            "imbalance = float(tc.QuadraticAgents(a, b, p_min_kw, p_max_kw).best_response(price).sum())\n"
-            "    return price - step * imbalance, imbalance"
+        "admm_exchange": (
+            "agents = tc.QuadraticAgents(a, b, p_min_kw, p_max_kw)\n"
+            "    h = tc.admm(agents, rho=rho, tol=1e-10, max_iter=100_000).history\n"
+            "    done = np.flatnonzero((h['primal_residual'] <= tol) & (h['dual_residual'] <= tol))\n"
+            "    if done.size == 0 or done[0] >= max_iter:\n"
+            "        raise RuntimeError('no convergence')\n"
+            "    return float(h['price'][done[0]]), tc.centralized_dispatch(agents).dispatch, int(done[0]) + 1"
         ),
         "balance_price": (
             "try:\n"
@@ -232,6 +288,14 @@ CHEATS = {
         ),
     },
     "09_applications": {
+        "two_stage_battery": (
+            "b = tc.Battery(e_max_kwh, p_max_kw, eta_charge=1.0, eta_discharge=1.0, soc0_kwh=soc0_kwh, "
+            "soc_end_kwh=soc0_kwh)\n"
+            "    v = tc.stochastic_value(tc.Prosumer(load_kw, [b]), buy_price, sell_price, pv_kw, probabilities)\n"
+            "    net = lambda plan: (plan['battery_charge_kw'] - plan['battery_discharge_kw']).to_numpy()\n"
+            "    return {'rp': v.rp, 'ws': v.ws, 'eev': v.eev, 'evpi': v.evpi, 'vss': v.vss, "
+            "'plan': net(v.recourse.plan), 'mean_value_plan': net(v.expected_value.plan)}"
+        ),
         "first_congestion": (
             "z = loading.iloc[:, 0]\n"
             "    t = tc.DayFlows(loading, loading, loading, z, z).to_frame()\n"
@@ -317,3 +381,69 @@ def test_validate_reports_a_cell_that_raises_and_a_failing_test(tmp_path):
     problems = validate(path)
     assert len(problems) == 2 and "ZeroDivisionError" in problems[0] and "Check that nothing" in problems[1]
     assert validate(path, invert=True) == []
+
+
+# -- exercises that build models, hints and model answers (issue 16) ----------------------------
+
+HINT = re.compile(r"<details>\s*<summary>\s*(<b>)?\s*Hint", flags=re.I)
+MODELLING_CHAPTERS = [a for a in GRADED if "02" <= a[:2] <= "09"]
+
+
+def _exercises(nb):
+    """(points, solution code lines, cells since the previous exercise) of each graded test cell."""
+    found, since = [], []
+    for cell in nb.cells:
+        since.append(cell)
+        meta = _nbgrader(cell)
+        if meta.get("grade") and not meta.get("solution"):
+            code = []
+            for c in since:
+                if _nbgrader(c).get("solution") and c.cell_type == "code":
+                    for m in REGIONS[0].finditer(c.source):
+                        code += [ln for ln in m.group(1).splitlines() if ln.strip() and not ln.strip().startswith("#")]
+            found.append((meta["grade_id"], meta["points"], code, since))
+            since = []
+    return found
+
+
+@pytest.mark.parametrize("name", GRADED)
+def test_every_exercise_has_a_hint_the_student_can_open(name):
+    for path in (ROOT / "notebooks" / name).glob("*.ipynb"):
+        for grade_id, _, _, cells in _exercises(_read(path)):
+            assert any(c.cell_type == "markdown" and HINT.search(c.source) for c in cells), (
+                f"{grade_id}: no hint (a markdown cell with <details><summary>Hint ...</summary> ... </details>) "
+                "between the previous exercise and its test cell")
+
+
+@pytest.mark.parametrize("name", MODELLING_CHAPTERS)
+def test_each_chapter_has_an_exercise_that_builds_its_model(name):
+    for path in (ROOT / "solutions" / name).glob("*.ipynb"):
+        big = [(g, p, len(code)) for g, p, code, _ in _exercises(_read(path)) if p >= 4 and len(code) >= 12]
+        assert big, f"{name}: no exercise of at least 4 points whose solution has at least 12 lines"
+
+
+@pytest.mark.parametrize("name", GRADED)
+def test_no_exercise_of_two_points_or_more_is_a_one_liner(name):
+    for path in (ROOT / "solutions" / name).glob("*.ipynb"):
+        for grade_id, points, code, _ in _exercises(_read(path)):
+            assert points < 2 or len(code) > 1, f"{grade_id}: {points} points for a one-line solution"
+
+
+@pytest.mark.parametrize("name", GRADED)
+def test_every_explore_section_has_a_model_answer_kept_from_students(name):
+    from te_course.grading import is_model_answer
+
+    path = next((ROOT / "solutions" / name).glob("*.ipynb"))
+    sections, current = {}, None
+    for cell in _read(path).cells:
+        heading = re.match(r"##\s+(.*)", cell.source) if cell.cell_type == "markdown" else None
+        if heading:
+            current = heading.group(1)
+            sections[current] = False
+        elif current and is_model_answer(cell):
+            sections[current] = True
+    explore = {title: has for title, has in sections.items() if "Explore" in title}
+    assert explore, f"{name} has no Explore section"
+    assert all(explore.values()), f"{name}: Explore sections without a model answer: {explore}"
+    released = next((ROOT / "notebooks" / name).glob("*.ipynb"))
+    assert not any(is_model_answer(c) for c in _read(released).cells), "a model answer reached the student notebook"

@@ -27,7 +27,7 @@ import pytest
 from lockfiles import binder_venv, lock_pins, normal, runtime_python
 
 from te_course._student_release import REPO_ROOT, student_release
-from te_course.grading import BEGIN_HIDDEN, END_HIDDEN, hidden_test_lines
+from te_course.grading import BEGIN_HIDDEN, END_HIDDEN, hidden_test_lines, is_model_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 assert ROOT == REPO_ROOT
@@ -152,10 +152,13 @@ def test_student_notebooks_import_nothing_of_the_course_but_the_package(release)
 
 
 def _region_lines(nb) -> set[str]:
-    """Stripped lines of every solution and hidden-test region of a notebook (grading.hidden_test_lines)."""
+    """Stripped lines of every solution and hidden-test region, and of every model answer, of a notebook."""
     lines = set()
     for begin, end in (SOLUTION_REGION, HIDDEN_REGION):
         lines |= hidden_test_lines(nb, begin=begin, end=end)
+    for cell in nb.cells:
+        if is_model_answer(cell):
+            lines |= {ln.strip() for ln in cell.source.splitlines() if ln.strip()}
     return lines
 
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from te_course.prosumer import EV, PV, Battery, Prosumer
-from te_course.uncertainty import pv_scenarios, recourse_costs, stochastic_value, two_stage_schedule
+from te_course.uncertainty import cvar_schedule, pv_scenarios, recourse_costs, stochastic_value, two_stage_schedule
 
 LOSSLESS = dict(eta_charge=1.0, eta_discharge=1.0)
 HAND = dict(buy_price=[0.4, 0.3], sell_price=0.0, pv_scenarios_kw=[[1.0, 0.0], [0.0, 0.0]])
@@ -428,3 +428,132 @@ def test_pv_scenarios_names_an_integer_beyond_the_floats(name):
     # float(10**400) raised a bare OverflowError
     with pytest.raises(ValueError, match=f"`{name}`"):
         pv_scenarios([0.0, 1.0], 3, **{name: 10**400})
+
+
+# --------------------------------------------------------------------------- CVaR (Rockafellar and Uryasev 2000)
+
+
+def brute_force_cvar(costs, prob, alpha):
+    """The mean of the worst 1 - alpha of the probability: sort the costs, take the tail, split the last atom."""
+    order = np.argsort(costs)[::-1]  # the dearest first
+    left, total = 1.0 - alpha, 0.0
+    for s in order:
+        take = min(prob[s], left)
+        total += take * costs[s]
+        left -= take
+        if left <= 1e-15:
+            break
+    return total / (1.0 - alpha)
+
+
+def cvar_extensive_form(base, battery, buy, sell, pv, prob, alpha, w, dt=1.0):
+    """min (1 - w) E[Q] + w (eta + E[u] / (1 - alpha)), u_s >= Q_s - eta, u >= 0, as one scipy LP.
+
+    Columns: c, d (T each), imp, exp (S x T each), eta (free), u (S).
+    """
+    S, T = pv.shape
+    n0 = 2 * T + 2 * S * T
+    n = n0 + 1 + S
+    q = np.zeros((S, n))  # row s: the cost Q_s as a linear function of the columns
+    for s in range(S):
+        q[s, 2 * T + s * T: 2 * T + (s + 1) * T] = buy * dt
+        q[s, 2 * T + S * T + s * T: 2 * T + S * T + (s + 1) * T] = -sell * dt
+    cost = (1 - w) * prob @ q
+    cost[n0] = w
+    cost[n0 + 1:] = w * np.asarray(prob) / (1 - alpha)
+    A_eq = np.zeros((S * T, n))
+    b_eq = np.zeros(S * T)
+    for s in range(S):
+        for t in range(T):
+            r = s * T + t
+            A_eq[r, [2 * T + s * T + t, 2 * T + S * T + s * T + t, t, T + t]] = [1.0, -1.0, -1.0, 1.0]
+            b_eq[r] = base[t] - pv[s, t]
+    L = np.tril(np.ones((T, T))) * dt
+    soc = np.hstack([battery.eta_charge * L, -L / battery.eta_discharge, np.zeros((T, n - 2 * T))])
+    tail = q.copy()  # Q_s - eta - u_s <= 0
+    tail[:, n0] = -1.0
+    tail[np.arange(S), n0 + 1 + np.arange(S)] = -1.0
+    A_ub = np.vstack([soc, -soc, tail])
+    b_ub = np.r_[np.full(T, battery.e_max_kwh - battery.soc0_kwh), np.full(T, battery.soc0_kwh - battery.soc_min_kwh),
+                 np.zeros(S)]
+    bounds = [(0, battery.p_max_kw)] * (2 * T) + [(0, None)] * (2 * S * T) + [(None, None)] + [(0, None)] * S
+    res = linprog(cost, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    assert res.status == 0, res.message
+    return res.fun
+
+
+def test_cvar_plan_of_the_hand_case():
+    # alpha = 0.5, equal probabilities: the CVaR is the dearer scenario, cloudy (0.3 + 0.1 x >= 0.3 - 0.3 x).
+    # (1 - w)(0.3 - 0.1 x) + w (0.3 + 0.1 x) = 0.3 + (0.2 w - 0.1) x: charge fully iff w < 1/2.
+    for w, x in ((0.0, 1.0), (0.25, 1.0), (0.75, 0.0), (1.0, 0.0)):
+        r = cvar_schedule(hand_prosumer(), **HAND, alpha=0.5, risk_weight=w)
+        assert r.plan.loc[0, "battery_charge_kw"] == pytest.approx(x, abs=1e-9)
+        assert np.allclose(r.scenario_costs, [0.3 * (1 - x), 0.3 + 0.1 * x], atol=1e-9)
+        # VaR_0.5 is the cheaper cost (it is not exceeded with probability 0.5); the CVaR the dearer one
+        assert r.var == pytest.approx(0.3 * (1 - x), abs=1e-9) and r.cvar == pytest.approx(0.3 + 0.1 * x, abs=1e-9)
+        assert r.expected_cost == pytest.approx(0.3 - 0.1 * x, abs=1e-9)
+    frame = r.to_frame()
+    assert list(frame.columns) == ["probability", "cost", "tail_weight"]
+    assert frame["tail_weight"].sum() == pytest.approx(1.0)
+
+
+def test_cvar_with_no_weight_or_level_zero_is_the_expected_cost_plan():
+    sto = two_stage_schedule(hand_prosumer(), **HAND)
+    for kwargs in (dict(risk_weight=0.0), dict(alpha=0.0)):
+        r = cvar_schedule(hand_prosumer(), **HAND, **kwargs)
+        assert r.expected_cost == pytest.approx(sto.expected_cost, abs=1e-9)
+    # alpha = 0: the CVaR is the mean
+    r = cvar_schedule(hand_prosumer(), **HAND, alpha=0.0)
+    assert r.cvar == pytest.approx(r.expected_cost, abs=1e-9)
+
+
+def test_cvar_at_a_high_level_is_the_worst_case_plan():
+    rng = np.random.default_rng(3)
+    base, battery, buy, sell, pv, prob = random_case(rng, T=5, S=4)
+    prosumer = Prosumer(base, [battery])
+    rob = two_stage_schedule(prosumer, buy, sell, pv, prob, objective="worst_case")
+    r = cvar_schedule(prosumer, buy, sell, pv, prob, alpha=1.0 - 0.5 * prob.min(), risk_weight=1.0)
+    assert r.cvar == pytest.approx(rob.worst_case_cost, abs=1e-7)
+    assert r.scenario_costs.max() == pytest.approx(rob.worst_case_cost, abs=1e-7)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_cvar_plan_matches_scipy_and_the_brute_force_cvar(seed):
+    rng = np.random.default_rng(100 + seed)
+    base, battery, buy, sell, pv, prob = random_case(rng, T=4, S=5)
+    alpha, w = float(rng.choice([0.5, 0.8, 0.9])), float(rng.choice([0.3, 0.7, 1.0]))
+    r = cvar_schedule(Prosumer(base, [battery]), buy, sell, pv, prob, alpha=alpha, risk_weight=w)
+    # the plan's real costs, in closed form
+    c, d = r.plan["battery_charge_kw"].to_numpy(), r.plan["battery_discharge_kw"].to_numpy()
+    costs = closed_form_costs(base, c, d, buy, sell, pv)
+    assert np.allclose(r.scenario_costs, costs, atol=1e-7)
+    # its CVaR by sorting, and the objective against scipy's optimum of the same LP
+    cvar = brute_force_cvar(costs, prob, alpha)
+    assert r.cvar == pytest.approx(cvar, abs=1e-7)
+    assert r.tail_weights @ r.scenario_costs == pytest.approx(cvar, abs=1e-7)
+    assert (1 - w) * prob @ costs + w * cvar == pytest.approx(
+        cvar_extensive_form(base, battery, buy, sell, pv, prob, alpha, w), abs=1e-6)
+    # VaR: the smallest cost whose probability of not being exceeded reaches alpha
+    assert prob[costs <= r.var + 1e-12].sum() >= alpha - 1e-9
+    assert prob[costs < r.var - 1e-9].sum() < alpha + 1e-9
+
+
+def test_risk_aversion_trades_expected_cost_for_a_lower_cvar():
+    rng = np.random.default_rng(7)
+    base, battery, buy, sell, pv, prob = random_case(rng, T=6, S=6)
+    prosumer = Prosumer(base, [battery])
+    runs = [cvar_schedule(prosumer, buy, sell, pv, prob, alpha=0.8, risk_weight=w) for w in (0.0, 0.5, 1.0)]
+    for a, b in zip(runs, runs[1:]):
+        assert b.expected_cost >= a.expected_cost - 1e-7 and b.cvar <= a.cvar + 1e-7
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(alpha=1.0), ValueError, "alpha"),
+    (dict(alpha=-0.1), ValueError, "alpha"),
+    (dict(alpha="0.9"), TypeError, "alpha"),
+    (dict(risk_weight=1.5), ValueError, "risk_weight"),
+    (dict(risk_weight=None), TypeError, "risk_weight"),
+])
+def test_cvar_options_name_the_argument(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        cvar_schedule(hand_prosumer(), **HAND, **kwargs)

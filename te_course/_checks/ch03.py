@@ -4,7 +4,9 @@ The references are the package's community model
 (:class:`te_course.coordination.QuadraticAgents`: best responses and costs) and its
 centralized dispatch (:func:`te_course.coordination.centralized_dispatch`, whose price
 is the dual of the balance), checked by hand, against brentq and by finite
-differences in ``tests/test_coordination.py``.
+differences in ``tests/test_coordination.py``.  The ADMM exchange exercise is checked
+against an independent run of Boyd et al.'s exchange algorithm in their own variables
+(what each agent receives), whose drawn cases stop at the centralized price.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 
 from te_course import coordination
 from te_course._checks import Check, case, register
-from te_course._checks.plain import as_float, as_floats, as_tuple
+from te_course._checks.plain import as_float, as_floats, as_int, as_tuple
 
 CHAPTER = "03_coordination"
 COORDINATION = ("QuadraticAgents", "centralized_dispatch", "price_iteration", "admm", "p2p_bilateral",
@@ -55,34 +57,7 @@ register(Check(
 ))
 
 
-# -- exercise 2: one price step ----------------------------------------------------------------
-
-
-def _price_step_reference(price, a, b, p_min_kw, p_max_kw, step):
-    imbalance = float(np.sum(_injections(price, a, b, p_min_kw, p_max_kw)))
-    return [price - imbalance * step, imbalance]
-
-
-def _draw_step(rng: np.random.Generator) -> dict:
-    community = _community(rng, int(rng.integers(1, 6)))
-    price = round(float(rng.uniform(-1.0, 2.0)), 2)
-    return case(price, *community, round(float(rng.uniform(0.05, 1.0)), 2))
-
-
-register(Check(
-    id="ex2_price_step",
-    function="price_step",
-    disabled=COORDINATION,
-    expected=_price_step_reference,
-    plain=lambda r: as_tuple(r, as_float, as_float),
-    fixed=[case(0.0, [1, 1], [0.1, 0.3], [-5, -5], [5, 5], 0.5),
-           case(1.0, [1, 1, 1], [0, 0, 1], [-10, -10, -0.5], [10, 10, 10], 0.1)],
-    draw=_draw_step,
-    chapter=CHAPTER,
-))
-
-
-# -- exercise 3: price iteration to the balancing price, or RuntimeError ------------------------
+# -- exercise 2: price iteration to the balancing price, or RuntimeError ------------------------
 
 RAISES = "raises RuntimeError"
 _RAISED = object()  # what the call returns when the student's function raised RuntimeError
@@ -165,7 +140,7 @@ def _draw_balance(rng: np.random.Generator) -> dict:
 
 
 register(Check(
-    id="ex3_balance_price",
+    id="ex2_balance_price",
     function="balance_price",
     disabled=COORDINATION,
     expected=_balance_reference,
@@ -185,6 +160,109 @@ register(Check(
     call=_balance_call,
     atol=1e-7,
     rtol=0.0,
+    chapter=CHAPTER,
+))
+
+
+# -- exercise 3: the ADMM exchange loop --------------------------------------------------------------
+
+
+def _exchange(a, b, p_min_kw, p_max_kw, rho, tol, max_iter) -> tuple[list, int]:
+    """Run Boyd et al.'s exchange ADMM (2011, section 7.3.2) in their own variables; return the iterates and ratios.
+
+    Boyd et al. write the algorithm for what each agent receives, ``x_i = -p_i``, with
+    the cost ``f_i(-x) = a_i x^2 / 2 - b_i x``; the scaled dual ``w`` then moves by
+    ``+xbar`` and equals the ``u`` of the notebook (section 5), so the price is
+    ``rho * w``.  Each agent's step sets the derivative ``a x - b + rho (x - c) = 0``,
+    with ``c = x^k - xbar^k - w^k``, and clips.  Returns ``(price, dispatch, k)`` at
+    the first ``k`` whose residuals are both at most ``tol`` (``None`` for the price
+    when ``max_iter`` passes first), and ``max(primal, dual) / tol`` at every iteration.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    receive_min, receive_max = -np.asarray(p_max_kw, dtype=float), -np.asarray(p_min_kw, dtype=float)
+    n = a.size
+    x, xbar, w = np.zeros(n), 0.0, 0.0
+    ratios = []
+    for k in range(1, max_iter + 1):
+        balanced = x - xbar  # z^k of Boyd et al., section 7.3.2
+        x = np.minimum(np.maximum((b + rho * (balanced - w)) / (a + rho), receive_min), receive_max)
+        xbar = float(np.mean(x))
+        w += xbar
+        primal = abs(xbar) * n ** 0.5
+        dual = rho * float(np.sqrt(np.sum((x - xbar - balanced) ** 2)))
+        ratios.append(max(primal, dual) / tol)
+        if max(primal, dual) <= tol:
+            return [rho * w, (-x + 0.0).tolist(), k], ratios
+    return [None, None, max_iter], ratios
+
+
+def _admm_reference(a, b, p_min_kw, p_max_kw, *, rho, tol=1e-8, max_iter=10_000):
+    result, _ = _exchange(a, b, p_min_kw, p_max_kw, rho, tol, max_iter)
+    return RAISES if result[0] is None else result
+
+
+def _clear_stop(ratios: list) -> bool:
+    """Whether the stopping iteration is clear of the edge: a roundoff cannot move it by one."""
+    return ratios[-1] < 0.98 and min(ratios[:-1], default=2.0) > 1.02
+
+
+def _draw_admm(rng: np.random.Generator) -> dict:
+    """Draw a community whose ADMM loop stops clearly, at the centralized price; sometimes too few iterations.
+
+    In about half of the cases that converge some prosumer's limit binds at the balancing
+    price, clearly (its unconstrained wish lies at least 0.05 kW beyond); ``rho`` is drawn
+    around the prosumers' median curvature, ``tol`` over five decades.
+    """
+    regime = rng.choice(["free", "binding", "raises"], p=[0.35, 0.45, 0.2])
+    while True:
+        n = int(rng.integers(2, 7))
+        a = np.round(rng.uniform(0.2, 3.0, n), 2)
+        b = np.round(rng.uniform(-0.2, 0.6, n), 2)
+        low = np.round(rng.uniform(-1.5, 0.0, n), 1) + 0.0
+        high = np.round(rng.uniform(0.0, 1.5, n), 1)
+        if low.sum() > -0.5 or high.sum() < 0.5:
+            continue
+        central = coordination._clearing_price(coordination.QuadraticAgents(a, b, low, high))  # exact, no solver
+        wish = (central - b) / a
+        beyond = np.maximum(low - wish, wish - high)  # > 0 where a limit binds
+        if np.any(np.abs(beyond) < 0.05) or (regime != "raises" and (regime == "binding") != bool(np.any(beyond > 0))):
+            continue
+        rho = round(float(np.median(a) * rng.uniform(0.3, 3.0)), 2)
+        tol = float(rng.choice([1e-5, 1e-6, 1e-7, 1e-8, 1e-9]))
+        result, ratios = _exchange(a, b, low, high, rho, tol, 20_000)
+        if result[0] is None or not _clear_stop(ratios) or result[2] < 8:
+            continue
+        if abs(result[0] - central) > max(1e-6, 100 * tol):  # the loop reaches the centralized price
+            continue
+        community = a.tolist(), b.tolist(), low.tolist(), high.tolist()
+        if regime == "raises":
+            return case(*community, rho=rho, tol=tol, max_iter=int(result[2] * rng.uniform(0.3, 0.8)))
+        return case(*community, rho=rho, tol=tol)
+
+
+register(Check(
+    id="ex3_admm_exchange",
+    function="admm_exchange",
+    disabled=COORDINATION,
+    expected=_admm_reference,
+    plain=lambda r: RAISES if r is _RAISED else as_tuple(r, as_float, as_floats, as_int),
+    fixed=[
+        # the two prosumers of section 5, by hand: price 0.2, dispatch (0.1, -0.1)
+        case([1, 1], [0.1, 0.3], [-5, -5], [5, 5], rho=1.0),
+        case([1, 1], [0.1, 0.3], [-5, -5], [5, 5], rho=1.0, tol=1e-3),
+        case([1, 1], [0.1, 0.3], [-5, -5], [5, 5], rho=1.0, max_iter=5),
+        # a seller and a buyer that can only sell and only buy: price 0.5, dispatch (0.5, -0.5); the primal
+        # residual falls below tol in round 13, the dual one only in round 34
+        case([1, 1], [0, 1], [0, -2], [2, 0], rho=2.0, tol=1e-6),
+        # the third prosumer sits at its limit -0.5 at the price 0.25; a dual residual without the change of
+        # pbar would stop one round late
+        case([1, 1, 1], [0, 0, 1], [-10, -10, -0.5], [10, 10, 10], rho=1.0),
+    ],
+    draw=_draw_admm,
+    n_random=7,
+    call=_balance_call,
+    rtol=1e-6,
+    atol=1e-7,
     chapter=CHAPTER,
 ))
 

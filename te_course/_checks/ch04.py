@@ -2,7 +2,10 @@
 
 The references are closed forms and the package's power flows: Baran and Wu's
 LinDistFlow sweep written as a loop (checked against :func:`te_course.lindistflow`
-in ``tests/test_powerflow.py``), the loss formula of a line, and for the hosting
+in ``tests/test_powerflow.py``); for the backward/forward sweep, the package's
+:func:`te_course.ac_power_flow` (tested against pandapower's Newton-Raphson solver on
+IEEE 33 and on a shuffled synthetic feeder in ``tests/test_powerflow.py``), switched
+off for the student together with every other power flow; and for the hosting
 capacity the exact crossing of the voltage limit (LinDistFlow's squared voltages
 are linear in the injection; one line under AC solves a quadratic) or, on larger
 feeders under AC, :func:`te_course.powerflow.hosting_capacity` with a finer
@@ -21,7 +24,8 @@ import pandas as pd
 
 from te_course import feeders, powerflow
 from te_course._checks import Check, case, register
-from te_course._checks.plain import as_float, as_floats
+from te_course._checks.plain import as_float, as_floats, as_tuple
+from te_course._validation import ConvergenceError
 
 CHAPTER = "04_power_flow"
 POWER_FLOWS = ("lindistflow", "ac_power_flow")
@@ -30,9 +34,9 @@ POWER_FLOWS = ("lindistflow", "ac_power_flow")
 # -- feeders from JSON parameters --------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
-def _ieee33() -> feeders.Feeder:
-    return feeders.ieee33()
+@functools.lru_cache(maxsize=2)
+def _ieee33(tie_lines: bool = False) -> feeders.Feeder:
+    return feeders.ieee33(tie_lines=tie_lines)
 
 
 @functools.lru_cache(maxsize=64)
@@ -46,13 +50,18 @@ def chain_spec(r_ohm, x_ohm, p_kw, q_kvar, v_base_kv: float = 10.0) -> dict:
             "q_kvar": list(q_kvar), "v_base_kv": v_base_kv}
 
 
-def feeder_from(spec: dict) -> feeders.Feeder:
-    """Build a new feeder (the student may edit it) from its JSON parameters.
+def _shuffled(feeder: feeders.Feeder, seed: int) -> feeders.Feeder:
+    """Return the same network with its buses and lines listed in another order, about half the lines reversed."""
+    rng = np.random.default_rng(seed)
+    buses = feeder.buses.iloc[rng.permutation(len(feeder.buses))]
+    lines = feeder.lines.iloc[rng.permutation(len(feeder.lines))].copy()
+    flip = rng.random(len(lines)) < 0.5
+    ends = lines["from_bus"].to_numpy(), lines["to_bus"].to_numpy()
+    lines["from_bus"], lines["to_bus"] = np.where(flip, ends[1], ends[0]), np.where(flip, ends[0], ends[1])
+    return feeders.Feeder(buses, lines, feeder.v_base_kv, feeder.s_base_kva, feeder.substation, feeder.name)
 
-    ``{"kind": "chain", "r_ohm": [...], "x_ohm": [...], "p_kw": [...], "q_kvar": [...], "v_base_kv": 10}``
-    (loads of buses 1..n), ``{"kind": "ieee33", "load_scale": 0.8}`` or
-    ``{"kind": "radial", "n_buses": 12, "seed": 3, "load_scale": 1.0}``.
-    """
+
+def _network(spec: dict) -> feeders.Feeder:
     kind = spec["kind"]
     if kind == "chain":
         n = len(spec["r_ohm"])
@@ -63,10 +72,27 @@ def feeder_from(spec: dict) -> feeders.Feeder:
         return feeders.Feeder(buses, lines, v_base_kv=float(spec["v_base_kv"]), s_base_kva=1000.0, substation=0,
                               name="chain")
     if kind == "ieee33":
-        return _ieee33().scale_loads(spec.get("load_scale", 1.0))  # a copy
+        return _ieee33(bool(spec.get("tie_lines", False))).scale_loads(spec.get("load_scale", 1.0))  # a copy
     if kind == "radial":
         return _radial(int(spec["n_buses"]), int(spec["seed"])).scale_loads(spec.get("load_scale", 1.0))
     raise ValueError(f"unknown feeder kind {kind!r}")
+
+
+def feeder_from(spec: dict) -> feeders.Feeder:
+    """Build a new feeder (the student may edit it) from its JSON parameters.
+
+    ``{"kind": "chain", "r_ohm": [...], "x_ohm": [...], "p_kw": [...], "q_kvar": [...], "v_base_kv": 10}``
+    (loads of buses 1..n), ``{"kind": "ieee33", "load_scale": 0.8}`` (``"tie_lines": true`` adds the five
+    open tie lines) or ``{"kind": "radial", "n_buses": 12, "seed": 3, "load_scale": 1.0}``.  Optional keys:
+    ``"pv": [[bus, p_kw], ...]`` adds generation at those buses, and ``"shuffle": seed`` lists the buses and
+    lines in another order and reverses about half of the lines (the same network).
+    """
+    feeder = _network(spec)
+    for bus, p_kw in spec.get("pv", []):
+        feeder = feeder.with_injection(bus, float(p_kw))
+    if "shuffle" in spec:
+        feeder = _shuffled(feeder, int(spec["shuffle"]))
+    return feeder
 
 
 # -- exercise 1: LinDistFlow along a chain -----------------------------------------------
@@ -115,33 +141,127 @@ register(Check(
 ))
 
 
-# -- exercise 2: line losses -------------------------------------------------------------
+# -- exercise 2: the backward/forward sweep ---------------------------------------------
+
+RAISED = "raises ConvergenceError"
+SWEEP_TOL = 1e-8  # the exercise's default stopping tolerance
 
 
-def _losses(p_kw, q_kvar, v_from_pu, r_ohm, v_base_kv) -> list[float]:
-    """Compute r |S|^2 / |V|^2 per line, in kW: ohm * kVA^2 / kV^2 is W, hence the 1000."""
-    out = []
-    for p, q, v, r in zip(p_kw, q_kvar, v_from_pu, r_ohm):
-        kv = v * v_base_kv
-        out.append(r * (p * p + q * q) / kv / kv / 1000.0)
-    return out
+def _sweep_build(spec, **kwargs):
+    return (feeder_from(spec),), kwargs
 
 
-def _draw_losses(rng: np.random.Generator) -> dict:
-    n = int(rng.integers(1, 6))
-    return case(rng.integers(-1500, 3000, n).tolist(), rng.integers(-500, 1500, n).tolist(),
-                rng.uniform(0.9, 1.06, n).round(3).tolist(), rng.uniform(0.05, 3.0, n).round(2).tolist(),
-                float(rng.choice([10.0, 11.0, 12.66])))
+def _sweep_call(function, feeder, **kwargs):
+    """Call the student's sweep; report a ConvergenceError as text and put the voltages in the feeder's bus order."""
+    labels = list(feeder.buses.index)  # read before the call: the student may edit the feeder
+    try:
+        result = function(feeder, **kwargs)
+    except ConvergenceError:
+        return RAISED
+    if isinstance(result, str):
+        raise TypeError(f"{type(result).__name__} returned where (v_pu, loss_kw) was asked for")
+    if isinstance(result, (tuple, list)) and len(result) == 2 and isinstance(result[0], pd.Series):
+        return result[0].reindex(labels), result[1]  # NaN for a bus that is missing
+    return result
+
+
+def _sweep_plain(result):
+    return result if isinstance(result, str) and result == RAISED else as_tuple(result, as_floats, as_float)
+
+
+def _sweep_expected(feeder, *, v0_pu=1.0, tol=SWEEP_TOL, max_iter=100):
+    """Run the package's sweep (current summation) with the same start, stopping rule and budget."""
+    try:
+        res = powerflow.ac_power_flow(feeder, v_source_pu=v0_pu, tol=tol, max_iter=max_iter)
+    except ConvergenceError:
+        return RAISED
+    return [float(res.v_pu.loc[b]) for b in feeder.buses.index], res.total_loss_kw
+
+
+def _draw_sweep_spec(rng: np.random.Generator) -> dict:
+    kind = str(rng.choice(["ieee33", "radial", "chain"], p=[0.35, 0.45, 0.2]))
+    if kind == "ieee33":
+        spec = {"kind": "ieee33", "load_scale": round(float(rng.uniform(0.3, 2.5)), 2)}
+        if rng.random() < 0.3:
+            spec["tie_lines"] = True  # five lines out of service
+        if rng.random() < 0.3:
+            spec["pv"] = [[int(rng.integers(2, 34)), int(rng.integers(100, 3000))]]
+    elif kind == "radial":
+        n = int(rng.integers(4, 31))
+        spec = {"kind": "radial", "n_buses": n, "seed": int(rng.integers(0, 1000)),
+                "load_scale": round(float(rng.uniform(0.5, 6.0)), 2)}
+        if rng.random() < 0.3:
+            spec["pv"] = [[int(rng.integers(2, n + 1)), int(rng.integers(100, 2000))]]
+    else:
+        n = int(rng.integers(1, 6))
+        r = rng.uniform(0.2, 3.0, n)
+        spec = chain_spec(r.round(2).tolist(), (r * rng.uniform(0.3, 1.5, n)).round(2).tolist(),
+                          rng.integers(-400, 800, n).tolist(), rng.integers(-150, 400, n).tolist(),
+                          float(rng.choice([10.0, 11.0, 12.66])))
+    if rng.random() < 0.6:
+        spec["shuffle"] = int(rng.integers(0, 10_000))
+    return spec
+
+
+def _draw_sweep(rng: np.random.Generator) -> dict:
+    """Draw a solvable feeder (converging well within the budget), one with too small a budget, or one past its limit.
+
+    No knife edges: a solvable case converges in at most 30 sweeps (the budget is 100, and a student's
+    sweep that tests the change differently needs about as many); a short budget is at least 3 sweeps
+    short of what the package needs; a feeder without a solution has a negative LinDistFlow squared voltage,
+    which proves that no operating point exists (chapter 4, section 7).
+    """
+    while True:
+        spec = _draw_sweep_spec(rng)
+        kwargs = {}
+        regime = rng.random()
+        if regime < 0.15:  # past the voltage-stability limit
+            feeder = feeder_from({**spec, "load_scale": 1.0})
+            drop = 1.0 - float(powerflow.lindistflow(feeder).v_pu.min()) ** 2
+            if drop < 0.01:
+                continue
+            spec["load_scale"] = round(float(rng.uniform(1.2, 2.5)) / drop * spec.get("load_scale", 1.0), 1)
+            try:
+                powerflow.lindistflow(feeder_from(spec))
+            except ValueError:
+                return case(spec)
+            continue
+        if rng.random() < 0.4:
+            kwargs["v0_pu"] = float(rng.choice([0.97, 1.02, 1.03, 1.05]))
+        if rng.random() < 0.2:
+            kwargs["tol"] = 1e-10
+        try:
+            needed = powerflow.ac_power_flow(feeder_from(spec), v_source_pu=kwargs.get("v0_pu", 1.0),
+                                             tol=kwargs.get("tol", SWEEP_TOL)).iterations
+        except ConvergenceError:
+            continue
+        if needed > 30:
+            continue
+        if regime < 0.3:  # too short a budget
+            if needed < 5:
+                continue
+            kwargs["max_iter"] = int(rng.integers(1, needed - 2))
+        return case(spec, **kwargs)
 
 
 register(Check(
-    id="ex2_line_losses_kw",
-    function="line_losses_kw",
-    disabled=POWER_FLOWS,
-    expected=_losses,
-    plain=as_floats,
-    fixed=[case([100], [0], [1.0], [1.0], 10.0), case([300, 0], [400, 0], [0.98, 1.0], [0.2, 5.0], 12.66)],
-    draw=_draw_losses,
+    id="ex2_sweep_power_flow",
+    function="sweep_power_flow",
+    disabled=("ac_power_flow", "lindistflow", "dc_power_flow", "ptdf", "hosting_capacity", "powerflow._tree",
+              "feeders._tree_voltage_drop_sq"),
+    expected=_sweep_expected,
+    plain=_sweep_plain,
+    fixed=[case(chain_spec([1.0], [1.0], [1000.0], [0.0])),  # two buses: V2 = 1 - Z conj(S / V2) by hand
+           case({"kind": "ieee33"}),  # the published base case: 202.7 kW, 0.913 p.u. at bus 18
+           case({"kind": "ieee33", "tie_lines": True, "shuffle": 7}, v0_pu=1.03),  # lines listed anyhow, ties open
+           case({"kind": "ieee33"}, max_iter=3),  # the sweep needs 8: too short a budget must raise
+           case({"kind": "ieee33", "load_scale": 10.0})],  # no operating point (section 7): must raise
+    draw=_draw_sweep,
+    n_random=3,
+    build=_sweep_build,
+    call=_sweep_call,
+    rtol=1e-5,
+    atol=1e-5,
     chapter=CHAPTER,
 ))
 

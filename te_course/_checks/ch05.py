@@ -1,27 +1,37 @@
-"""Hidden checks of chapter 5, distribution locational marginal prices (``solutions/05_dlmp``).
+"""Hidden checks of chapter 5, locational marginal prices (``solutions/05_dlmp``).
 
-The references: a forward difference of the package's AC power flow
-(:func:`te_course.ac_power_flow`, tested in ``tests/test_powerflow.py``; it stays on
-while the exercise is graded, only the DLMP functions are switched off), closed forms
-for the price decomposition and the price-taking DER, and for the congested line the
-subtree cut off by each line of the feeder's graph.
+The references: the package's DC OPF (:func:`te_course.dc_opf_lmp`, tested in
+``tests/test_dlmp.py`` against scipy's ``linprog`` on the PTDF form, a hand-solved two-bus
+case and Li and Bo's published PJM 5-bus prices) for the transmission LMPs; the package's
+LinDistFlow OPF (:class:`te_course.DLMPProblem` with ``model="lindistflow"``, tested there
+against finite differences of its own cost) for the student's LinDistFlow OPF, with two
+one-line cases solved by hand; a forward difference of the package's AC power flow
+(:func:`te_course.ac_power_flow`, tested in ``tests/test_powerflow.py``; it stays on while
+the exercise is graded, only the OPF and price functions are switched off) for the
+marginal loss factor; a closed form for the price-taking DER; and for the congested line
+the subtree cut off by each line of the feeder's graph.
 
-Feeders are JSON parameters built by :func:`te_course._checks.ch04.feeder_from`.
+Feeders are JSON parameters built by :func:`te_course._checks.ch04.feeder_from` (with an
+optional line limit), transmission networks by :func:`network_from`.
 """
 
 from __future__ import annotations
+
+import importlib
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 
-from te_course import powerflow
-from te_course._checks import Check, case, register
+from te_course import feeders, powerflow
+from te_course._checks import Check, case, compare, register
 from te_course._checks.ch04 import chain_spec, feeder_from
-from te_course._checks.plain import as_dict, as_float, as_int, as_tuple, optional
+from te_course._checks.plain import as_dict, as_float, as_floats, as_int, as_tuple, optional
+from te_course._validation import TeCourseError
 
 CHAPTER = "05_dlmp"
-DLMP = ("dlmp", "marginal_loss_factors", "DLMPProblem")
+DLMP = ("dlmp", "marginal_loss_factors", "DLMPProblem", "dc_opf_lmp")
+_dlmp = importlib.import_module("te_course.dlmp")  # the module (te_course.dlmp is also the function)
 
 
 def _draw_feeder(rng: np.random.Generator) -> tuple[dict, int]:
@@ -42,7 +52,111 @@ def _draw_feeder(rng: np.random.Generator) -> tuple[dict, int]:
     return spec, int(rng.integers(1, n + 1))
 
 
-# -- exercise 1: a marginal loss factor by finite differences -----------------------------
+# -- exercise 1: a DC OPF and its LMPs ----------------------------------------------------
+
+#: Li and Bo (2010): the generators of the PJM 5-bus system (offers in $/MWh, here per kWh)
+PJM_GENERATORS = {"bus": ["A", "A", "C", "D", "E"], "p_max_kw": [110e3, 100e3, 520e3, 200e3, 600e3],
+                  "price": [0.014, 0.015, 0.030, 0.040, 0.010]}
+
+
+def network_from(spec: dict) -> feeders.Feeder:
+    """Build a new network from its JSON parameters.
+
+    ``{"kind": "pjm5", "limits": [[line, kva], ...]}`` (Li and Bo's network, limits only where given) or
+    ``{"kind": "triangle", "x_ohm": [x12, x13, x23], "limits": [...]}`` (buses 1, 2, 3; bus 1 the reference).
+    """
+    if spec["kind"] == "pjm5":
+        net = feeders.pjm5bus()
+        net.lines["s_max_kva"] = np.nan
+    else:
+        buses = pd.DataFrame({"p_kw": [0.0, 0.0, 0.0], "q_kvar": 0.0}, index=pd.Index([1, 2, 3], name="bus"))
+        lines = pd.DataFrame({"from_bus": [1, 1, 2], "to_bus": [2, 3, 3], "r_ohm": 0.0,
+                              "x_ohm": [float(x) for x in spec["x_ohm"]], "s_max_kva": np.nan},
+                             index=pd.RangeIndex(1, 4, name="line"))
+        net = feeders.Feeder(buses, lines, v_base_kv=10.0, s_base_kva=1000.0, substation=1, name="triangle")
+    for line, kva in spec.get("limits", []):
+        net.lines.loc[line, "s_max_kva"] = float(kva)
+    return net
+
+
+def _dc_build(spec, generators, load_kw):
+    net = network_from(spec)
+    return (net, pd.DataFrame(generators), pd.Series([float(v) for v in load_kw], index=net.buses.index)), {}
+
+
+def _dc_expected(network, generators, load_kw) -> dict:
+    """Solve the package's DC OPF (tested against scipy's linprog and Li and Bo's prices in tests/test_dlmp.py)."""
+    res = _dlmp.dc_opf_lmp(network, generators, load_kw=load_kw)
+    return {"lmp": res.lmp.to_numpy().tolist(), "dispatch_kw": res.dispatch.to_numpy().tolist(),
+            "congestion_rent": res.congestion_rent}
+
+
+def _dc_compare(got, want) -> str | None:
+    scale = max(1.0, max(abs(v) for v in want["dispatch_kw"]))
+    money = max(1.0, scale * max(abs(v) for v in want["lmp"]))
+    return (compare(got["lmp"], want["lmp"], rtol=1e-4, atol=1e-6, where="['lmp']")
+            or compare(got["dispatch_kw"], want["dispatch_kw"], rtol=1e-4, atol=1e-4 * scale, where="['dispatch_kw']")
+            or compare(got["congestion_rent"], want["congestion_rent"], rtol=1e-4, atol=1e-5 * money,
+                       where="['congestion_rent']"))
+
+
+def _draw_dc(rng: np.random.Generator) -> dict:
+    """PJM 5-bus with new loads, offers and line limits (none, one or several), or a three-bus loop.
+
+    Instances near a change of regime (where 0.2 % more load changes the prices) are drawn again.
+    """
+    while True:
+        if rng.random() < 0.7:
+            spec = {"kind": "pjm5", "limits": []}
+            for line in range(1, 7):
+                if rng.random() < 0.35:
+                    spec["limits"].append([line, round(float(rng.uniform(100e3, 400e3)), -3)])
+            load = [0.0, *rng.uniform(150e3, 450e3, 3).round(-3).tolist(), 0.0]
+            if rng.random() < 0.3:
+                load[0] = round(float(rng.uniform(0, 100e3)), -3)
+            gens = dict(PJM_GENERATORS, price=(rng.choice(np.arange(10, 60), 5, replace=False) / 1000).tolist())
+        else:
+            spec = {"kind": "triangle", "x_ohm": rng.uniform(1.0, 3.0, 3).round(2).tolist(),
+                    "limits": [[int(rng.integers(1, 4)), round(float(rng.uniform(100, 400)), 1)]]}
+            load = [0.0, round(float(rng.uniform(0, 300)), 1), round(float(rng.uniform(300, 800)), 1)]
+            k = int(rng.integers(2, 4))
+            gens = {"bus": [1, 2, 3][:k], "p_max_kw": rng.uniform(400, 1200, k).round(0).tolist(),
+                    "price": (rng.choice(np.arange(20, 120), k, replace=False) / 1000).tolist()}
+        (net, table, load_s), _ = _dc_build(spec, gens, load)
+        try:
+            want = _dlmp.dc_opf_lmp(net, table, load_kw=load_s)
+            again = _dlmp.dc_opf_lmp(net, table, load_kw=load_s * 1.002)
+        except ValueError:
+            continue
+        if np.allclose(again.lmp, want.lmp, rtol=1e-3, atol=1e-5):
+            return case(spec, gens, load)
+
+
+register(Check(
+    id="ex1_dc_opf_prices",
+    function="dc_opf_prices",
+    disabled=DLMP,
+    expected=_dc_expected,
+    plain=lambda r: as_dict(r, {"lmp": as_floats, "dispatch_kw": as_floats, "congestion_rent": as_float}),
+    fixed=[
+        # Li and Bo (2010): LMPs 16.98, 26.38, 30.00, 39.94, 10.00 $/MWh with line D-E at 240 MW
+        case({"kind": "pjm5", "limits": [[1, 400e3], [6, 240e3]]}, PJM_GENERATORS,
+             [0.0, 300e3, 300e3, 400e3, 0.0]),
+        # the same without limits: one price everywhere, Solitude's 30 $/MWh (the marginal offer); no rent
+        case({"kind": "pjm5"}, PJM_GENERATORS, [0.0, 300e3, 300e3, 400e3, 0.0]),
+        # a loop of equal lines: 2/3 of a transfer from 1 to 3 goes directly, 1/3 through bus 2
+        case({"kind": "triangle", "x_ohm": [1.0, 1.0, 1.0], "limits": [[2, 300.0]]},
+             {"bus": [1, 3], "p_max_kw": [1000.0, 1000.0], "price": [0.02, 0.06]}, [0.0, 0.0, 600.0]),
+    ],
+    draw=_draw_dc,
+    n_random=2,
+    build=_dc_build,
+    compare=_dc_compare,
+    chapter=CHAPTER,
+))
+
+
+# -- exercise 2: a marginal loss factor by finite differences -----------------------------
 
 
 def _mlf_build(spec, bus, **kwargs):
@@ -63,7 +177,7 @@ def _draw_mlf(rng: np.random.Generator) -> dict:
 
 
 register(Check(
-    id="ex1_mlf_finite_difference",
+    id="ex2_mlf_finite_difference",
     function="mlf_finite_difference",
     disabled=DLMP,
     expected=_mlf_expected,
@@ -80,42 +194,109 @@ register(Check(
 ))
 
 
-# -- exercise 2: decompose a DLMP ---------------------------------------------------------
+# -- exercise 3: the LinDistFlow OPF and its DLMPs -----------------------------------------
 
 
-def _decompose(total, price_substation, mlf, congestion, voltage) -> dict:
-    """Split as the package does: the loss component is the remainder, checked against price times MLF."""
-    remainder = total - (price_substation + congestion + voltage)
-    return {"energy": price_substation, "congestion": congestion, "voltage": voltage, "loss": remainder,
-            "loss_residual": remainder - mlf * price_substation}
+def _opf_build(spec, price_substation, ders, **kwargs):
+    """Build the feeder (with its line limit, if any) and the DER table from their JSON parameters."""
+    feeder = feeder_from(spec)
+    if spec.get("limit") is not None:
+        line, kva = spec["limit"]
+        feeder.lines.loc[line, "s_max_kva"] = float(kva)
+    return (feeder, price_substation, pd.DataFrame(ders)), kwargs
 
 
-def _draw_decompose(rng: np.random.Generator) -> dict:
-    price = round(float(rng.uniform(0.02, 0.12)), 3)
-    mlf = round(float(rng.uniform(-0.05, 0.2)), 4)
-    congestion = 0.0 if rng.random() < 0.3 else round(float(rng.uniform(-0.05, 0.08)), 4)
-    voltage = 0.0 if rng.random() < 0.3 else round(float(rng.uniform(-0.02, 0.05)), 4)
-    residual = 0.0 if rng.random() < 0.3 else float(rng.uniform(-0.002, 0.002))
-    total = round(price * (1 + mlf) + congestion + voltage + residual, 6)
-    return case(total, price, mlf, congestion, voltage)
+def _opf_expected(feeder, price_substation, ders, *, v_min_pu=0.95, v_max_pu=1.05) -> dict:
+    """Solve the package's LinDistFlow OPF (tested against finite differences in tests/test_dlmp.py)."""
+    res = _dlmp.DLMPProblem(feeder, ders=ders, model="lindistflow").solve(
+        price_substation=price_substation, v_min_pu=v_min_pu, v_max_pu=v_max_pu)
+    return {"dlmp": res.prices["total"].to_numpy().tolist(), "dispatch_kw": res.dispatch.to_numpy().tolist(),
+            "cost": float(res.cost)}
+
+
+def _opf_compare(got, want) -> str | None:
+    scale = max(1.0, max((abs(v) for v in want["dispatch_kw"]), default=0.0))
+    return (compare(got["dlmp"], want["dlmp"], rtol=1e-4, atol=2e-5, where="['dlmp']")
+            or compare(got["cost"], want["cost"], rtol=1e-5, atol=1e-4, where="['cost']")
+            or compare(got["dispatch_kw"], want["dispatch_kw"], rtol=1e-3, atol=1e-3 * scale,
+                       where="['dispatch_kw']"))
+
+
+def _draw_opf(rng: np.random.Generator) -> dict:
+    """Draw a feeder with 1-3 DERs and a regime: no limit binds, a voltage limit, a line limit, or both.
+
+    Instances near a change of regime (where a small change of the loads changes the prices) are
+    drawn again, so that every price is unique and solver tolerances cannot flip it.
+    """
+    while True:
+        if rng.random() < 0.5:
+            spec = {"kind": "ieee33", "load_scale": round(float(rng.uniform(0.6, 1.3)), 2)}
+        else:
+            spec = {"kind": "radial", "n_buses": int(rng.integers(6, 20)), "seed": int(rng.integers(0, 1000)),
+                    "load_scale": round(float(rng.uniform(0.6, 1.5)), 2)}
+        feeder = feeder_from(spec)
+        others = [int(b) for b in feeder.buses.index if b != feeder.substation]
+        total = float(feeder.buses["p_kw"].sum())
+        k = int(rng.integers(1, min(3, len(others)) + 1))
+        price = round(float(rng.uniform(0.03, 0.06)), 3)
+        offers = rng.choice(np.arange(60, 160), size=k, replace=False) / 1000.0
+        if rng.random() < 0.25:
+            offers[0] = round(price - 0.01, 3)  # a DER cheaper than the substation runs flat out
+        ders = {"bus": [int(b) for b in rng.choice(others, size=k, replace=False)],
+                "p_max_kw": [round(float(v), 1) for v in total * rng.uniform(0.15, 0.5, k)],
+                "price": [float(o) for o in offers]}
+        regime = rng.choice(["none", "voltage", "line", "both"])
+        v_low = float(powerflow.lindistflow(feeder).v_pu.min())
+        if regime in ("none", "line"):
+            v_min = round(0.9 * v_low, 4)
+        else:  # above the lowest voltage without DERs: they must lift it
+            v_min = round(min(v_low + (1 - v_low) * float(rng.uniform(0.1, 0.5)), 0.99), 4)
+        if regime in ("line", "both"):
+            flows = powerflow.lindistflow(feeder).p_kw.abs()
+            line = int(rng.choice(flows.index[flows > 0.2 * flows.max()]))
+            spec["limit"] = [line, round(float(flows[line] * rng.uniform(0.6, 0.9)), 1)]
+        args, kwargs = (spec, price, ders), {"v_min_pu": v_min}
+        feeder, _, table = _opf_build(*args)[0]
+        try:  # the package's OPF, built once, solved at the loads and at loads 0.2 % higher
+            problem = _dlmp.DLMPProblem(feeder, ders=table, model="lindistflow")
+            want = problem.solve(price_substation=price, v_min_pu=v_min)
+            again = problem.solve(price_substation=price, v_min_pu=v_min, p_kw=feeder.buses["p_kw"] * 1.002,
+                                  q_kvar=feeder.buses["q_kvar"] * 1.002)
+        except (ValueError, TeCourseError):
+            continue
+        if np.allclose(again.prices["total"], want.prices["total"], rtol=1e-3, atol=1e-4):
+            return case(*args, **kwargs)
 
 
 register(Check(
-    id="ex2_decompose_dlmp",
-    function="decompose_dlmp",
+    id="ex3_lindistflow_opf",
+    function="lindistflow_opf",
     disabled=DLMP,
-    expected=_decompose,
-    plain=lambda r: as_dict(r, dict.fromkeys(("energy", "loss", "congestion", "voltage", "loss_residual"),
-                                             as_float)),
-    fixed=[case(0.09, 0.05, 0.02, 0.03, 0.004),  # loss 0.006, residual 0.005
-           case(0.04, 0.05, -0.02, 0.0, -0.009)],  # loss -0.001, residual 0
-    draw=_draw_decompose,
-    atol=1e-9,
+    expected=_opf_expected,
+    plain=lambda r: as_dict(r, {"dlmp": as_floats, "dispatch_kw": as_floats, "cost": as_float}),
+    fixed=[
+        # one line, r = x = 0.01 ohm at 10 kV, 1000 kW of load, line limited to 800 kVA, a DER of 500 kW
+        # at 0.08 behind it: the substation sends 800 kW, the DER 200 kW; prices 0.05 and 0.08, cost 56
+        case(dict(chain_spec([0.01], [0.01], [1000.0], [0.0]), limit=[0, 800.0]), 0.05,
+             {"bus": [1], "p_max_kw": [500.0], "price": [0.08]}),
+        # the same line with r = x = 5 ohm (0.05 p.u.) and no line limit: w1 = 1 - 0.1 P >= 0.95^2 caps the
+        # line at 975 kW, the DER makes 25 kW; prices 0.05 and 0.08, cost 0.05 x 975 + 0.08 x 25 = 50.75
+        case(chain_spec([5.0], [5.0], [1000.0], [0.0]), 0.05, {"bus": [1], "p_max_kw": [500.0], "price": [0.08]},
+             v_min_pu=0.95),
+        # section 5's congestion case: line 2-3 (label 2) limited to 2,500 kVA
+        case({"kind": "ieee33", "limit": [2, 2500.0]}, 0.05,
+             {"bus": [18, 33, 25], "p_max_kw": [1200.0, 1200.0, 800.0], "price": [0.08, 0.085, 0.10]},
+             v_min_pu=0.9),
+    ],
+    draw=_draw_opf,
+    n_random=2,
+    build=_opf_build,
+    compare=_opf_compare,
     chapter=CHAPTER,
 ))
 
 
-# -- exercise 3: the congested line -------------------------------------------------------
+# -- exercise 4: the congested line -------------------------------------------------------
 
 
 def _table_build(table, spec, **kwargs):
@@ -185,7 +366,7 @@ def _fixed_table(congested: list[int], value: float, rest: float = 0.0) -> dict:
 
 
 register(Check(
-    id="ex3_congested_line",
+    id="ex4_congested_line",
     function="congested_line",
     disabled=DLMP,
     expected=_congested_expected,
@@ -204,7 +385,7 @@ register(Check(
 ))
 
 
-# -- exercise 4: a price-taking DER -------------------------------------------------------
+# -- exercise 5: a price-taking DER -------------------------------------------------------
 
 
 def _price_taker(dlmp, offer, p_max_kw, tol=1e-6):
@@ -233,7 +414,7 @@ def _draw_price_taker(rng: np.random.Generator) -> dict:
 
 
 register(Check(
-    id="ex4_price_taker",
+    id="ex5_price_taker",
     function="price_taker",
     disabled=(),
     expected=_price_taker,

@@ -4,7 +4,8 @@ The references are the package's unit double auctions (:mod:`te_course.mechanism
 :func:`~te_course.mechanisms.vcg` for the VCG payments and the clearing interval of
 exercise 1, :func:`~te_course.mechanisms.trade_reduction` for McAfee), themselves
 checked against brute force in ``tests/test_mechanisms.py``; exercise 4 has a closed
-form here.
+form here; exercise 5 (the audit by search) is a brute force here over the case's own
+grid with the package's :func:`~te_course.mechanisms.utilities`.
 """
 
 from __future__ import annotations
@@ -14,56 +15,11 @@ import math
 import numpy as np
 
 from te_course import mechanisms
-from te_course._checks import Check, case, register
-from te_course._checks.plain import as_bool, as_dict, as_float, as_floats, as_int, as_tuple
+from te_course._checks import Check, case, compare, register
+from te_course._checks.plain import as_bool, as_dict, as_float, as_floats, as_int, as_tuple, optional
 
 CHAPTER = "06_mechanism_design"
 MECHANISMS = ("uniform_price", "vcg", "trade_reduction", "sbba", "property_table", "max_misreport_gain")
-SEED_VALUES, SEED_COSTS = [12.0, 10.0, 8.0], [5.0, 7.0, 9.0]
-
-
-# -- exercise 1: a value, not a function -------------------------------------------------
-
-
-def _lie_expected() -> dict:
-    """Return the sellers who can gain in the seed market, and the reports that gain.
-
-    By hand: a trading seller (index 0 or 1) reporting r in (8, 9] keeps its trade; the interval becomes
-    [r, 9] and the price (r + 9) / 2 > 8.5. Index 2 (cost 9) cannot gain: to trade it must report <= 8,
-    and then the price is at most 8 < 9.  Here 8 and 9 are the clearing interval [lo, hi] of the seed
-    market, which VCG charges the buyers (lo) and pays the sellers (hi).
-    """
-    o = mechanisms.vcg(SEED_VALUES, SEED_COSTS)
-    return {
-        "sellers": np.flatnonzero(o.seller_trades).tolist(),
-        "low": float(o.buyer_pays[o.buyer_trades].min()),
-        "high": float(o.seller_gets[o.seller_trades].max()),
-    }
-
-
-def _lie_compare(got, want) -> str | None:
-    index, report = got
-    if index not in want["sellers"]:
-        return (f"seller {index} cannot gain (the sellers who can are {want['sellers']}): seller 2, with cost 9, "
-                "would sell below its cost")
-    if not want["low"] < report <= want["high"] + 1e-9:
-        return (f"seller {index} reporting {report!r} does not raise its utility: only reports in "
-                f"({want['low']:g}, {want['high']:g}] raise the price while keeping the trade")
-    return None
-
-
-register(Check(
-    id="ex1_profitable_lie",
-    function="(my_index, my_report)",
-    disabled=(),
-    expected=_lie_expected,
-    plain=lambda r: as_tuple(r, as_int, as_float),
-    fixed=[case()],
-    draw=None,
-    call=lambda value: value,
-    compare=_lie_compare,
-    chapter=CHAPTER,
-))
 
 
 # -- markets -----------------------------------------------------------------------------
@@ -79,6 +35,80 @@ def _market(rng: np.random.Generator) -> tuple[list[int], list[int]]:
 def _efficient_trades(values, costs) -> int:
     s, b = sorted(costs), sorted(values, reverse=True)
     return sum(1 for v, c in zip(b, s) if v >= c)
+
+
+# -- exercise 1: a profitable lie, found by reasoning ---------------------------------------
+
+
+def _lie_expected(values, costs) -> dict:
+    """Return the market and whether some seller gains by misreporting under the uniform price (k = 1/2).
+
+    By hand (section 2): with ``k >= 1`` efficient trades and the clearing interval ``[lo, hi]``, a trading
+    seller that asks any ``r`` in ``(lo, hi)`` keeps its trade and moves the price from ``(lo + hi) / 2`` up
+    to ``(r + hi) / 2``; a seller that does not trade cannot gain (to trade it must ask less than the price
+    it would get).  So a lie exists iff something trades and ``lo < hi``.  Here ``lo`` and ``hi`` are read off
+    the VCG outcome (buyers pay ``lo``, sellers get ``hi``), checked against brute force in the package tests.
+    """
+    o = mechanisms.vcg(values, costs)
+    trades = bool(o.buyer_trades.any())
+    lo = float(o.buyer_pays[o.buyer_trades].min()) if trades else math.nan
+    hi = float(o.seller_gets[o.seller_trades].max()) if trades else math.nan
+    return {"values": list(values), "costs": list(costs), "can_gain": trades and lo < hi}
+
+
+def _lie_compare(got, want) -> str | None:
+    """Accept any seller and report that raise that seller's utility (judged with the package's uniform price)."""
+    if not want["can_gain"]:
+        return None if got is None else (f"got {got!r}, expected None: no seller can gain in this market (nothing "
+                                         "trades, or the clearing interval is a single price)")
+    if got is None:
+        return "got None, but a seller can gain in this market"
+    index, report = got
+    costs = want["costs"]
+    if not 0 <= index < len(costs):
+        return f"got seller {index}, but the sellers are 0 to {len(costs) - 1}"
+    if not 0 <= report <= 1e6:
+        return f"seller {index} reporting {report!r}: a report is a price from 0 upwards"
+    lied = list(costs)
+    lied[index] = report
+    honest = mechanisms.utilities(mechanisms.uniform_price(want["values"], costs), want["values"], costs)[1][index]
+    lying = mechanisms.utilities(mechanisms.uniform_price(want["values"], lied), want["values"], costs)[1][index]
+    if lying <= honest + 1e-9:
+        return (f"seller {index} reporting {report!r} gets a utility of {lying:g}, not more than its truthful "
+                f"{honest:g}")
+    return None
+
+
+def _draw_lie(rng: np.random.Generator) -> dict:
+    """Draw a market in one regime: a seller can gain, nothing trades, or the interval is one price."""
+    regime = rng.choice(["gain", "gain", "no trade", "one price"])
+    if regime == "one price":  # b_k = s_k = p: lo = hi = p
+        k, p = int(rng.integers(1, 4)), int(rng.integers(10, 21))
+        above = rng.choice(np.arange(p + 1, 31), size=2 * k, replace=False)
+        below = rng.choice(np.arange(1, p), size=2 * k, replace=False)
+        values = [*above[: k - 1], p, *below[: int(rng.integers(0, k + 1))]]
+        costs = [*below[k: 2 * k - 1], p, *above[k: k + int(rng.integers(0, k + 1))]]
+        return case(rng.permutation(values).tolist(), rng.permutation(costs).tolist())
+    while True:
+        values, costs = _market(rng)
+        if (_efficient_trades(values, costs) > 0) == (regime == "gain"):
+            return case(values, costs)
+
+
+register(Check(
+    id="ex1_profitable_lie",
+    function="profitable_lie",
+    disabled=MECHANISMS,
+    expected=_lie_expected,
+    plain=optional(lambda r: as_tuple(r, as_int, as_float)),
+    # the seed market (a lie: [lo, hi] = [8, 9]); one pair (lo = 3, hi = 10); one price (lo = hi = 10);
+    # nothing trades
+    fixed=[case([12, 10, 8], [5, 7, 9]), case([10], [3]), case([12, 10, 8], [5, 10, 11]), case([3], [9])],
+    draw=_draw_lie,
+    n_random=6,
+    compare=_lie_compare,
+    chapter=CHAPTER,
+))
 
 
 # -- exercise 2: VCG ----------------------------------------------------------------------
@@ -194,5 +224,177 @@ register(Check(
     fixed=[case([-2.0, 0.0, -1.0], [10.0, 3.0, 0.0], [10.0, 3.0, 0.0]), case([1.0, 0.0], [4.0, 6.0], [8.0, 6.0])],
     draw=_draw_summary,
     n_random=6,
+    chapter=CHAPTER,
+))
+
+
+# -- exercise 5: an audit of a mechanism by search ---------------------------------------
+
+
+def _pay_as_bid(values, costs):
+    """Efficient trades; each buyer pays its own bid and each seller gets its own ask (not IC, IR with 0 utility)."""
+    o = mechanisms.vcg(values, costs)  # only for who trades: the efficient allocation
+    pays = np.where(o.buyer_trades, np.asarray(values, float), 0.0)
+    gets = np.where(o.seller_trades, np.asarray(costs, float), 0.0)
+    return mechanisms.Outcome(o.buyer_trades, o.seller_trades, pays, gets, math.fsum(pays) - math.fsum(gets),
+                              "pay_as_bid")
+
+
+def _with_fee(fee):
+    """Return the uniform price plus a flat fee on every trading buyer, kept by the platform (not IR: thin margins)."""
+    def uniform_price_with_fee(values, costs):
+        o = mechanisms.uniform_price(values, costs)
+        pays = o.buyer_pays + np.where(o.buyer_trades, fee, 0.0)
+        return mechanisms.Outcome(o.buyer_trades, o.seller_trades, pays, o.seller_gets,
+                                  math.fsum(pays) - math.fsum(o.seller_gets), "uniform_price_with_fee")
+    return uniform_price_with_fee
+
+
+def _mechanism(spec: dict):
+    """Return the mechanism a case names: a package mechanism (the uniform price with its k) or one defined here."""
+    name = spec["name"]
+    if name == "uniform_price":
+        k = spec.get("k", 0.5)
+
+        def uniform(values, costs):
+            return mechanisms.uniform_price(values, costs, k=k)
+        return uniform
+    if name == "pay_as_bid":
+        return _pay_as_bid
+    if name == "fee":
+        return _with_fee(spec["fee"])
+    return {"vcg": mechanisms.vcg, "trade_reduction": mechanisms.trade_reduction, "sbba": mechanisms.sbba}[name]
+
+
+def _audit_build(spec, values, costs, reports, **kwargs):
+    return (_mechanism(spec), values, costs, reports), kwargs
+
+
+def _audit_call(function, mechanism, values, costs, reports, **kwargs):
+    if len(reports):
+        return function(mechanism, values, costs, reports, **kwargs)
+    try:
+        function(mechanism, values, costs, reports, **kwargs)
+    except ValueError:
+        return "raises ValueError"
+    return "does not raise ValueError"
+
+
+def _audit_expected(mechanism, values, costs, reports, tol=1e-9):
+    """Brute force with the package's utilities: every trader, every report, everyone else truthful.
+
+    ``buyer_report`` and ``seller_report`` hold, per trader, every report that reaches the best utility
+    (the exercise accepts any of them), or the truth alone when no report gains more than ``tol``.
+    """
+    if not len(reports):
+        return "raises ValueError"
+    truth = {"buyer": [float(v) for v in values], "seller": [float(c) for c in costs]}
+    honest = mechanisms.utilities(mechanism(values, costs), values, costs)
+    ref = {}
+    for s, side in enumerate(("buyer", "seller")):
+        gains, best = [], []
+        for i, own in enumerate(truth[side]):
+            found = []
+            for lie in reports:
+                lied = {**truth, side: truth[side][:i] + [float(lie)] + truth[side][i + 1:]}
+                u = mechanisms.utilities(mechanism(lied["buyer"], lied["seller"]), values, costs)[s][i]
+                found.append(float(u) - float(honest[s][i]))
+            top = max(found)
+            if top > tol:
+                gains.append(top)
+                best.append([float(r) for r, g in zip(reports, found) if g >= top - 1e-9])
+            else:
+                gains.append(0.0)
+                best.append([own])
+        ref[f"{side}_gain"], ref[f"{side}_report"] = gains, best
+    surplus = float(mechanism(values, costs).budget_surplus)
+    ref["incentive_compatible"] = max(ref["buyer_gain"] + ref["seller_gain"]) == 0.0
+    ref["individually_rational"] = min(min(honest[0]), min(honest[1])) >= -tol
+    ref["budget_surplus"] = surplus
+    ref["weakly_budget_balanced"] = surplus >= -tol
+    return ref
+
+
+_AUDIT_KEYS = {
+    "buyer_gain": as_floats, "buyer_report": as_floats, "seller_gain": as_floats, "seller_report": as_floats,
+    "incentive_compatible": as_bool, "individually_rational": as_bool, "budget_surplus": as_float,
+    "weakly_budget_balanced": as_bool,
+}
+
+
+def _audit_compare(got, want) -> str | None:
+    """Compare the verdicts, the surplus and the gains; accept any best report among the equally good ones."""
+    if isinstance(want, str) or isinstance(got, str):
+        return compare(got, want)
+    for key in ("incentive_compatible", "individually_rational", "weakly_budget_balanced", "budget_surplus"):
+        why = compare(got[key], want[key], where=repr(key))
+        if why:
+            return why
+    for side in ["buyer", "seller"]:
+        why = compare(got[f"{side}_gain"], want[f"{side}_gain"], where=repr(f"{side}_gain"))
+        if why:
+            return why
+        reports, allowed = got[f"{side}_report"], want[f"{side}_report"]
+        if len(reports) != len(allowed):
+            return f"got {len(reports)} values at '{side}_report', expected {len(allowed)} (one per {side})"
+        for i, (r, ok) in enumerate(zip(reports, allowed)):
+            if not any(abs(r - a) <= 1e-9 * max(1.0, abs(a)) for a in ok):
+                what = "its true price (no report gains)" if len(ok) == 1 and want[f"{side}_gain"][i] == 0 else (
+                    f"a report that reaches the best utility ({', '.join(f'{a:g}' for a in ok)})")
+                return f"got {r!r} at '{side}_report'[{i}], expected {what}"
+    return None
+
+
+def _draw_audit(rng: np.random.Generator) -> dict:
+    """Draw a small market, a grid of reports and a mechanism.
+
+    The reports lie on a lattice of 0.5, so that gains are multiples of 0.25 (clear of ``tol``); the mechanisms
+    are the truthful ones, the uniform price with k in {0, 1/2, 1}, pay-as-bid, or a fee that may break IR.  In
+    some cases ``tol`` is set just above the smallest positive gain, which it must then hide.
+    """
+    pick = rng.choice(["uniform_price", "uniform_price", "vcg", "trade_reduction", "sbba", "pay_as_bid", "fee", "fee"])
+    while True:  # a fee needs a trade to bite
+        values, costs = _market(rng)
+        if len(values) + len(costs) <= 6 and (pick != "fee" or _efficient_trades(values, costs) > 0):
+            break
+    spec = {"name": str(pick)}
+    if pick == "uniform_price":
+        spec["k"] = float(rng.choice([0.0, 0.5, 1.0]))
+    if pick == "fee":  # a fee above the thinnest margin of a trading buyer (IR fails) or below it (IR holds)
+        o = mechanisms.uniform_price(values, costs)
+        margins = (np.asarray(values, float) - o.buyer_pays)[o.buyer_trades]
+        thin = float(margins.min()) if margins.size else 1.0
+        spec["fee"] = float(np.floor(thin) + 1 if rng.random() < 0.5 else max(0.5, np.floor(thin) - 0.5))
+    lattice = np.arange(0, 31.5, 0.5)
+    reports = np.sort(rng.choice(lattice, size=int(rng.integers(5, 13)), replace=False)).tolist()
+    if rng.random() < 0.4:
+        want = _audit_expected(_mechanism(spec), values, costs, reports)
+        positive = [g for g in want["buyer_gain"] + want["seller_gain"] if g > 0]
+        if positive:
+            return case(spec, values, costs, reports, tol=min(positive) + 0.1)
+    return case(spec, values, costs, reports)
+
+
+SEED_GRID = list(range(16))  # 0, 1, ..., 15: the lies of section 6 (bid 8, ask 9) are on it
+
+register(Check(
+    id="ex5_audit",
+    function="audit",
+    disabled=("max_misreport_gain", "property_table", "mechanisms.utilities", "mechanisms.welfare", "mechanisms._gains",
+              "mechanisms._evaluate", "widgets.misreport_update", "widgets._utility_of"),
+    expected=_audit_expected,
+    plain=lambda r: r if isinstance(r, str) else as_dict(r, _AUDIT_KEYS),
+    # the seed market under the three mechanisms of the chapter, and a fee that makes buyer 1 (10 - 8.5 < 2) lose
+    fixed=[case({"name": "uniform_price"}, [12, 10, 8], [5, 7, 9], SEED_GRID),
+           case({"name": "vcg"}, [12, 10, 8], [5, 7, 9], SEED_GRID),
+           case({"name": "trade_reduction"}, [12, 10, 8], [5, 7, 9], SEED_GRID),
+           case({"name": "fee", "fee": 2}, [12, 10, 8], [5, 7, 9], [0, 8, 9, 12]),
+           case({"name": "uniform_price"}, [12, 10, 8], [5, 7, 9], [8, 9], tol=0.6),  # gains of 0.5 are below tol
+           case({"name": "vcg"}, [12], [5], [])],
+    draw=_draw_audit,
+    n_random=6,
+    build=_audit_build,
+    call=_audit_call,
+    compare=_audit_compare,
     chapter=CHAPTER,
 ))

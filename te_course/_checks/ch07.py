@@ -2,18 +2,22 @@
 
 The references are the package's Cournot equilibrium and withholding
 (:func:`te_course.games.cournot_equilibrium`, :func:`te_course.games.withholding`),
-checked in ``tests/test_games.py``, and its market-power indices
+its best-response dynamics (:func:`te_course.games.best_response_dynamics` over
+:func:`te_course.games.cournot_best_responses`), all checked in ``tests/test_games.py``,
+and its market-power indices
 (:mod:`te_course.market_power`: ``hhi``, ``lerner_index``, ``demand_elasticity``,
 ``lerner_cournot``), checked in ``tests/test_market_power.py``.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from te_course import games, market_power
 from te_course._checks import Check, case, register
-from te_course._checks.plain import as_float, as_floats, as_tuple
+from te_course._checks.plain import as_float, as_floats, as_int, as_tuple
 
 CHAPTER = "07_strategic_behaviour"
 
@@ -75,7 +79,133 @@ register(Check(
 ))
 
 
-# -- exercise 2: the regulator's dashboard ------------------------------------------------
+# -- exercise 2: best-response dynamics ---------------------------------------------------
+
+_ORDERS = ("sequential", "simultaneous")
+
+
+def _play(a, b, costs, start, order, capacities, tol, max_rounds):
+    """Return the package's history of every round up to ``max_rounds``.
+
+    ``stop_at_cycle=False``: a cycle that the package spots is no reason for the student's loop to stop
+    early; it keeps playing until the cap.
+    """
+    responses = games.cournot_best_responses(a, b, costs, capacities=capacities)
+    return games.best_response_dynamics(responses, start, order=order, tol=tol, max_iter=max_rounds,
+                                        stop_at_cycle=False).history
+
+
+def _settled(history, tol):
+    """``[quantities, rounds]`` after the first round whose change is at most ``tol``, or the error."""
+    settled = np.flatnonzero(history["change"].to_numpy()[1:] <= tol)
+    if settled.size == 0:
+        return "raises RuntimeError"
+    t = int(settled[0]) + 1
+    return [history.iloc[t, :-1].to_numpy(dtype=float).tolist(), t]
+
+
+def _dynamics_expected(a, b, costs, start, *, order="sequential", capacities=None, tol=1e-6, max_rounds=200):
+    if order not in _ORDERS:
+        return "raises ValueError"
+    return _settled(_play(a, b, costs, start, order, capacities, tol, max_rounds), tol)
+
+
+def _dynamics_call(function, *args, **kwargs):
+    """Call the student's function; a RuntimeError or ValueError it raises is the answer (not NotImplementedError)."""
+    try:
+        return function(*args, **kwargs)
+    except NotImplementedError:
+        raise
+    except RuntimeError:
+        return "raises RuntimeError"
+    except ValueError:
+        return "raises ValueError"
+
+
+def _dynamics_plain(result):
+    return result if isinstance(result, str) else as_tuple(result, as_floats, as_int)
+
+
+def _draw_dynamics(rng: np.random.Generator) -> dict:
+    """Draw a market and a protocol, resampled until the stopping round is clear of the edge.
+
+    Regimes: sequential play (always settles); simultaneous play that settles (two firms, or the others
+    priced out or at capacity); simultaneous play that oscillates (three firms or more); a cap on the
+    rounds just at or just below the rounds needed (off by one).
+    """
+    regime = str(rng.choice(["sequential", "simultaneous settles", "simultaneous oscillates", "tight cap"]))
+    while True:
+        a = int(rng.integers(50, 151))
+        b = float(rng.choice([0.5, 1.0, 2.0]))
+        if regime == "tight cap":
+            order = str(rng.choice(_ORDERS))
+        else:
+            order = "sequential" if regime == "sequential" else "simultaneous"
+        n = int(rng.integers(1 if order == "sequential" else 2, 6))
+        costs = rng.integers(0, int(0.7 * a), size=n).tolist()
+        capacities = None
+        if rng.random() < 0.4:
+            shares = rng.choice([0.1, 0.2, 0.3, np.inf, np.inf], size=n)  # of a / b, the most anyone buys
+            capacities = [float(np.round(x * a / b)) if np.isfinite(x) else math.inf for x in shares]
+        upper = [a / b if capacities is None or not np.isfinite(k) else k for k in (capacities or [np.inf] * n)]
+        start = [round(float(rng.uniform(0, u)), 1) for u in upper]
+        tol = float(rng.choice([1e-3, 1e-5, 1e-7]))
+        max_rounds = 300
+        history = _play(a, b, costs, start, order, capacities, tol, max_rounds)
+        change = history["change"].to_numpy()[1:]
+        if np.any(np.abs(change - tol) <= 1e-3 * tol):
+            continue  # a round within 0.1 % of tol: a rounding difference could move the stopping round
+        want = _settled(history, tol)
+        if regime == "simultaneous oscillates":
+            if want != "raises RuntimeError" or change[-1] < 1.0:  # a clear oscillation, still wide at the end
+                continue
+        elif want == "raises RuntimeError" or want[1] > 150:
+            continue
+        elif regime == "simultaneous settles" and n - sum(q == 0 for q in want[0]) < 2:
+            continue  # keep two firms or more in play
+        if regime == "tight cap":
+            if want[1] < 3:
+                continue
+            max_rounds = want[1] - int(rng.integers(0, 2))
+        return case(a, b, costs, start, order=order, capacities=capacities, tol=tol, max_rounds=max_rounds)
+
+
+register(Check(
+    id="ex2_cournot_dynamics",
+    function="cournot_dynamics",
+    disabled=("best_response_dynamics", "cournot_best_responses", "cournot_equilibrium", "competition_curve"),
+    expected=_dynamics_expected,
+    plain=_dynamics_plain,
+    fixed=[
+        # the worked example: the change falls by 4 per round in turn and by 2 at once
+        case(100, 1, [10, 20], [0, 0], order="sequential", tol=0.01, max_rounds=50),
+        case(100, 1, [10, 20], [0, 0], order="simultaneous", tol=0.01, max_rounds=50),
+        # the cap counts rounds from 1: 7 rounds are enough at 0.01, 6 are not
+        case(100, 1, [10, 20], [0, 0], order="sequential", tol=0.01, max_rounds=7),
+        case(100, 1, [10, 20], [0, 0], order="sequential", tol=0.01, max_rounds=6),
+        # a monopolist: one round to move, one to see that nothing changes
+        case(100, 1, [10], [0], tol=1e-6, max_rounds=10),
+        # started at the equilibrium: the first round changes nothing
+        case(100, 1, [10, 10], [30, 30], order="simultaneous", tol=1e-6, max_rounds=10),
+        # three identical firms at once: 0, 45, 0, 45, ... never settles; in turn they do
+        case(100, 1, [10, 10, 10], [0, 0, 0], order="simultaneous", tol=1e-6, max_rounds=200),
+        case(100, 1, [10, 10, 10], [0, 0, 0], order="sequential", tol=1e-6, max_rounds=200),
+        # four firms at once, two of them held at a capacity of 10: the two free ones settle
+        case(100, 1, [10, 10, 10, 10], [0, 0, 0, 0], order="simultaneous", capacities=[10, 10, np.inf, np.inf],
+             tol=1e-6, max_rounds=200),
+        # the third firm (cost 70) is priced out: its answers stay at 0
+        case(90, 1, [0, 30, 70], [10, 10, 10], order="sequential", tol=1e-6, max_rounds=200),
+        # an order the function does not know
+        case(100, 1, [10, 20], [0, 0], order="random", tol=1e-6, max_rounds=50),
+    ],
+    draw=_draw_dynamics,
+    n_random=6,
+    call=_dynamics_call,
+    chapter=CHAPTER,
+))
+
+
+# -- exercise 3: the regulator's dashboard ------------------------------------------------
 
 
 def _dashboard_expected(a, b, quantities, marginal_costs):
@@ -105,7 +235,7 @@ def _draw_dashboard(rng: np.random.Generator) -> dict:
 
 
 register(Check(
-    id="ex2_dashboard",
+    id="ex3_dashboard",
     function="dashboard",
     disabled=("hhi", "lerner_index", "lerner_cournot", "demand_elasticity", "weighted_lerner", "lerner_from_hhi",
               "concentration", "cournot_equilibrium"),
@@ -124,7 +254,7 @@ register(Check(
 ))
 
 
-# -- exercise 3: withholding --------------------------------------------------------------
+# -- exercise 4: withholding --------------------------------------------------------------
 
 
 def _best_offer_expected(a, b, line_kw, marginal_cost, capacity_kw, price_import):
@@ -168,7 +298,7 @@ def _draw_offer(rng: np.random.Generator) -> dict:
 
 
 register(Check(
-    id="ex3_best_offer",
+    id="ex4_best_offer",
     function="best_offer",
     disabled=("withholding", "two_zone_outcome", "dlmp_withholding"),
     expected=_best_offer_expected,

@@ -152,3 +152,96 @@ register(Check(
     draw=_draw_measures,
     chapter="08_fairness",
 ))
+
+
+# -- exercise 4: progressive filling on several lines ------------------------------------
+
+
+def _filling_problem(usage, capacity) -> str | None:
+    """Why the exercise's spec says to raise ValueError on these arguments (None when they are valid)."""
+    a, c = np.asarray(usage, dtype=float), np.asarray(capacity, dtype=float)
+    if a.ndim != 2 or c.shape != a.shape[:1]:
+        return "a capacity per line"
+    if np.any(a < 0) or np.any(c < 0):
+        return "a negative entry"
+    if not np.all(np.any(a > 0, axis=0)):
+        return "an owner on no line"
+    return None
+
+
+def _filling_expected(usage, capacity):
+    if _filling_problem(usage, capacity) is not None:
+        return "raises ValueError"
+    return fair.FairnessProblem(usage, capacity).solve("max_min").x.tolist()
+
+
+def _filling_call(function, usage, capacity):
+    try:
+        return function(usage, capacity)
+    except ValueError:
+        return "raises ValueError"
+
+
+def _tree_usage(rng: np.random.Generator) -> list:
+    """Path indicators of owners on a random radial feeder: line k joins bus k + 1 to an earlier bus."""
+    n_lines = int(rng.integers(2, 8))
+    parent = [int(rng.integers(0, k + 1)) for k in range(n_lines)]  # bus k + 1 hangs from bus parent[k]
+    owners = rng.choice(np.arange(1, n_lines + 1), size=int(rng.integers(2, min(6, n_lines) + 1)), replace=False)
+    usage = np.zeros((n_lines, owners.size), dtype=int)
+    for i, bus in enumerate(owners):
+        while bus != 0:
+            usage[bus - 1, i] = 1
+            bus = parent[bus - 1]
+    return usage.tolist()
+
+
+def _draw_filling(rng: np.random.Generator) -> dict:
+    if rng.random() < 0.5:  # owners on a feeder: 0/1 paths, some lines too strong to matter
+        usage = np.array(_tree_usage(rng), dtype=float)
+        capacity = rng.integers(1, 25, usage.shape[0]).astype(float)
+        capacity[rng.random(usage.shape[0]) < 0.3] = 100.0
+    else:  # any non-negative usage
+        m, n = int(rng.integers(1, 5)), int(rng.integers(1, 7))
+        usage = rng.choice([0.0, 0.0, 0.5, 1.0, 1.0, 2.0, 3.0], size=(m, n))
+        for i in np.flatnonzero(~np.any(usage > 0, axis=0)):
+            usage[rng.integers(m), i] = float(rng.integers(1, 4))
+        capacity = rng.integers(1, 13, m).astype(float)
+    if rng.random() < 0.15:
+        capacity[rng.integers(capacity.size)] = 0.0
+    kind = rng.random()
+    if kind < 0.08:  # an owner on no line
+        usage = np.hstack([usage, np.zeros((usage.shape[0], 1))])
+    elif kind < 0.14:
+        capacity[rng.integers(capacity.size)] = -float(rng.integers(1, 5))
+    elif kind < 0.18:
+        capacity = np.append(capacity, 5.0)
+    return case(usage.tolist(), capacity.tolist())
+
+
+register(Check(
+    id="ex4_progressive_filling",
+    function="progressive_filling",
+    disabled=FAIRNESS,
+    expected=_filling_expected,
+    plain=lambda r: r if isinstance(r, str) else as_floats(r),
+    fixed=[
+        # section 3 by hand: both links fill at 1/2; then link 1 first and short 2 alone up to 3/2
+        case([[1, 1, 0], [1, 0, 1]], [1.0, 1.0]),
+        case([[1, 1, 0], [1, 0, 1]], [1.0, 2.0]),
+        # section 5 (the two limited lines): owners 9 and 18 share 500 kW, the other five 1300 kW
+        case([[1, 1, 1, 1, 1, 1, 1], [0, 0, 0, 1, 0, 1, 0]], [1800.0, 500.0]),
+        # a full line of capacity 0 freezes its owners at 0; the third owner takes line 2
+        case([[1, 1, 0], [0, 1, 1]], [0.0, 4.0]),
+        # two lines fill at the same level (2) and freeze all three owners at once
+        case([[1, 1, 0], [0, 1, 2]], [4.0, 6.0]),
+        case([[1, 0]], [3.0]),  # owner 1 uses no line
+        case([[1, 1]], [-1.0]),
+        case([[1, 1], [1, 0]], [2.0]),  # one capacity for two lines
+    ],
+    draw=_draw_filling,
+    call=_filling_call,
+    n_random=8,
+    rtol=1e-6,
+    atol=1e-6,
+    chapter="08_fairness",
+))

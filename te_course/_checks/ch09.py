@@ -1,7 +1,11 @@
 """Hidden checks of chapter 9, applications (``solutions/09_applications``).
 
-The references: for the values of a cost table and the first congestion, closed forms
-written here (the package computes them only inside ``stochastic_value`` and
+The references: for the two-stage battery plan, the extensive form written here as one
+scipy ``linprog`` problem (independent of ``te_course.uncertainty``; it agrees with
+:func:`te_course.stochastic_value`, which ``tests/test_uncertainty.py`` checks by hand);
+the plans the student returns are not unique, so the check verifies them (limits, and
+that each one's cost is the optimum) instead of comparing them; for the first
+congestion, a closed form written here (the package computes it only inside
 ``ev_study``); for the robust z-score, :func:`te_course.robust_z`; for the damage of
 phantom asks, :func:`te_course.false_bid_attack` on the books that
 :func:`te_course.screen_orders` accepts (``mitigate_false_bids`` screens the bids
@@ -16,15 +20,17 @@ its tables are drawn instead (the visible test still uses the study).
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import linprog
 
 from te_course import security
 from te_course._checks import Check, case, register
 from te_course._checks.plain import as_dict, as_float, as_floats, as_int, as_tuple, optional
 
-STOCHASTIC = ("stochastic_value", "two_stage_schedule", "recourse_costs")
+STOCHASTIC = ("stochastic_value", "two_stage_schedule", "recourse_costs", "cvar_schedule", "uncertainty._solve_lp")
 EV = ("ev_study", "evaluate_day", "DayFlows", "DayResult")
 SECURITY = ("robust_z", "screen_orders", "false_bid_attack", "mitigate_false_bids")
 
@@ -49,65 +55,171 @@ def _labels(rng: np.random.Generator, n: int, kind: int, start: int = 1) -> list
     return [round(0.25 * i, 2) for i in range(n)]
 
 
-# -- exercise 1: WS, RP, EEV, EVPI and VSS of a cost table -------------------------------
+# -- exercise 1: the two-stage battery plan, and RP, WS, EEV, EVPI and VSS --------------
+
+_KEYS = ("rp", "ws", "eev", "evpi", "vss")
 
 
-def _values_expected(costs: pd.DataFrame, probabilities, ev_decision) -> dict:
-    p = [float(q) for q in probabilities]
-    rows = {label: [float(v) for v in costs.loc[label].tolist()] for label in costs.index}
+def _battery_lp(load, pv, p, buy, sell, e_max, p_max, soc0) -> float:
+    """Solve the extensive form as one scipy LP (one net battery plan for all rows of ``pv``); return its optimum."""
+    n_scen, n = pv.shape
+    tri = np.tril(np.ones((n, n)))  # the state of charge is soc0 plus the running sum of the plan
+    eye = np.eye(n)
+    a_eq = np.zeros((n_scen * n, n + 2 * n_scen * n))
+    for s in range(n_scen):
+        rows = slice(s * n, (s + 1) * n)
+        a_eq[rows, :n] = -eye
+        a_eq[rows, n + s * n:n + (s + 1) * n] = eye  # import
+        a_eq[rows, n + (n_scen + s) * n:n + (n_scen + s + 1) * n] = -eye  # export
+    a_ub = np.zeros((2 * n + 1, a_eq.shape[1]))
+    a_ub[:n, :n], a_ub[n:2 * n, :n], a_ub[2 * n, :n] = tri, -tri, -1.0
+    b_ub = np.r_[np.full(n, e_max - soc0), np.full(n, soc0), 0.0]
+    c = np.r_[np.zeros(n), np.kron(p, buy), -np.kron(p, sell)]
+    bounds = [(-p_max, p_max)] * n + [(0, None)] * (2 * n_scen * n)
+    res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=(load[None, :] - pv).ravel(), bounds=bounds,
+                  method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"the reference LP failed: {res.message}")
+    return float(res.fun)
 
-    def mean(row):
-        return math.fsum(q * c for q, c in zip(p, row))
 
-    scenario_best = [min(row[j] for row in rows.values()) for j in range(len(p))]
-    ws = math.fsum(q * c for q, c in zip(p, scenario_best))
-    rp = min(mean(row) for row in rows.values())
-    eev = mean(rows[ev_decision])
-    return {"ws": ws, "rp": rp, "eev": eev, "vss": eev - rp, "evpi": rp - ws}
+def _battery_values(load_kw, pv_kw, probabilities, buy_price, sell_price, e_max_kwh, p_max_kw, soc0_kwh=0.0):
+    """RP, WS and EV (the optimum of the mean-PV problem) by scipy's linprog, independent of the package."""
+    load, pv, p = (np.array(v, dtype=float) for v in (load_kw, pv_kw, probabilities))
+    buy, sell = (np.broadcast_to(np.asarray(x, dtype=float), load.shape) for x in (buy_price, sell_price))
+    solve = partial(_battery_lp, load, buy=buy, sell=sell, e_max=e_max_kwh, p_max=p_max_kw, soc0=soc0_kwh)
+    rp = solve(pv=pv, p=p)
+    ws = math.fsum(q * solve(pv=pv[s:s + 1], p=np.ones(1)) for s, q in enumerate(p))
+    ev = solve(pv=(p @ pv)[None, :], p=np.ones(1))
+    return rp, ws, ev
 
 
-def _draw_values(rng: np.random.Generator) -> dict:
-    n_rows, n_cols = int(rng.integers(2, 6)), int(rng.integers(2, 5))
-    if rng.random() < 0.3:
-        n_cols = n_rows  # a square table: taking the minimum along the wrong axis still gives numbers
-    while True:  # unequal probabilities, in hundredths
-        weights = rng.multinomial(100 - n_cols, np.ones(n_cols) / n_cols) + 1
-        if len(set(weights.tolist())) > 1:
+def _battery_expected(load_kw, pv_kw, probabilities, buy_price, sell_price, e_max_kwh, p_max_kw, soc0_kwh=0.0):
+    """RP, WS and the mean-value problem's optimum, and the instance (the plans are not unique)."""
+    if not math.isclose(math.fsum(probabilities), 1.0, abs_tol=1e-9) or any(len(row) != len(load_kw) for row in pv_kw):
+        return "raises ValueError"
+    rp, ws, ev = _battery_values(load_kw, pv_kw, probabilities, buy_price, sell_price, e_max_kwh, p_max_kw, soc0_kwh)
+    instance = {"load": load_kw, "pv": pv_kw, "p": probabilities, "buy": buy_price, "sell": sell_price,
+                "e_max": e_max_kwh, "p_max": p_max_kw, "soc0": soc0_kwh}
+    return {"rp": rp, "ws": ws, "ev": ev, "instance": instance}
+
+
+def _recourse(plan, load, pv, buy, sell) -> np.ndarray:
+    """Each scenario's cost of a fixed net battery plan: buy what is missing, sell what is left (sell <= buy)."""
+    net = load[None, :] - np.atleast_2d(pv) + plan[None, :]  # kW drawn from the grid, positive importing
+    return np.clip(net, 0.0, None) @ buy + np.clip(net, None, 0.0) @ sell
+
+
+def _plan_problem(plan, inst, name: str, tol: float) -> str | None:
+    """Why ``plan`` (net battery power, + charging) breaks a battery limit, or None."""
+    if len(plan) != len(inst["load"]):
+        return f"`{name}` has {len(plan)} values; give one net battery power per step ({len(inst['load'])})"
+    b = np.asarray(plan, dtype=float)
+    soc = inst["soc0"] + np.cumsum(b)
+    if np.abs(b).max() > inst["p_max"] + tol:
+        return f"`{name}` charges or discharges faster than p_max_kw ({np.abs(b).max():.4g} kW)"
+    if soc.min() < -tol or soc.max() > inst["e_max"] + tol:
+        return f"`{name}` takes the state of charge outside [0, e_max_kwh] (from {soc.min():.4g} to {soc.max():.4g})"
+    if soc[-1] < inst["soc0"] - tol:
+        return f"`{name}` ends the day with less energy than it started with ({soc[-1]:.4g} < {inst['soc0']:g} kWh)"
+    return None
+
+
+def _battery_call(function, *args, **kwargs):
+    try:
+        return function(*args, **kwargs)
+    except ValueError:
+        return "raises ValueError"
+
+
+def _battery_plain(result):
+    if isinstance(result, str) and result == "raises ValueError":
+        return result
+    return as_dict(result, {**dict.fromkeys(_KEYS, as_float), "plan": as_floats, "mean_value_plan": as_floats})
+
+
+def _battery_compare(got, want) -> str | None:
+    if isinstance(want, str) or isinstance(got, str):
+        if got == want:
+            return None
+        if isinstance(want, str):
+            return "the probabilities do not sum to 1 or the PV rows are not one value per step: raise ValueError"
+        return "raised ValueError on a valid instance"
+    inst = want["instance"]
+    load, pv, p = (np.asarray(inst[k], dtype=float) for k in ("load", "pv", "p"))
+    n = load.size
+    buy, sell = (np.broadcast_to(np.asarray(inst[k], dtype=float), (n,)) for k in ("buy", "sell"))
+    scale = 1.0 + abs(want["rp"]) + abs(want["ws"])
+    tol = 1e-5 * scale
+    for key in ("rp", "ws"):
+        if abs(got[key] - want[key]) > tol:
+            return f"{key.upper()} = {got[key]!r}, expected {want[key]!r}"
+    if abs(got["evpi"] - (got["rp"] - got["ws"])) > tol:
+        return f"EVPI = {got['evpi']!r} is not RP - WS = {got['rp'] - got['ws']!r}"
+    for name in ("plan", "mean_value_plan"):
+        why = _plan_problem(got[name], inst, name, 1e-5 * (1.0 + inst["e_max"]))
+        if why:
+            return why
+    rp_plan = np.asarray(got["plan"], dtype=float)
+    rp_of_plan = float(p @ _recourse(rp_plan, load, pv, buy, sell))
+    if abs(rp_of_plan - want["rp"]) > tol:
+        return (f"`plan` has an expected cost of {rp_of_plan!r} over the scenarios, not RP = {want['rp']!r}: it is "
+                "not the plan of the recourse problem")
+    mean_plan = np.asarray(got["mean_value_plan"], dtype=float)
+    ev_of_plan = float(_recourse(mean_plan, load, p @ pv, buy, sell)[0])
+    if abs(ev_of_plan - want["ev"]) > tol:
+        return (f"`mean_value_plan` costs {ev_of_plan!r} when the PV is the probability-weighted mean; the best plan "
+                f"for the mean PV costs {want['ev']!r}")
+    eev = float(p @ _recourse(mean_plan, load, pv, buy, sell))
+    if abs(got["eev"] - eev) > tol:
+        return f"EEV = {got['eev']!r}, but your `mean_value_plan` costs {eev!r} on average over the scenarios"
+    if abs(got["vss"] - (got["eev"] - got["rp"])) > tol:
+        return f"VSS = {got['vss']!r} is not EEV - RP = {got['eev'] - got['rp']!r}"
+    return None
+
+
+def _draw_battery(rng: np.random.Generator) -> dict:
+    for _ in range(20):
+        n_steps, n_scen = int(rng.integers(3, 7)), int(rng.integers(2, 5))
+        load = np.round(rng.uniform(0.0, 2.5, n_steps), 1)
+        sun = np.sin(np.pi * (np.arange(n_steps) + 0.5) / n_steps)  # a day's arc
+        pv = np.round(rng.uniform(0.0, 4.0) * rng.uniform(0.0, 1.3, (n_scen, 1)) * sun[None, :]
+                      * rng.uniform(0.6, 1.0, (n_scen, n_steps)), 1)
+        weights = rng.multinomial(100 - n_scen, np.ones(n_scen) / n_scen) + 1
+        probabilities = (weights / 100).tolist()
+        buy = np.round(rng.uniform(0.1, 0.4, n_steps), 2)
+        sell = np.zeros(n_steps) if rng.random() < 0.3 else np.round(rng.uniform(0.0, 0.08, n_steps), 2)
+        e_max = round(float(rng.uniform(1.0, 5.0)), 1)
+        p_max = round(float(rng.uniform(0.5, 2.5)), 1)
+        soc0 = 0.0 if rng.random() < 0.4 else round(float(rng.uniform(0.0, e_max)), 1)
+        args = (load.tolist(), pv.tolist(), probabilities, buy.tolist(), sell.tolist(), e_max, p_max)
+        rp, ws, _ = _battery_values(*args, soc0)
+        if rp - ws > 0.01:  # clear of the cases where one plan is best in every scenario
             break
-    probabilities = (weights / 100).tolist()
-    if rng.random() < 0.5:
-        costs = rng.integers(-5, 16, (n_rows, n_cols)).astype(float)
-    else:
-        costs = np.round(rng.uniform(-2.0, 10.0, (n_rows, n_cols)), 1)
-    index = _labels(rng, n_rows, int(rng.integers(0, 3)))
-    columns = [f"s{j + 1}" for j in range(n_cols)]
-    ev_decision = index[int(rng.integers(n_rows))]
-    return case(_table(costs.tolist(), index, columns), probabilities, ev_decision)
+    return case(*args, soc0_kwh=soc0) if soc0 else case(*args)
 
 
-def _values_build(costs, probabilities, ev_decision):
-    return (_frame(costs), probabilities, ev_decision), {}
-
-
-_TABLE = _table([[4.0, 0.0], [2.0, 2.0], [0.0, 6.0]], ["a", "b", "c"], ["s1", "s2"])
+_HAND = ([0.0, 1.0], [[1.0, 0.0], [0.0, 0.0]])
 
 register(Check(
-    id="ex1_stochastic_values",
-    function="stochastic_values",
-    disabled=STOCHASTIC,
-    expected=_values_expected,
-    plain=lambda r: as_dict(r, dict.fromkeys(("ws", "rp", "eev", "evpi", "vss"), as_float)),
+    id="ex1_two_stage_battery",
+    function="two_stage_battery",
+    disabled=STOCHASTIC + ("schedule", "BatteryProblem"),
+    expected=_battery_expected,
+    plain=_battery_plain,
+    call=_battery_call,
+    compare=_battery_compare,
     fixed=[
-        # rows a, b, c; scenario minima 0 (c) and 0 (a): WS = 0; expected costs 2, 2, 3: RP = 2
-        case(_TABLE, [0.5, 0.5], "c"),
-        case(_TABLE, [0.5, 0.5], "a"),  # the mean-value plan is optimal: VSS = 0
-        # unequal probabilities: expected costs 1, 2, 4.5 -> RP = 1; EEV of b = 2
-        case(_TABLE, [0.25, 0.75], "b"),
-        # three scenarios, a revenue: minima -1, 1, 1 -> WS = -0.2 + 0.3 + 0.5 = 0.6; expected 1.7 and 0.8 -> RP = 0.8
-        case(_table([[-1.0, 3.0, 2.0], [0.0, 1.0, 1.0]], [10, 20], [0, 1, 2]), [0.2, 0.3, 0.5], 10),
+        # section 2 by hand: WS = 0.15, RP = 0.2 (charge 1 kWh), EEV = 0.25 (the mean plan charges 0.5 kWh)
+        case(*_HAND, [0.5, 0.5], [0.4, 0.3], [0.0, 0.0], 1.0, 1.0),
+        # four steps, exports paid, a battery that starts (and must end) half full
+        case([1.0, 0.5, 2.0, 1.0], [[0.0, 2.0, 3.0, 0.0], [0.0, 1.0, 0.5, 0.0], [0.0, 3.0, 1.0, 0.0]], [0.3, 0.3, 0.4],
+             [0.2, 0.25, 0.3, 0.35], [0.05, 0.05, 0.05, 0.05], 3.0, 1.5, soc0_kwh=1.5),
+        case(*_HAND, [0.5, 0.6], [0.4, 0.3], [0.0, 0.0], 1.0, 1.0),  # probabilities summing to 1.1
+        case([0.0, 1.0], [[1.0, 0.0, 0.0]], [1.0], [0.4, 0.3], [0.0, 0.0], 1.0, 1.0),  # three PV values for two steps
     ],
-    draw=_draw_values,
-    build=_values_build,
+    draw=_draw_battery,
+    n_random=2,
     chapter="09_applications",
 ))
 
