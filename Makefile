@@ -61,16 +61,19 @@ lab: $(STAMP)
 
 ## make test: set up and run every test (lint, unit, property, doctests, notebooks, grading)
 # The suite and every notebook in the students' versions (.venv); then the comparisons with
-# pandapower in .venv-dev (tests/conftest.py marks them `oracle`).
+# pandapower in .venv-dev (tests/conftest.py marks them `oracle`).  Each solution notebook runs
+# top to bottom in a fresh kernel once, in tests/test_notebooks.py (tests/executed.py), whose
+# tests share that execution; nbval would run them all a second time.
 test: $(STAMP) $(DEV_STAMP)
 	$(DEV_BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not oracle"
-	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider solutions
 	$(DEV_BIN)/python -m pytest -n 2 --dist loadfile -m oracle tests
 
 ## make test-latest: the notebooks, their grading and the widgets under the newest versions that
 ## pyproject.toml's ranges allow (a fresh .venv-latest each run; .ci/run calls it)
-NOTEBOOK_TESTS := tests/test_notebooks.py tests/test_widgets_and_plots.py tests/test_day_plots_and_widget.py
+# Every chapter runs in NOTEBOOK_TESTS (tests/test_notebooks.py); nbval, which students may use,
+# runs on the first chapter only, to show that it still works with the newest pytest.
+NOTEBOOK_TESTS := tests/test_notebooks.py tests/test_plots.py tests/test_widgets.py
 test-latest:
 	$(check_python)
 	rm -rf $(LATEST)
@@ -80,7 +83,7 @@ test-latest:
 	$(LATEST)/bin/python -m pip check
 	-@$(LATEST)/bin/python tests/lockfiles.py --compare
 	$(LATEST)/bin/python -m pytest -n 2 --dist loadfile $(NOTEBOOK_TESTS)
-	$(LATEST)/bin/python -m pytest --nbval-lax -p no:cacheprovider solutions
+	$(LATEST)/bin/python -m pytest --nbval-lax -p no:cacheprovider solutions/00_start_here
 
 ## make lock: refresh the students' lock (binder/requirements.txt) from pyproject.toml's ranges,
 ## with the newest versions PyPI has today; then pin environment.yml to it (once a semester)

@@ -1,7 +1,7 @@
 """Benchmarks of te_course.coordination, called by run.py (see benchmarks/README.md).
 
 1. ``price_iteration`` (step = 1/S, S = sum 1/a) and ``admm`` (rho = median a), both
-   with vectorised closed-form best responses, on ``random_community(n)`` for
+   with vectorised closed-form best responses, on ``random_community(n_agents)`` for
    n = 10^2 ... 10^5: iterations and median wall time to bring the imbalance below
    1e-6 of total demand (``tol=1e-6``), next to the exact price by sorting and
    cvxpy's single QP (``centralized_dispatch``).
@@ -34,7 +34,7 @@ def community_seed(n: int, seed: int) -> int:
 
 
 def run(mode: str, seed: int, log) -> dict:
-    from te_course.coordination import _clearing_price, admm, centralized_dispatch, price_iteration, random_community
+    from te_course.coordination import admm, centralized_dispatch, clearing_price, price_iteration, random_community
 
     out = {"rows": {}, "per_agent": {}, "mode": mode}
     previous_qp = None
@@ -42,7 +42,7 @@ def run(mode: str, seed: int, log) -> dict:
         agents = random_community(n, seed=community_seed(n, seed))
         step, rho = 1.0 / agents.slope, float(np.median(agents.a))
         reps = REPEATS[mode][n]
-        t_exact, exact = median_time(lambda ag=agents: _clearing_price(ag), reps)
+        t_exact, exact = median_time(lambda ag=agents: clearing_price(ag), reps)
         t_pi, pi = median_time(lambda ag=agents, s=step: price_iteration(ag, step=s, tol=TOL), reps)
         t_admm, ad = median_time(lambda ag=agents, r=rho: admm(ag, rho=r, tol=TOL), reps)
         row = {
@@ -83,7 +83,7 @@ def run(mode: str, seed: int, log) -> dict:
     for n in PER_AGENT[mode]:
         agents = random_community(n, seed=community_seed(n, seed))
         step, rho = 1.0 / agents.slope, float(np.median(agents.a))
-        exact = _clearing_price(agents)
+        exact = clearing_price(agents)
         row = {"n": n}
         for name, fn, kw in (("pi", price_iteration, {"step": step}), ("admm", admm, {"rho": rho})):
             t0 = time.perf_counter()
@@ -111,7 +111,7 @@ def runs_text(k: int) -> str:
 def report(out: dict, fmt_time, fmt_n) -> str:
     rows = out["rows"]
     lines = [
-        "**Coordination** (`te_course.coordination`): `random_community(n)`, until the imbalance is below "
+        "**Coordination** (`te_course.coordination`): `random_community(n_agents)`, until the imbalance is below "
         f"{TOL:g} of total demand. Price iteration with step = 1/S (S = sum 1/a), ADMM with rho = median a; "
         "vectorised closed-form best responses. Median of the repeats shown; the cvxpy QP is "
         "`centralized_dispatch` (Clarabel).",

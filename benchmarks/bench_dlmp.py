@@ -45,7 +45,7 @@ def run(mode: str, seed: int, log) -> dict:
 
 def report(out: dict, fmt_time, fmt_n) -> str:
     lines = [
-        "**DLMPs** (`te_course.dlmp`): cold = `dlmp(...)` from scratch (build and solve the OPF, then the "
+        "**DLMPs** (`te_course.opf`): cold = `dlmp(...)` from scratch (build and solve the OPF, then the "
         "decomposition); warm = `DLMPProblem.solve` re-solving the problem built once with cvxpy Parameters "
         f"(new substation price); median of {out['repeats']}. IEEE 33 with three DERs at v_min 0.95 p.u.; synthetic "
         "feeders at v_min 0.90 p.u. Targets: IEEE 33 cold under 0.5 s and warm under 100 ms; 10^3 buses under 10 s.",

@@ -25,7 +25,7 @@ are needed there).
    cvxpy per agent at 10 and 100 agents, the central cvxpy QP (bench_coordination.py).
 4. ``te_course.powerflow``: ac_power_flow and lindistflow on IEEE 33 and radial feeders of
    10^3 ... 10^5 buses against pandapower's runpp on the same feeders (bench_powerflow.py).
-5. ``te_course.dlmp``: cold and warm DLMP solves on IEEE 33 and radial feeders (bench_dlmp.py).
+5. ``te_course.opf``: cold and warm DLMP solves on IEEE 33 and radial feeders (bench_dlmp.py).
 6. ``te_course.mechanisms``: the property table by simulation (bench_mechanisms.py).
 7. ``te_course.scheduling``: a day on the feeder, day-ahead and hourly clearing (bench_day.py).
 8. ``te_course.grading``: autograding throughput, a class of 30 on one assignment (bench_grading.py).

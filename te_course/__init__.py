@@ -7,9 +7,10 @@ The computation functions are re-exported here (``tc.clear_double_auction``);
 
 import importlib
 
-from ._validation import ConvergenceError, SolverError, TeCourseError
 from .auction import (
     ClearingResult,
+    OrderBooks,
+    Orders,
     Settlement,
     clear_double_auction,
     parse_orders,
@@ -29,10 +30,12 @@ from .coordination import (
     price_iteration,
     random_community,
 )
-from .dlmp import DCOPFResult, DLMPProblem, DLMPResult, dc_opf_lmp, dlmp, marginal_loss_factors
+from .errors import ConvergenceError, InfeasibleError, SolverError, TeCourseError, UnboundedError
 from .fairness import (
     Allocation,
     FairnessProblem,
+    FeederUsage,
+    WorstOff,
     compare_allocations,
     envy,
     fair_allocation,
@@ -58,6 +61,8 @@ from .games import (
     withholding,
 )
 from .market_power import (
+    Concentration,
+    MergerVerdict,
     concentration,
     demand_elasticity,
     hhi,
@@ -67,7 +72,17 @@ from .market_power import (
     lerner_monopoly,
     weighted_lerner,
 )
-from .mechanisms import Outcome, max_misreport_gain, property_table, sbba, trade_reduction, uniform_price, vcg
+from .mechanisms import (
+    MisreportGain,
+    Outcome,
+    max_misreport_gain,
+    property_table,
+    sbba,
+    trade_reduction,
+    uniform_price,
+    vcg,
+)
+from .opf import DCOPFResult, DLMPProblem, DLMPResult, dc_opf_lmp, dlmp, marginal_loss_factors
 from .powerflow import PowerFlowResult, ac_power_flow, dc_power_flow, hosting_capacity, lindistflow, ptdf
 from .prosumer import (
     EV,
@@ -86,6 +101,7 @@ from .scheduling import (
     DayResult,
     EVFleet,
     EVStudy,
+    FeederDay,
     cheapest_first_charging,
     day_ahead_dlmp,
     ev_fleet,
@@ -121,15 +137,19 @@ from .uncertainty import (
     two_stage_schedule,
 )
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 __all__ = [
     # errors
     "ConvergenceError",
     "SolverError",
+    "InfeasibleError",
+    "UnboundedError",
     "TeCourseError",
     # chapter 1: auction
     "ClearingResult",
     "Settlement",
+    "Orders",
+    "OrderBooks",
     "clear_double_auction",
     "parse_orders",
     "random_orders",
@@ -181,6 +201,7 @@ __all__ = [
     "vcg",
     "trade_reduction",
     "sbba",
+    "MisreportGain",
     "max_misreport_gain",
     "property_table",
     # chapter 7: strategic behaviour and market power
@@ -197,6 +218,8 @@ __all__ = [
     "withholding",
     "dlmp_withholding",
     "hhi",
+    "Concentration",
+    "MergerVerdict",
     "concentration",
     "lerner_index",
     "demand_elasticity",
@@ -208,11 +231,13 @@ __all__ = [
     "Allocation",
     "FairnessProblem",
     "fair_allocation",
+    "FeederUsage",
     "feeder_usage",
     "envy",
     "is_envy_free",
     "jain_index",
     "price_of_fairness",
+    "WorstOff",
     "worst_off",
     "compare_allocations",
     # chapter 9: applications (a day on the feeder, uncertainty, security)
@@ -229,6 +254,7 @@ __all__ = [
     "ev_study",
     "rate_lines",
     "example_feeder_day",
+    "FeederDay",
     "StochasticValue",
     "TwoStageSchedule",
     "RiskAverseSchedule",

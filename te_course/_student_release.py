@@ -43,9 +43,12 @@ import json
 import shutil
 from pathlib import Path
 
+from ._paths import course_root, find_course_root
+
 __all__ = ["student_release", "REPO_ROOT"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The course folder found at import (see :func:`te_course._paths.course_root`), None if there is none.
+REPO_ROOT = find_course_root()
 
 # nbgrader's markers (its defaults, which the course keeps): none may reach a student notebook.
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
@@ -263,7 +266,7 @@ def _check_student_notebooks(root: Path) -> list[Path]:
     return notebooks
 
 
-def student_release(dest: Path | str, root: Path | str = REPO_ROOT) -> list[Path]:
+def student_release(dest: Path | str, root: Path | str | None = None) -> list[Path]:
     """Write the tree that students get into the new folder ``dest``.
 
     The tree is a repository to publish for Binder or a hub: the student notebooks,
@@ -279,7 +282,8 @@ def student_release(dest: Path | str, root: Path | str = REPO_ROOT) -> list[Path
         course repository ``root`` itself nor inside its ``solutions/``,
         ``notebooks/``, ``te_course/`` or ``binder/``.
     root : path
-        The course repository (the one this package lives in by default).
+        The course repository (by default :func:`te_course._paths.course_root`: ``TE_COURSE_ROOT``,
+        the current folder or a parent, or the checkout this package lives in).
 
     Returns
     -------
@@ -300,7 +304,7 @@ def student_release(dest: Path | str, root: Path | str = REPO_ROOT) -> list[Path
     ...
     ValueError: `dest` ... is the course repository itself; give a new, empty folder.
     """
-    root = Path(root).resolve()
+    root = Path(course_root() if root is None else root).resolve()
     dest = Path(dest).expanduser().resolve()
     _refuse_destination(dest, root)
     for part in ("notebooks", "te_course", "binder", "environment.yml", "pyproject.toml"):

@@ -16,10 +16,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .errors import ConvergenceError, InfeasibleError, SolverError, TeCourseError, UnboundedError
+
 __all__ = [
+    "label",
+    "float_column",
     "TeCourseError",
     "SolverError",
     "ConvergenceError",
+    "InfeasibleError",
+    "UnboundedError",
     "as_1d_float",
     "as_finite_float",
     "check_finite",
@@ -41,25 +47,46 @@ __all__ = [
 MAX_MAGNITUDE = 1e150
 
 
-class TeCourseError(ValueError):
-    """Base class of the errors that ``te_course`` raises on purpose."""
+# The error classes live in te_course.errors; they are imported here for the modules that
+# import them from _validation.
 
 
-class SolverError(TeCourseError):
-    """An optimisation solver failed or reported the problem infeasible."""
+def label(value):
+    """Return a label as a plain Python object, so that messages show ``18``, not ``np.int64(18)``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
-class ConvergenceError(TeCourseError):
-    """An iterative method diverged, stalled or ran out of iterations.
+def float_column(col: pd.Series, name: str, kind: str) -> np.ndarray:
+    """Return a column as a float array (None and NA as NaN), or raise ``TypeError`` naming the first bad entry.
 
-    ``iterations`` is how many iterations ran before it stopped and ``history``
-    (a DataFrame, or None) what they did, so that a learner can plot them.
+    Strings, booleans and complex numbers are refused: ``"1.5"`` or ``True`` in a
+    table of impedances is a mistake to report, not to convert.
     """
-
-    def __init__(self, message: str, *, iterations: int | None = None, history=None):
-        super().__init__(message)
-        self.iterations = iterations
-        self.history = history
+    dtype = col.dtype
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype) \
+            and not pd.api.types.is_complex_dtype(dtype):
+        return col.to_numpy(dtype=float, na_value=np.nan)
+    out = np.empty(len(col))
+    for i, v in enumerate(col.to_numpy(dtype=object)):
+        if v is None or v is pd.NA:
+            out[i] = np.nan
+            continue
+        if not isinstance(v, (str, bytes, bool, np.bool_, complex, np.complexfloating)):
+            try:
+                out[i] = float(v)
+                continue
+            except OverflowError:
+                raise ValueError(
+                    f"{name} must contain finite numbers; {kind} {label(col.index[i])!r} has a number too large "
+                    "for a float."
+                ) from None
+            except (TypeError, ValueError):
+                pass
+        raise TypeError(
+            f"{name} must contain numbers; {kind} {label(col.index[i])!r} has {label(v)!r} "
+            f"(a {type(v).__name__})."
+        )
+    return out
 
 
 def _number_kind(value) -> str:
@@ -278,7 +305,7 @@ def as_1d_float(
     return arr.copy()
 
 
-def _scalar_float(value, name: str, expected: str) -> float:
+def scalar_float(value, name: str, expected: str) -> float:
     """``float(value)`` for a real number (not text, a boolean or a complex number), else ``TypeError``."""
     if isinstance(value, (str, bytes)) or _number_kind(value):
         raise TypeError(f"`{name}` must be {expected}; got {value!r}.")
@@ -309,7 +336,7 @@ def as_finite_float(value, name: str) -> float:
     ...
     TypeError: `price_substation` must be a number; got True.
     """
-    v = _scalar_float(value, name, "a number")
+    v = scalar_float(value, name, "a number")
     if not np.isfinite(v):
         raise ValueError(f"`{name}` must be a finite number; got {value!r}.")
     return v
@@ -361,7 +388,7 @@ def check_fraction(value: float, name: str) -> float:
     >>> check_fraction(0.5, "k")
     0.5
     """
-    v = _scalar_float(value, name, "a number between 0 and 1")
+    v = scalar_float(value, name, "a number between 0 and 1")
     if not (0.0 <= v <= 1.0):
         raise ValueError(f"`{name}` must lie between 0 and 1; got {value!r}.")
     return v
@@ -405,7 +432,7 @@ def as_positive_float(value, name: str) -> float:
     ...
     ValueError: `rho` must be a positive number; got -1.
     """
-    v = _scalar_float(value, name, "a positive number")
+    v = scalar_float(value, name, "a positive number")
     if v == math.inf:
         raise ValueError(f"`{name}` must be a positive number; got {value!r}: it must be a finite positive number.")
     if not (math.isfinite(v) and v > 0.0):

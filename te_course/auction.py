@@ -52,14 +52,16 @@ import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import cvxpy as cp
 import numpy as np
 import pandas as pd
 
+from ._deprecation import keywords_were_positional
+from ._solvers import check_solver, solve
 from ._validation import (
     MAX_MAGNITUDE,
-    SolverError,
     as_1d_float,
     as_finite_float,
     as_float_array,
@@ -69,9 +71,12 @@ from ._validation import (
     check_magnitude,
     check_positive,
 )
+from .errors import SolverError
 
 __all__ = [
     "ClearingResult",
+    "Orders",
+    "OrderBooks",
     "Settlement",
     "parse_orders",
     "clear_double_auction",
@@ -84,7 +89,16 @@ __all__ = [
 # --------------------------------------------------------------------------- inputs
 
 
-def parse_orders(orders, name: str = "orders") -> tuple[np.ndarray, np.ndarray]:
+class Orders(NamedTuple):
+    """An order book as read by :func:`parse_orders`: unpacks as ``price, quantity``."""
+
+    price: np.ndarray
+    """The orders' prices, currency per kWh, shape ``(n,)``."""
+    quantity: np.ndarray
+    """The orders' quantities, kWh (> 0), shape ``(n,)``."""
+
+
+def parse_orders(orders, name: str = "orders") -> Orders:
     """Read an order book into arrays of prices and quantities.
 
     Parameters
@@ -101,8 +115,9 @@ def parse_orders(orders, name: str = "orders") -> tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    price, quantity : numpy.ndarray
-        Two float arrays of shape ``(n,)``.
+    Orders
+        A named pair ``(price, quantity)`` of float arrays of shape ``(n,)``
+        (unpacks as two arrays).
 
     Raises
     ------
@@ -116,9 +131,10 @@ def parse_orders(orders, name: str = "orders") -> tuple[np.ndarray, np.ndarray]:
 
     Examples
     --------
-    >>> parse_orders([12, 10, 8], "bids")
+    >>> price, quantity = parse_orders([12, 10, 8], "bids")
+    >>> price, quantity
     (array([12., 10.,  8.]), array([1., 1., 1.]))
-    >>> parse_orders([(6.5, 2.0), (7.0, 0.5)], "asks")[1]
+    >>> parse_orders([(6.5, 2.0), (7.0, 0.5)], "asks").quantity
     array([2. , 0.5])
     """
     if isinstance(orders, pd.DataFrame):
@@ -151,7 +167,7 @@ def parse_orders(orders, name: str = "orders") -> tuple[np.ndarray, np.ndarray]:
     check_positive(quantity, name, "quantities")
     check_magnitude(price, name, "prices")
     check_magnitude(quantity, name, "quantities")
-    return price, quantity
+    return Orders(price, quantity)
 
 
 # --------------------------------------------------------------------------- results
@@ -299,7 +315,8 @@ def _interval(bid_p, bid_q, buyer_fills, ask_p, ask_q, seller_fills) -> tuple[fl
     return (float(lo), float(hi))
 
 
-def clear_double_auction(bids, asks, k: float = 0.5) -> ClearingResult:
+@keywords_were_positional("k")
+def clear_double_auction(bids, asks, *, k: float = 0.5) -> ClearingResult:
     """Clear a uniform-price double auction by merit order.
 
     Parameters
@@ -311,7 +328,8 @@ def clear_double_auction(bids, asks, k: float = 0.5) -> ClearingResult:
     k : float, optional
         Where in the price interval the price is set: ``lo + k (hi - lo)``.
         ``k = 0.5`` (the default) is the midpoint; ``k = 0`` favours buyers,
-        ``k = 1`` sellers.
+        ``k = 1`` sellers.  Keyword only (``clear_double_auction(bids, asks, 0.3)``
+        still works in this release, with a ``DeprecationWarning``).
 
     Returns
     -------
@@ -346,7 +364,9 @@ def clear_double_auction(bids, asks, k: float = 0.5) -> ClearingResult:
     return _result(bid_p, bid_q, ask_p, ask_q, buyer_fills, seller_fills, k=k, quantity=quantity)
 
 
-def _result(bid_p, bid_q, ask_p, ask_q, buyer_fills, seller_fills, *, k, quantity, price=None, method="merit order"):
+def _result(bid_p, bid_q, ask_p, ask_q, buyer_fills, seller_fills, *, k, quantity, price=None,
+            method="merit order") -> ClearingResult:
+    """Assemble the ClearingResult of given fills: price interval, welfare, and the k-rule price unless given."""
     lo, hi = _interval(bid_p, bid_q, buyer_fills, ask_p, ask_q, seller_fills)
     if quantity <= 0:
         quantity, welfare, price = 0.0, 0.0, math.nan
@@ -408,10 +428,10 @@ def welfare_max_clearing(bids, asks, *, solver: str | None = None) -> ClearingRe
     bids, asks : array_like or pandas.DataFrame
         As in :func:`clear_double_auction`.
     solver : str, optional
-        A cvxpy solver name.  Default: Clarabel with tolerances of 1e-11 (an
-        interior-point method: when the price is not unique it returns one
-        near the middle of the interval; a simplex solver such as HiGHS returns
-        an end point).
+        An installed cvxpy solver's name.  Default: Clarabel with tolerances of
+        1e-11 (an interior-point method: when the price is not unique it returns
+        one near the middle of the interval; a simplex solver such as HiGHS
+        returns an end point).
 
     Returns
     -------
@@ -421,6 +441,8 @@ def welfare_max_clearing(bids, asks, *, solver: str | None = None) -> ClearingRe
 
     Raises
     ------
+    ValueError, TypeError
+        If ``solver`` is not the name of an installed cvxpy solver.
     SolverError
         If the solver fails, or returns a solution whose welfare or dual
         misses the optimum by more than 1e-6 of the market's gross value.
@@ -433,49 +455,14 @@ def welfare_max_clearing(bids, asks, *, solver: str | None = None) -> ClearingRe
     >>> 8.0 - 1e-6 <= r.price <= 9.0 + 1e-6
     True
     """
+    solver = check_solver(solver)
     bid_p, bid_q = parse_orders(bids, "bids")
     ask_p, ask_q = parse_orders(asks, "asks")
-    # Per-unit data: quantities in (0, 1], prices in [-1, 1].
-    p_max, p_min = max(bid_p.max(), ask_p.max()), min(bid_p.min(), ask_p.min())
-    p_mid, p_unit = p_max / 2 + p_min / 2, p_max / 2 - p_min / 2
-    if p_unit == 0:  # every order at one price: the shifted prices are all 0
-        p_unit = abs(p_mid) or 1.0
-    q_unit = max(bid_q.max(), ask_q.max())
-    bid_s, ask_s = (bid_p - p_mid) / p_unit, (ask_p - p_mid) / p_unit
-    bid_qs, ask_qs = bid_q / q_unit, ask_q / q_unit
-    x = cp.Variable(bid_p.size, name="buyer_fills")
-    y = cp.Variable(ask_p.size, name="seller_fills")
-    balance = cp.sum(y) - cp.sum(x) == 0
-    problem = cp.Problem(
-        cp.Maximize(bid_s @ x - ask_s @ y),
-        [balance, x >= 0, x <= bid_qs, y >= 0, y <= ask_qs],
-    )
-    options = {"solver": solver} if solver is not None else dict(_TIGHT_CLARABEL)
-    try:
-        with warnings.catch_warnings():  # an inaccurate solution is checked against the optimum below
-            warnings.simplefilter("ignore", UserWarning)
-            problem.solve(**options)
-    except cp.error.SolverError as exc:
-        raise SolverError(f"The welfare LP could not be solved ({exc}); try another `solver`.") from None
-    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or balance.dual_value is None:
-        raise SolverError(f"The welfare LP ended with status {problem.status!r}; try another `solver`.")
-    # cvxpy reports the dual of a maximisation's equality constraint with the
-    # sign of the equivalent minimisation; negating it gives d(welfare)/d(supply).
-    lam_s = -float(balance.dual_value)
+    unit = _PerUnit.of(bid_p, bid_q, ask_p, ask_q)
+    lam_s, value, status = _solve_welfare_lp(unit, solver)
     buyer_fills, seller_fills, quantity = _clear(bid_p, bid_q, ask_p, ask_q)
-    # Check the solver against the exact optimum, in per-unit terms: its welfare, and
-    # the dual objective at its price (weak duality: never below the optimum).
-    best = float(bid_s @ (buyer_fills / q_unit) - ask_s @ (seller_fills / q_unit))
-    dual = float(bid_qs @ np.maximum(bid_s - lam_s, 0.0) + ask_qs @ np.maximum(lam_s - ask_s, 0.0))
-    gross = float(bid_qs @ np.abs(bid_s) + ask_qs @ np.abs(ask_s))
-    tol = 1e-6 * max(gross, 1.0)
-    value = problem.value if problem.value is not None else math.nan
-    if not (abs(value - best) <= tol and dual - best <= tol):
-        raise SolverError(
-            f"The welfare LP's solution is inaccurate (status {problem.status!r}: welfare off by "
-            f"{abs(value - best) * p_unit * q_unit:.3g}, price off the optimum); try another `solver`."
-        )
-    price = p_mid + p_unit * lam_s
+    _check_lp_optimum(unit, lam_s, value, status, buyer_fills, seller_fills)
+    price = unit.p_mid + unit.p_unit * lam_s
     result = _result(bid_p, bid_q, ask_p, ask_q, buyer_fills, seller_fills, k=math.nan, quantity=quantity,
                      price=price, method="lp")
     if result.quantity > 0:
@@ -484,9 +471,67 @@ def welfare_max_clearing(bids, asks, *, solver: str | None = None) -> ClearingRe
     return result
 
 
-# Clarabel (interior point) with tolerances tighter than its defaults (1e-8), so that
-# the dual price is accurate to about 1e-10 of the range of prices.
-_TIGHT_CLARABEL = {"solver": "CLARABEL", "tol_gap_abs": 1e-11, "tol_gap_rel": 1e-11, "tol_feas": 1e-11}
+class _PerUnit(NamedTuple):
+    """The order books in per-unit terms: quantities in (0, 1], prices shifted and scaled into [-1, 1]."""
+
+    bid_s: np.ndarray
+    bid_qs: np.ndarray
+    ask_s: np.ndarray
+    ask_qs: np.ndarray
+    p_mid: float
+    p_unit: float
+    q_unit: float
+
+    @classmethod
+    def of(cls, bid_p, bid_q, ask_p, ask_q) -> _PerUnit:
+        """Scale the books: quantities by the largest one, prices about the middle of their range."""
+        p_max, p_min = max(bid_p.max(), ask_p.max()), min(bid_p.min(), ask_p.min())
+        p_mid, p_unit = p_max / 2 + p_min / 2, p_max / 2 - p_min / 2
+        if p_unit == 0:  # every order at one price: the shifted prices are all 0
+            p_unit = abs(p_mid) or 1.0
+        q_unit = max(bid_q.max(), ask_q.max())
+        return cls((bid_p - p_mid) / p_unit, bid_q / q_unit, (ask_p - p_mid) / p_unit, ask_q / q_unit,
+                   float(p_mid), float(p_unit), float(q_unit))
+
+
+def _solve_welfare_lp(unit: _PerUnit, solver: str | None) -> tuple[float, float, str]:
+    """Solve the per-unit welfare LP; return its price (the balance dual), its value and its status."""
+    x = cp.Variable(unit.bid_s.size, name="buyer_fills")
+    y = cp.Variable(unit.ask_s.size, name="seller_fills")
+    balance = cp.sum(y) - cp.sum(x) == 0
+    problem = cp.Problem(
+        cp.Maximize(unit.bid_s @ x - unit.ask_s @ y),
+        [balance, x >= 0, x <= unit.bid_qs, y >= 0, y <= unit.ask_qs],
+    )
+    with warnings.catch_warnings():  # an inaccurate solution is checked against the optimum afterwards
+        warnings.simplefilter("ignore", UserWarning)
+        # tol=1e-11, one digit tighter than the default: the price (a dual) is compared with the exact
+        # interval in the tests to 1e-10 of the range of prices.
+        solve(problem, what="the welfare LP", solver=solver, tol=1e-11, choosable=True)
+    if balance.dual_value is None:
+        raise SolverError(f"The solver {solver or 'CLARABEL'} returned no price (dual) for the welfare LP; try "
+                          "another `solver`.")
+    # cvxpy reports the dual of a maximisation's equality constraint with the
+    # sign of the equivalent minimisation; negating it gives d(welfare)/d(supply).
+    value = problem.value if problem.value is not None else math.nan
+    return -float(balance.dual_value), float(value), problem.status
+
+
+def _check_lp_optimum(unit: _PerUnit, lam_s: float, value: float, status: str, buyer_fills, seller_fills) -> None:
+    """Raise SolverError unless the LP's welfare and its dual objective at its price meet the exact optimum.
+
+    In per-unit terms, to 1e-6 of the market's gross value; the dual objective is never
+    below the optimum (weak duality), so a wrong price cannot pass.
+    """
+    best = float(unit.bid_s @ (buyer_fills / unit.q_unit) - unit.ask_s @ (seller_fills / unit.q_unit))
+    dual = float(unit.bid_qs @ np.maximum(unit.bid_s - lam_s, 0.0) + unit.ask_qs @ np.maximum(lam_s - unit.ask_s, 0.0))
+    gross = float(unit.bid_qs @ np.abs(unit.bid_s) + unit.ask_qs @ np.abs(unit.ask_s))
+    tol = 1e-6 * max(gross, 1.0)
+    if not (abs(value - best) <= tol and dual - best <= tol):
+        raise SolverError(
+            f"The welfare LP's solution is inaccurate (status {status!r}: welfare off by "
+            f"{abs(value - best) * unit.p_unit * unit.q_unit:.3g}, price off the optimum); try another `solver`."
+        )
 
 
 # --------------------------------------------------------------------------- settlement
@@ -604,9 +649,18 @@ def settle(result: ClearingResult, bids, asks, *, pricing: str = "uniform") -> S
 MAX_RANDOM_ORDERS = 1_000_000
 
 
+class OrderBooks(NamedTuple):
+    """A random market (:func:`random_orders`); unpacks as ``bids, asks``."""
+
+    bids: pd.DataFrame
+    """The buy orders, columns ``price`` and ``quantity``."""
+    asks: pd.DataFrame
+    """The sell orders, columns ``price`` and ``quantity``."""
+
+
 def random_orders(
     n_buyers: int, n_sellers: int, *, seed=0, divisible: bool = False, price_range=(2.0, 16.0)
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> OrderBooks:
     """Draw a random market for examples and exercises.
 
     Prices are uniform on ``price_range`` rounded to 0.5; with ``divisible`` the
@@ -627,8 +681,9 @@ def random_orders(
 
     Returns
     -------
-    bids, asks : pandas.DataFrame
-        With columns ``price`` and ``quantity``.
+    OrderBooks
+        A named pair that unpacks as ``bids, asks``: two DataFrames with
+        columns ``price`` and ``quantity``.
 
     Examples
     --------
@@ -649,12 +704,12 @@ def random_orders(
     rng = as_generator(seed, "seed")
     lo, hi = _price_range(price_range)
 
-    def side(n):
+    def side(n) -> pd.DataFrame:
         price = np.round(rng.uniform(lo, hi, int(n)) * 2) / 2
         qty = np.round(rng.uniform(0.5, 5.0, int(n)) * 2) / 2 if divisible else np.ones(int(n))
         return pd.DataFrame({"price": price, "quantity": qty})
 
-    return side(n_buyers), side(n_sellers)
+    return OrderBooks(side(n_buyers), side(n_sellers))
 
 
 def _count(n) -> str:

@@ -41,6 +41,51 @@ Four ways to solve it are here, from the most central to the most distributed:
   Power Systems 34(2), 2019), with :func:`p2p_centralized` as its one-shot
   reference.
 
+Price iteration: the step size
+------------------------------
+Write ``S(price) = sum_i p_i(price)`` and ``price*`` for the
+root.  When no agent is at a limit near ``price*``, ``S`` is linear with
+slope ``S' = sum_i 1 / a_i``, so the error ``e_k = price_k - price*`` obeys
+``e_{k+1} = (1 - step S') e_k``: the iteration converges iff
+``|1 - step S'| < 1``, that is ``0 < step < 2 / S'``, fastest at
+``step = 1 / S'`` (one step), and it oscillates with growing amplitude for
+``step > 2 / S'``.  Agents at a limit only lower the slope (between any two
+prices ``S`` rises by at most ``S'`` per unit), so ``0 < step < 2 / S'`` is
+stable for every community, and then ``|imbalance|`` never increases.  Near
+the solution only the agents inside their limits there count: with
+``S_free = sum 1 / a_i`` over them, steps up to ``2 / S_free`` (larger than
+``2 / S'`` when some agents sit at a limit) converge once the price is close,
+and larger ones never settle.
+
+ADMM: residuals and stopping
+----------------------------
+With the exchange problem written as ``x_i - z_i = 0``, ``sum_i z_i = 0``, so that
+``z_i^k = x_i^k - xbar^k`` (Boyd et al. 2011, section 3.3):
+the primal residual ``r^k = (xbar^k, ..., xbar^k)``, reported as
+``||r^k||_2 = sqrt(N) |pbar^k|``; the dual residual ``s^k = -rho (z^k -
+z^{k-1})``, reported as ``rho ||(p^k - p^{k-1}) - (pbar^k - pbar^{k-1})||_2``.
+The primal residual is what moves the price (``|rho u^{k+1} - rho u^k| =
+rho ||r^{k+1}||_2 / sqrt(N)``); the dual residual is ``rho`` times how much
+the balanced dispatch ``z`` still moves.  The iteration stops when
+``|imbalance| = N |pbar| <= tol * D`` and ``||s^k||_2 / rho <= tol * D``,
+with ``D = sum_i max(-p_i^k, 0)`` the total demand (both are kW), and every
+agent's dispatch is within ``tol * D`` of its best response to the price
+``rho u``: the optimality conditions themselves.  The last test matters for
+a large ``rho``, where the dispatch moves so little per iteration that the
+residuals are small long before it is right.
+
+P2P ADMM: stopping
+------------------
+:func:`p2p_bilateral` reports the primal residual ``||t - z||_F`` and the dual
+residual ``rho ||z^{k+1} - z^k||_F``, and stops when both (the latter divided by
+``rho``) are at most ``tol * D``, with ``D`` the total demand of the current
+dispatch, and the dual residual itself, a price, is at most ``tol`` times the
+largest bilateral price (Boyd et al. 2011, section 3.3.1, relative criterion).
+The last test stops a large ``rho`` from declaring convergence while the trades
+still creep towards the optimum.
+
+Tolerances
+----------
 Convergence is measured *relative to total demand*: the tolerance ``tol`` is a
 fraction of the total demand at the current iterate, what the buyers take,
 ``D = sum_i max(-p_i, 0)`` kW (at least 1 W, so that a community that does
@@ -57,9 +102,10 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
+from ._deprecation import always_converged, renamed_keywords
+from ._progress import progress_bar
+from ._solvers import check_solver, solve
 from ._validation import (
-    ConvergenceError,
-    SolverError,
     as_1d_float,
     as_finite_float,
     as_float_array,
@@ -68,6 +114,7 @@ from ._validation import (
     check_finite,
     check_same_length,
 )
+from .errors import ConvergenceError, SolverError
 
 __all__ = [
     "QuadraticAgents",
@@ -81,10 +128,6 @@ __all__ = [
     "p2p_centralized",
     "distance_costs",
 ]
-
-# Clarabel (interior point) with tolerances tighter than its defaults (1e-8).
-_TIGHT_CLARABEL = {"solver": "CLARABEL", "tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
-
 
 # --------------------------------------------------------------------------- agents
 
@@ -142,7 +185,7 @@ class QuadraticAgents:
     p_min_kw: np.ndarray
     p_max_kw: np.ndarray
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         names = ("a", "b", "p_min_kw", "p_max_kw")
         arrays = [_as_param(getattr(self, name), name) for name in names]
         given = [(arr, name) for arr, name in zip(arrays, names) if arr.ndim == 1]
@@ -254,7 +297,7 @@ class QuadraticAgents:
             return p * (0.5 * self.a * p + self.b)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per agent: a, b, p_min_kw, p_max_kw."""
+        """Return one row per agent: a, b, p_min_kw, p_max_kw."""
         return pd.DataFrame({"a": self.a, "b": self.b, "p_min_kw": self.p_min_kw, "p_max_kw": self.p_max_kw})
 
 
@@ -270,8 +313,9 @@ def _short_int(n) -> str:
     return repr(n)
 
 
-def random_community(n: int, *, seed) -> QuadraticAgents:
-    """Draw a community of ``n`` prosumers: sellers, buyers and prosumers with storage.
+@renamed_keywords(n="n_agents")
+def random_community(n_agents: int, *, seed) -> QuadraticAgents:
+    """Draw a community of ``n_agents`` prosumers: sellers, buyers and prosumers with storage.
 
     About 40 % are sellers (a PV system or a small generator: ``p_min = 0``,
     ``p_max`` uniform on [1, 6] kW, ``b`` on [0.02, 0.15]), 40 % buyers
@@ -284,8 +328,9 @@ def random_community(n: int, *, seed) -> QuadraticAgents:
 
     Parameters
     ----------
-    n : int
-        Number of agents, 1 to :data:`MAX_AGENTS` (1,000,000).
+    n_agents : int
+        Number of agents, 1 to :data:`MAX_AGENTS` (1,000,000).  (The old keyword ``n`` still
+        works for one release, with a ``DeprecationWarning``.)
     seed : None, int or numpy.random.Generator
         The source of randomness (a Generator is used as is).
 
@@ -301,11 +346,12 @@ def random_community(n: int, *, seed) -> QuadraticAgents:
     >>> bool(agents.p_min_kw.sum() <= 0 <= agents.p_max_kw.sum())
     True
     """
+    n = n_agents
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"`n` must be a positive integer; got {_short_int(n)}.")
+        raise ValueError(f"`n_agents` must be a positive integer; got {_short_int(n)}.")
     if n > MAX_AGENTS:
         raise ValueError(
-            f"`n` must be at most {MAX_AGENTS:,} agents (a community that large already takes minutes to "
+            f"`n_agents` must be at most {MAX_AGENTS:,} agents (a community that large already takes minutes to "
             f"coordinate, and P2P trading needs N x N matrices); got {_short_int(n)}."
         )
     rng = as_generator(seed)
@@ -329,6 +375,7 @@ def _price_scale(lam: np.ndarray, off: np.ndarray) -> float:
 
 
 def _check_agents(agents, *, min_n: int = 1) -> QuadraticAgents:
+    """Return ``agents`` if it is a QuadraticAgents of at least ``min_n`` agents that can balance, or raise."""
     if not isinstance(agents, QuadraticAgents):
         raise TypeError(
             f"`agents` must be a QuadraticAgents (see random_community); got {type(agents).__name__}."
@@ -350,6 +397,7 @@ def _check_agents(agents, *, min_n: int = 1) -> QuadraticAgents:
 
 
 def _check_tol_iter(tol, max_iter) -> tuple[float, int]:
+    """Return ``tol`` (a fraction of the demand, in (0, 1)) and ``max_iter`` (a positive integer), or raise."""
     tol = as_positive_float(tol, "tol")
     if tol >= 1:
         raise ValueError(
@@ -364,8 +412,30 @@ def _check_tol_iter(tol, max_iter) -> tuple[float, int]:
 # --------------------------------------------------------------------------- results
 
 
+class _Outcome:
+    """What the results of coordinating a community share: the dispatch's demand and its table."""
+
+    agents: QuadraticAgents
+    dispatch: np.ndarray
+
+    @property
+    def demand_kw(self) -> float:
+        """Total demand, ``sum_i max(-p_i, 0)`` (at least 1 W): the scale of ``tol``."""
+        return _demand_kw(self.dispatch)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per agent: a, b, p_min_kw, p_max_kw, dispatch_kw, cost."""
+        frame = self.agents.to_frame()
+        frame["dispatch_kw"] = self.dispatch
+        frame["cost"] = self.agents.cost(self.dispatch)
+        return frame
+
+
+_RAISES_INSTEAD = "a method that does not converge raises ConvergenceError"
+
+
 @dataclass(frozen=True)
-class CoordinationResult:
+class CoordinationResult(_Outcome):
     """The outcome of coordinating a community.
 
     Attributes
@@ -380,9 +450,9 @@ class CoordinationResult:
         sum of the injections) and, for ADMM, ``primal_residual`` and
         ``dual_residual``.  Empty for :func:`centralized_dispatch`.
     iterations : int
-        Iterations run (0 for a central solve).
-    converged : bool
-        Whether the stopping rule was met.
+        Iterations run (0 for a central solve).  A method that does not converge raises
+        :class:`ConvergenceError` instead of returning (so the ``converged`` attribute of
+        earlier releases, always True, is deprecated).
     method : str
         ``"centralized"``, ``"price iteration"`` or ``"admm"``.
     welfare : float
@@ -395,36 +465,24 @@ class CoordinationResult:
     dispatch: np.ndarray = field(repr=False)
     history: pd.DataFrame = field(repr=False)
     iterations: int
-    converged: bool
     method: str
     welfare: float
     agents: QuadraticAgents = field(repr=False)
-
-    @property
-    def demand_kw(self) -> float:
-        """Total demand, ``sum_i max(-p_i, 0)`` (at least 1 W): the scale of ``tol``."""
-        return _demand_kw(self.dispatch)
+    converged = always_converged(_RAISES_INSTEAD)  # deprecated (issue 17): not a field
 
     @property
     def imbalance_kw(self) -> float:
         """The sum of the injections (zero when the community balances)."""
         return float(self.dispatch.sum())
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per agent: a, b, p_min_kw, p_max_kw, dispatch_kw, cost."""
-        frame = self.agents.to_frame()
-        frame["dispatch_kw"] = self.dispatch
-        frame["cost"] = self.agents.cost(self.dispatch)
-        return frame
 
-
-def _result(agents, price, dispatch, history, iterations, converged, method) -> CoordinationResult:
+def _result(agents, price, dispatch, history, iterations, method) -> CoordinationResult:
+    """Gather a dispatch and its price into a :class:`CoordinationResult` (welfare computed exactly)."""
     return CoordinationResult(
         price=float(price),
         dispatch=dispatch,
         history=history,
         iterations=int(iterations),
-        converged=bool(converged),
         method=method,
         welfare=-_fsum(agents._cost(dispatch)),
         agents=agents,
@@ -434,7 +492,7 @@ def _result(agents, price, dispatch, history, iterations, converged, method) -> 
 # --------------------------------------------------------------------------- exact clearing
 
 
-def _clearing_price(agents: QuadraticAgents, target_kw: float = 0.0) -> float:
+def clearing_price(agents: QuadraticAgents, *, target_kw: float = 0.0) -> float:
     """Return the price at which the total best response equals ``target_kw`` (exact, no solver).
 
     The total best response ``S(price) = sum_i clip((price - b_i) / a_i, ...)``
@@ -452,13 +510,19 @@ def _clearing_price(agents: QuadraticAgents, target_kw: float = 0.0) -> float:
     interpolation between them would lose every digit of a price near 0.5.
     When the root is not unique (a flat piece at the target, every agent at a
     limit) an end of the interval is returned.
+
+    Examples
+    --------
+    >>> agents = QuadraticAgents(a=[1.0, 1.0], b=[0.0, 1.0], p_min_kw=[0, -2], p_max_kw=[2, 0])
+    >>> clearing_price(agents), clearing_price(agents, target_kw=1.0)
+    (0.5, 1.0)
     """
     a, b, lo_kw, hi_kw = agents.a, agents.b, agents.p_min_kw, agents.p_max_kw
     with np.errstate(over="ignore"):  # a breakpoint beyond the float range is +-inf, in the right order
         bp_lo, bp_hi = b + a * lo_kw, b + a * hi_kw
     bp = np.sort(np.concatenate((bp_lo, bp_hi)))
 
-    def excess(price):
+    def excess(price: float) -> float:
         return _fsum(np.clip((price - b) / a, lo_kw, hi_kw)) - target_kw
 
     lo, hi = 0, bp.size - 1
@@ -496,7 +560,7 @@ def _solver_agents(agents: QuadraticAgents, max_fee: float = 0.0) -> QuadraticAg
     ``max_fee`` per kW traded:
 
     - ``U``: the cost of a feasible point, the pool dispatch ``p*`` (exact,
-      :func:`_clearing_price`) traded from every seller to every buyer pro rata
+      :func:`clearing_price`) traded from every seller to every buyer pro rata
       (fees at most ``max_fee * D(p*)``);
     - ``m_j = min f_j`` over agent ``j``'s limits; at an optimum the fees are
       >= 0 and every other agent costs at least ``m_j``, so
@@ -510,7 +574,7 @@ def _solver_agents(agents: QuadraticAgents, max_fee: float = 0.0) -> QuadraticAg
     """
     a, b, lo_kw, hi_kw = agents.a, agents.b, agents.p_min_kw, agents.p_max_kw
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        p_star = agents._respond(_clearing_price(agents))
+        p_star = agents._respond(clearing_price(agents))
         u = _fsum(agents._cost(p_star)) + max_fee * _demand_kw(p_star)
         m = agents._cost(np.clip(-b / a, lo_kw, hi_kw))
         total = _fsum(m)
@@ -560,6 +624,8 @@ def centralized_dispatch(agents: QuadraticAgents, *, solver: str | None = None) 
     ------
     SolverError
         If the solver fails.
+    ValueError, TypeError
+        If ``solver`` is not an installed cvxpy solver's name.
 
     Examples
     --------
@@ -569,40 +635,30 @@ def centralized_dispatch(agents: QuadraticAgents, *, solver: str | None = None) 
     (0.5, array([ 0.5, -0.5]))
     """
     agents = _check_agents(agents)
+    solver = check_solver(solver)
     p = cp.Variable(agents.n, name="p_kw")
     balance = cp.sum(p) == 0
     cost = 0.5 * cp.sum(cp.multiply(agents.a, cp.square(p))) + agents.b @ p
     bounded = _solver_agents(agents)  # "no limit" values such as 1e16 made finite for the solver
     problem = cp.Problem(cp.Minimize(cost), [balance, p >= bounded.p_min_kw, p <= bounded.p_max_kw])
-    options = {"solver": solver} if solver is not None else dict(_TIGHT_CLARABEL)
-    try:
-        problem.solve(**options)
-    except cp.error.SolverError as exc:
-        raise SolverError(f"The dispatch QP could not be solved ({exc}); try another `solver`.") from None
-    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or balance.dual_value is None:
-        raise SolverError(f"The dispatch QP ended with status {problem.status!r}; try another `solver`.")
+    solve(problem, what="the dispatch QP", solver=solver, choosable=True)
+    if balance.dual_value is None:
+        raise SolverError("The solver gave no price (no multiplier of the balance) for the dispatch QP; try another "
+                          "`solver`.")
     dispatch = np.clip(np.asarray(p.value, dtype=float), agents.p_min_kw, agents.p_max_kw)
     # cvxpy's Lagrangian is f + nu * (sum p): stationarity a p + b + nu = 0, so the price is -nu.
     price = -float(np.asarray(balance.dual_value).ravel()[0])
-    return _result(agents, price, dispatch, pd.DataFrame(columns=["iteration", "price", "imbalance_kw"]), 0, True,
+    return _result(agents, price, dispatch, pd.DataFrame(columns=["iteration", "price", "imbalance_kw"]), 0,
                    "centralized")
 
 
 # --------------------------------------------------------------------------- iterations
 
 
-def _progress_bar(progress: bool, total: int, desc: str):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False)
-
-
 class _PerAgentCvxpy:
     """One small cvxpy problem per agent, built once with Parameters (for teaching, small N)."""
 
-    def __init__(self, agents: QuadraticAgents, rho: float | None = None):
+    def __init__(self, agents: QuadraticAgents, rho: float | None = None) -> None:
         self.problems, self.params, self.vars = [], [], []
         for a, b, lo, hi in zip(agents.a, agents.b, agents.p_min_kw, agents.p_max_kw):
             p = cp.Variable()
@@ -617,16 +673,15 @@ class _PerAgentCvxpy:
         self.lo, self.hi = agents.p_min_kw, agents.p_max_kw
 
     def __call__(self, values) -> np.ndarray:
+        """Return every agent's answer to its value in ``values`` (a price, or the ADMM target), clipped."""
         values = np.broadcast_to(np.asarray(values, dtype=float), (len(self.problems),))
         out = np.empty(len(self.problems))
         for i, (prob, par, var) in enumerate(zip(self.problems, self.params, self.vars)):
             par.value = float(values[i])
-            try:
-                prob.solve(solver="CLARABEL", tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11)
-            except cp.error.SolverError as exc:
-                raise SolverError(f"Agent {i}'s problem could not be solved ({exc}).") from None
-            if prob.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-                raise SolverError(f"Agent {i}'s problem ended with status {prob.status!r}.")
+            # tol 1e-11, tighter than the default 1e-10: the loop must reproduce the closed-form best responses
+            # of the vectorised path so closely that both run the same number of iterations to the same price
+            # (within 1e-8; tests/test_coordination.py compares them).
+            solve(prob, what=f"agent {i}'s problem", tol=1e-11)
             out[i] = float(var.value)
         return np.clip(out, self.lo, self.hi)
 
@@ -634,6 +689,64 @@ class _PerAgentCvxpy:
 # Divergence detection of the price iteration (see price_iteration's docstring).
 _GROWTH_PATIENCE = 5
 _OSCILLATION_WINDOW = 50
+
+
+class _Iterations:
+    """The bookkeeping the iterative methods share: one history row per iteration, the progress bar, the errors.
+
+    Used as a context manager (the progress bar closes however the loop ends).  :meth:`watch`
+    holds the divergence tests of the price iteration: ``|imbalance|`` growing for
+    ``_GROWTH_PATIENCE`` iterations in a row, or changing sign for ``_OSCILLATION_WINDOW``
+    iterations without a new low.
+    """
+
+    def __init__(self, desc: str, columns: tuple[str, ...], *, progress: bool, max_iter: int) -> None:
+        self.rows: dict[str, list] = {"iteration": [], **{name: [] for name in columns}}
+        self.bar = progress_bar(progress, max_iter, desc)
+        self.grow, self.flips, self.since_best, self.best = 0, 0, 0, math.inf
+
+    def __enter__(self) -> _Iterations:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def record(self, k: int, **values: float) -> None:
+        """Append iteration ``k``'s row (one value per column) and advance the progress bar."""
+        self.rows["iteration"].append(k)
+        for name, value in values.items():
+            self.rows[name].append(value)
+        if self.bar is not None:
+            self.bar.update()
+
+    def last(self, name: str) -> float:
+        """Return the latest value of the column ``name``."""
+        return self.rows[name][-1]
+
+    def history(self) -> pd.DataFrame:
+        """Return the rows so far as a DataFrame, one row per iteration."""
+        return pd.DataFrame(self.rows)
+
+    def error(self, message: str, iterations: int) -> ConvergenceError:
+        """Return the ConvergenceError to raise after ``iterations``, carrying the history."""
+        return ConvergenceError(message, iterations=iterations, history=self.history())
+
+    def watch(self, imbalance: float, demand: float) -> str | None:
+        """Update the divergence tests with the latest imbalance; return "grows", "oscillates" or None."""
+        size, previous = abs(imbalance), self.rows["imbalance_kw"][-2:-1]
+        if previous:
+            self.grow = self.grow + 1 if size > abs(previous[0]) * (1 + 1e-9) + 1e-12 * demand else 0
+            self.flips = self.flips + 1 if imbalance * previous[0] < 0 else 0
+        if size < self.best * (1 - 1e-9):
+            self.best, self.since_best = size, 0
+        else:
+            self.since_best += 1
+        if self.grow >= _GROWTH_PATIENCE:
+            return "grows"
+        if self.since_best >= _OSCILLATION_WINDOW and self.flips >= _OSCILLATION_WINDOW:
+            return "oscillates"
+        return None
 
 
 def price_iteration(
@@ -659,19 +772,8 @@ def price_iteration(
     whose gradient is minus the imbalance (Boyd, Xiao, Mutapcic and Mattingley,
     "Notes on decomposition methods", Stanford EE364B, 2008, section 3).
 
-    Step size.  Write ``S(price) = sum_i p_i(price)`` and ``price*`` for the
-    root.  When no agent is at a limit near ``price*``, ``S`` is linear with
-    slope ``S' = sum_i 1 / a_i``, so the error ``e_k = price_k - price*`` obeys
-    ``e_{k+1} = (1 - step S') e_k``: the iteration converges iff
-    ``|1 - step S'| < 1``, that is ``0 < step < 2 / S'``, fastest at
-    ``step = 1 / S'`` (one step), and it oscillates with growing amplitude for
-    ``step > 2 / S'``.  Agents at a limit only lower the slope (between any two
-    prices ``S`` rises by at most ``S'`` per unit), so ``0 < step < 2 / S'`` is
-    stable for every community, and then ``|imbalance|`` never increases.  Near
-    the solution only the agents inside their limits there count: with
-    ``S_free = sum 1 / a_i`` over them, steps up to ``2 / S_free`` (larger than
-    ``2 / S'`` when some agents sit at a limit) converge once the price is close,
-    and larger ones never settle.
+    The step: ``0 < step < 2 / S'``, ``S' = sum_i 1 / a_i``, is stable for every community (module
+    docstring, *Price iteration: the step size*).
 
     Divergence is detected and reported, never looped on: a
     :class:`ConvergenceError` is raised when ``|imbalance|`` grows for 5
@@ -715,79 +817,58 @@ def price_iteration(
     --------
     >>> agents = QuadraticAgents(a=[1.0, 1.0], b=[0.0, 1.0], p_min_kw=[0, -2], p_max_kw=[2, 0])
     >>> r = price_iteration(agents, step=0.25)
-    >>> round(r.price, 5), r.converged
-    (0.5, True)
+    >>> round(r.price, 5), r.iterations  # the price error halves at every iteration (1 - step * S = 0.5)
+    (0.5, 22)
     >>> price_iteration(agents, step=1.5)
     Traceback (most recent call last):
     ...
-    te_course._validation.ConvergenceError: The price iteration diverges: ...
+    te_course.errors.ConvergenceError: The price iteration diverges: ...
     """
     agents = _check_agents(agents)
     step = as_positive_float(step, "step")
     tol, max_iter = _check_tol_iter(tol, max_iter)
     price = as_finite_float(price0, "price0")
     respond = agents._respond if vectorised else _PerAgentCvxpy(agents)
-    bound = 2.0 / agents.slope
-    bound_text = (
-        f"it is stable for 0 < step < 2/S = {bound:.6g}, where S = sum(1/a) = {agents.slope:.6g} "
-        f"(step = 1/S = {bound / 2:.6g} is a good choice)"
-    )
-    prices, imbalances = [], []
-    grow, best, since_best, flips = 0, math.inf, 0, 0
-    bar = _progress_bar(progress, max_iter, "price iteration")
-
-    def history():
-        return pd.DataFrame({"iteration": np.arange(1, len(prices) + 1), "price": prices, "imbalance_kw": imbalances})
-
-    try:
+    with _Iterations("price iteration", ("price", "imbalance_kw"), progress=progress, max_iter=max_iter) as log:
         for k in range(1, max_iter + 1):
-            p = respond(price)
+            p = respond(price)  # every agent's best response to the broadcast price
             imbalance = float(p.sum())
-            prices.append(price)
-            imbalances.append(imbalance)
-            if bar is not None:
-                bar.update()
-            size = abs(imbalance)
+            log.record(k, price=price, imbalance_kw=imbalance)
             demand = _demand_kw(p)
-            if size <= tol * demand:
-                return _result(agents, price, p, history(), k, True, "price iteration")
-            if k > 1:
-                previous = imbalances[-2]
-                grow = grow + 1 if size > abs(previous) * (1 + 1e-9) + 1e-12 * demand else 0
-                flips = flips + 1 if imbalance * previous < 0 else 0
-            if size < best * (1 - 1e-9):
-                best, since_best = size, 0
-            else:
-                since_best += 1
-            if grow >= _GROWTH_PATIENCE:
-                raise ConvergenceError(
-                    f"The price iteration diverges: |imbalance| grew for {grow} iterations in a row "
-                    f"(to {size:.3g} kW at iteration {k}); step = {step:.6g} is too large: {bound_text}.",
-                    iterations=k, history=history(),
-                )
-            if since_best >= _OSCILLATION_WINDOW and flips >= _OSCILLATION_WINDOW:
-                raise ConvergenceError(
-                    f"The price iteration diverges: the imbalance has changed sign at every iteration for "
-                    f"{flips} iterations without getting smaller (|imbalance| {size:.3g} kW at iteration {k}); "
-                    f"step = {step:.6g} is too large: {bound_text}.",
-                    iterations=k, history=history(),
-                )
-            price = price - step * imbalance
+            if abs(imbalance) <= tol * demand:
+                return _result(agents, price, p, log.history(), k, "price iteration")
+            trouble = log.watch(imbalance, demand)
+            if trouble is not None:
+                raise log.error(_divergence_message(trouble, log, k, step, agents), k)
+            price = price - step * imbalance  # excess supply lowers the price
             if not math.isfinite(price):
-                raise ConvergenceError(
-                    f"The price iteration diverges: the price left the float range after iteration {k} "
-                    f"(imbalance {imbalance:.3g} kW times step = {step:.6g}); the step is far too large: {bound_text}.",
-                    iterations=k, history=history(),
-                )
-    finally:
-        if bar is not None:
-            bar.close()
-    raise ConvergenceError(
-        f"The price iteration did not converge in max_iter = {max_iter} iterations: the imbalance is still "
-        f"{imbalances[-1]:.3g} kW, {abs(imbalances[-1]) / demand:.3g} of total demand "
-        f"(tol = {tol:g}). Increase `max_iter`, or take a larger step: {bound_text}.",
-        iterations=max_iter, history=history(),
-    )
+                raise log.error(_divergence_message("overflows", log, k, step, agents), k)
+        raise log.error(
+            f"The price iteration did not converge in max_iter = {max_iter} iterations: the imbalance is still "
+            f"{imbalance:.3g} kW, {abs(imbalance) / demand:.3g} of total demand (tol = {tol:g}). Increase "
+            f"`max_iter`, or take a larger step: {_stable_steps(agents)}.", max_iter,
+        )
+
+
+def _stable_steps(agents: QuadraticAgents) -> str:
+    """Return the sentence that gives the steps for which the price iteration is stable."""
+    bound = 2.0 / agents.slope
+    return (f"it is stable for 0 < step < 2/S = {bound:.6g}, where S = sum(1/a) = {agents.slope:.6g} "
+            f"(step = 1/S = {bound / 2:.6g} is a good choice)")
+
+
+def _divergence_message(trouble: str, log: _Iterations, k: int, step: float, agents: QuadraticAgents) -> str:
+    """Return the message of a diverging price iteration ("grows", "oscillates", "overflows"), with the stable steps."""
+    imbalance = log.last("imbalance_kw")
+    if trouble == "overflows":
+        return (f"The price iteration diverges: the price left the float range after iteration {k} (imbalance "
+                f"{imbalance:.3g} kW times step = {step:.6g}); the step is far too large: {_stable_steps(agents)}.")
+    if trouble == "grows":
+        how = f"|imbalance| grew for {log.grow} iterations in a row (to {abs(imbalance):.3g} kW at iteration {k})"
+    else:
+        how = (f"the imbalance has changed sign at every iteration for {log.flips} iterations without getting "
+               f"smaller (|imbalance| {abs(imbalance):.3g} kW at iteration {k})")
+    return f"The price iteration diverges: {how}; step = {step:.6g} is too large: {_stable_steps(agents)}."
 
 
 def admm(
@@ -829,20 +910,7 @@ def admm(
     converges for every ``rho > 0`` (Boyd et al., section 3.2); ``rho`` changes
     only the speed (a value near the agents' typical ``a`` works well).
 
-    Residuals (Boyd et al., section 3.3, with the exchange problem written as
-    ``x_i - z_i = 0``, ``sum_i z_i = 0``, so that ``z_i^k = x_i^k - xbar^k``):
-    the primal residual ``r^k = (xbar^k, ..., xbar^k)``, reported as
-    ``||r^k||_2 = sqrt(N) |pbar^k|``; the dual residual ``s^k = -rho (z^k -
-    z^{k-1})``, reported as ``rho ||(p^k - p^{k-1}) - (pbar^k - pbar^{k-1})||_2``.
-    The primal residual is what moves the price (``|rho u^{k+1} - rho u^k| =
-    rho ||r^{k+1}||_2 / sqrt(N)``); the dual residual is ``rho`` times how much
-    the balanced dispatch ``z`` still moves.  The iteration stops when
-    ``|imbalance| = N |pbar| <= tol * D`` and ``||s^k||_2 / rho <= tol * D``,
-    with ``D = sum_i max(-p_i^k, 0)`` the total demand (both are kW), and every
-    agent's dispatch is within ``tol * D`` of its best response to the price
-    ``rho u``: the optimality conditions themselves.  The last test matters for
-    a large ``rho``, where the dispatch moves so little per iteration that the
-    residuals are small long before it is right.
+    It stops on the optimality conditions (module docstring, *ADMM: residuals and stopping*).
 
     Parameters
     ----------
@@ -876,63 +944,53 @@ def admm(
     rho = as_positive_float(rho, "rho")
     tol, max_iter = _check_tol_iter(tol, max_iter)
     price0 = as_finite_float(price0, "price0")
-    n = agents.n
     a, b, lo, hi = agents.a, agents.b, agents.p_min_kw, agents.p_max_kw
     if vectorised:
-        def step_fn(v):
+        def step_fn(v: np.ndarray) -> np.ndarray:
             return np.clip((rho * v - b) / (a + rho), lo, hi)
     else:
         step_fn = _PerAgentCvxpy(agents, rho=rho)
-    threshold = math.nan
-    p = np.zeros(n)
-    pbar = 0.0
-    u = price0 / rho
-    rows = {"iteration": [], "price": [], "imbalance_kw": [], "primal_residual": [], "dual_residual": []}
-    bar = _progress_bar(progress, max_iter, "ADMM")
-    sqrt_n = math.sqrt(n)
-    try:
+    p, pbar, u = np.zeros(agents.n), 0.0, price0 / rho
+    columns = ("price", "imbalance_kw", "primal_residual", "dual_residual")
+    with _Iterations("ADMM", columns, progress=progress, max_iter=max_iter) as log:
         for k in range(1, max_iter + 1):
-            p_new = step_fn(p - pbar + u)
+            p_new = step_fn(p - pbar + u)  # every agent's step, then the coordinator's dual update
             pbar_new = float(p_new.mean())
             u = u - pbar_new
-            imbalance = float(p_new.sum())
-            dz = np.linalg.norm((p_new - p) - (pbar_new - pbar))
+            dz = float(np.linalg.norm((p_new - p) - (pbar_new - pbar)))
             p, pbar = p_new, pbar_new
-            rows["iteration"].append(k)
-            rows["price"].append(rho * u)
-            rows["imbalance_kw"].append(imbalance)
-            rows["primal_residual"].append(sqrt_n * abs(pbar))
-            rows["dual_residual"].append(rho * dz)
-            if bar is not None:
-                bar.update()
+            log.record(k, price=rho * u, imbalance_kw=float(p.sum()), primal_residual=math.sqrt(agents.n) * abs(pbar),
+                       dual_residual=rho * dz)
             threshold = tol * _demand_kw(p)
-            # Stop on the optimality conditions themselves, which do not depend on rho: the
-            # dispatch balances and is every agent's best response to the price.  A small
-            # dual residual alone is not enough: with a large rho the dispatch moves by
-            # little per iteration long before it is right (issue 14: rho = 1e9 "converged"
-            # after one iteration, 2.7 kW from the optimum).
-            if abs(imbalance) <= threshold and dz <= threshold:
-                if np.max(np.abs(p - agents._respond(rho * u)), initial=0.0) <= threshold:
-                    return _result(agents, rho * u, p, pd.DataFrame(rows), k, True, "admm")
-    finally:
-        if bar is not None:
-            bar.close()
-    raise ConvergenceError(
-        f"ADMM did not converge in max_iter = {max_iter} iterations: the imbalance is still "
-        f"{rows['imbalance_kw'][-1]:.3g} kW, the dispatch still moves by {rows['dual_residual'][-1] / rho:.3g} kW "
-        f"per iteration and is {np.max(np.abs(p - agents._respond(rho * u)), initial=0.0):.3g} kW from the "
-        f"agents' best responses to the price, against tol * total demand = {threshold:.3g} kW. Increase "
-        f"`max_iter`, or try a `rho` "
-        f"nearer the agents' typical a (median {float(np.median(a)):.3g}; now rho = {rho:g}).",
-        iterations=max_iter, history=pd.DataFrame(rows),
-    )
+            if _admm_done(agents, p, rho * u, dz, threshold):
+                return _result(agents, rho * u, p, log.history(), k, "admm")
+        gap = np.max(np.abs(p - agents._respond(rho * u)), initial=0.0)
+        raise log.error(
+            f"ADMM did not converge in max_iter = {max_iter} iterations: the imbalance is still "
+            f"{log.last('imbalance_kw'):.3g} kW, the dispatch still moves by {dz:.3g} kW per iteration and is "
+            f"{gap:.3g} kW from the agents' best responses to the price, against tol * total demand = "
+            f"{threshold:.3g} kW. Increase `max_iter`, or try a `rho` nearer the agents' typical a (median "
+            f"{float(np.median(a)):.3g}; now rho = {rho:g}).", max_iter,
+        )
+
+
+def _admm_done(agents: QuadraticAgents, p: np.ndarray, price: float, dz: float, threshold: float) -> bool:
+    """Whether ADMM may stop: the dispatch balances, has settled, and is every agent's best response to the price.
+
+    Stop on the optimality conditions themselves, which do not depend on rho.  A small dual residual alone
+    is not enough: with a large rho the dispatch moves by little per iteration long before it is right
+    (issue 14: rho = 1e9 "converged" after one iteration, 2.7 kW from the optimum).
+    """
+    if abs(float(p.sum())) > threshold or dz > threshold:
+        return False
+    return bool(np.max(np.abs(p - agents._respond(price)), initial=0.0) <= threshold)
 
 
 # --------------------------------------------------------------------------- peer to peer
 
 
 @dataclass(frozen=True)
-class P2PResult:
+class P2PResult(_Outcome):
     """The outcome of multi-bilateral peer-to-peer trading.
 
     Attributes
@@ -958,7 +1016,8 @@ class P2PResult:
         One row per iteration: ``iteration``, ``price`` (mean multiplier),
         ``imbalance_kw``, ``primal_residual``, ``dual_residual``.
     iterations : int
-    converged : bool
+        Iterations run (0 for the central solve); ADMM that does not converge raises
+        :class:`ConvergenceError` (the ``converged`` attribute, always True, is deprecated).
     method : str
         ``"p2p admm"`` or ``"p2p centralized"``.
     agents : QuadraticAgents
@@ -973,14 +1032,9 @@ class P2PResult:
     pool_welfare: float
     history: pd.DataFrame = field(repr=False)
     iterations: int
-    converged: bool
     method: str
     agents: QuadraticAgents = field(repr=False)
-
-    @property
-    def demand_kw(self) -> float:
-        """Total demand, ``sum_i max(-p_i, 0)`` (at least 1 W): the scale of ``tol``."""
-        return _demand_kw(self.dispatch)
+    converged = always_converged(_RAISES_INSTEAD)  # deprecated (issue 17): not a field
 
     @property
     def welfare_loss(self) -> float:
@@ -992,15 +1046,8 @@ class P2PResult:
         """How many pairs of agents trade."""
         return int(np.count_nonzero(np.triu(self.trades != 0, 1)))
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per agent: a, b, p_min_kw, p_max_kw, dispatch_kw, cost."""
-        frame = self.agents.to_frame()
-        frame["dispatch_kw"] = self.dispatch
-        frame["cost"] = self.agents.cost(self.dispatch)
-        return frame
-
     def trades_frame(self) -> pd.DataFrame:
-        """One row per trade: seller, buyer, kw, price."""
+        """Return one row per trade: seller, buyer, kw, price."""
         i, j = np.nonzero(self.trades > 0)
         return pd.DataFrame({"seller": i, "buyer": j, "kw": self.trades[i, j], "price": self.prices[i, j]})
 
@@ -1010,6 +1057,7 @@ MAX_TRADING_COST = 1e6
 
 
 def _check_trading_cost(trading_cost, n: int) -> np.ndarray:
+    """Return the ``(n, n)`` trading costs (zeros for None), finite, >= 0, at most MAX_TRADING_COST, zero diagonal."""
     if trading_cost is None:
         return np.zeros((n, n))
     if isinstance(trading_cost, (str, bytes)):
@@ -1136,14 +1184,15 @@ def _p2p_agent_step(agents, z, lam, c, rho, off) -> np.ndarray:
     return _soft(base - m[:, None] / rho, kappa) * off
 
 
-def _p2p_result(agents, c, trades, lam, history, iterations, converged, method, trade_tol) -> P2PResult:
+def _p2p_result(agents, c, trades, lam, history, iterations, method, trade_tol) -> P2PResult:
+    """Gather trades and multipliers into a :class:`P2PResult`: symmetrised, tiny trades zeroed, welfare exact."""
     trades = np.where(np.abs(trades) > trade_tol, trades, 0.0)
     trades = 0.5 * (trades - trades.T)
     lam = 0.5 * (lam + lam.T)
     np.fill_diagonal(lam, np.nan)
     dispatch = trades.sum(axis=1)
     trading_cost = _fsum((0.5 * c * np.abs(trades)).ravel())
-    pool_price = _clearing_price(agents)
+    pool_price = clearing_price(agents)
     pool_welfare = -_fsum(agents._cost(agents._respond(pool_price)))
     return P2PResult(
         trades=trades,
@@ -1155,7 +1204,6 @@ def _p2p_result(agents, c, trades, lam, history, iterations, converged, method, 
         pool_welfare=pool_welfare,
         history=history,
         iterations=int(iterations),
-        converged=bool(converged),
         method=method,
         agents=agents,
     )
@@ -1199,13 +1247,7 @@ def p2p_bilateral(
     the price).  At convergence ``lambda_ij`` is the price of the trade: the
     seller's marginal cost plus half the fee, and the buyer's marginal value
     minus half the fee.  With zero fees all bilateral prices equal the pool
-    price.  Primal residual ``||t - z||_F``; dual residual
-    ``rho ||z^{k+1} - z^k||_F``; stop when both (the latter divided by
-    ``rho``) are at most ``tol * D``, with ``D`` the total demand of the
-    current dispatch (module docstring), and the dual residual itself, a price,
-    is at most ``tol`` times the largest bilateral price (Boyd et al., section
-    3.3.1, relative criterion).  The last test stops a large ``rho`` from
-    declaring convergence while the trades still creep towards the optimum.
+    price.  Stopping rule: module docstring, *P2P ADMM: stopping*.
 
     Parameters
     ----------
@@ -1250,42 +1292,28 @@ def p2p_bilateral(
     tol, max_iter = _check_tol_iter(tol, max_iter)
     bounded = _solver_agents(agents, float(c.max()))  # "no limit" values such as 1e16 made finite
     off = ~np.eye(n, dtype=bool)
-    threshold = math.nan
-    t = np.zeros((n, n))
-    z = np.zeros((n, n))
-    lam = np.zeros((n, n))
-    rows = {"iteration": [], "price": [], "imbalance_kw": [], "primal_residual": [], "dual_residual": []}
-    bar = _progress_bar(progress, max_iter, "P2P ADMM")
-    try:
+    z, lam = np.zeros((n, n)), np.zeros((n, n))
+    columns = ("price", "imbalance_kw", "primal_residual", "dual_residual")
+    with _Iterations("P2P ADMM", columns, progress=progress, max_iter=max_iter) as log:
         for k in range(1, max_iter + 1):
-            t = _p2p_agent_step(bounded, z, lam, c, rho, off)
-            z_new = 0.5 * (t - t.T)
+            t = _p2p_agent_step(bounded, z, lam, c, rho, off)  # every agent's proposed trades
+            z_new = 0.5 * (t - t.T)  # the nearest reciprocal trades
             mismatch = t - z_new  # = (t + t.T) / 2
-            lam = lam - rho * mismatch
-            primal = float(np.linalg.norm(mismatch))
-            dz = float(np.linalg.norm(z_new - z))
+            lam = lam - rho * mismatch  # each pair's price update
+            primal, dz = float(np.linalg.norm(mismatch)), float(np.linalg.norm(z_new - z))
             z = z_new
-            rows["iteration"].append(k)
-            rows["price"].append(float(lam[off].mean()))
-            rows["imbalance_kw"].append(float(t.sum()))
-            rows["primal_residual"].append(primal)
-            rows["dual_residual"].append(rho * dz)
-            if bar is not None:
-                bar.update()
+            log.record(k, price=float(lam[off].mean()), imbalance_kw=float(t.sum()), primal_residual=primal,
+                       dual_residual=rho * dz)
             threshold = tol * _demand_kw(z.sum(axis=1))
             if primal <= threshold and dz <= threshold and rho * dz <= tol * _price_scale(lam, off):
-                return _p2p_result(agents, c, z, lam, pd.DataFrame(rows), k, True, "p2p admm", 10 * threshold)
-    finally:
-        if bar is not None:
-            bar.close()
-    raise ConvergenceError(
-        f"P2P ADMM did not converge in max_iter = {max_iter} iterations: primal residual "
-        f"{rows['primal_residual'][-1]:.3g} kW and dispatch change {rows['dual_residual'][-1] / rho:.3g} kW, against "
-        f"tol * total demand = {threshold:.3g} kW (dual residual {rows['dual_residual'][-1]:.3g}, against tol times "
-        f"the largest price = {tol * _price_scale(lam, off):.3g}). Increase `max_iter`, or try a `rho` nearer the "
-        f"agents' typical a (median {float(np.median(agents.a)):.3g}; now rho = {rho:g}).",
-        iterations=max_iter, history=pd.DataFrame(rows),
-    )
+                return _p2p_result(agents, c, z, lam, log.history(), k, "p2p admm", 10 * threshold)
+        raise log.error(
+            f"P2P ADMM did not converge in max_iter = {max_iter} iterations: primal residual {primal:.3g} kW and "
+            f"dispatch change {dz:.3g} kW, against tol * total demand = {threshold:.3g} kW (dual residual "
+            f"{rho * dz:.3g}, against tol times the largest price = {tol * _price_scale(lam, off):.3g}). Increase "
+            f"`max_iter`, or try a `rho` nearer the agents' typical a (median {float(np.median(agents.a)):.3g}; "
+            f"now rho = {rho:g}).", max_iter,
+        )
 
 
 def p2p_centralized(agents: QuadraticAgents, trading_cost=None, *, solver: str | None = None) -> P2PResult:
@@ -1321,6 +1349,7 @@ def p2p_centralized(agents: QuadraticAgents, trading_cost=None, *, solver: str |
     agents = _check_agents(agents, min_n=2)
     n = agents.n
     c = _check_trading_cost(trading_cost, n)
+    solver = check_solver(solver)
     ii, jj = np.nonzero(~np.eye(n, dtype=bool))  # ordered pairs i != j, x[k] = t[ii[k], jj[k]]
     m = ii.size
     index = -np.ones((n, n), dtype=int)
@@ -1339,16 +1368,12 @@ def p2p_centralized(agents: QuadraticAgents, trading_cost=None, *, solver: str |
     cost = 0.5 * cp.sum(cp.multiply(agents.a, cp.square(p))) + agents.b @ p + (0.5 * c[ii, jj]) @ cp.abs(x)
     bounded = _solver_agents(agents, float(c.max()))  # "no limit" values such as 1e16 made finite for the solver
     problem = cp.Problem(cp.Minimize(cost), [reciprocity, p >= bounded.p_min_kw, p <= bounded.p_max_kw])
-    options = {"solver": solver} if solver is not None else dict(_TIGHT_CLARABEL)
-    try:
-        problem.solve(**options)
-    except cp.error.SolverError as exc:
-        raise SolverError(
-            f"The P2P problem could not be solved ({exc}). Check that `trading_cost` and the agents' a, b and "
-            "limits (`agents`) have realistic magnitudes (currency per kWh, kW), or try another `solver`."
-        ) from None
-    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or reciprocity.dual_value is None:
-        raise SolverError(f"The P2P problem ended with status {problem.status!r}; try another `solver`.")
+    solve(problem, what="the P2P problem", solver=solver, choosable=True,
+          hint="Check that `trading_cost` and the agents' a, b and limits (`agents`) have realistic magnitudes "
+               "(currency per kWh, kW).")
+    if reciprocity.dual_value is None:
+        raise SolverError("The solver gave no bilateral prices (no multipliers of the reciprocity) for the P2P "
+                          "problem; try another `solver`.")
     trades = np.zeros((n, n))
     trades[ii, jj] = x.value
     lam = np.zeros((n, n))
@@ -1356,4 +1381,4 @@ def p2p_centralized(agents: QuadraticAgents, trading_cost=None, *, solver: str |
     lam = lam + lam.T
     trade_tol = 1e-7 * _demand_kw(trades.sum(axis=1))
     empty = pd.DataFrame(columns=["iteration", "price", "imbalance_kw", "primal_residual", "dual_residual"])
-    return _p2p_result(agents, c, trades, lam, empty, 0, True, "p2p centralized", trade_tol)
+    return _p2p_result(agents, c, trades, lam, empty, 0, "p2p centralized", trade_tol)

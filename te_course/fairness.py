@@ -37,6 +37,60 @@ Jain's index, the worst-off agent's utility and the price of fairness.
 The energy use case: rooftop PV owners on a radial feeder share the export
 capacity of the lines between them and the substation; :func:`feeder_usage`
 builds ``usage`` (1 where a line lies on an owner's path) and the capacities.
+
+The rules in detail
+-------------------
+How :func:`fair_allocation` computes each rule:
+
+- ``"utilitarian"``: maximise ``sum_i w_i x_i``, an LP (Bertsimas, Farias
+  and Trichakis, Operations Research 59(1), 2011).  When the optimum is
+  not unique (equal weights sharing a resource, for example), the tie is
+  broken deterministically by taking the **proportionally fair point among
+  the utilitarian optima**: agents who get nothing at every optimum get
+  0, and the others maximise ``sum log x_i`` on the optimal face.  The
+  face is read off the interior-point LP solution, which lies in its
+  relative interior: the limits reached there are reached at every
+  optimum.
+- ``"max_min"``: the max-min fair (leximin) allocation by progressive
+  filling (Bertsekas and Gallager, *Data Networks*, 2nd ed., 1992, section
+  6.5.2): raise every utility at the same pace; when a resource fills up,
+  or an agent reaches its cap, fix the agents concerned; go on with the
+  others.  The result: no agent can get more without taking from one who
+  is no better off.  This is exact (no solver) and works because every
+  constraint is a packing constraint (non-negative usage).
+- ``"proportional"``: maximise ``sum_i log(u_i)`` (Kelly, European
+  Transactions on Telecommunications 8, 1997; Kelly, Maulloo and Tan,
+  Journal of the Operational Research Society 49, 1998).  With linear
+  utilities ``sum log(w_i x_i) = sum log w_i + sum log x_i``, so **the
+  weights drop out**: the proportionally fair amounts ``x`` do not depend
+  on ``weights`` (the utilities do).  Kelly's *weighted* proportional
+  fairness, which maximises ``sum_i w_i log x_i`` (weights as budgets:
+  ``x_i = w_i / sum_k usage[k, i] price_k``), does depend on them; it is
+  a different rule, not computed here.  The rule here is characterised by
+  ``sum_i (x'_i - x_i) / x_i <= 0`` for every feasible ``x'``.  Agents who
+  cannot receive anything (a resource of capacity 0 on their path, or a
+  cap of 0) get 0 and are left out of the sum.
+- ``"alpha"`` with ``alpha``: maximise ``sum_i U_alpha(u_i)`` with
+  ``U_alpha(u) = u^(1 - alpha) / (1 - alpha)``, the family of Mo and
+  Walrand ("Fair end-to-end window-based congestion control", IEEE/ACM
+  Transactions on Networking 8(5), 2000).  Its optimum has
+  ``w_i^(1 - alpha) x_i^(-alpha) = sum_k usage[k, i] price_k`` for every
+  agent below its cap, so the larger ``alpha``, the less an agent's amount
+  follows its weight.  ``alpha = 0`` is ``"utilitarian"``, ``alpha = 1``
+  ``"proportional"`` and ``alpha = np.inf`` ``"max_min"`` (Mo and Walrand
+  show the limit ``alpha -> inf`` is max-min fair); these three are
+  computed by their own rules above.  Other values up to 10 are solved by
+  Clarabel (power cones), then made exact to rounding by Newton's
+  method on the optimality condition above (where it settles; otherwise
+  Clarabel's answer, to about 1e-6 of the largest amount, stands).  The utilities
+  enter the family here (``U_alpha(w_i x_i)``); Mo and Walrand's weighted
+  version, ``sum_i p_i U_alpha(x_i)``, is this one with ``p_i =
+  w_i^(1 - alpha)``.
+
+The log problems are solved by Clarabel and then polished by a few Newton
+steps on their optimality conditions (``1 / x_i = sum_k usage[k, i]
+price_k`` with the reached limits held), so that the amounts are exact to
+rounding, e.g. ``1/3`` rather than ``0.3333331``.
 """
 
 from __future__ import annotations
@@ -45,27 +99,32 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cvxpy as cp
 import networkx as nx
 import numpy as np
 import pandas as pd
 
-from ._solvers import solve_quietly
-from ._validation import SolverError, as_1d_float, as_float_array, check_finite, check_magnitude, check_nonnegative
-from .feeders import Feeder, _label
-from .mechanisms import Outcome, _check_outcome, _reports
+from ._solvers import solve
+from ._validation import as_1d_float, as_float_array, check_finite, check_magnitude, check_nonnegative
+from ._validation import label as _label
+from .errors import SolverError
+from .feeders import Feeder, check_feeder
+from .mechanisms import Outcome, check_outcome, check_reports
 
 __all__ = [
     "RULES",
     "Allocation",
     "FairnessProblem",
     "fair_allocation",
+    "FeederUsage",
     "feeder_usage",
     "envy",
     "is_envy_free",
     "jain_index",
     "price_of_fairness",
+    "WorstOff",
     "worst_off",
     "compare_allocations",
 ]
@@ -75,7 +134,6 @@ RULES = ("utilitarian", "max_min", "proportional")
 ALPHA = "alpha"
 _ALPHA_MAX = 10.0  # the largest finite alpha (u^(1 - alpha) spans too many orders beyond); then alpha = inf
 
-_SOLVER = {"solver": "CLARABEL", "tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 _ZERO = 1e-6  # relative slack below which a limit counts as reached at an interior-point solution
 # The supported range of the positive entries of usage, capacity, caps and weights: a ratio of two of
 # them (an agent's largest amount, capacity / usage) times a third (a weight) stays below 1e300.
@@ -355,7 +413,7 @@ class FairnessProblem:
     [2.0, 2.0]
     """
 
-    def __init__(self, usage, capacity, *, caps=None):
+    def __init__(self, usage, capacity, *, caps=None) -> None:
         self.usage = _as_usage(usage)
         self.resources, self.agents = self.usage.index, self.usage.columns
         self._a = self.usage.to_numpy()
@@ -591,17 +649,13 @@ class FairnessProblem:
         return z, False
 
     def _run(self, problem, x, what: str) -> np.ndarray:
-        try:
-            with warnings.catch_warnings():  # an inaccurate solve is checked and polished below
-                warnings.simplefilter("ignore", UserWarning)
-                solve_quietly(problem, **_SOLVER)
-        except cp.error.SolverError as exc:
-            raise SolverError(f"The {what} could not be solved ({exc}).") from None
-        if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or x.value is None:
-            raise SolverError(
-                f"The {what} ended with solver status {problem.status!r}; check that `usage`, `capacity` "
-                "and `caps` are of reasonable size (scale them to units near 1)."
-            )
+        """Solve ``problem`` (Clarabel, the default tolerance of 1e-10) and return the values of ``x``."""
+        hint = "Check that `usage`, `capacity` and `caps` are of reasonable size (scale them to units near 1)."
+        with warnings.catch_warnings():  # an inaccurate solve is checked and polished afterwards
+            warnings.simplefilter("ignore", UserWarning)
+            solve(problem, what=f"the {what}", hint=hint)
+        if x.value is None:
+            raise SolverError(f"The solver returned no amounts for the {what}. {hint}")
         return np.asarray(x.value, dtype=float)
 
     def _duals(self, constraint) -> np.ndarray:
@@ -625,7 +679,8 @@ class FairnessProblem:
         for name, value in values.items():
             problem[name].value = value
 
-    def _tight(self, x: np.ndarray, sc: dict, ub: np.ndarray, able: np.ndarray):
+    def _tight(self, x: np.ndarray, sc: dict, ub: np.ndarray,
+               able: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Which limited resources are full, which agents get 0 and which sit at their bound, at ``x`` (per unit)."""
         af, cf = sc["a"], sc["c"]
         tight = cf - af @ x <= _ZERO * np.maximum(cf, 1e-300)
@@ -633,7 +688,7 @@ class FairnessProblem:
         at_cap = ~zero & (ub - x <= _ZERO * ub)
         return tight, zero, at_cap
 
-    def _refine(self, x, sc, ub, able, *, equal=None, equal_caps=None):
+    def _refine(self, x, sc, ub, able, *, equal=None, equal_caps=None) -> tuple[np.ndarray, np.ndarray]:
         """Make an interior-point solution of ``max sum log x_able`` exact, by an active-set Newton method.
 
         Per-unit data (``sc``).  The limits that ``x`` nearly reaches are held as
@@ -673,7 +728,7 @@ class FairnessProblem:
             at_cap = (at_cap | over_cap) & ~released_caps
         return x, none
 
-    def _polish(self, x, sc, ub, tight, at_cap, free):
+    def _polish(self, x, sc, ub, tight, at_cap, free) -> tuple[np.ndarray, np.ndarray] | None:
         """Solve ``1 / x_i = sum_k usage[k, i] lam_k`` (free agents) with the ``tight`` resources full.
 
         Newton's method in ``lam``, started from a least-squares fit to ``x``
@@ -866,55 +921,16 @@ def fair_allocation(usage, capacity, *, weights=None, rule, caps=None, alpha=Non
     Agents receive ``x >= 0`` subject to ``usage @ x <= capacity`` and
     ``x <= caps``; agent ``i``'s utility is ``w_i x_i``.
 
-    - ``"utilitarian"``: maximise ``sum_i w_i x_i``, an LP (Bertsimas, Farias
-      and Trichakis, Operations Research 59(1), 2011).  When the optimum is
-      not unique (equal weights sharing a resource, for example), the tie is
-      broken deterministically by taking the **proportionally fair point among
-      the utilitarian optima**: agents who get nothing at every optimum get
-      0, and the others maximise ``sum log x_i`` on the optimal face.  The
-      face is read off the interior-point LP solution, which lies in its
-      relative interior: the limits reached there are reached at every
-      optimum.
+    - ``"utilitarian"``: maximise ``sum_i w_i x_i`` (an LP; ties broken by
+      the proportionally fair point among the optima);
+    - ``"max_min"``: the max-min fair (leximin) allocation, by progressive
+      filling (exact, no solver);
+    - ``"proportional"``: maximise ``sum_i log(u_i)`` (the weights drop out);
+    - ``"alpha"`` with ``alpha``: maximise ``sum_i U_alpha(u_i)``,
+      ``U_alpha(u) = u^(1 - alpha) / (1 - alpha)``.
 
-    The log problems are solved by Clarabel and then polished by a few Newton
-    steps on their optimality conditions (``1 / x_i = sum_k usage[k, i]
-    price_k`` with the reached limits held), so that the amounts are exact to
-    rounding, e.g. ``1/3`` rather than ``0.3333331``.
-    - ``"max_min"``: the max-min fair (leximin) allocation by progressive
-      filling (Bertsekas and Gallager, *Data Networks*, 2nd ed., 1992, section
-      6.5.2): raise every utility at the same pace; when a resource fills up,
-      or an agent reaches its cap, fix the agents concerned; go on with the
-      others.  The result: no agent can get more without taking from one who
-      is no better off.  This is exact (no solver) and works because every
-      constraint is a packing constraint (non-negative usage).
-    - ``"proportional"``: maximise ``sum_i log(u_i)`` (Kelly, European
-      Transactions on Telecommunications 8, 1997; Kelly, Maulloo and Tan,
-      Journal of the Operational Research Society 49, 1998).  With linear
-      utilities ``sum log(w_i x_i) = sum log w_i + sum log x_i``, so **the
-      weights drop out**: the proportionally fair amounts ``x`` do not depend
-      on ``weights`` (the utilities do).  Kelly's *weighted* proportional
-      fairness, which maximises ``sum_i w_i log x_i`` (weights as budgets:
-      ``x_i = w_i / sum_k usage[k, i] price_k``), does depend on them; it is
-      a different rule, not computed here.  The rule here is characterised by
-      ``sum_i (x'_i - x_i) / x_i <= 0`` for every feasible ``x'``.  Agents who
-      cannot receive anything (a resource of capacity 0 on their path, or a
-      cap of 0) get 0 and are left out of the sum.
-    - ``"alpha"`` with ``alpha``: maximise ``sum_i U_alpha(u_i)`` with
-      ``U_alpha(u) = u^(1 - alpha) / (1 - alpha)``, the family of Mo and
-      Walrand ("Fair end-to-end window-based congestion control", IEEE/ACM
-      Transactions on Networking 8(5), 2000).  Its optimum has
-      ``w_i^(1 - alpha) x_i^(-alpha) = sum_k usage[k, i] price_k`` for every
-      agent below its cap, so the larger ``alpha``, the less an agent's amount
-      follows its weight.  ``alpha = 0`` is ``"utilitarian"``, ``alpha = 1``
-      ``"proportional"`` and ``alpha = np.inf`` ``"max_min"`` (Mo and Walrand
-      show the limit ``alpha -> inf`` is max-min fair); these three are
-      computed by their own rules above.  Other values up to 10 are solved by
-      Clarabel (power cones), then made exact to rounding by Newton's
-      method on the optimality condition above (where it settles; otherwise
-      Clarabel's answer, to about 1e-6 of the largest amount, stands).  The utilities
-      enter the family here (``U_alpha(w_i x_i)``); Mo and Walrand's weighted
-      version, ``sum_i p_i U_alpha(x_i)``, is this one with ``p_i =
-      w_i^(1 - alpha)``.
+    How each is computed, and the references: the module docstring,
+    section *The rules in detail*.
 
     Parameters
     ----------
@@ -982,7 +998,16 @@ def fair_allocation(usage, capacity, *, weights=None, rule, caps=None, alpha=Non
 # --------------------------------------------------------------------------- feeders
 
 
-def feeder_usage(feeder, buses, *, capacity_kw=None) -> tuple[pd.DataFrame, pd.Series]:
+class FeederUsage(NamedTuple):
+    """The sharing problem of PV owners on a feeder (:func:`feeder_usage`); unpacks as ``usage, capacity``."""
+
+    usage: pd.DataFrame
+    """1 where a line (row) lies on a bus's (column) path to the substation, else 0."""
+    capacity: pd.Series
+    """The export capacity of each line of ``usage``, kW (``inf`` for no limit)."""
+
+
+def feeder_usage(feeder, buses, *, capacity_kw=None) -> FeederUsage:
     """Build ``usage`` and ``capacity`` for PV owners sharing a radial feeder's export capacity.
 
     A kW exported at a bus flows over every line between that bus and the
@@ -1006,10 +1031,11 @@ def feeder_usage(feeder, buses, *, capacity_kw=None) -> tuple[pd.DataFrame, pd.S
 
     Returns
     -------
-    usage : pandas.DataFrame
-        The lines lying on at least one owner's path (feeder order), x the buses.
-    capacity : pandas.Series
-        ``capacity_kw`` per line of ``usage`` (``inf`` for no limit).
+    FeederUsage
+        A named pair that unpacks as ``usage, capacity``: ``usage``, a
+        DataFrame of the lines lying on at least one owner's path (feeder
+        order) x the buses; ``capacity``, a Series of ``capacity_kw`` per line
+        of ``usage`` (``inf`` for no limit).
 
     Raises
     ------
@@ -1032,8 +1058,25 @@ def feeder_usage(feeder, buses, *, capacity_kw=None) -> tuple[pd.DataFrame, pd.S
     """
     if not isinstance(feeder, Feeder):
         raise TypeError(f"`feeder` must be a te_course Feeder (e.g. te_course.ieee33()); got {type(feeder).__name__}.")
-    feeder = feeder._checked("feeder")  # its tables may have been edited in place since it was built
+    feeder = check_feeder(feeder)  # its tables may have been edited in place since it was built
     feeder.check_radial()
+    labels = _owner_buses(feeder, buses)
+    graph = feeder.graph
+    on_path = {}
+    for bus in labels:
+        path = nx.shortest_path(graph, bus, feeder.substation)
+        on_path[bus] = {graph.edges[u, v]["line"] for u, v in zip(path[:-1], path[1:])}
+    used = [ln for ln in feeder.lines.index if any(ln in lines for lines in on_path.values())]
+    usage = pd.DataFrame(
+        [[int(ln in on_path[b]) for b in labels] for ln in used], index=pd.Index(used, name="line"), columns=labels
+    ).astype(int)
+    usage.columns.name = "bus"
+    limit = _line_limits(feeder, used, capacity_kw)
+    return FeederUsage(usage, pd.Series(limit, index=usage.index, name="capacity_kw"))
+
+
+def _owner_buses(feeder: Feeder, buses) -> pd.Index:
+    """Validate the owners' ``buses``: labels of the feeder's buses, a flat sequence without repeats."""
     if isinstance(buses, (str, bytes)) or not hasattr(buses, "__iter__"):
         buses = [buses]
     buses = [_label(b) for b in buses]
@@ -1049,32 +1092,23 @@ def feeder_usage(feeder, buses, *, capacity_kw=None) -> tuple[pd.DataFrame, pd.S
             ) from None
         if bus not in feeder.buses.index:
             raise ValueError(f"`buses` entry {i} ({bus!r}) is not a bus of the feeder {feeder.name!r}.")
-    labels = _labels_of(buses, "buses", "bus")
-    graph = feeder.graph
-    on_path = {}
-    for bus in labels:
-        path = nx.shortest_path(graph, bus, feeder.substation)
-        on_path[bus] = {graph.edges[u, v]["line"] for u, v in zip(path[:-1], path[1:])}
-    used = [ln for ln in feeder.lines.index if any(ln in lines for lines in on_path.values())]
-    usage = pd.DataFrame(
-        [[int(ln in on_path[b]) for b in labels] for ln in used], index=pd.Index(used, name="line"), columns=labels
-    ).astype(int)
-    usage.columns.name = "bus"
+    return _labels_of(buses, "buses", "bus")
+
+
+def _line_limits(feeder: Feeder, used: list, capacity_kw) -> np.ndarray:
+    """Return the export capacity (kW) of the lines ``used``: their ``s_max_kva``, overridden by ``capacity_kw``."""
     # a copy: pandas 3 hands out read-only views, and the loop below writes into it
     limit = np.array(feeder.lines["s_max_kva"].reindex(used).fillna(np.inf), dtype=float)
-    if capacity_kw is not None:
-        if isinstance(capacity_kw, (Mapping, pd.Series)):
-            for line, value in dict(capacity_kw).items():
-                if line not in feeder.lines.index:
-                    raise ValueError(
-                        f"`capacity_kw` names the line {_label(line)!r}, which is not a line of the feeder."
-                    )
-                if line in used:
-                    limit[used.index(line)] = _limits([value], f"capacity_kw[{_label(line)!r}]", pd.Index([line]),
-                                                      "line")[0]
-        else:
-            limit = _limits(capacity_kw, "capacity_kw", pd.Index(used), "line")
-    return usage, pd.Series(limit, index=usage.index, name="capacity_kw")
+    if capacity_kw is None:
+        return limit
+    if not isinstance(capacity_kw, (Mapping, pd.Series)):
+        return _limits(capacity_kw, "capacity_kw", pd.Index(used), "line")
+    for line, value in dict(capacity_kw).items():
+        if line not in feeder.lines.index:
+            raise ValueError(f"`capacity_kw` names the line {_label(line)!r}, which is not a line of the feeder.")
+        if line in used:
+            limit[used.index(line)] = _limits([value], f"capacity_kw[{_label(line)!r}]", pd.Index([line]), "line")[0]
+    return limit
 
 
 # --------------------------------------------------------------------------- envy
@@ -1163,32 +1197,36 @@ def envy(allocation_or_outcome, *, payments=None, values=None, costs=None) -> pd
             raise TypeError("`payments` is for an Allocation; an Outcome carries its own payments.")
         if values is None or costs is None:
             raise TypeError("an Outcome needs the true `values` of its buyers and `costs` of its sellers.")
-        v, c = _reports(values, costs)
-        o = allocation_or_outcome
-        for name, arr, field in (("values", v, "buyer_trades"), ("costs", c, "seller_trades")):
-            shape = np.shape(getattr(o, field))
-            if shape != (arr.size,):
-                who = "buyers" if name == "values" else "sellers"
-                raise ValueError(
-                    f"`outcome` has `{field}` of shape {shape}; expected ({arr.size},), one entry per report: "
-                    f"`{name}` has {arr.size} entries, and needs one true {name[:-1]} per {who[:-1]} of the outcome."
-                )
-        o = _check_outcome(o, v.size, c.size, "`outcome`")
-        tb, ts = np.asarray(o.buyer_trades, dtype=float), np.asarray(o.seller_trades, dtype=float)
-        pays, gets = np.asarray(o.buyer_pays, dtype=float), np.asarray(o.seller_gets, dtype=float)
-        nb, ns = v.size, c.size
-        others = np.zeros((nb + ns, nb + ns))
-        own = np.r_[v * tb - pays, gets - c * ts]
-        others[:nb, :nb] = v[:, None] * tb[None, :] - pays[None, :]
-        others[nb:, nb:] = gets[None, :] - c[:, None] * ts[None, :]
-        others[:nb, nb:] = own[:nb, None]  # not compared: no envy
-        others[nb:, :nb] = own[nb:, None]
-        labels = [f"buyer {i}" for i in range(nb)] + [f"seller {j}" for j in range(ns)]
-        return _envy_matrix(own, others, labels)
+        return _outcome_envy(allocation_or_outcome, values, costs)
     raise TypeError(
         "`allocation_or_outcome` must be an Allocation (from fair_allocation) or a te_course.mechanisms.Outcome; "
         f"got {type(allocation_or_outcome).__name__}."
     )
+
+
+def _outcome_envy(o: Outcome, values, costs) -> pd.DataFrame:
+    """Return the envy table of a market outcome: buyers against buyers, sellers against sellers."""
+    v, c = check_reports(values, costs)
+    for name, arr, field in (("values", v, "buyer_trades"), ("costs", c, "seller_trades")):
+        shape = np.shape(getattr(o, field))
+        if shape != (arr.size,):
+            who = "buyers" if name == "values" else "sellers"
+            raise ValueError(
+                f"`outcome` has `{field}` of shape {shape}; expected ({arr.size},), one entry per report: "
+                f"`{name}` has {arr.size} entries, and needs one true {name[:-1]} per {who[:-1]} of the outcome."
+            )
+    o = check_outcome(o, v.size, c.size, "`outcome`")
+    tb, ts = np.asarray(o.buyer_trades, dtype=float), np.asarray(o.seller_trades, dtype=float)
+    pays, gets = np.asarray(o.buyer_pays, dtype=float), np.asarray(o.seller_gets, dtype=float)
+    nb, ns = v.size, c.size
+    others = np.zeros((nb + ns, nb + ns))
+    own = np.r_[v * tb - pays, gets - c * ts]
+    others[:nb, :nb] = v[:, None] * tb[None, :] - pays[None, :]
+    others[nb:, nb:] = gets[None, :] - c[:, None] * ts[None, :]
+    others[:nb, nb:] = own[:nb, None]  # not compared: no envy
+    others[nb:, :nb] = own[nb:, None]
+    labels = [f"buyer {i}" for i in range(nb)] + [f"seller {j}" for j in range(ns)]
+    return _envy_matrix(own, others, labels)
 
 
 def is_envy_free(allocation_or_outcome, *, payments=None, values=None, costs=None, tol: float = 1e-9) -> bool:
@@ -1218,7 +1256,7 @@ def is_envy_free(allocation_or_outcome, *, payments=None, values=None, costs=Non
         scale = 1.0 + float(np.abs(allocation_or_outcome.weights.to_numpy()).max()
                             * np.abs(allocation_or_outcome.x.to_numpy()).max())
     else:
-        v, c = _reports(values, costs)  # as envy read them (text such as "5" becomes a number there)
+        v, c = check_reports(values, costs)  # as envy read them (text such as "5" becomes a number there)
         scale = 1.0 + float(np.abs(np.r_[v, c]).max())
     return bool(e.max(initial=0.0) <= tol_f * scale)
 
@@ -1319,7 +1357,16 @@ def price_of_fairness(fair, utilitarian) -> float:
     return min(1.0, max(0.0, (u_util - u_fair) / u_util))
 
 
-def worst_off(allocation) -> tuple[object, float]:
+class WorstOff(NamedTuple):
+    """The worst-off agent of an allocation (:func:`worst_off`); unpacks as ``agent, utility``."""
+
+    agent: object
+    """Its label."""
+    utility: float
+    """Its utility."""
+
+
+def worst_off(allocation) -> WorstOff:
     """Return the worst-off agent (its label) and its utility; ties go to the first agent.
 
     Rawls's criterion judges an allocation by this agent (Rawls, *A Theory of
@@ -1331,11 +1378,17 @@ def worst_off(allocation) -> tuple[object, float]:
         An allocation, or utilities (a Series keeps its labels, otherwise the
         position is the label).
 
+    Returns
+    -------
+    WorstOff
+        A named pair ``(agent, utility)``.
+
     Examples
     --------
     >>> worst_off(fair_allocation([[1, 1]], [1], weights=[2, 1], rule="utilitarian"))
-    (1, 0.0)
-    >>> worst_off(pd.Series([3.0, 1.0, 1.0], index=["a", "b", "c"]))
+    WorstOff(agent=1, utility=0.0)
+    >>> agent, utility = worst_off(pd.Series([3.0, 1.0, 1.0], index=["a", "b", "c"]))
+    >>> agent, utility
     ('b', 1.0)
     """
     if isinstance(allocation, Allocation):
@@ -1346,7 +1399,7 @@ def worst_off(allocation) -> tuple[object, float]:
         check_finite(arr, "allocation", "utilities")
         u = pd.Series(arr, index=index)
     pos = int(np.argmin(u.to_numpy()))
-    return _label(u.index[pos]), float(u.iloc[pos])
+    return WorstOff(_label(u.index[pos]), float(u.iloc[pos]))
 
 
 def compare_allocations(allocations, *, utilitarian: Allocation | None = None) -> pd.DataFrame:

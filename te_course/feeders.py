@@ -29,13 +29,15 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import connected_components
 
+from ._network import in_service_ends, voltage_drop_sq
 from ._validation import as_finite_float as _as_number
 from ._validation import as_generator, as_positive_float
+from ._validation import float_column as _float_column
+from ._validation import label as _label
 
-__all__ = ["Feeder", "ieee33", "radial_feeder", "pjm5bus"]
+__all__ = ["Feeder", "check_feeder", "ieee33", "radial_feeder", "pjm5bus"]
 
 _LINE_COLUMNS = ["from_bus", "to_bus", "r_ohm", "x_ohm", "s_max_kva", "in_service"]
 
@@ -47,11 +49,6 @@ _X_PU_MIN = 1e-100  # smallest per-unit reactance: 1/x (the DC susceptance) stay
 #: The most buses :func:`radial_feeder` builds: a million buses take a few seconds and a few hundred MB;
 #: beyond, the arrays grow to gigabytes (issue 14: ``radial_feeder(10**12)`` asked for terabytes).
 MAX_BUSES = 1_000_000
-
-
-def _label(value):
-    """Return a label as a plain Python object, so that messages show ``18``, not ``np.int64(18)``."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _check_bases(v_base_kv, s_base_kva) -> tuple[float, float]:
@@ -71,39 +68,6 @@ def _check_bases(v_base_kv, s_base_kva) -> tuple[float, float]:
             f"got {s_base_kva!r}. Outside this range per-unit values overflow or vanish: check the units (kVA)."
         )
     return v, s
-
-
-def _float_column(col: pd.Series, name: str, kind: str) -> np.ndarray:
-    """Return a column as a float array (None and NA as NaN), or raise ``TypeError`` naming the first bad entry.
-
-    Strings, booleans and complex numbers are refused: ``"1.5"`` or ``True`` in a
-    table of impedances is a mistake to report, not to convert.
-    """
-    dtype = col.dtype
-    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype) \
-            and not pd.api.types.is_complex_dtype(dtype):
-        return col.to_numpy(dtype=float, na_value=np.nan)
-    out = np.empty(len(col))
-    for i, v in enumerate(col.to_numpy(dtype=object)):
-        if v is None or v is pd.NA:
-            out[i] = np.nan
-            continue
-        if not isinstance(v, (str, bytes, bool, np.bool_, complex, np.complexfloating)):
-            try:
-                out[i] = float(v)
-                continue
-            except OverflowError:
-                raise ValueError(
-                    f"{name} must contain finite numbers; {kind} {_label(col.index[i])!r} has a number too large "
-                    "for a float."
-                ) from None
-            except (TypeError, ValueError):
-                pass
-        raise TypeError(
-            f"{name} must contain numbers; {kind} {_label(col.index[i])!r} has {_label(v)!r} "
-            f"(a {type(v).__name__})."
-        )
-    return out
 
 
 def _bool_column(col: pd.Series, name: str) -> np.ndarray:
@@ -149,11 +113,25 @@ def _tables(buses, lines, substation, v_base_kv: float, s_base_kva: float, owner
     feeder (`feeder.buses`, ...).
     """
     pre = f"{owner}." if owner else ""
-    bname, lname, sname = f"`{pre}buses`", f"`{pre}lines`", f"`{pre}substation`"
     if not isinstance(buses, pd.DataFrame):
-        raise TypeError(f"{bname} must be a DataFrame indexed by bus label; got {type(buses).__name__}.")
+        raise TypeError(f"`{pre}buses` must be a DataFrame indexed by bus label; got {type(buses).__name__}.")
     if not isinstance(lines, pd.DataFrame):
-        raise TypeError(f"{lname} must be a DataFrame with one row per line; got {type(lines).__name__}.")
+        raise TypeError(f"`{pre}lines` must be a DataFrame with one row per line; got {type(lines).__name__}.")
+    b = _bus_table(buses, pre, s_base_kva)
+    ln = _line_table(lines, pre, b.index)
+    _check_line_values(ln, f"`{pre}lines`", v_base_kv, s_base_kva)
+    try:
+        at_bus = substation in b.index
+    except TypeError:  # an unhashable label
+        at_bus = False
+    if not at_bus:
+        raise ValueError(f"`{pre}substation` {_label(substation)!r} is not a bus of the feeder.")
+    return b, ln
+
+
+def _bus_table(buses: pd.DataFrame, pre: str, s_base_kva: float) -> pd.DataFrame:
+    """Return the bus table with float ``p_kw``, ``q_kvar`` (0 if missing), finite and in range; extra columns kept."""
+    bname = f"`{pre}buses`"
     if "p_kw" not in buses.columns:
         raise ValueError(f"{bname} must have a 'p_kw' column (and optionally 'q_kvar'); got {list(buses.columns)}.")
     if len(buses) == 0:
@@ -180,7 +158,12 @@ def _tables(buses, lines, substation, v_base_kv: float, s_base_kva: float, owner
         b[col] = arr
     for col in buses.columns.difference(["p_kw", "q_kvar"]):
         b[col] = buses[col]
+    return b
 
+
+def _line_table(lines: pd.DataFrame, pre: str, known: pd.Index) -> pd.DataFrame:
+    """Return the line table with its columns in order, numbers as floats, and both ends buses of ``known``."""
+    lname = f"`{pre}lines`"
     missing = [c for c in ("from_bus", "to_bus", "r_ohm", "x_ohm") if c not in lines.columns]
     if missing:
         raise ValueError(f"{lname} is missing the column(s) {missing}; got {list(lines.columns)}.")
@@ -194,58 +177,50 @@ def _tables(buses, lines, substation, v_base_kv: float, s_base_kva: float, owner
     for col in ("r_ohm", "x_ohm", "s_max_kva"):
         ln[col] = _float_column(ln[col], f"`{pre}lines['{col}']`", "line")
     ln = ln[_LINE_COLUMNS + [c for c in ln.columns if c not in _LINE_COLUMNS]]
-    known = b.index
-
-    def line_error(i: int, text: str) -> ValueError:
-        return ValueError(f"line {_label(ln.index[i])!r} of {lname} {text}")
-
     for end in ("from_bus", "to_bus"):
         unknown = ~ln[end].isin(known).to_numpy()
         if unknown.any():
             i = _first(unknown)
-            raise line_error(i, f"has {end}={_label(ln[end].iloc[i])!r}, which is not a bus of the feeder.")
+            raise _line_error(ln, lname, i, f"has {end}={_label(ln[end].iloc[i])!r}, which is not a bus of the feeder.")
     self_loop = (ln["from_bus"] == ln["to_bus"]).to_numpy()
     if self_loop.any():
         i = _first(self_loop)
-        raise line_error(i, f"connects bus {_label(ln['from_bus'].iloc[i])!r} to itself.")
+        raise _line_error(ln, lname, i, f"connects bus {_label(ln['from_bus'].iloc[i])!r} to itself.")
+    return ln
+
+
+def _line_error(ln: pd.DataFrame, lname: str, i: int, text: str) -> ValueError:
+    return ValueError(f"line {_label(ln.index[i])!r} of {lname} {text}")
+
+
+def _check_line_values(ln: pd.DataFrame, lname: str, v_base_kv: float, s_base_kva: float) -> None:
+    """Raise naming the first line whose impedance or limit is out of its physical or per-unit range."""
     z_base = v_base_kv**2 * 1000.0 / s_base_kva
     r, x, s = (ln[c].to_numpy() for c in ("r_ohm", "x_ohm", "s_max_kva"))
-    bad = ~(np.isfinite(r) & (r >= 0))
-    if bad.any():
-        i = _first(bad)
-        raise line_error(i, f"has r_ohm={r[i]}; a resistance must be finite and >= 0.")
-    bad = ~(np.isfinite(x) & (x > 0))
-    if bad.any():
-        i = _first(bad)
-        raise line_error(i, f"has x_ohm={x[i]}; a reactance must be finite and > 0.")
-    bad = ~(np.isnan(s) | (s > 0))
-    if bad.any():
-        i = _first(bad)
-        raise line_error(i, f"has s_max_kva={s[i]}; a limit must be > 0 (NaN for none).")
+    for col, values, ok, rule in (("r_ohm", r, np.isfinite(r) & (r >= 0), "a resistance must be finite and >= 0"),
+                                  ("x_ohm", x, np.isfinite(x) & (x > 0), "a reactance must be finite and > 0"),
+                                  ("s_max_kva", s, np.isnan(s) | (s > 0), "a limit must be > 0 (NaN for none)")):
+        if not ok.all():
+            i = _first(~ok)
+            raise _line_error(ln, lname, i, f"has {col}={values[i]}; {rule}.")
     bases = f"on the bases v_base_kv={v_base_kv:g}, s_base_kva={s_base_kva:g}"
     for col, values, base in (("r_ohm", r, z_base), ("x_ohm", x, z_base), ("s_max_kva", s, s_base_kva)):
         bad = values / base > _PU_MAX
         if bad.any():
             i = _first(bad)
             hint = " Use NaN for no limit." if col == "s_max_kva" else " Check the units (ohm) or the bases."
-            raise line_error(
-                i, f"has {col}={values[i]:g}, which is {values[i] / base:.3g} p.u. {bases}; per-unit values "
-                f"must be at most {_PU_MAX:g}.{hint}"
+            raise _line_error(
+                ln, lname, i, f"has {col}={values[i]:g}, which is {values[i] / base:.3g} p.u. {bases}; per-unit "
+                f"values must be at most {_PU_MAX:g}.{hint}"
             )
     bad = x / z_base < _X_PU_MIN
     if bad.any():
         i = _first(bad)
-        raise line_error(
-            i, f"has x_ohm={x[i]:g}, which is {x[i] / z_base:.3g} p.u. {bases}; a per-unit reactance must be at "
-            f"least {_X_PU_MIN:g} (its inverse, the susceptance, would overflow). Check the units (ohm) or the bases."
+        raise _line_error(
+            ln, lname, i, f"has x_ohm={x[i]:g}, which is {x[i] / z_base:.3g} p.u. {bases}; a per-unit reactance "
+            f"must be at least {_X_PU_MIN:g} (its inverse, the susceptance, would overflow). Check the units (ohm) "
+            "or the bases."
         )
-    try:
-        at_bus = substation in known
-    except TypeError:  # an unhashable label
-        at_bus = False
-    if not at_bus:
-        raise ValueError(f"{sname} {_label(substation)!r} is not a bus of the feeder.")
-    return b, ln
 
 
 def _set_checked(feeder, buses: pd.DataFrame, lines: pd.DataFrame, v_base_kv: float, s_base_kva: float) -> None:
@@ -390,7 +365,19 @@ class Feeder:
         f = self._checked()
         return Feeder(f.buses.copy(), f.lines.copy(), f.v_base_kv, f.s_base_kva, f.substation, f.name)
 
-    def _replace(self, *, buses=None, lines=None, name=None) -> Feeder:
+    def replace(self, *, buses=None, lines=None, name=None) -> Feeder:
+        """Return a new feeder with some of its tables or its name replaced, the rest copied.
+
+        The new tables are checked like those of a new :class:`Feeder`; the bases and the
+        substation are kept.
+
+        Examples
+        --------
+        >>> f = ieee33()
+        >>> g = f.replace(buses=f.buses.assign(p_kw=0.0), name="no load")
+        >>> g.name, float(g.buses["p_kw"].sum()), float(f.buses["p_kw"].sum())
+        ('no load', 0.0, 3715.0)
+        """
         if buses is None or lines is None:
             f = self._checked()
             buses = f.buses.copy() if buses is None else buses
@@ -430,7 +417,7 @@ class Feeder:
         buses.loc[bus, "p_kw"] -= p
         buses.loc[bus, "q_kvar"] -= q
         try:
-            return f._replace(buses=buses)
+            return f.replace(buses=buses)
         except ValueError as exc:
             raise ValueError(
                 f"`p_kw`={p_kw!r}, `q_kvar`={q_kvar!r} at bus {bus!r} give a load out of range: {exc}"
@@ -451,25 +438,17 @@ class Feeder:
         buses = f.buses.copy()
         buses[["p_kw", "q_kvar"]] *= k
         try:
-            return f._replace(buses=buses)
+            return f.replace(buses=buses)
         except ValueError as exc:
             raise ValueError(f"`factor`={factor!r} gives loads out of range: {exc}") from None
 
     # ------------------------------------------------------------------ topology
 
-    def _in_service_arrays(self):
-        """Positions (into ``buses``) of the ends of the in-service lines, and their mask."""
-        fd = self._checked()
-        live = fd.lines["in_service"].to_numpy(dtype=bool)
-        pos = pd.Index(fd.buses.index)
-        f = pos.get_indexer(fd.lines["from_bus"])
-        t = pos.get_indexer(fd.lines["to_bus"])
-        return f, t, live
-
     def _connectivity_problem(self) -> str | None:
         """Return a sentence naming the buses cut off from the substation, or None."""
-        n = self.n_buses
-        f, t, live = self._in_service_arrays()
+        fd = self._checked()
+        n = fd.n_buses
+        f, t, live = in_service_ends(fd)
         adj = sp.coo_matrix((np.ones(live.sum()), (f[live], t[live])), shape=(n, n))
         _, labels = connected_components(adj, directed=False)
         sub = self.buses.index.get_loc(self.substation)
@@ -512,6 +491,22 @@ class Feeder:
         """
         return self._radial_problem() is None
 
+    def check_connected(self) -> None:
+        """Raise ``ValueError`` naming the buses that no in-service line connects to the substation, if any.
+
+        Examples
+        --------
+        >>> f = ieee33()
+        >>> f.lines.loc[1, "in_service"] = False  # open the line 1-2: every bus but the substation is cut off
+        >>> f.check_connected()
+        Traceback (most recent call last):
+        ...
+        ValueError: 'IEEE 33' is not connected: bus(es) [2, 3, ...] and 12 more cannot be reached ...
+        """
+        problem = self._connectivity_problem()
+        if problem is not None:
+            raise ValueError(problem)
+
     def check_radial(self) -> None:
         """Raise ``ValueError`` naming a loop (its lines) or the disconnected buses, if any.
 
@@ -527,6 +522,24 @@ class Feeder:
         problem = self._radial_problem()
         if problem is not None:
             raise ValueError(problem)
+
+
+def check_feeder(feeder, name: str = "feeder") -> Feeder:
+    """Return ``feeder`` checked again (its tables may have been edited in place), or raise naming ``name``.
+
+    Every function that takes a feeder calls this first and uses what it returns: ``feeder``
+    itself, unless a valid edit left a column of another type, in which case a normalised copy.
+
+    Examples
+    --------
+    >>> check_feeder("ieee33")
+    Traceback (most recent call last):
+    ...
+    TypeError: `feeder` must be a te_course Feeder (see te_course.feeders); got str.
+    """
+    if not isinstance(feeder, Feeder):
+        raise TypeError(f"`{name}` must be a te_course Feeder (see te_course.feeders); got {type(feeder).__name__}.")
+    return feeder._checked(name)
 
 
 # ---------------------------------------------------------------------- shipped networks
@@ -632,21 +645,6 @@ def pjm5bus() -> Feeder:
 # ---------------------------------------------------------------------- synthetic feeders
 
 
-def _tree_voltage_drop_sq(parent: np.ndarray, r_pu: np.ndarray, x_pu: np.ndarray, p_pu, q_pu) -> np.ndarray:
-    """LinDistFlow drop of squared voltage at each bus of a tree whose parents precede children."""
-    n = parent.size
-    child = np.arange(1, n)
-    # Incidence (bus x line): +1 at the line's child, -1 at its parent; reduced to buses 1..n-1.
-    c = sp.csr_matrix(
-        (np.r_[np.ones(n - 1), -np.ones(n - 1)], (np.r_[child, parent[1:]], np.r_[child - 1, child - 1])),
-        shape=(n, n - 1),
-    )[1:]
-    flows_p = spla.spsolve_triangular(c, p_pu[1:], lower=False)
-    flows_q = spla.spsolve_triangular(c, q_pu[1:], lower=False)
-    drop = 2 * (r_pu * flows_p + x_pu * flows_q)
-    return np.r_[0.0, spla.spsolve_triangular(c.T.tocsr(), drop, lower=True)]
-
-
 def radial_feeder(n_buses: int, *, seed=0, v_base_kv: float = 12.66, s_base_kva: float = 1000.0) -> Feeder:
     """Return a synthetic radial feeder with ``n_buses`` buses, labelled 1..n, substation 1.
 
@@ -706,7 +704,7 @@ def radial_feeder(n_buses: int, *, seed=0, v_base_kv: float = 12.66, s_base_kva:
     q_kvar = p_kw * np.sqrt(1.0 / pf**2 - 1.0)
 
     z_base = v_base_kv**2 * 1000.0 / s_base_kva
-    drop = _tree_voltage_drop_sq(
+    drop = voltage_drop_sq(
         np.r_[0, parent], r_ohm / z_base, x_ohm / z_base, p_kw / s_base_kva, q_kvar / s_base_kva
     )
     worst = drop.max()

@@ -40,23 +40,66 @@ ascent on ``Phi`` and converge; simultaneous ones need not (Theocharis, "On
 the stability of the Cournot solution on the oligopoly problem", Review of
 Economic Studies 27(2), 133-134, 1960).
 
+Best-response dynamics
+----------------------
+:func:`best_response_dynamics` lets every player move once per *round*:
+
+- ``order="sequential"`` (Gauss-Seidel): players move one after the
+  other, each seeing the moves already made in the round;
+- ``order="simultaneous"`` (Jacobi): all respond to the profile at the
+  start of the round.
+
+Its stopping rules, checked after every round:
+
+- **converged**: no strategy changed by more than ``tol`` (numbers) or at
+  all (other strategies): a Nash equilibrium, a fixed point of the best
+  responses; the result is returned;
+- **cycle**: the profile equals one of an earlier round (exactly for
+  non-numeric strategies; within ``tol`` for numbers, provided the round
+  itself moved more than 1,000 times that distance, so that a damped
+  oscillation, whose rounds shrink as fast as it repeats, is not taken for
+  a cycle); ``cycle_length`` is the number of rounds between the two;
+- **diverged**: a numeric strategy became NaN or infinite, left
+  ``bounds``, or exceeded ``1e12`` times the scale of ``initial``;
+- **max_iter**: none of these within ``max_iter`` rounds.
+
+The last three raise :class:`te_course.ConvergenceError`.
+
 Withholding
 -----------
 A prosumer behind a congestable line can raise its local price by offering
 less than it could produce (:func:`withholding`, two-zone closed form;
-:func:`dlmp_withholding`, on a feeder with :func:`te_course.dlmp.dlmp`).
+:func:`dlmp_withholding`, on a feeder with :func:`te_course.opf.dlmp`).
+In the two-zone model of :func:`two_zone_outcome` the prosumer is, while
+the line is congested (``q < D0 - F``), a monopolist on the residual demand
+``a - b F - b q``; its profit ``(a - b F - b q - c) q`` is largest at
+``q* = (a - b F - c) / (2 b)``
+(the monopoly quantity against residual demand; Kirschen and Strbac 2018;
+Borenstein, Bushnell and Stoft, "The competitive effects of
+transmission capacity in a deregulated electricity industry", RAND
+Journal of Economics 31(2), 2000).  Offering more, up to ``D0 - F``, pushes
+the price down to ``p0``; beyond that the profit grows only at the rate
+``p0 - c``.  The profit is concave on each of the three pieces of
+:func:`two_zone_outcome`, so its maximum over ``[0, K]`` is the best of
+the stationary points of the congested pieces, clipped to their pieces,
+and the pieces' ends (ties go to the largest offer).  Withholding pays
+when that maximum lies below ``K``.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ._deprecation import keywords_were_positional, renamed_keywords
+from ._network import OPF_PU_MAX
+from ._network import check_ders as _check_ders
 from ._validation import (
     as_1d_float,
     as_finite_float,
@@ -66,9 +109,10 @@ from ._validation import (
     check_magnitude,
     check_nonnegative,
 )
-from .dlmp import OPF_PU_MAX, _check_ders, dlmp
+from .errors import ConvergenceError
+from .feeders import check_feeder
 from .market_power import hhi as _hhi
-from .powerflow import _check_feeder
+from .opf import dlmp
 
 __all__ = [
     "CournotResult",
@@ -85,7 +129,6 @@ __all__ = [
     "dlmp_withholding",
 ]
 
-_STATUSES = ("converged", "cycle", "diverged", "max_iter")
 _ORDERS = ("sequential", "simultaneous")
 _CYCLE_RATIO = 1e3  # a repeat counts as a cycle only if the round moved 1,000 times more than the repeat's distance
 _BLOWUP = 1e12  # a strategy beyond 1e12 times the initial scale has diverged
@@ -108,8 +151,9 @@ class CournotResult:
         ``(price - c_i) q_i``, currency per hour.
     shares : numpy.ndarray
         ``q_i / Q`` (NaN when nothing is sold).
-    marginal_costs, capacities : numpy.ndarray
-        The inputs (``inf``: no capacity limit).
+    marginal_costs, capacities_kw : numpy.ndarray
+        The inputs (``inf``: no capacity limit); ``capacities`` is the old
+        name of ``capacities_kw`` (it still works, with a ``DeprecationWarning``).
     intercept, slope : float
         ``a`` and ``b`` of the inverse demand.
     total : float
@@ -136,7 +180,7 @@ class CournotResult:
     profits: np.ndarray
     shares: np.ndarray
     marginal_costs: np.ndarray
-    capacities: np.ndarray
+    capacities_kw: np.ndarray
     intercept: float
     slope: float
     total: float
@@ -147,6 +191,13 @@ class CournotResult:
     hhi: float
     consumer_surplus: float
     welfare: float
+
+    @property
+    def capacities(self) -> np.ndarray:
+        """The old name of :attr:`capacities_kw` (deprecated)."""
+        warnings.warn("CournotResult.capacities is now called capacities_kw; the old name will stop working in the "
+                      "next release.", DeprecationWarning, stacklevel=2)
+        return self.capacities_kw
 
     @property
     def n_firms(self) -> int:
@@ -167,7 +218,7 @@ class CournotResult:
         frame = pd.DataFrame(
             {
                 "marginal_cost": self.marginal_costs,
-                "capacity": self.capacities,
+                "capacity": self.capacities_kw,
                 "quantity": self.quantities,
                 "share": self.shares,
                 "profit": self.profits,
@@ -180,25 +231,27 @@ class CournotResult:
 
 
 def _demand(intercept, slope) -> tuple[float, float]:
+    """Validate the inverse demand ``P = a - b Q``: ``a`` and ``b`` positive."""
     return as_positive_float(intercept, "intercept"), as_positive_float(slope, "slope")
 
 
-def _costs_and_capacities(marginal_costs, capacities) -> tuple[np.ndarray, np.ndarray]:
+def _costs_and_capacities(marginal_costs, capacities_kw) -> tuple[np.ndarray, np.ndarray]:
+    """Validate the firms' marginal costs (>= 0) and capacities (kW, >= 0, inf allowed; a number for all)."""
     c = as_1d_float(marginal_costs, "marginal_costs")
     check_nonnegative(c, "marginal_costs", "costs")
-    if capacities is None:
+    if capacities_kw is None:
         return c, np.full(c.size, np.inf)
-    k = as_1d_float(capacities, "capacities", allow_scalar=True)
+    k = as_1d_float(capacities_kw, "capacities_kw", allow_scalar=True)
     k = np.broadcast_to(k, c.shape).copy() if k.ndim == 0 else k
     if k.size != c.size:
         raise ValueError(
-            f"`capacities` has {k.size} entries and `marginal_costs` {c.size}; "
+            f"`capacities_kw` has {k.size} entries and `marginal_costs` {c.size}; "
             "give one per firm, or one number for all."
         )
     bad = np.isnan(k) | (k < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"`capacities` must contain non-negative numbers (inf for no limit); entry {i} is {k[i]}.")
+        raise ValueError(f"`capacities_kw` must contain non-negative numbers (inf for no limit); entry {i} is {k[i]}.")
     return c, k
 
 
@@ -213,7 +266,7 @@ def _cournot_total(u: np.ndarray, k: np.ndarray) -> float:
     the closed form ``Q = (sum_F u_i + sum_{capped} k_i) / (|F| + 1)``.
     """
 
-    def g(q):
+    def g(q) -> float:
         return float(np.clip(u - q, 0.0, k).sum() - q)
 
     kinks = np.concatenate((u, u - k))
@@ -240,7 +293,8 @@ def _cournot_total(u: np.ndarray, k: np.ndarray) -> float:
     return float(np.clip(total, left, right))
 
 
-def cournot_equilibrium(intercept, slope, marginal_costs, *, capacities=None) -> CournotResult:
+@renamed_keywords(capacities="capacities_kw")
+def cournot_equilibrium(intercept, slope, marginal_costs, *, capacities_kw=None) -> CournotResult:
     """Nash equilibrium of quantity (Cournot) competition with linear demand.
 
     Inverse demand ``P = a - b Q``; firm ``i`` has constant marginal cost
@@ -269,9 +323,10 @@ def cournot_equilibrium(intercept, slope, marginal_costs, *, capacities=None) ->
         ``b`` > 0, currency per kWh per kW.
     marginal_costs : array_like
         ``c_i`` >= 0, one per firm.
-    capacities : float or array_like, optional
-        ``k_i`` >= 0 (``inf`` allowed); a number applies to every firm.
-        Default: no limit.
+    capacities_kw : float or array_like, optional
+        ``k_i`` >= 0, kW (``inf`` allowed); a number applies to every firm.
+        Default: no limit.  (Its old name ``capacities`` still works, with a
+        ``DeprecationWarning``.)
 
     Returns
     -------
@@ -296,11 +351,40 @@ def cournot_equilibrium(intercept, slope, marginal_costs, *, capacities=None) ->
     A capacity of 20 binds for the first firm; the second plays against the
     residual demand ``100 - 20 - q_2``:
 
-    >>> cournot_equilibrium(100, 1, [10, 10], capacities=[20, np.inf]).quantities
+    >>> cournot_equilibrium(100, 1, [10, 10], capacities_kw=[20, np.inf]).quantities
     array([20., 35.])
     """
     a, b = _demand(intercept, slope)
-    c, k = _costs_and_capacities(marginal_costs, capacities)
+    c, k = _costs_and_capacities(marginal_costs, capacities_kw)
+    q, total, price, profits, cs, welfare = _cournot_outcome(a, b, c, k)
+    lerner = _lerner(price, c)
+    shares, concentration, elasticity = _market_shape(q, total, price, b)
+    return CournotResult(
+        quantities=q + 0.0,
+        price=float(price),
+        profits=profits + 0.0,
+        shares=shares,
+        marginal_costs=c,
+        capacities_kw=k,
+        intercept=a,
+        slope=b,
+        total=total,
+        at_capacity=(q > 0) & (q == k),
+        active=q > 0,
+        elasticity=float(elasticity),
+        lerner=lerner,
+        hhi=concentration,
+        consumer_surplus=float(cs),
+        welfare=float(welfare),
+    )
+
+
+def _cournot_outcome(a: float, b: float, c: np.ndarray,
+                     k: np.ndarray) -> tuple[np.ndarray, float, float, np.ndarray, float, float]:
+    """Return the equilibrium quantities, their total, the price, profits, consumer surplus and welfare.
+
+    Raises ``ValueError`` when one of them leaves the float range.
+    """
     with np.errstate(over="ignore", invalid="ignore"):
         u = (a - c) / b  # inf for a tiny slope: fine when a capacity binds, caught below when none does
         total = _cournot_total(u, k)
@@ -315,8 +399,13 @@ def cournot_equilibrium(intercept, slope, marginal_costs, *, capacities=None) ->
             f"The Cournot equilibrium leaves the float range (about 1.8e308): with `intercept` = {a:g}, "
             f"`slope` = {b:g} and `marginal_costs` from {c.min():g} to {c.max():g} the quantities ((a - c_i) / b) "
             "or the surpluses overflow. Give realistic magnitudes (kW and currency per kWh, or MW and per MWh), "
-            "or finite `capacities`."
+            "or finite `capacities_kw`."
         )
+    return q, total, float(price), profits, float(cs), float(welfare)
+
+
+def _lerner(price: float, c: np.ndarray) -> np.ndarray:
+    """Return each firm's Lerner index ``(P - c_i) / P``, or raise if it overflows the floats."""
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         lerner = (price - c) / price
     if not np.isfinite(lerner).all():
@@ -326,39 +415,22 @@ def cournot_equilibrium(intercept, slope, marginal_costs, *, capacities=None) ->
             f"against its marginal cost {c[i]:g}. Give `intercept` and `marginal_costs` in the same units "
             "(currency per kWh, or per MWh)."
         )
-    if total > 0:
-        shares = q / total
-        concentration = _hhi(q)
-        with np.errstate(divide="ignore", over="ignore"):  # a - P = b Q, which may underflow
-            elasticity = -price / np.float64(b * total)
-    else:
-        shares = np.full(q.size, np.nan)
-        concentration = math.nan
-        elasticity = -math.inf
-    return CournotResult(
-        quantities=q + 0.0,
-        price=float(price),
-        profits=profits + 0.0,
-        shares=shares,
-        marginal_costs=c,
-        capacities=k,
-        intercept=a,
-        slope=b,
-        total=total,
-        at_capacity=(q > 0) & (q == k),
-        active=q > 0,
-        elasticity=float(elasticity),
-        lerner=lerner,
-        hhi=concentration,
-        consumer_surplus=float(cs),
-        welfare=float(welfare),
-    )
+    return lerner
+
+
+def _market_shape(q: np.ndarray, total: float, price: float, b: float) -> tuple[np.ndarray, float, float]:
+    """Return the shares, the HHI and the demand elasticity at the equilibrium (NaN, NaN, -inf if nothing sells)."""
+    if not total > 0:
+        return np.full(q.size, np.nan), math.nan, -math.inf
+    with np.errstate(divide="ignore", over="ignore"):  # a - P = b Q, which may underflow
+        elasticity = -price / np.float64(b * total)
+    return q / total, _hhi(q), float(elasticity)
 
 
 class _CournotBestResponse:
     """Firm ``i``'s best response ``clip((a - c_i - b Q_-i) / (2 b), lo, k_i)`` to a profile."""
 
-    def __init__(self, i: int, a: float, b: float, c: float, k: float, nonnegative: bool):
+    def __init__(self, i: int, a: float, b: float, c: float, k: float, nonnegative: bool) -> None:
         self.i, self.a, self.b, self.c, self.k, self.nonnegative = i, a, b, c, k, nonnegative
 
     def __call__(self, profile) -> float:
@@ -371,7 +443,9 @@ class _CournotBestResponse:
         return f"<best response of firm {self.i} (cost {self.c:g})>"
 
 
-def cournot_best_responses(intercept, slope, marginal_costs, *, capacities=None, nonnegative: bool = True) -> list:
+@renamed_keywords(capacities="capacities_kw")
+def cournot_best_responses(intercept, slope, marginal_costs, *, capacities_kw=None,
+                           nonnegative: bool = True) -> list:
     """Build the best-response functions of a Cournot game, for :func:`best_response_dynamics`.
 
     Firm ``i``'s function maps a profile of quantities to
@@ -381,8 +455,9 @@ def cournot_best_responses(intercept, slope, marginal_costs, *, capacities=None,
 
     Parameters
     ----------
-    intercept, slope, marginal_costs, capacities
-        As in :func:`cournot_equilibrium`.
+    intercept, slope, marginal_costs, capacities_kw
+        As in :func:`cournot_equilibrium` (``capacities`` is the old name of
+        ``capacities_kw``: it still works, with a ``DeprecationWarning``).
     nonnegative : bool
         Clip the best responses at 0.
 
@@ -397,7 +472,7 @@ def cournot_best_responses(intercept, slope, marginal_costs, *, capacities=None,
     (30.0, 20.0, 0.0)
     """
     a, b = _demand(intercept, slope)
-    c, k = _costs_and_capacities(marginal_costs, capacities)
+    c, k = _costs_and_capacities(marginal_costs, capacities_kw)
     return [_CournotBestResponse(i, a, b, float(c[i]), float(k[i]), bool(nonnegative)) for i in range(c.size)]
 
 
@@ -497,7 +572,11 @@ def competition_curve(intercept, slope, base_cost, *, n_max: int = 20, cost_spre
 
 @dataclass(frozen=True)
 class DynamicsResult:
-    """What iterated best responses did.
+    """Where iterated best responses settled: a Nash equilibrium (to the tolerance).
+
+    :func:`best_response_dynamics` returns one only when a round changed
+    nothing; a cycle, a divergence or running out of rounds raises
+    :class:`te_course.ConvergenceError` instead, with the rounds played on it.
 
     Attributes
     ----------
@@ -507,34 +586,49 @@ class DynamicsResult:
         One row per round (round 0 is the initial profile), one column per
         player, and ``change``: the largest change of a strategy in the round
         (numeric strategies) or how many players changed (others).
-    status : str
-        ``"converged"`` (a round changed nothing, within ``tol``), ``"cycle"``
-        (a profile came back), ``"diverged"`` (a strategy blew up or left the
-        bounds) or ``"max_iter"``.
-    converged : bool
-        ``status == "converged"``.
     iterations : int
         Rounds played.
-    cycle_length : int or None
-        Rounds per cycle when ``status == "cycle"``.
     order : str
         ``"sequential"`` or ``"simultaneous"``.
     """
 
     strategies: np.ndarray
     history: pd.DataFrame
-    status: str
-    converged: bool
     iterations: int
-    cycle_length: int | None
     order: str
 
     def to_frame(self) -> pd.DataFrame:
         """Return the history, one row per round."""
         return self.history
 
+    @property
+    def converged(self) -> bool:
+        """Always True (deprecated): a run that does not converge raises ConvergenceError."""
+        _warn_always("converged", "True")
+        return True
+
+    @property
+    def status(self) -> str:
+        """Always ``"converged"`` (deprecated): a cycle, a divergence or max_iter raise ConvergenceError."""
+        _warn_always("status", "'converged'")
+        return "converged"
+
+    @property
+    def cycle_length(self) -> None:
+        """Always None (deprecated): a cycle raises ConvergenceError, whose ``cycle_length`` it is."""
+        _warn_always("cycle_length", "None")
+        return None
+
+
+def _warn_always(name: str, value: str) -> None:
+    """Warn that DynamicsResult.<name> is always ``value`` now that non-convergence raises."""
+    warnings.warn(f"DynamicsResult.{name} is always {value}: best_response_dynamics now raises ConvergenceError "
+                  "(with .reason, .cycle_length, .iterations and .history) when play does not settle; the "
+                  "attribute will be removed in the next release.", DeprecationWarning, stacklevel=3)
+
 
 def _is_number(x) -> bool:
+    """Whether ``x`` is a real number (not a bool)."""
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
@@ -549,28 +643,13 @@ def best_response_dynamics(
     names: Sequence[str] | None = None,
     stop_at_cycle: bool = True,
 ) -> DynamicsResult:
-    """Iterate best responses from ``initial`` until they settle, cycle or blow up.
+    """Iterate best responses from ``initial`` until they settle; raise if they cycle or blow up.
 
-    One *round* lets every player move once:
-
-    - ``order="sequential"`` (Gauss-Seidel): players move one after the
-      other, each seeing the moves already made in the round;
-    - ``order="simultaneous"`` (Jacobi): all respond to the profile at the
-      start of the round.
-
-    Stopping rules, checked after every round:
-
-    - **converged**: no strategy changed by more than ``tol`` (numbers) or at
-      all (other strategies): a Nash equilibrium, a fixed point of the best
-      responses;
-    - **cycle**: the profile equals one of an earlier round (exactly for
-      non-numeric strategies; within ``tol`` for numbers, provided the round
-      itself moved more than 1,000 times that distance, so that a damped
-      oscillation, whose rounds shrink as fast as it repeats, is not taken for
-      a cycle); ``cycle_length`` is the number of rounds between the two;
-    - **diverged**: a numeric strategy became NaN or infinite, left
-      ``bounds``, or exceeded ``1e12`` times the scale of ``initial``;
-    - **max_iter**: none of these within ``max_iter`` rounds.
+    One *round* lets every player move once, in turn (``"sequential"``) or
+    at once (``"simultaneous"``).  After every round it stops if play has **converged** (no strategy moved
+    by more than ``tol``: a Nash equilibrium, returned), and raises
+    :class:`te_course.ConvergenceError` on a **cycle**, a **divergence** or
+    **max_iter** rounds (the rules: module docstring, *Best-response dynamics*).
 
     Parameters
     ----------
@@ -594,12 +673,21 @@ def best_response_dynamics(
         Column names of the history; default ``"player 0"``, ``"player 1"``, ...
     stop_at_cycle : bool
         Stop at the first cycle (default).  ``False`` keeps playing until
-        ``max_iter`` rounds, to draw several periods; the status stays
-        ``"cycle"`` and ``cycle_length`` is the first cycle's.
+        ``max_iter`` rounds, to draw several periods, then raises with
+        ``reason == "cycle"`` and the first cycle's ``cycle_length``.
 
     Returns
     -------
     DynamicsResult
+        The equilibrium reached and the rounds that led to it.
+
+    Raises
+    ------
+    te_course.ConvergenceError
+        If play does not settle.  The error says why in words and carries
+        ``reason`` (``"cycle"``, ``"diverged"`` or ``"max_iter"``),
+        ``cycle_length`` (rounds per cycle, or None), ``iterations`` (rounds
+        played) and ``history`` (the rounds, as :attr:`DynamicsResult.history`).
 
     Examples
     --------
@@ -609,12 +697,44 @@ def best_response_dynamics(
 
     >>> br = cournot_best_responses(100, 1, [10, 10])
     >>> r = best_response_dynamics(br, [0, 0])
-    >>> r.status, np.round(r.strategies, 6)
-    ('converged', array([30., 30.]))
-    >>> r3 = best_response_dynamics(cournot_best_responses(100, 1, [10, 10, 10]), [0, 0, 0], order="simultaneous")
-    >>> r3.status, r3.cycle_length, r3.history.iloc[:3, :3].to_numpy().tolist()
-    ('cycle', 2, [[0.0, 0.0, 0.0], [45.0, 45.0, 45.0], [0.0, 0.0, 0.0]])
+    >>> r.iterations, np.round(r.strategies, 6)
+    (19, array([30., 30.]))
+    >>> from te_course import ConvergenceError
+    >>> try:
+    ...     best_response_dynamics(cournot_best_responses(100, 1, [10, 10, 10]), [0, 0, 0], order="simultaneous")
+    ... except ConvergenceError as err:
+    ...     print(err.reason, err.cycle_length, err.history.iloc[:3, :3].to_numpy().tolist())
+    cycle 2 [[0.0, 0.0, 0.0], [45.0, 45.0, 45.0], [0.0, 0.0, 0.0]]
     """
+    responses = _check_responses(best_responses)
+    start = _check_initial(initial, responses)
+    tol, columns = _check_options(order, max_iter, tol, names, len(responses))
+    if all(_is_number(x) for x in start):
+        x, lo, hi = _numeric_start(start, bounds)
+        blowup = _BLOWUP * (1.0 + float(np.abs(x).max()))
+        run = _numeric_dynamics(responses, x, order, int(max_iter), tol, lo, hi, blowup, columns, stop_at_cycle)
+    else:
+        if bounds is not None:
+            raise ValueError("`bounds` applies to numeric strategies only; `initial` holds non-numbers.")
+        run = _discrete_dynamics(responses, start, order, int(max_iter), columns, stop_at_cycle)
+    return _settled_or_raise(run, order, int(max_iter), tol)
+
+
+def _check_options(order, max_iter, tol, names, n: int) -> tuple[float, list[str]]:
+    """Check the options of best_response_dynamics; return the tolerance and the history's player columns."""
+    if order not in _ORDERS:
+        raise ValueError(f"`order` must be 'sequential' or 'simultaneous'; got {order!r}.")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise ValueError(f"`max_iter` must be a positive integer; got {max_iter!r}.")
+    tol = as_positive_float(tol, "tol")
+    columns = [f"player {i}" for i in range(n)] if names is None else [str(x) for x in names]
+    if len(columns) != n or len(set(columns)) != n:
+        raise ValueError(f"`names` must hold {n} different names, one per player; got {names!r}.")
+    return tol, columns
+
+
+def _check_responses(best_responses) -> list:
+    """Return the best responses as a list of callables, or raise naming ``best_responses``."""
     if callable(best_responses) or isinstance(best_responses, (str, bytes)):
         raise TypeError("`best_responses` must be a list of callables, one per player; got a single object.")
     try:
@@ -628,17 +748,17 @@ def best_response_dynamics(
     for i, f in enumerate(responses):
         if not callable(f):
             raise TypeError(f"`best_responses` entry {i} must be callable; got {type(f).__name__}.")
+    return responses
+
+
+def _check_initial(initial, responses: list) -> list:
+    """Return the starting profile as a list, one strategy per player (checked against matrix games' indices)."""
     if isinstance(initial, (str, bytes)) or not isinstance(initial, Sequence | np.ndarray | pd.Series):
         raise TypeError(f"`initial` must be a sequence with one strategy per player; got {type(initial).__name__}.")
     start = list(initial)
     n = len(responses)
     if len(start) != n:
         raise ValueError(f"`initial` has {len(start)} strategies and `best_responses` {n} players; give one each.")
-    if order not in _ORDERS:
-        raise ValueError(f"`order` must be 'sequential' or 'simultaneous'; got {order!r}.")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise ValueError(f"`max_iter` must be a positive integer; got {max_iter!r}.")
-    tol = as_positive_float(tol, "tol")
     for i, f in enumerate(responses):
         if isinstance(f, _MatrixBestResponse):
             if f.player != i or n != 2:
@@ -647,25 +767,22 @@ def best_response_dynamics(
                     f"row player first; entry {i} is the {('row', 'column')[f.player]} player's."
                 )
             f.check(start, "initial")
-    columns = [f"player {i}" for i in range(n)] if names is None else [str(x) for x in names]
-    if len(columns) != n or len(set(columns)) != n:
-        raise ValueError(f"`names` must hold {n} different names, one per player; got {names!r}.")
-    numeric = all(_is_number(x) for x in start)
-    if numeric:
-        x = np.asarray(start, dtype=float)
-        check_finite(x, "initial", "strategies")
-        lo, hi = (-math.inf, math.inf) if bounds is None else _bounds(bounds)
-        if ((x < lo) | (x > hi)).any():
-            i = int(np.flatnonzero((x < lo) | (x > hi))[0])
-            raise ValueError(f"`initial` entry {i} ({x[i]}) lies outside `bounds` [{lo}, {hi}].")
-        blowup = _BLOWUP * (1.0 + float(np.abs(x).max()))
-        return _numeric_dynamics(responses, x, order, int(max_iter), tol, lo, hi, blowup, columns, stop_at_cycle)
-    if bounds is not None:
-        raise ValueError("`bounds` applies to numeric strategies only; `initial` holds non-numbers.")
-    return _discrete_dynamics(responses, start, order, int(max_iter), columns, stop_at_cycle)
+    return start
+
+
+def _numeric_start(start: list, bounds) -> tuple[np.ndarray, float, float]:
+    """Return a numeric starting profile as floats, and the bounds ``lo, hi`` it must lie within."""
+    x = np.asarray(start, dtype=float)
+    check_finite(x, "initial", "strategies")
+    lo, hi = (-math.inf, math.inf) if bounds is None else _bounds(bounds)
+    if ((x < lo) | (x > hi)).any():
+        i = int(np.flatnonzero((x < lo) | (x > hi))[0])
+        raise ValueError(f"`initial` entry {i} ({x[i]}) lies outside `bounds` [{lo}, {hi}].")
+    return x, lo, hi
 
 
 def _bounds(bounds) -> tuple[float, float]:
+    """Validate ``bounds``: a pair of numbers ``lo < hi`` (infinite allowed)."""
     try:
         lo, hi = (float(v) for v in bounds)
     except OverflowError:
@@ -680,14 +797,48 @@ def _bounds(bounds) -> tuple[float, float]:
     return lo, hi
 
 
-def _respond(f, profile, i):
+def _respond(f, profile, i) -> float:
+    """Call best response ``i`` on ``profile``; its answer must be a number."""
     value = f(profile)
     if not _is_number(value) and not (isinstance(value, np.ndarray) and value.ndim == 0):
         raise TypeError(f"best response {i} returned {value!r}; numeric strategies need a number.")
     return float(value)
 
 
-def _numeric_dynamics(responses, x, order, max_iter, tol, lo, hi, blowup, columns, stop_at_cycle) -> DynamicsResult:
+@dataclass(frozen=True)
+class _Run:
+    """What the loop of best responses did: the last profile, the rounds, why it stopped."""
+
+    strategies: np.ndarray
+    history: pd.DataFrame
+    status: str  # "converged", "cycle", "diverged" or "max_iter"
+    iterations: int
+    cycle_length: int | None
+
+
+def _settled_or_raise(run: _Run, order: str, max_iter: int, tol: float) -> DynamicsResult:
+    """Return the equilibrium of a run that converged; raise ConvergenceError, saying why, for any other."""
+    if run.status == "converged":
+        return DynamicsResult(run.strategies, run.history, run.iterations, order)
+    t = run.iterations
+    if run.status == "cycle":
+        message = (f"Best responses ({order}) cycle: a profile comes back every {run.cycle_length} rounds, so "
+                   "play never settles on an equilibrium (a finite game may have none; for quantities, try "
+                   "order='sequential').")
+    elif run.status == "diverged":
+        message = (f"Best responses ({order}) diverged in round {t}: a strategy became infinite or NaN, left "
+                   "`bounds` or grew beyond 1e12 times the initial profile.")
+    else:
+        message = (f"Best responses ({order}) did not settle within max_iter = {max_iter} rounds (the last round "
+                   f"changed a strategy by {run.history['change'].iloc[-1]:g}; tol = {tol:g}): raise `max_iter`.")
+    error = ConvergenceError(message + " The rounds played are in the error's `history`.", iterations=t,
+                             history=run.history)
+    error.reason, error.cycle_length = run.status, run.cycle_length
+    raise error
+
+
+def _numeric_dynamics(responses, x, order, max_iter, tol, lo, hi, blowup, columns, stop_at_cycle) -> _Run:
+    """Play rounds of numeric best responses until a stopping rule fires (see best_response_dynamics)."""
     n = x.size
     # Rows are added as rounds are played (doubling), never max_iter + 1 up front: max_iter = 10**12
     # must not ask for terabytes when the dynamics settle in ten rounds.
@@ -728,10 +879,11 @@ def _numeric_dynamics(responses, x, order, max_iter, tol, lo, hi, blowup, column
     history = pd.DataFrame(path[: t + 1], columns=columns)
     history["change"] = changes
     history.index.name = "round"
-    return DynamicsResult(path[t].copy(), history, status, status == "converged", t, cycle, order)
+    return _Run(path[t].copy(), history, status, t, cycle)
 
 
-def _discrete_dynamics(responses, start, order, max_iter, columns, stop_at_cycle) -> DynamicsResult:
+def _discrete_dynamics(responses, start, order, max_iter, columns, stop_at_cycle) -> _Run:
+    """Play rounds of non-numeric best responses (labels, indices) until a stopping rule fires."""
     path = [tuple(start)]
     changes = [math.nan]
     status, cycle = "max_iter", None
@@ -769,7 +921,7 @@ def _discrete_dynamics(responses, start, order, max_iter, columns, stop_at_cycle
     history = pd.DataFrame([list(p) for p in path], columns=columns)
     history["change"] = changes
     history.index.name = "round"
-    return DynamicsResult(np.array(path[-1], dtype=object), history, status, status == "converged", t, cycle, order)
+    return _Run(np.array(path[-1], dtype=object), history, status, t, cycle)
 
 
 # --------------------------------------------------------------------------- finite games
@@ -833,7 +985,7 @@ def pure_nash_equilibria(payoff_row, payoff_col) -> list[tuple[int, int]]:
 class _MatrixBestResponse:
     """Best row (player 0) or column (player 1) against the other's current index; ties keep the current one."""
 
-    def __init__(self, payoffs: np.ndarray, player: int):
+    def __init__(self, payoffs: np.ndarray, player: int) -> None:
         self.payoffs, self.player = payoffs, player
 
     def check(self, profile, name: str) -> tuple[int, int]:
@@ -889,10 +1041,13 @@ def matrix_best_responses(payoff_row, payoff_col) -> list:
     Matching pennies (the row player wants to match, the column player not):
     simultaneous best responses visit all four cells and cycle.
 
+    >>> from te_course import ConvergenceError
     >>> pennies = np.array([[1, -1], [-1, 1]])
-    >>> r = best_response_dynamics(matrix_best_responses(pennies, -pennies), [0, 0], order="simultaneous")
-    >>> r.status, r.cycle_length
-    ('cycle', 4)
+    >>> try:
+    ...     best_response_dynamics(matrix_best_responses(pennies, -pennies), [0, 0], order="simultaneous")
+    ... except ConvergenceError as err:
+    ...     print(err.reason, err.cycle_length)
+    cycle 4
     """
     A, B = _payoffs(payoff_row, payoff_col)
     return [_MatrixBestResponse(A, 0), _MatrixBestResponse(B, 1)]
@@ -902,6 +1057,7 @@ def matrix_best_responses(payoff_row, payoff_col) -> list:
 
 
 def _zone(intercept, slope, line_kw, marginal_cost, price_import) -> tuple[float, float, float, float, float]:
+    """Validate the two-zone model's numbers; return ``(a, b, F, c, p0)``."""
     a, b = _demand(intercept, slope)
     f = as_finite_float(line_kw, "line_kw")
     c = as_finite_float(marginal_cost, "marginal_cost")
@@ -920,6 +1076,7 @@ _ZONE_ARGS = "`intercept`, `slope`, `line_kw`, `marginal_cost`, `price_import` a
 
 
 def _zone_table(q: np.ndarray, a, b, f, c, p0, args: str = _ZONE_ARGS) -> pd.DataFrame:
+    """Tabulate the two-zone outcome of each offer ``q`` (see :func:`two_zone_outcome`); ``args`` for errors."""
     with np.errstate(over="ignore", invalid="ignore"):
         d0 = (a - p0) / b  # may be inf for a tiny slope: the clip below is still right
         demand = np.clip(d0, q - f, q + f)
@@ -1073,7 +1230,8 @@ class WithholdingResult:
 
         Examples
         --------
-        >>> withholding(100, 1, 40, 10, 60, price_import=20).to_frame()[["offer_kw", "price", "profit", "welfare"]]
+        >>> w = withholding(intercept=100, slope=1, line_kw=40, marginal_cost=10, capacity_kw=60, price_import=20)
+        >>> w.to_frame()[["offer_kw", "price", "profit", "welfare"]]
                                  offer_kw  price  profit  welfare
         profit-maximising offer      25.0   35.0   625.0   3337.5
         full offer                   60.0   20.0   600.0   3800.0
@@ -1084,14 +1242,17 @@ class WithholdingResult:
 
     @property
     def _best_row(self) -> int:
+        """The row of ``curve`` at the profit-maximising offer."""
         return int(np.flatnonzero(self.curve["offer_kw"].to_numpy() == self.offer_kw)[0])
 
     @property
     def _full_row(self) -> int:
+        """The row of ``curve`` at the full offer (the last, if several)."""
         return int(np.flatnonzero(self.curve["offer_kw"].to_numpy() == self.capacity_kw)[-1])
 
 
-def withholding(intercept, slope, line_kw, marginal_cost, capacity_kw, *, price_import,
+@keywords_were_positional("intercept", "slope", "line_kw", "marginal_cost", "capacity_kw")
+def withholding(*, intercept, slope, line_kw, marginal_cost, capacity_kw, price_import,
                 offers=None) -> WithholdingResult:
     """Find the profit-maximising offer of a prosumer behind a congestable import line (two-zone model).
 
@@ -1101,16 +1262,12 @@ def withholding(intercept, slope, line_kw, marginal_cost, capacity_kw, *, price_
 
         q* = (a - b F - c) / (2 b)
 
-    (the monopoly quantity against residual demand; Kirschen and Strbac 2018;
-    Borenstein, Bushnell and Stoft, "The competitive effects of
-    transmission capacity in a deregulated electricity industry", RAND
-    Journal of Economics 31(2), 2000).  Offering more, up to ``D0 - F``, pushes
-    the price down to ``p0``; beyond that the profit grows only at the rate
-    ``p0 - c``.  The profit is concave on each of the three pieces of
-    :func:`two_zone_outcome`, so its maximum over ``[0, K]`` is the best of
-    the stationary points of the congested pieces, clipped to their pieces,
-    and the pieces' ends (ties go to the largest offer).  Withholding pays
-    when that maximum lies below ``K``.
+    (the monopoly quantity against residual demand; the full argument: module
+    docstring, *Withholding*).  Withholding pays when the best offer lies below ``K``.
+
+    All arguments are keyword only, as in :func:`two_zone_outcome`
+    (``withholding(100, 1, 40, 10, 60, price_import=20)`` still works in this
+    release, with a ``DeprecationWarning``).
 
     Parameters
     ----------
@@ -1145,7 +1302,7 @@ def withholding(intercept, slope, line_kw, marginal_cost, capacity_kw, *, price_
     ``q* = (100 - 40 - 10) / 2 = 25`` kW congests it, the price rises to 35
     and the profit to 625.
 
-    >>> w = withholding(100, 1, 40, 10, 60, price_import=20)
+    >>> w = withholding(intercept=100, slope=1, line_kw=40, marginal_cost=10, capacity_kw=60, price_import=20)
     >>> w.offer_kw, w.price, w.profit, w.full_profit, w.withheld_kw
     (25.0, 35.0, 625.0, 600.0, 35.0)
     >>> w.welfare_loss, w.deadweight_loss  # triangle (35 - 20)(80 - 65)/2 = 112.5, plus (20 - 10) x 35
@@ -1157,35 +1314,11 @@ def withholding(intercept, slope, line_kw, marginal_cost, capacity_kw, *, price_
         raise ValueError(f"`capacity_kw` must be >= 0; got {capacity_kw!r}.")
     d0 = (a - p0) / b
     edges = [d0 - f, d0 + f]
-    stationary = [(a - b * f - c) / (2 * b), (a + b * f - c) / (2 * b)]
-    candidates = np.clip(np.array([0.0, k, *edges, *stationary]), 0.0, k)
-    table = _zone_table(candidates, a, b, f, c, p0)
-    profits = table["profit"].to_numpy()
-    best_profit = profits.max()
-    tie = profits >= best_profit - 1e-12 * (1.0 + abs(best_profit))
-    q_best = float(candidates[tie].max())
-    if offers is None:
-        grid = np.linspace(0.0, k, 201)
-    else:
-        grid = np.atleast_1d(as_1d_float(offers, "offers", allow_scalar=True))
-        check_nonnegative(grid, "offers", "offers")
-    extra = [q_best, k] + [e for e in edges if 0.0 <= e <= k]
-    curve = _zone_table(np.unique(np.concatenate((grid, extra))), a, b, f, c, p0)
+    q_best = _best_offer(a, b, f, c, p0, k, edges)
+    curve = _zone_table(_offer_grid(offers, k, [q_best, k] + [e for e in edges if 0.0 <= e <= k]), a, b, f, c, p0)
     pair = _zone_table(np.array([q_best, k]), a, b, f, c, p0)
     best, full = pair.iloc[0], pair.iloc[1]
-    d_best, d_full = best["demand_kw"], full["demand_kw"]
-    # Differences in closed form, not of two large welfares: (a - p0) dD - b/2 (D_K^2 - D*^2), and the
-    # welfare loss is that triangle plus (p0 - c)(K - q*) (see `deadweight_loss`).
-    with np.errstate(over="ignore", invalid="ignore"):
-        triangle = (d_full - d_best) * ((a - p0) - 0.5 * b * (d_full + d_best))
-        welfare_loss = triangle + (p0 - c) * (k - q_best)
-        profit_gain = best["profit"] - full["profit"]
-    for value, what in ((triangle, "deadweight loss"), (welfare_loss, "welfare loss"), (profit_gain, "profit gain")):
-        if not math.isfinite(value):
-            raise ValueError(
-                f"The {what} of withholding leaves the float range (about 1.8e308): {_ZONE_ARGS} must be realistic "
-                "magnitudes; rescale them (kW and currency per kWh, or MW and currency per MWh)."
-            )
+    triangle, welfare_loss, profit_gain = _withholding_losses(best, full, a, b, c, p0, k, q_best)
     return WithholdingResult(
         offer_kw=q_best,
         capacity_kw=k,
@@ -1205,9 +1338,81 @@ def withholding(intercept, slope, line_kw, marginal_cost, capacity_kw, *, price_
     )
 
 
+def _offer_grid(offers, k: float, extra: list) -> np.ndarray:
+    """Return the offers to tabulate: ``offers`` (default 201 points on ``[0, K]``) and the ``extra`` ones, sorted."""
+    if offers is None:
+        grid = np.linspace(0.0, k, 201)
+    else:
+        grid = np.atleast_1d(as_1d_float(offers, "offers", allow_scalar=True))
+        check_nonnegative(grid, "offers", "offers")
+    return np.unique(np.concatenate((grid, extra)))
+
+
+def _best_offer(a, b, f, c, p0, k, edges) -> float:
+    """Return the profit-maximising offer in ``[0, K]``: the best of the pieces' ends and stationary points.
+
+    Ties go to the largest offer.
+    """
+    stationary = [(a - b * f - c) / (2 * b), (a + b * f - c) / (2 * b)]
+    candidates = np.clip(np.array([0.0, k, *edges, *stationary]), 0.0, k)
+    profits = _zone_table(candidates, a, b, f, c, p0)["profit"].to_numpy()
+    best_profit = profits.max()
+    tie = profits >= best_profit - 1e-12 * (1.0 + abs(best_profit))
+    return float(candidates[tie].max())
+
+
+def _withholding_losses(best, full, a, b, c, p0, k, q_best) -> tuple[float, float, float]:
+    """Return the deadweight triangle, the welfare loss and the profit gain of offering ``q*`` rather than ``K``.
+
+    Differences in closed form, not of two large welfares: ``(a - p0) dD - b/2 (D_K^2 - D*^2)``,
+    and the welfare loss is that triangle plus ``(p0 - c)(K - q*)`` (see ``deadweight_loss``).
+    """
+    d_best, d_full = best["demand_kw"], full["demand_kw"]
+    with np.errstate(over="ignore", invalid="ignore"):
+        triangle = (d_full - d_best) * ((a - p0) - 0.5 * b * (d_full + d_best))
+        welfare_loss = triangle + (p0 - c) * (k - q_best)
+        profit_gain = best["profit"] - full["profit"]
+    for value, what in ((triangle, "deadweight loss"), (welfare_loss, "welfare loss"), (profit_gain, "profit gain")):
+        if not math.isfinite(value):
+            raise ValueError(
+                f"The {what} of withholding leaves the float range (about 1.8e308): {_ZONE_ARGS} must be realistic "
+                "magnitudes; rescale them (kW and currency per kWh, or MW and currency per MWh)."
+            )
+    return float(triangle), float(welfare_loss), float(profit_gain)
+
+
 def _bus_range(feeder) -> str:
+    """Return the feeder's bus labels for a message (the first and last when there are many)."""
     labels = list(feeder.buses.index)
     return ", ".join(map(repr, labels)) if len(labels) <= 6 else f"{labels[0]!r} to {labels[-1]!r}"
+
+
+def _check_offers(feeder, bus, offers_kw, marginal_cost, ders) -> tuple[np.ndarray, float]:
+    """Validate the strategic DER's offers, cost and bus (and the other ``ders``); return offers and cost.
+
+    The offer becomes the DER's p_max_kw and the cost its price in dlmp's `ders`: checked here, with
+    dlmp's ranges, so that the error names this function's argument (and not `ders`).
+    """
+    q = as_1d_float(offers_kw, "offers_kw")
+    check_nonnegative(q, "offers_kw", "offers")
+    limit = OPF_PU_MAX * feeder.s_base_kva
+    if (q > limit).any():
+        i = int(np.flatnonzero(q > limit)[0])
+        raise ValueError(
+            f"`offers_kw` entry {i} is {q[i]:g} kW, beyond what the OPF can represent: at most {limit:g} kW "
+            f"({OPF_PU_MAX:g} times the feeder's s_base_kva). No feeder carries such a power; check the units (kW)."
+        )
+    cost = as_finite_float(marginal_cost, "marginal_cost")
+    check_magnitude(np.array([cost]), "marginal_cost", "prices")
+    try:
+        known = bus in feeder.buses.index
+    except TypeError:  # a list or another unhashable value
+        known = False
+    if not known or isinstance(bus, (bool, np.bool_)):
+        raise ValueError(f"`bus` {bus!r} is not a bus of the feeder (its buses are {_bus_range(feeder)}).")
+    if ders is not None:
+        _check_ders(ders, feeder)  # errors name the user's rows, not those of the table with the DER added
+    return q, cost
 
 
 def dlmp_withholding(feeder, bus, offers_kw, *, marginal_cost, price_substation, ders=None, v_min_pu=0.9,
@@ -1215,7 +1420,7 @@ def dlmp_withholding(feeder, bus, offers_kw, *, marginal_cost, price_substation,
     """Tabulate a DER's profit against the capacity it offers, priced by DLMPs on a feeder.
 
     For each offer ``q`` a DER at ``bus`` offering up to ``q`` kW at its
-    marginal cost joins the other ``ders`` and :func:`te_course.dlmp.dlmp`
+    marginal cost joins the other ``ders`` and :func:`te_course.opf.dlmp`
     clears the feeder; the DER is paid the DLMP at its bus.  Its profit is
     ``(DLMP_bus - marginal_cost) * dispatch``.  Loads are inelastic, so when a
     line limit binds the price at the DER's bus is set by the dearest unit the
@@ -1230,7 +1435,7 @@ def dlmp_withholding(feeder, bus, offers_kw, *, marginal_cost, price_substation,
     bus : bus label
         Where the strategic DER sits.
     offers_kw : array_like
-        Capacities to try, kW >= 0 (at most :data:`te_course.dlmp.OPF_PU_MAX`
+        Capacities to try, kW >= 0 (at most :data:`te_course.opf.OPF_PU_MAX`
         times the feeder's ``s_base_kva``, as every power of the OPF).
     marginal_cost : float
         The DER's true cost (it offers at that price), currency per kWh, at
@@ -1238,9 +1443,9 @@ def dlmp_withholding(feeder, bus, offers_kw, *, marginal_cost, price_substation,
     price_substation : float
         Energy price at the substation.
     ders : pandas.DataFrame, optional
-        The other flexible resources (see :func:`te_course.dlmp.dlmp`).
+        The other flexible resources (see :func:`te_course.opf.dlmp`).
     v_min_pu, v_max_pu, model
-        Passed to :func:`te_course.dlmp.dlmp`.
+        Passed to :func:`te_course.opf.dlmp`.
 
     Returns
     -------
@@ -1261,28 +1466,8 @@ def dlmp_withholding(feeder, bus, offers_kw, *, marginal_cost, price_substation,
     0     400.0        400.0   0.29  100.51
     1    1000.0       1000.0   0.05    8.96
     """
-    feeder = _check_feeder(feeder)
-    q = as_1d_float(offers_kw, "offers_kw")
-    check_nonnegative(q, "offers_kw", "offers")
-    # The offer becomes the DER's p_max_kw and the cost its price in dlmp's `ders`: checked here, with
-    # dlmp's ranges, so that the error names this function's argument (and not `ders`).
-    limit = OPF_PU_MAX * feeder.s_base_kva
-    if (q > limit).any():
-        i = int(np.flatnonzero(q > limit)[0])
-        raise ValueError(
-            f"`offers_kw` entry {i} is {q[i]:g} kW, beyond what the OPF can represent: at most {limit:g} kW "
-            f"({OPF_PU_MAX:g} times the feeder's s_base_kva). No feeder carries such a power; check the units (kW)."
-        )
-    cost = as_finite_float(marginal_cost, "marginal_cost")
-    check_magnitude(np.array([cost]), "marginal_cost", "prices")
-    try:
-        known = bus in feeder.buses.index
-    except TypeError:  # a list or another unhashable value
-        known = False
-    if not known or isinstance(bus, (bool, np.bool_)):
-        raise ValueError(f"`bus` {bus!r} is not a bus of the feeder (its buses are {_bus_range(feeder)}).")
-    if ders is not None:
-        _check_ders(ders, feeder)  # errors name the user's rows, not those of the table with the DER added
+    feeder = check_feeder(feeder)
+    q, cost = _check_offers(feeder, bus, offers_kw, marginal_cost, ders)
     rows = []
     for offer in q:
         mine = pd.DataFrame({"bus": [bus], "p_max_kw": [float(offer)], "price": [cost]})

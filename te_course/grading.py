@@ -50,6 +50,12 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ._paths import course_root, find_course_root
+
+if TYPE_CHECKING:
+    from traitlets.config import Config
 
 __all__ = [
     "PackageDisabled",
@@ -68,7 +74,9 @@ __all__ = [
     "is_model_answer",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The course folder found at import (see :func:`te_course._paths.course_root`), None if there is none;
+#: the functions below look again when called without ``root``.
+REPO_ROOT = find_course_root()
 
 
 class PackageDisabled(AssertionError):
@@ -191,13 +199,13 @@ def hidden_check(check_id: str, function: Callable, *, cases: str | None = None,
     run_in_kernel(check_id, function, cases=cases, nonce=nonce)
 
 
-def assignments(root: Path | str = REPO_ROOT) -> list[str]:
+def assignments(root: Path | str | None = None) -> list[str]:
     """Return the assignment folders of ``solutions/`` (``00_start_here``, ...), sorted."""
-    src = Path(root) / "solutions"
+    src = Path(course_root() if root is None else root) / "solutions"
     return sorted(p.name for p in src.iterdir() if p.is_dir() and p.name[:2].isdigit() and any(p.glob("*.ipynb")))
 
 
-def release(root: Path | str = REPO_ROOT, *, names: list[str] | None = None, db_url: str | None = None) -> list[Path]:
+def release(root: Path | str | None = None, *, names: list[str] | None = None, db_url: str | None = None) -> list[Path]:
     """Regenerate the student notebooks from the solutions with nbgrader.
 
     Runs nbgrader's ``generate_assignment`` for every assignment in
@@ -227,7 +235,7 @@ def release(root: Path | str = REPO_ROOT, *, names: list[str] | None = None, db_
     from nbgrader.coursedir import CourseDirectory
 
     _venv_on_path()
-    root = Path(root).resolve()
+    root = Path(course_root() if root is None else root).resolve()
     config = _course_config(root)
     config.CourseDirectory.root = str(root)
     if db_url is not None:
@@ -382,7 +390,7 @@ class GradingReport:
 
 
 def autograde(
-    root: Path | str = REPO_ROOT,
+    root: Path | str | None = None,
     *,
     names: Sequence[str] | None = None,
     students: Sequence[str] | None = None,
@@ -449,7 +457,7 @@ def autograde(
     ...
     ValueError: `root` must be a course directory with solutions/ and submitted/; ...
     """
-    root = Path(root).resolve()
+    root = Path(course_root() if root is None else root).resolve()
     submitted = root / "submitted"
     if not (root / "solutions").is_dir() or not submitted.is_dir():
         missing = "no solutions/" if not (root / "solutions").is_dir() else "no submitted/ (collect first)"
@@ -460,9 +468,29 @@ def autograde(
         timeout = int(math.ceil(as_positive_float(timeout, "timeout")))
     todo = _submissions_to_grade(root, names, students)
 
-    from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
+
+    config = _grading_config(root, db_url=db_url, timeout=timeout, sandbox=sandbox)
+    coursedir = CourseDirectory(config=config)
+    _check_released(coursedir, sorted({a for a, _ in todo}))
+    api = NbGraderAPI(coursedir, config=config)
+    done = []
+    for assignment, student in todo:
+        entry = _grade_one(api, coursedir, root, assignment, student, force=force)
+        done.append(entry)
+        if on_graded is not None:
+            on_graded(entry)
+    return GradingReport(tuple(done))
+
+
+def _grading_config(root: Path, *, db_url, timeout, sandbox: bool) -> Config:
+    """Return the course's nbgrader configuration with the sandboxed executor, the timeout and the gradebook set.
+
+    Refuses (``check_sandbox``) before anything is graded if the sandbox is asked for and missing; warns if
+    it is switched off.
+    """
+    from te_course._sandbox import Sandbox, autograde_preprocessors, check_sandbox
 
     _venv_on_path()
     config = _course_config(root)
@@ -471,8 +499,6 @@ def autograde(
         config.CourseDirectory.db_url = db_url
     if timeout is not None:
         config.Execute.timeout = timeout
-    from te_course._sandbox import Sandbox, autograde_preprocessors, check_sandbox
-
     # Execute -> SandboxedExecute, in the course's own list when nbgrader_config.py sets one
     configured = config.Autograde.get("autograde_preprocessors") if "Autograde" in config else None
     config.Autograde.autograde_preprocessors = autograde_preprocessors(configured)
@@ -483,36 +509,41 @@ def autograde(
         check_sandbox(settings.bwrap)  # refuse before grading anything
     else:
         warnings.warn("autograding WITHOUT a sandbox: student code runs with your rights and can read solutions, "
-                      "the gradebook and other submissions.", stacklevel=2)
-    coursedir = CourseDirectory(config=config)
+                      "the gradebook and other submissions.", stacklevel=3)
+    return config
+
+
+def _check_released(coursedir, names: list[str]) -> None:
+    """Raise ``ValueError`` naming the first assignment of ``names`` that the gradebook does not know."""
+    from nbgrader.api import Gradebook, MissingEntry
+
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
-        for name in sorted({a for a, _ in todo}):
+        for name in names:
             try:
                 gb.find_assignment(name)
             except MissingEntry:
                 raise ValueError(f"assignment {name!r} is not in the gradebook {coursedir.db_url}: release it first "
                                  "(python -m te_course.grading release) so that nbgrader knows its tests.") from None
-    api = NbGraderAPI(coursedir, config=config)
-    done = []
-    for assignment, student in todo:
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Object of type <Submitted")  # nbgrader's SQLAlchemy autoflush
-            result = api.autograde(assignment, student, force=force, create=True)
-        seconds = time.perf_counter() - t0
-        with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
-            expected = [nb.name for nb in gb.find_assignment(assignment).notebooks]
-            reason = _failure_reason(root, assignment, student, expected, result)
-            score = max_score = None
-            manual = False
-            if not reason:
-                sub = gb.find_submission(assignment, student)
-                score, max_score, manual = float(sub.score), float(sub.max_score), bool(sub.needs_manual_grade)
-        entry = Submission(assignment, student, not reason, score, max_score, manual, seconds, reason)
-        done.append(entry)
-        if on_graded is not None:
-            on_graded(entry)
-    return GradingReport(tuple(done))
+
+
+def _grade_one(api, coursedir, root: Path, assignment: str, student: str, *, force: bool) -> Submission:
+    """Autograde one submission with nbgrader and read its score back, or the reason it failed."""
+    from nbgrader.api import Gradebook
+
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Object of type <Submitted")  # nbgrader's SQLAlchemy autoflush
+        result = api.autograde(assignment, student, force=force, create=True)
+    seconds = time.perf_counter() - t0
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        expected = [nb.name for nb in gb.find_assignment(assignment).notebooks]
+        reason = _failure_reason(root, assignment, student, expected, result)
+        score = max_score = None
+        manual = False
+        if not reason:
+            sub = gb.find_submission(assignment, student)
+            score, max_score, manual = float(sub.score), float(sub.max_score), bool(sub.needs_manual_grade)
+    return Submission(assignment, student, not reason, score, max_score, manual, seconds, reason)
 
 
 def _submissions_to_grade(root: Path, names, students) -> list[tuple[str, str]]:
@@ -802,7 +833,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                               "binder/, make lab, a students' README) into DEST, to publish for Binder or a hub")
     students.add_argument("dest", metavar="DEST", help="a new or empty folder, outside the course")
     args = parser.parse_args(argv)
-    root = Path.cwd()
+    root = find_course_root(checkout=False) or Path.cwd()  # the course around the current folder (or TE_COURSE_ROOT)
     if args.command == "release":
         for nb in release(root):
             print(f"wrote {nb.relative_to(root)}")

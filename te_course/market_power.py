@@ -41,12 +41,16 @@ section III.A.
 
 from __future__ import annotations
 
+import enum
+
 import numpy as np
 
 from ._validation import as_1d_float, as_finite_float, as_positive_float, check_finite, check_nonnegative
 
 __all__ = [
     "hhi",
+    "Concentration",
+    "MergerVerdict",
     "concentration",
     "lerner_index",
     "demand_elasticity",
@@ -117,7 +121,45 @@ def hhi(quantities) -> float:
     return float(np.round(10_000.0 * np.dot(s, s), 9))
 
 
+class Concentration(enum.StrEnum):
+    """A concentration band of the merger guidelines (:func:`concentration`); equal to its text.
+
+    >>> Concentration.HIGH == "highly concentrated", f"{Concentration.LOW}"
+    (True, 'unconcentrated')
+    """
+
+    LOW = "unconcentrated"
+    MODERATE = "moderately concentrated"
+    HIGH = "highly concentrated"
+
+
+class MergerVerdict(str):
+    """The band of an HHI and the guidelines' verdict on a merger's change (:func:`concentration` with ``change``).
+
+    A ``str`` equal to ``"<band>; <verdict>"`` (the text :func:`concentration` returned before),
+    with the two parts as attributes ``band`` (a :class:`Concentration`) and ``verdict``.
+
+    >>> v = MergerVerdict(Concentration.LOW, "a change of 20 is not significant (100 or less)")
+    >>> v.band, v.verdict, v == "unconcentrated; a change of 20 is not significant (100 or less)"
+    (<Concentration.LOW: 'unconcentrated'>, 'a change of 20 is not significant (100 or less)', True)
+    """
+
+    band: Concentration
+    verdict: str
+
+    def __new__(cls, band: Concentration, verdict: str) -> MergerVerdict:
+        """Build the text ``"<band>; <verdict>"`` and keep both parts."""
+        out = super().__new__(cls, f"{band}; {verdict}")
+        out.band, out.verdict = Concentration(band), str(verdict)
+        return out
+
+    def __getnewargs__(self) -> tuple[Concentration, str]:
+        """Pickle and copy by the two parts."""
+        return (self.band, self.verdict)
+
+
 def _hhi_value(hhi_value) -> float:
+    """Validate an HHI value: a finite number from 0 to 10,000."""
     value = as_finite_float(hhi_value, "hhi_value")
     if not 0.0 <= value <= 10_000.0 + 1e-6:
         raise ValueError(f"`hhi_value` must lie between 0 and 10,000 (the HHI scale); got {hhi_value!r}.")
@@ -125,6 +167,7 @@ def _hhi_value(hhi_value) -> float:
 
 
 def _change_verdict(guideline: str, band: str, change: float) -> str:
+    """Return the guidelines' verdict on a merger that raises the HHI by ``change`` in a market of ``band``."""
     if guideline == "2023":
         if change > 100 and band == "highly concentrated":
             return (f"a change of {change:,.0f} (more than 100) in a highly concentrated market: "
@@ -157,7 +200,7 @@ def _change_verdict(guideline: str, band: str, change: float) -> str:
     return f"a change of {change:,.0f} (50 or less) is unlikely to have adverse effects"
 
 
-def concentration(hhi_value, *, guidelines: str = "2023", change=None) -> str:
+def concentration(hhi_value, *, guidelines: str = "2023", change=None) -> Concentration | MergerVerdict:
     """Name the concentration band of an HHI value, by the U.S. merger guidelines.
 
     ==========  =================  ============================  ===================
@@ -194,22 +237,26 @@ def concentration(hhi_value, *, guidelines: str = "2023", change=None) -> str:
 
     Returns
     -------
-    str
+    Concentration or MergerVerdict
+        The band, a :class:`Concentration` equal to the text
         ``"unconcentrated"``, ``"moderately concentrated"`` or ``"highly
-        concentrated"``, followed by ``"; "`` and the verdict on ``change``
-        when it is given.
+        concentrated"``; when ``change`` is given, a :class:`MergerVerdict`:
+        the text of the band followed by ``"; "`` and the verdict on
+        ``change``, with the parts as ``.band`` and ``.verdict``.
 
     Examples
     --------
     >>> concentration(2600)
-    'highly concentrated'
-    >>> concentration(2600, guidelines="2010")
-    'highly concentrated'
-    >>> concentration(2000, guidelines="2010")
-    'moderately concentrated'
+    <Concentration.HIGH: 'highly concentrated'>
+    >>> concentration(2600, guidelines="2010") == "highly concentrated"
+    True
+    >>> print(concentration(2000, guidelines="2010"))
+    moderately concentrated
     >>> print(concentration(1900, change=150))  # doctest: +NORMALIZE_WHITESPACE
     highly concentrated; a change of 150 (more than 100) in a highly concentrated
     market: the merger is presumed to substantially lessen competition
+    >>> concentration(1900, change=150).band
+    <Concentration.HIGH: 'highly concentrated'>
     """
     value = _hhi_value(hhi_value)
     key = str(guidelines)
@@ -217,11 +264,11 @@ def concentration(hhi_value, *, guidelines: str = "2023", change=None) -> str:
         raise ValueError(f"`guidelines` must be one of {sorted(_BANDS)}; got {guidelines!r}.")
     lower, upper = _BANDS[key]
     if value > upper:
-        band = "highly concentrated"
+        band = Concentration.HIGH
     elif value < lower:
-        band = "unconcentrated"
+        band = Concentration.LOW
     else:
-        band = "moderately concentrated"
+        band = Concentration.MODERATE
     if change is None:
         return band
     delta = as_finite_float(change, "change")
@@ -229,10 +276,11 @@ def concentration(hhi_value, *, guidelines: str = "2023", change=None) -> str:
         raise ValueError(f"`change` is the increase of the HHI a merger causes and must be >= 0; got {change!r}.")
     if key == "1982":
         raise ValueError("the 1982 change rules are not implemented; use guidelines='1992', '2010' or '2023'.")
-    return f"{band}; {_change_verdict(key, band, delta)}"
+    return MergerVerdict(band, _change_verdict(key, band, delta))
 
 
-def _array_or_float(x: np.ndarray):
+def _array_or_float(x: np.ndarray) -> float | np.ndarray:
+    """Return a 0-d array as a float, any other array unchanged."""
     return float(x) if x.ndim == 0 else x
 
 
@@ -246,7 +294,7 @@ def _finite_result(out: np.ndarray, what: str, advice: str) -> np.ndarray:
     return out
 
 
-def lerner_index(price, marginal_cost):
+def lerner_index(price, marginal_cost) -> float | np.ndarray:
     """Lerner index ``L = (P - MC) / P``, the mark-up as a share of the price.
 
     0 under perfect competition (price equals marginal cost), approaching 1
@@ -304,7 +352,7 @@ def lerner_index(price, marginal_cost):
     return _array_or_float(out)
 
 
-def demand_elasticity(intercept, slope, price):
+def demand_elasticity(intercept, slope, price) -> float | np.ndarray:
     """Price elasticity of linear demand ``Q = (a - P) / b`` at a price.
 
     ``eps = dQ/dP * P / Q = (-1/b) * P / ((a - P)/b) = -P / (a - P)``: the
@@ -347,6 +395,7 @@ def demand_elasticity(intercept, slope, price):
 
 
 def _elasticity(elasticity) -> np.ndarray:
+    """Validate elasticities: finite and negative."""
     e = as_1d_float(elasticity, "elasticity", allow_scalar=True)
     flat = np.atleast_1d(e)
     check_finite(flat, "elasticity", "values")
@@ -359,7 +408,7 @@ def _elasticity(elasticity) -> np.ndarray:
     return e
 
 
-def lerner_monopoly(elasticity):
+def lerner_monopoly(elasticity) -> float | np.ndarray:
     """Return a profit-maximising monopolist's Lerner index by the inverse elasticity rule, ``L = -1 / eps``.
 
     From the first-order condition ``MR = P (1 + 1/eps) = MC``.  A monopolist
@@ -393,6 +442,7 @@ def lerner_monopoly(elasticity):
 
 
 def _fractions(shares, name: str = "shares") -> np.ndarray:
+    """Validate market shares: non-negative fractions that add up to at most 1."""
     s = as_1d_float(shares, name)
     check_nonnegative(s, name, "shares")
     if s.max() > 1 + _SHARE_TOL or s.sum() > 1 + _SHARE_TOL:

@@ -50,6 +50,7 @@ import math
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -62,13 +63,17 @@ __all__ = [
     "vcg",
     "trade_reduction",
     "sbba",
+    "Utilities",
     "utilities",
     "welfare",
+    "MisreportGain",
     "max_misreport_gain",
     "property_table",
 ]
 
 _TOL = 1e-9  # relative tolerance of "profitable", "negative" and "zero"
+#: A batch of outcomes, one row per market: buyer trades, seller trades, buyer pays, seller gets.
+_Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,7 @@ class Outcome:
     budget_surplus: float
     mechanism: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.mechanism, str):
             raise TypeError(f"`mechanism` must be a string (the mechanism's name); got {self.mechanism!r}.")
         fields = _outcome_fields(self)  # raises _MalformedOutcome naming the field
@@ -143,7 +148,7 @@ class Outcome:
 # --------------------------------------------------------------------------- inputs
 
 
-def _reports(values, costs) -> tuple[np.ndarray, np.ndarray]:
+def check_reports(values, costs) -> tuple[np.ndarray, np.ndarray]:
     """Validate reported values and costs: 1-D, non-empty, finite, non-negative, at most 1e150."""
     out = []
     for arr, name in ((values, "values"), (costs, "costs")):
@@ -157,7 +162,7 @@ def _reports(values, costs) -> tuple[np.ndarray, np.ndarray]:
 class _MalformedOutcome(ValueError):
     """An :class:`Outcome` whose fields disagree; ``detail`` says how, after "Outcome has"."""
 
-    def __init__(self, detail: str, who: str = "Outcome has"):
+    def __init__(self, detail: str, who: str = "Outcome has") -> None:
         super().__init__(f"{who} {detail}")
         self.detail = detail
 
@@ -250,7 +255,7 @@ def _short_repr(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _check_outcome(outcome, n_buyers: int, n_sellers: int, who: str = "the mechanism") -> Outcome:
+def check_outcome(outcome, n_buyers: int, n_sellers: int, who: str = "the mechanism") -> Outcome:
     """Raise ``ValueError`` naming the malformed field of ``outcome``."""
     if not isinstance(outcome, Outcome):
         verb = "be" if who == "`outcome`" else "return"
@@ -328,7 +333,7 @@ def _sorted_market(V: np.ndarray, C: np.ndarray) -> dict:
     return {"ob": ob, "oc": oc, "K": K, "bk": bk, "sk": sk, "bk1": bk1, "sk1": sk1, "nb": nb, "ns": ns}
 
 
-def _finish(mk, nt_b, nt_s, price_b, price_s, seller_rank_trades=None):
+def _finish(mk, nt_b, nt_s, price_b, price_s, seller_rank_trades=None) -> _Batch:
     """Scatter rank-space trades back to input order and attach prices."""
     nb, ns = mk["nb"], mk["ns"]
     rb = np.arange(nb)[None, :] < nt_b[:, None]
@@ -342,7 +347,8 @@ def _finish(mk, nt_b, nt_s, price_b, price_s, seller_rank_trades=None):
     return tb, ts, pays, gets
 
 
-def _uniform_batch(V, C, k=0.5):
+def _uniform_batch(V, C, k=0.5) -> _Batch:
+    """Uniform price ``lo + k (hi - lo)`` in the clearing interval, for a batch of markets."""
     mk = _sorted_market(V, C)
     lo = np.maximum(mk["sk"], mk["bk1"])
     hi = np.minimum(mk["bk"], mk["sk1"])
@@ -350,14 +356,16 @@ def _uniform_batch(V, C, k=0.5):
     return _finish(mk, mk["K"], mk["K"], p, p)
 
 
-def _vcg_batch(V, C):
+def _vcg_batch(V, C) -> _Batch:
+    """VCG: each trader pays its externality, for a batch of markets."""
     mk = _sorted_market(V, C)
     pay = np.maximum(mk["sk"], mk["bk1"])  # externality of a trading buyer
     get = np.minimum(mk["bk"], mk["sk1"])  # externality of a trading seller
     return _finish(mk, mk["K"], mk["K"], pay, get)
 
 
-def _mcafee_batch(V, C):
+def _mcafee_batch(V, C) -> _Batch:
+    """McAfee's trade reduction, for a batch of markets."""
     mk = _sorted_market(V, C)
     K, bk, sk = mk["K"], mk["bk"], mk["sk"]
     with np.errstate(invalid="ignore"):
@@ -367,7 +375,8 @@ def _mcafee_batch(V, C):
     return _finish(mk, nt, nt, np.where(full, p0, bk), np.where(full, p0, sk))
 
 
-def _sbba_batch(V, C):
+def _sbba_batch(V, C) -> _Batch:
+    """SBBA (Segal-Halevi, Hassidim and Aumann), for a batch of markets."""
     mk = _sorted_market(V, C)
     K, bk, sk1 = mk["K"], mk["bk"], mk["sk1"]
     with np.errstate(invalid="ignore"):
@@ -434,7 +443,7 @@ def uniform_price(values, costs, *, k: float = 0.5) -> Outcome:
     (array([ True,  True, False]), array([8.5, 8.5, 0. ]), array([8.5, 8.5, 0. ]), 0.0)
     """
     k = check_fraction(k, "k")
-    V, C = _reports(values, costs)
+    V, C = check_reports(values, costs)
     return _outcome(_uniform_batch, V, C, "uniform_price", k=k)
 
 
@@ -481,7 +490,7 @@ def vcg(values, costs) -> Outcome:
     >>> o.buyer_pays, o.seller_gets, o.budget_surplus
     (array([10., 10.,  0.]), array([10., 10.,  0.]), 0.0)
     """
-    V, C = _reports(values, costs)
+    V, C = check_reports(values, costs)
     return _outcome(_vcg_batch, V, C, "vcg")
 
 
@@ -525,7 +534,7 @@ def trade_reduction(values, costs) -> Outcome:
     >>> o.buyer_trades, o.buyer_pays, o.seller_gets, o.budget_surplus
     (array([ True, False, False]), array([10.,  0.,  0.]), array([7., 0., 0.]), 3.0)
     """
-    V, C = _reports(values, costs)
+    V, C = check_reports(values, costs)
     return _outcome(_mcafee_batch, V, C, "trade_reduction")
 
 
@@ -568,7 +577,7 @@ def sbba(values, costs) -> Outcome:
     >>> sbba([12, 10, 8], [5, 7]).seller_trades  # no s_3: p = b_2 = 10, seller 1 left out
     array([ True, False])
     """
-    V, C = _reports(values, costs)
+    V, C = check_reports(values, costs)
     return _outcome(_sbba_batch, V, C, "sbba")
 
 
@@ -581,7 +590,16 @@ sbba._batch = _sbba_batch
 # --------------------------------------------------------------------------- evaluation
 
 
-def utilities(outcome: Outcome, true_values, true_costs) -> tuple[np.ndarray, np.ndarray]:
+class Utilities(NamedTuple):
+    """Every trader's utility (:func:`utilities`); unpacks as ``buyers, sellers``."""
+
+    buyers: np.ndarray
+    """Each buyer's ``value - payment`` if it trades, ``-payment`` otherwise."""
+    sellers: np.ndarray
+    """Each seller's ``payment - cost`` if it trades, ``payment`` otherwise."""
+
+
+def utilities(outcome: Outcome, true_values, true_costs) -> Utilities:
     """Quasi-linear utilities of every trader at the true values and costs.
 
     A buyer gets ``value - payment`` if it trades (``-payment`` otherwise, which
@@ -589,18 +607,20 @@ def utilities(outcome: Outcome, true_values, true_costs) -> tuple[np.ndarray, np
 
     Returns
     -------
-    buyer_utilities, seller_utilities : numpy.ndarray
+    Utilities
+        A named pair that unpacks as ``buyers, sellers`` (two arrays).
 
     Examples
     --------
-    >>> utilities(vcg([12, 10, 8], [5, 7, 9]), [12, 10, 8], [5, 7, 9])
+    >>> buyers, sellers = utilities(vcg([12, 10, 8], [5, 7, 9]), [12, 10, 8], [5, 7, 9])
+    >>> buyers, sellers
     (array([4., 2., 0.]), array([4., 2., 0.]))
     """
-    V, C = _reports(true_values, true_costs)
-    _check_outcome(outcome, V.size, C.size, "`outcome`")
+    V, C = check_reports(true_values, true_costs)
+    check_outcome(outcome, V.size, C.size, "`outcome`")
     ub = np.where(outcome.buyer_trades, V, 0.0) - np.asarray(outcome.buyer_pays, dtype=float)
     us = np.asarray(outcome.seller_gets, dtype=float) - np.where(outcome.seller_trades, C, 0.0)
-    return ub + 0.0, us + 0.0
+    return Utilities(ub + 0.0, us + 0.0)
 
 
 def welfare(outcome: Outcome, true_values, true_costs) -> float:
@@ -615,8 +635,8 @@ def welfare(outcome: Outcome, true_values, true_costs) -> float:
     >>> welfare(trade_reduction([12, 10, 9.8], [5, 7, 11]), [12, 10, 9.8], [5, 7, 11])
     7.0
     """
-    V, C = _reports(true_values, true_costs)
-    _check_outcome(outcome, V.size, C.size, "`outcome`")
+    V, C = check_reports(true_values, true_costs)
+    check_outcome(outcome, V.size, C.size, "`outcome`")
     return math.fsum(V[outcome.buyer_trades]) - math.fsum(C[outcome.seller_trades]) + 0.0
 
 
@@ -637,14 +657,14 @@ def _as_batch(mechanism: Callable, argument: str = "mechanism", name: str | None
         return fast
     who = f"{argument} {name if name is not None else _mechanism_name(mechanism)!r}"
 
-    def call(v, c):
+    def call(v, c) -> Outcome:
         try:
             out = mechanism(v, c)
         except _MalformedOutcome as exc:  # the mechanism built an inconsistent Outcome: say which mechanism
             raise type(exc)(exc.detail, f"{who} returned") from None
-        return _check_outcome(out, len(v), len(c), who)
+        return check_outcome(out, len(v), len(c), who)
 
-    def loop(V, C):
+    def loop(V, C) -> _Batch:
         outs = [call(v, c) for v, c in zip(V, C)]
         return (
             np.array([o.buyer_trades for o in outs], dtype=bool),
@@ -668,7 +688,7 @@ def _default_grid(V: np.ndarray, C: np.ndarray) -> np.ndarray:
     return np.concatenate((np.zeros((P.shape[0], 1)), P, mid, P - delta, P + delta), axis=1).clip(min=0.0)
 
 
-def _gains(batch, V, C, side_is_buyer, index, G):
+def _gains(batch, V, C, side_is_buyer, index, G) -> tuple[np.ndarray, np.ndarray]:
     """Best utility gain of trader ``index[i]`` of market ``i`` over the reports ``G[i]``.
 
     ``side_is_buyer`` is a bool; returns ``(gain, best_report)`` arrays of shape (m,).
@@ -697,7 +717,16 @@ def _gains(batch, V, C, side_is_buyer, index, G):
     return np.where(truthful, 0.0, gain), np.where(truthful, own, G[rows, best])
 
 
-def max_misreport_gain(mechanism, values, costs, *, side: str, index: int, reports=None) -> tuple[float, float]:
+class MisreportGain(NamedTuple):
+    """What one trader gains by misreporting (:func:`max_misreport_gain`); unpacks as ``gain, report``."""
+
+    gain: float
+    """Utility at the best report minus utility when truthful (>= 0)."""
+    report: float
+    """The best report found, or the true value/cost when the gain is 0."""
+
+
+def max_misreport_gain(mechanism, values, costs, *, side: str, index: int, reports=None) -> MisreportGain:
     """Largest utility gain one trader gets by misreporting, everyone else truthful.
 
     Parameters
@@ -717,13 +746,13 @@ def max_misreport_gain(mechanism, values, costs, *, side: str, index: int, repor
 
     Returns
     -------
-    gain : float
-        Utility at the best report minus utility when truthful; 0 when no
+    MisreportGain
+        A named pair ``(gain, report)`` that unpacks as two floats.  ``gain``:
+        utility at the best report minus utility when truthful; 0 when no
         report beats the truth by more than ``1e-9`` of the prices' scale (the
         largest value plus the largest cost: relative, so that the answer is
-        the same in any units).
-    best_report : float
-        The best report found, or the true value/cost when the gain is 0.
+        the same in any units).  ``report``: the best report found, or the true
+        value/cost when the gain is 0.
 
     Examples
     --------
@@ -732,11 +761,12 @@ def max_misreport_gain(mechanism, values, costs, *, side: str, index: int, repor
     falls from 8.5 to 8.
 
     >>> max_misreport_gain(uniform_price, [12, 10, 8], [5, 7, 9], side="buyer", index=0)
-    (0.5, 8.0)
-    >>> max_misreport_gain(vcg, [12, 10, 8], [5, 7, 9], side="buyer", index=0)
+    MisreportGain(gain=0.5, report=8.0)
+    >>> gain, report = max_misreport_gain(vcg, [12, 10, 8], [5, 7, 9], side="buyer", index=0)
+    >>> gain, report
     (0.0, 12.0)
     """
-    V, C = _reports(values, costs)
+    V, C = check_reports(values, costs)
     if side not in ("buyer", "seller"):
         raise ValueError(f"`side` must be 'buyer' or 'seller'; got {side!r}.")
     n = V.size if side == "buyer" else C.size
@@ -751,7 +781,7 @@ def max_misreport_gain(mechanism, values, costs, *, side: str, index: int, repor
         check_magnitude(R, "reports", "prices", MAX_MAGNITUDE)
         G = R[None, :]
     gain, best = _gains(batch, V[None, :], C[None, :], side == "buyer", np.array([int(index)]), G)
-    return float(gain[0]), float(best[0])
+    return MisreportGain(float(gain[0]), float(best[0]))
 
 
 # --------------------------------------------------------------------------- property table
@@ -773,7 +803,7 @@ def _evaluate(batch, V, C, rng, chunk: int = 200) -> dict:
     w_opt = ((bs - cs) * ranks).sum(axis=1)
     cex: dict = {}
 
-    def market(i):
+    def market(i) -> dict:
         return {"values": V[i].tolist(), "costs": C[i].tolist()}
 
     # IR
@@ -846,6 +876,42 @@ MAX_INSTANCES, MAX_TRADERS, MAX_WORK = 100_000, 300, 4_000_000
 _BATCH_ELEMENTS = 4_000_000  # numbers per batch of re-cleared markets (32 MB per array)
 
 
+def _named_mechanisms(mechanisms) -> list[tuple[str, Callable]]:
+    """Return ``(name, mechanism)`` pairs from a dict or a list of mechanisms (named after their functions)."""
+    if isinstance(mechanisms, Mapping):
+        items = list(mechanisms.items())
+    elif callable(mechanisms):
+        raise TypeError("`mechanisms` must be a dict of name -> mechanism or a list of mechanisms; got one callable.")
+    elif isinstance(mechanisms, (list, tuple)):
+        items = [(_mechanism_name(f), f) for f in mechanisms]
+    else:
+        raise TypeError(
+            "`mechanisms` must be a dict of name -> mechanism or a list of mechanisms; "
+            f"got {type(mechanisms).__name__}."
+        )
+    if not items:
+        raise ValueError("`mechanisms` is empty; give at least one mechanism.")
+    for name, f in items:
+        if not callable(f):
+            raise TypeError(f"`mechanisms` entry {name!r} must be callable; got {type(f).__name__}.")
+    return items
+
+
+def _check_sizes(n_instances, n_traders) -> None:
+    """Check the size of the property table's experiment: positive integers, within the work limit."""
+    for name, v, most in (("n_instances", n_instances, MAX_INSTANCES), ("n_traders", n_traders, MAX_TRADERS)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+            raise ValueError(f"`{name}` must be a positive integer; got {_short_repr(v)}.")
+        if v > most:
+            raise ValueError(f"`{name}` must be at most {most:_}; got {_short_repr(v)}.")
+    if int(n_instances) * int(n_traders) ** 2 > MAX_WORK:
+        raise ValueError(
+            f"`n_instances` * `n_traders`**2 must be at most {MAX_WORK:_} (the misreport search re-clears each "
+            f"market about 16 n_traders times); got {int(n_instances):_} * {int(n_traders)}**2. Use fewer markets "
+            "or fewer traders."
+        )
+
+
 def property_table(mechanisms, *, n_instances: int = 1000, n_traders: int = 20, seed=0) -> pd.DataFrame:
     """Check IC, IR, budget balance and efficiency of mechanisms on random markets.
 
@@ -903,33 +969,8 @@ def property_table(mechanisms, *, n_instances: int = 1000, n_traders: int = 20, 
     >>> t.attrs["counterexamples"]["vcg"]["weakly_budget_balanced"]["budget_surplus"] < 0
     True
     """
-    if isinstance(mechanisms, Mapping):
-        items = list(mechanisms.items())
-    elif callable(mechanisms):
-        raise TypeError("`mechanisms` must be a dict of name -> mechanism or a list of mechanisms; got one callable.")
-    elif isinstance(mechanisms, (list, tuple)):
-        items = [(_mechanism_name(f), f) for f in mechanisms]
-    else:
-        raise TypeError(
-            "`mechanisms` must be a dict of name -> mechanism or a list of mechanisms; "
-            f"got {type(mechanisms).__name__}."
-        )
-    if not items:
-        raise ValueError("`mechanisms` is empty; give at least one mechanism.")
-    for name, f in items:
-        if not callable(f):
-            raise TypeError(f"`mechanisms` entry {name!r} must be callable; got {type(f).__name__}.")
-    for name, v, most in (("n_instances", n_instances, MAX_INSTANCES), ("n_traders", n_traders, MAX_TRADERS)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-            raise ValueError(f"`{name}` must be a positive integer; got {_short_repr(v)}.")
-        if v > most:
-            raise ValueError(f"`{name}` must be at most {most:_}; got {_short_repr(v)}.")
-    if int(n_instances) * int(n_traders) ** 2 > MAX_WORK:
-        raise ValueError(
-            f"`n_instances` * `n_traders`**2 must be at most {MAX_WORK:_} (the misreport search re-clears each "
-            f"market about 16 n_traders times); got {int(n_instances):_} * {int(n_traders)}**2. Use fewer markets "
-            "or fewer traders."
-        )
+    items = _named_mechanisms(mechanisms)
+    _check_sizes(n_instances, n_traders)
     rng = as_generator(seed, "seed")
     V = rng.random((int(n_instances), int(n_traders)))
     C = rng.random((int(n_instances), int(n_traders)))

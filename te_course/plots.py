@@ -431,6 +431,8 @@ def plot_voltage_profile(results, ax: Axes | None = None, *, v_min_pu: float = 0
     >>> plot_voltage_profile({"AC": ac_power_flow(ieee33())}).get_ylabel()
     'voltage (p.u.)'
     """
+    if not isinstance(results, dict) or not results:
+        raise ValueError(f"`results` must be a non-empty dict of label to PowerFlowResult; got {results!r}.")
     if ax is None:
         ax = new_axes((8, 3.5))
     for (label, r), marker in zip(results.items(), "os^dv"):
@@ -548,7 +550,8 @@ def plot_best_responses(result, dynamics=None, ax: Axes | None = None) -> Axes:
                          f"{result.n_firms} firms.")
     if ax is None:
         ax = new_axes((5.2, 4.6))
-    br = cournot_best_responses(result.intercept, result.slope, result.marginal_costs, capacities=result.capacities)
+    br = cournot_best_responses(result.intercept, result.slope, result.marginal_costs,
+                                capacities_kw=result.capacities_kw)
     top = float(np.max((result.intercept - result.marginal_costs) / result.slope))
     grid = np.linspace(0.0, max(top, 1e-9), 201)
     ax.plot([br[0]([0.0, q]) for q in grid], grid, color=BUY_COLOR, lw=2, label="firm 0's best response")
@@ -636,7 +639,8 @@ def plot_withholding(result, ax: Axes | None = None) -> Axes:
     Examples
     --------
     >>> from te_course.games import withholding
-    >>> ax = plot_withholding(withholding(100, 1, 40, 10, 60, price_import=20))
+    >>> w = withholding(intercept=100, slope=1, line_kw=40, marginal_cost=10, capacity_kw=60, price_import=20)
+    >>> ax = plot_withholding(w)
     >>> ax.get_xlabel()
     'offered quantity (kW)'
     """

@@ -34,10 +34,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from scipy.sparse.csgraph import breadth_first_order
 
+from . import _network
+from ._deprecation import always_converged, renamed_keywords
 from ._validation import ConvergenceError, TeCourseError, as_positive_float
-from .feeders import Feeder, _label
+from ._validation import label as _label
+from .feeders import Feeder, check_feeder
 
 __all__ = ["PowerFlowResult", "ac_power_flow", "lindistflow", "dc_power_flow", "ptdf", "hosting_capacity"]
 
@@ -81,9 +83,8 @@ class PowerFlowResult:
         Power delivered by the grid at the substation (slack) bus, including
         the substation bus's own load.
     iterations : int
-        Sweeps done (0 for the direct methods).
-    converged : bool
-        True (a result is only returned when the method converged).
+        Sweeps done (0 for the direct methods).  A sweep that does not converge raises
+        :class:`~te_course.ConvergenceError` instead of returning, so every result has converged.
     model : str
         ``"ac"``, ``"lindistflow"`` or ``"dc"``.
     bus_p_kw, bus_q_kvar : pandas.Series
@@ -101,11 +102,12 @@ class PowerFlowResult:
     substation_p_kw: float
     substation_q_kvar: float
     iterations: int
-    converged: bool
     model: str
     bus_p_kw: pd.Series = field(repr=False)
     bus_q_kvar: pd.Series = field(repr=False)
     lines: pd.DataFrame = field(repr=False)
+
+    converged = always_converged("a power flow that does not converge raises te_course.ConvergenceError")
 
     @property
     def total_loss_kw(self) -> float:
@@ -133,89 +135,14 @@ class PowerFlowResult:
         return out
 
 
-# --------------------------------------------------------------------------- radial structure
-
-
-@dataclass(frozen=True)
-class _Tree:
-    """A radial feeder in breadth-first order (internal)."""
-
-    order: np.ndarray  # bus positions in BFS order; order[0] = substation
-    line_pos: np.ndarray  # for BFS rank k >= 1: position (into feeder.lines) of the line feeding it
-    parent_rank: np.ndarray  # for BFS rank k >= 1: BFS rank of its upstream bus
-    forward: np.ndarray  # for BFS rank k >= 1: whether that line's from_bus is the upstream bus
-    c: sp.csr_matrix  # reduced incidence, upper triangular, (n-1) x (n-1)
-    ct: sp.csr_matrix  # its transpose, lower triangular
-
-    def downstream_sum(self, values: np.ndarray) -> np.ndarray:
-        """Per line (by child rank): sum of ``values`` over the buses downstream of it."""
-        return spla.spsolve_triangular(self.c, values, lower=False, unit_diagonal=True)
-
-    def accumulate_drop(self, drop: np.ndarray) -> np.ndarray:
-        """Per bus (by rank >= 1): minus the sum of ``drop`` over the lines on its path from the root."""
-        return spla.spsolve_triangular(self.ct, -drop, lower=True, unit_diagonal=True)
-
-
-def _tree(feeder: Feeder) -> _Tree:
-    feeder = feeder._checked()
-    feeder.check_radial()
-    n = feeder.n_buses
-    f, t, live = feeder._in_service_arrays()
-    idx = np.flatnonzero(live)
-    fl, tl = f[idx], t[idx]
-    adj = sp.csr_matrix((np.ones(idx.size), (fl, tl)), shape=(n, n))
-    sub = feeder.buses.index.get_loc(feeder.substation)
-    order, pred = breadth_first_order(adj, sub, directed=False, return_predecessors=True)
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
-    forward = pred[tl] == fl  # from_bus is upstream
-    child = np.where(forward, tl, fl)
-    parent = np.where(forward, fl, tl)
-    child_rank = rank[child]
-    sort = np.argsort(child_rank)  # line feeding rank k sits at k - 1
-    line_pos = idx[sort]
-    parent_rank = rank[parent][sort]
-    fwd = forward[sort]
-    m = n - 1
-    cols = np.arange(m)
-    # rows/cols 0..m-1 stand for ranks 1..n-1; the substation row (rank 0) is dropped
-    keep = parent_rank > 0
-    c = sp.csr_matrix(
-        (np.r_[np.ones(m), -np.ones(keep.sum())], (np.r_[cols, parent_rank[keep] - 1], np.r_[cols, cols[keep]])),
-        shape=(m, m),
-    )
-    return _Tree(order, line_pos, parent_rank, fwd, c, c.T.tocsr())
-
-
-def _line_series(feeder: Feeder, tree: _Tree, send: np.ndarray, receive: np.ndarray, scale: float) -> pd.Series:
-    """Flows by line label in the from_bus -> to_bus direction at the from_bus end."""
-    out = np.zeros(len(feeder.lines), dtype=send.dtype)
-    out[tree.line_pos] = np.where(tree.forward, send, -receive) * scale
-    return pd.Series(out, index=feeder.lines.index)
-
-
-def _bus_series(feeder: Feeder, tree: _Tree, by_rank: np.ndarray, name: str) -> pd.Series:
-    out = np.empty(feeder.n_buses, dtype=by_rank.dtype)
-    out[tree.order] = by_rank
-    return pd.Series(out, index=feeder.buses.index, name=name)
-
-
-def _check_feeder(feeder, name: str = "feeder") -> Feeder:
-    """Return ``feeder`` checked again (its tables may have been edited in place), or raise naming ``name``.
-
-    Callers use the returned feeder: it is ``feeder`` itself unless an edit left
-    a column of another type, in which case it is a normalised copy.
-    """
-    if not isinstance(feeder, Feeder):
-        raise TypeError(f"`{name}` must be a te_course Feeder (see te_course.feeders); got {type(feeder).__name__}.")
-    return feeder._checked(name)
+# --------------------------------------------------------------------------- results
 
 
 def _result(feeder, tree, v, angle, s_send, s_recv, loss, iterations, model) -> PowerFlowResult:
     sb = feeder.s_base_kva
     lines = feeder.lines
-    p = _line_series(feeder, tree, s_send.real, s_recv.real, sb)
-    q = _line_series(feeder, tree, s_send.imag, s_recv.imag, sb)
+    p = tree.line_series(feeder, s_send.real, s_recv.real, sb)
+    q = tree.line_series(feeder, s_send.imag, s_recv.imag, sb)
     loss_kw = pd.Series(0.0, index=lines.index)
     loss_kvar = pd.Series(0.0, index=lines.index)
     loss_kw.iloc[tree.line_pos] = loss.real * sb
@@ -226,8 +153,8 @@ def _result(feeder, tree, v, angle, s_send, s_recv, loss, iterations, model) -> 
     sub_p = float(sub_load["p_kw"] + s_send.real[root].sum() * sb)
     sub_q = float(sub_load["q_kvar"] + s_send.imag[root].sum() * sb)
     return PowerFlowResult(
-        v_pu=_bus_series(feeder, tree, v, "v_pu"),
-        angle_deg=_bus_series(feeder, tree, angle, "angle_deg"),
+        v_pu=tree.bus_series(feeder, v, "v_pu"),
+        angle_deg=tree.bus_series(feeder, angle, "angle_deg"),
         p_kw=p.rename("p_kw"),
         q_kvar=q.rename("q_kvar"),
         loss_kw=loss_kw.rename("loss_kw"),
@@ -235,17 +162,11 @@ def _result(feeder, tree, v, angle, s_send, s_recv, loss, iterations, model) -> 
         substation_p_kw=sub_p,
         substation_q_kvar=sub_q,
         iterations=int(iterations),
-        converged=True,
         model=model,
         bus_p_kw=feeder.buses["p_kw"].copy(),
         bus_q_kvar=feeder.buses["q_kvar"].copy(),
         lines=lines[["from_bus", "to_bus", "in_service"]].copy(),
     )
-
-
-def _series_impedance_pu(feeder: Feeder, tree: _Tree) -> np.ndarray:
-    ln = feeder._checked().lines.iloc[tree.line_pos]
-    return (ln["r_ohm"].to_numpy(dtype=float) + 1j * ln["x_ohm"].to_numpy(dtype=float)) / feeder.z_base_ohm
 
 
 # --------------------------------------------------------------------------- AC
@@ -299,18 +220,18 @@ def ac_power_flow(feeder: Feeder, *, v_source_pu: float = 1.0, tol: float = 1e-8
     >>> round(res.total_loss_kw, 1), round(float(res.v_pu.min()), 4), int(res.v_pu.idxmin())
     (202.7, 0.9131, 18)
     """
-    feeder = _check_feeder(feeder)
+    feeder = check_feeder(feeder)
     v0 = _check_v_source(v_source_pu)
     tol = as_positive_float(tol, "tol")
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"`max_iter` must be a positive integer; got {max_iter!r}.")
-    tree = _tree(feeder)
+    tree = _network.tree(feeder)
     n = feeder.n_buses
     if n == 1:
         return _single_bus(feeder, tree, v0, "ac")
     s_load = (feeder.buses["p_kw"].to_numpy() + 1j * feeder.buses["q_kvar"].to_numpy()) / feeder.s_base_kva
     s_load = s_load[tree.order[1:]]  # by rank 1..n-1
-    z = _series_impedance_pu(feeder, tree)
+    z = _network.series_impedance_pu(feeder, tree)
     v = np.full(n - 1, v0, dtype=complex)
     history = []
     for it in range(1, int(max_iter) + 1):
@@ -412,15 +333,15 @@ def lindistflow(feeder: Feeder, *, v_source_pu: float = 1.0) -> PowerFlowResult:
     >>> round(float(res.v_pu[18]), 4), round(float(res.p_kw[1]), 6)
     (0.9159, 3715.0)
     """
-    feeder = _check_feeder(feeder)
+    feeder = check_feeder(feeder)
     v0 = _check_v_source(v_source_pu)
-    tree = _tree(feeder)
+    tree = _network.tree(feeder)
     n = feeder.n_buses
     if n == 1:
         return _single_bus(feeder, tree, v0, "lindistflow")
     s_load = (feeder.buses["p_kw"].to_numpy() + 1j * feeder.buses["q_kvar"].to_numpy()) / feeder.s_base_kva
     s_load = s_load[tree.order[1:]]
-    z = _series_impedance_pu(feeder, tree)
+    z = _network.series_impedance_pu(feeder, tree)
     pq = tree.downstream_sum(s_load.real) + 1j * tree.downstream_sum(s_load.imag)
     r, x = z.real, z.imag
     w = v0**2 + tree.accumulate_drop(2 * (r * pq.real + x * pq.imag))
@@ -442,41 +363,9 @@ def lindistflow(feeder: Feeder, *, v_source_pu: float = 1.0) -> PowerFlowResult:
 # --------------------------------------------------------------------------- DC
 
 
-def _dc_parts(network: Feeder):
-    """Return the checked network, positions, reactances and the reduced B matrix of the in-service network."""
-    network = _check_feeder(network, "network")
-    n = network.n_buses
-    f, t, live = network._in_service_arrays()
-    idx = np.flatnonzero(live)
-    problem = network._connectivity_problem()
-    if problem is not None:
-        raise ValueError(problem)
-    x_pu = network.lines["x_ohm"].to_numpy()[idx] / network.z_base_ohm
-    if idx.size and x_pu.max() > DC_X_RATIO_MAX * x_pu.min():
-        lo, hi = int(np.argmin(x_pu)), int(np.argmax(x_pu))
-        labels = network.lines.index[idx]
-        raise ValueError(
-            f"`network.lines['x_ohm']` spans too wide a range for the DC power flow: line {_label(labels[hi])!r} "
-            f"has {x_pu[hi] * network.z_base_ohm:g} ohm and line {_label(labels[lo])!r} "
-            f"{x_pu[lo] * network.z_base_ohm:g} ohm, a ratio beyond {DC_X_RATIO_MAX:g}; floating point cannot "
-            "solve such a network (the small susceptances vanish next to the large ones). Check the units (ohm)."
-        )
-    b = 1.0 / x_pu
-    fl, tl = f[idx], t[idx]
-    rows = np.arange(idx.size)
-    # line x bus incidence: +1 at from_bus, -1 at to_bus, so (a @ theta) = theta_from - theta_to
-    ones = np.ones(idx.size)
-    a = sp.csr_matrix((np.r_[ones, -ones], (np.r_[rows, rows], np.r_[fl, tl])), shape=(idx.size, n))
-    bbus = (a.T @ sp.diags(b) @ a).tocsc()
-    slack = network.buses.index.get_loc(network.substation)
-    keep = np.r_[0:slack, slack + 1 : n]
-    return network, idx, a, b, bbus[keep][:, keep].tocsc(), keep, slack
-
-
 #: The widest ratio of the largest to the smallest in-service reactance that :func:`dc_power_flow` and
-#: :func:`ptdf` accept: beyond it the susceptance matrix is singular in floating point (issue 14: a
-#: line of 1e50 ohm next to lines of 0.1 ohm gave NaN angles).
-DC_X_RATIO_MAX = 1e12
+#: :func:`ptdf` accept (defined with the DC matrices in ``te_course._network``).
+DC_X_RATIO_MAX = _network.DC_X_RATIO_MAX
 
 
 def _dc_inaccurate(residual: np.ndarray, scale: float) -> bool:
@@ -484,15 +373,16 @@ def _dc_inaccurate(residual: np.ndarray, scale: float) -> bool:
     return not np.all(np.isfinite(residual)) or float(np.abs(residual).max(initial=0.0)) > 1e-6 * max(scale, 1e-300)
 
 
-def _dc_error(network: Feeder) -> ValueError:
+def _dc_error(feeder: Feeder) -> ValueError:
     return ValueError(
-        f"the DC power flow of {network.name!r} cannot be solved accurately in floating point: check "
-        "`network.lines['x_ohm']` (reactances of very different sizes) and `network.buses['p_kw']`."
+        f"the DC power flow of {feeder.name!r} cannot be solved accurately in floating point: check "
+        "`feeder.lines['x_ohm']` (reactances of very different sizes) and `feeder.buses['p_kw']`."
     )
 
 
-def dc_power_flow(network: Feeder) -> PowerFlowResult:
-    """Solve the DC (B-theta) power flow of a meshed or radial network.
+@renamed_keywords(network="feeder")
+def dc_power_flow(feeder: Feeder) -> PowerFlowResult:
+    """Solve the DC (B-theta) power flow of a meshed or radial feeder.
 
     Assumptions: flat voltages (1 p.u.), small angle differences, resistances
     neglected (Wood, Wollenberg and Sheblé 2014, sec. 6.7).  With ``P`` the net
@@ -503,7 +393,7 @@ def dc_power_flow(network: Feeder) -> PowerFlowResult:
 
     Parameters
     ----------
-    network : Feeder
+    feeder : Feeder
         Any connected network; ``substation`` is the slack bus.
 
     Returns
@@ -516,7 +406,7 @@ def dc_power_flow(network: Feeder) -> PowerFlowResult:
     ValueError
         If some buses are not connected to the slack bus, the in-service
         reactances differ by more than a factor :data:`DC_X_RATIO_MAX`
-        (1e12: floating point cannot solve such a network), or the network's
+        (1e12: floating point cannot solve such a network), or the feeder's
         tables were edited into an invalid state (the message names the table
         and column, e.g. a zero ``x_ohm``).
 
@@ -527,40 +417,42 @@ def dc_power_flow(network: Feeder) -> PowerFlowResult:
     >>> res.p_kw.round(0).tolist()
     [249719.0, 186789.0, -226508.0, -50281.0, -26791.0, -240002.0]
     """
-    network, idx, a, b, bred, keep, slack = _dc_parts(network)
-    n = network.n_buses
-    sb = network.s_base_kva
-    inj = -network.buses["p_kw"].to_numpy() / sb
+    feeder = check_feeder(feeder)
+    dc = _network.dc_matrices(feeder)
+    idx, a, b, bred, keep, slack = dc.line_idx, dc.a, dc.b, dc.b_reduced, dc.keep, dc.slack
+    n = feeder.n_buses
+    sb = feeder.s_base_kva
+    inj = -feeder.buses["p_kw"].to_numpy() / sb
     theta = np.zeros(n)
     if keep.size:
         theta[keep] = spla.spsolve(bred, inj[keep]) if keep.size > 1 else inj[keep] / bred.toarray()[0]
         if _dc_inaccurate(bred @ theta[keep] - inj[keep], float(np.abs(inj).max())):
-            raise _dc_error(network)
+            raise _dc_error(feeder)
     flows = b * (a @ theta)
-    p = pd.Series(0.0, index=network.lines.index, name="p_kw")
+    p = pd.Series(0.0, index=feeder.lines.index, name="p_kw")
     p.iloc[idx] = flows * sb
-    zeros = pd.Series(0.0, index=network.lines.index)
+    zeros = pd.Series(0.0, index=feeder.lines.index)
     # the slack supplies its own load plus what leaves it
     out_of_slack = np.asarray(a[:, slack].todense()).ravel() @ flows * sb
     return PowerFlowResult(
-        v_pu=pd.Series(1.0, index=network.buses.index, name="v_pu"),
-        angle_deg=pd.Series(np.degrees(theta), index=network.buses.index, name="angle_deg"),
+        v_pu=pd.Series(1.0, index=feeder.buses.index, name="v_pu"),
+        angle_deg=pd.Series(np.degrees(theta), index=feeder.buses.index, name="angle_deg"),
         p_kw=p,
         q_kvar=zeros.rename("q_kvar"),
         loss_kw=zeros.rename("loss_kw"),
         loss_kvar=zeros.rename("loss_kvar"),
-        substation_p_kw=float(network.buses["p_kw"].iloc[slack] + out_of_slack),
+        substation_p_kw=float(feeder.buses["p_kw"].iloc[slack] + out_of_slack),
         substation_q_kvar=0.0,
         iterations=0,
-        converged=True,
         model="dc",
-        bus_p_kw=network.buses["p_kw"].copy(),
-        bus_q_kvar=network.buses["q_kvar"].copy(),
-        lines=network.lines[["from_bus", "to_bus", "in_service"]].copy(),
+        bus_p_kw=feeder.buses["p_kw"].copy(),
+        bus_q_kvar=feeder.buses["q_kvar"].copy(),
+        lines=feeder.lines[["from_bus", "to_bus", "in_service"]].copy(),
     )
 
 
-def ptdf(network: Feeder) -> pd.DataFrame:
+@renamed_keywords(network="feeder")
+def ptdf(feeder: Feeder) -> pd.DataFrame:
     """Return the power transfer distribution factors of the in-service lines.
 
     Entry ``(l, k)`` is the change of the DC flow on line ``l`` (from -> to
@@ -571,8 +463,8 @@ def ptdf(network: Feeder) -> pd.DataFrame:
 
     Parameters
     ----------
-    network : Feeder
-        Any connected network.
+    feeder : Feeder
+        Any connected feeder.
 
     Returns
     -------
@@ -591,18 +483,20 @@ def ptdf(network: Feeder) -> pd.DataFrame:
     >>> float(m.loc[1, "D"]), round(float(m.loc[1, "B"]), 4)
     (0.0, -0.4759)
     """
-    network, idx, a, b, bred, keep, slack = _dc_parts(network)
-    n = network.n_buses
-    x_inv = np.zeros((len(network.lines), n))
+    feeder = check_feeder(feeder)
+    dc = _network.dc_matrices(feeder)
+    idx, a, b, bred, keep = dc.line_idx, dc.a, dc.b, dc.b_reduced, dc.keep
+    n = feeder.n_buses
+    x_inv = np.zeros((len(feeder.lines), n))
     if keep.size:
         dense = bred.toarray()
         binv = np.linalg.inv(dense)
         if _dc_inaccurate(dense @ binv - np.eye(keep.size), 1.0):
-            raise _dc_error(network)
+            raise _dc_error(feeder)
         full = np.zeros((n, n))
         full[np.ix_(keep, keep)] = binv
         x_inv[idx] = (sp.diags(b) @ a @ full)
-    return pd.DataFrame(x_inv, index=network.lines.index, columns=network.buses.index)
+    return pd.DataFrame(x_inv, index=feeder.lines.index, columns=feeder.buses.index)
 
 
 def hosting_capacity(feeder: Feeder, bus, *, model: str = "ac", v_max_pu: float = 1.05,
@@ -656,26 +550,8 @@ def hosting_capacity(feeder: Feeder, bus, *, model: str = "ac", v_max_pu: float 
     >>> bool(ac > ldf)  # LinDistFlow leaves out the losses that pull voltages down: it hits 1.05 sooner
     True
     """
-    feeder = _check_feeder(feeder)
-    solvers = {"ac": ac_power_flow, "lindistflow": lindistflow}
-    if not isinstance(model, str) or model not in solvers:
-        raise ValueError(f"`model` must be 'ac' or 'lindistflow'; got {model!r}.")
-    try:
-        known = bus in feeder.buses.index
-    except TypeError:  # unhashable: a list or an array of buses
-        raise TypeError(f"`bus` must be one bus label of the feeder; got {type(bus).__name__} {bus!r}. "
-                        "Call hosting_capacity once per bus.") from None
-    if not known:
-        raise ValueError(f"`bus` {bus!r} is not a bus of the feeder.")
-    v_max = as_positive_float(v_max_pu, "v_max_pu")
-    hi = as_positive_float(max_kw, "max_kw")
-    tol = as_positive_float(tol_kw, "tol_kw")
-    if tol >= hi:
-        raise ValueError(f"`tol_kw` ({tol:g}) must be smaller than `max_kw` ({hi:g}); the bisection would not run.")
-    if tol < hi * 1e-12:
-        raise ValueError(f"`tol_kw` ({tol:g}) must be at least `max_kw` * 1e-12 ({hi * 1e-12:g}): floating point "
-                         "cannot resolve a finer bracket. Raise `tol_kw` or lower `max_kw`.")
-    solve = solvers[model]
+    feeder = check_feeder(feeder)
+    solve, v_max, hi, tol = _hosting_arguments(feeder, bus, model, v_max_pu, max_kw, tol_kw)
 
     def fits(pv_kw: float) -> bool:
         try:
@@ -694,6 +570,34 @@ def hosting_capacity(feeder: Feeder, bus, *, model: str = "ac", v_max_pu: float 
         return 0.0
     if fits(hi):
         return hi
+    return _bisect_largest(fits, hi, tol)
+
+
+def _hosting_arguments(feeder: Feeder, bus, model, v_max_pu, max_kw, tol_kw) -> tuple:
+    """Check :func:`hosting_capacity`'s arguments; return the power flow, ``v_max``, ``max_kw`` and ``tol_kw``."""
+    solvers = {"ac": ac_power_flow, "lindistflow": lindistflow}
+    if not isinstance(model, str) or model not in solvers:
+        raise ValueError(f"`model` must be 'ac' or 'lindistflow'; got {model!r}.")
+    try:
+        known = bus in feeder.buses.index
+    except TypeError:  # unhashable: a list or an array of buses
+        raise TypeError(f"`bus` must be one bus label of the feeder; got {type(bus).__name__} {bus!r}. "
+                        "Call hosting_capacity once per bus.") from None
+    if not known:
+        raise ValueError(f"`bus` {bus!r} is not a bus of the feeder.")
+    v_max = as_positive_float(v_max_pu, "v_max_pu")
+    hi = as_positive_float(max_kw, "max_kw")
+    tol = as_positive_float(tol_kw, "tol_kw")
+    if tol >= hi:
+        raise ValueError(f"`tol_kw` ({tol:g}) must be smaller than `max_kw` ({hi:g}); the bisection would not run.")
+    if tol < hi * 1e-12:
+        raise ValueError(f"`tol_kw` ({tol:g}) must be at least `max_kw` * 1e-12 ({hi * 1e-12:g}): floating point "
+                         "cannot resolve a finer bracket. Raise `tol_kw` or lower `max_kw`.")
+    return solvers[model], v_max, hi, tol
+
+
+def _bisect_largest(fits, hi: float, tol: float) -> float:
+    """Return the largest size in [0, ``hi``] that ``fits`` (to ``tol``), given that 0 fits and ``hi`` does not."""
     lo = 0.0
     for _ in range(64):  # log2(1e12) < 40 halvings reach tol_kw >= max_kw * 1e-12
         if hi - lo <= tol:

@@ -37,7 +37,9 @@ worst ``1 - alpha`` tail, in the linear form of Rockafellar and Uryasev
 Conejo, Carrion and Morales (2010, ch. 2) use the same form for the risk of a
 producer's profit.
 
-Every problem here is a linear program in cvxpy, solved with HiGHS.  Battery
+Every problem here is a linear program in cvxpy, solved with HiGHS (through
+:func:`te_course._solvers.solve`, which raises :class:`~te_course.errors.InfeasibleError`
+when the batteries' limits cannot all be met).  Battery
 constraints are those of :class:`te_course.prosumer.Battery`; the device model
 and the sign conventions are in :mod:`te_course.prosumer`.
 """
@@ -51,18 +53,20 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
-from ._solvers import solve_quietly
+from ._deprecation import renamed_keywords
+from ._device_model import check_bounded, clean, cost_scale, price_series, step_hours
+from ._solvers import solve
 from ._validation import (
-    SolverError,
-    _scalar_float,
     as_1d_float,
     as_float_array,
     as_generator,
     as_positive_float,
     check_finite,
     check_nonnegative,
+    scalar_float,
 )
-from .prosumer import Battery, Prosumer, _check_bounded, _clean, _cost_scale, _prices, _step_hours
+from .devices import Battery, Prosumer
+from .errors import InfeasibleError
 
 __all__ = [
     "RiskAverseSchedule",
@@ -75,7 +79,6 @@ __all__ = [
     "pv_scenarios",
 ]
 
-_SOLVER = "HIGHS"
 _PROB_TOL = 1e-9
 #: :func:`pv_scenarios` draws at most this many numbers (``n_scenarios`` times the steps): 80 MB of floats.
 MAX_SCENARIO_VALUES = 10_000_000
@@ -86,6 +89,7 @@ _OBJECTIVES = ("expected", "worst_case")
 
 
 def _check_prosumer(prosumer) -> list[Battery]:
+    """Return the prosumer's batteries, or raise if it is not a Prosumer with batteries and nothing else."""
     if not isinstance(prosumer, Prosumer):
         raise TypeError(f"`prosumer` must be a te_course Prosumer; got {type(prosumer).__name__}.")
     batteries = []
@@ -104,6 +108,7 @@ def _check_prosumer(prosumer) -> list[Battery]:
 
 
 def _scenarios(pv_scenarios_kw, n_steps: int) -> np.ndarray:
+    """Read the PV scenarios as an ``(n_scenarios, n_steps)`` array of non-negative kW."""
     if isinstance(pv_scenarios_kw, pd.DataFrame):
         pv_scenarios_kw = pv_scenarios_kw.to_numpy()
     if isinstance(pv_scenarios_kw, (str, bytes)):
@@ -124,6 +129,7 @@ def _scenarios(pv_scenarios_kw, n_steps: int) -> np.ndarray:
 
 
 def _probabilities(probabilities, n_scenarios: int) -> np.ndarray:
+    """Read one probability per scenario (equal when None), non-negative and summing to 1."""
     if probabilities is None:
         return np.full(n_scenarios, 1.0 / n_scenarios)
     p = as_1d_float(probabilities, "probabilities")
@@ -141,6 +147,8 @@ def _probabilities(probabilities, n_scenarios: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Inputs:
+    """The checked inputs of the scenario problems: batteries, base load, prices, PV scenarios and probabilities."""
+
     batteries: list
     base: np.ndarray
     buy: np.ndarray
@@ -150,13 +158,14 @@ class _Inputs:
     dt: float
 
 
-def _inputs(prosumer, buy_price, sell_price, pv_scenarios_kw, probabilities, dt_h) -> _Inputs:
+def _inputs(prosumer, price_buy, price_sell, pv_scenarios_kw, probabilities, dt_h) -> _Inputs:
+    """Check every input of the public functions and gather them."""
     batteries = _check_prosumer(prosumer)
     n = prosumer.n_steps
-    dt = _step_hours(dt_h, positive="a positive number")
-    buy = _prices(buy_price, "buy_price", n)
-    sell = np.zeros(n) if sell_price is None else _prices(sell_price, "sell_price", n)
-    _check_bounded(buy, sell, None, None, limits_accepted=False)
+    dt = step_hours(dt_h, positive="a positive number")
+    buy = price_series(price_buy, "price_buy", n)
+    sell = np.zeros(n) if price_sell is None else price_series(price_sell, "price_sell", n)
+    check_bounded(buy, sell, None, None, limits_accepted=False)
     pv = _scenarios(pv_scenarios_kw, n)
     prob = _probabilities(probabilities, pv.shape[0])
     return _Inputs(batteries, prosumer.base_load_kw, buy, sell, pv, prob, dt)
@@ -165,7 +174,7 @@ def _inputs(prosumer, buy_price, sell_price, pv_scenarios_kw, probabilities, dt_
 # --------------------------------------------------------------------------- the linear programs
 
 
-def _battery_block(b: Battery, rows: int, n: int, dt: float, fixed=None):
+def _battery_block(b: Battery, rows: int, n: int, dt: float, fixed=None) -> tuple:
     """Charge, discharge and state of charge of ``rows`` copies of battery ``b``, with its constraints."""
     if fixed is not None:
         c, d = fixed
@@ -184,18 +193,19 @@ def _battery_block(b: Battery, rows: int, n: int, dt: float, fixed=None):
     return c, d, soc, cons
 
 
-def _solve_lp(inp: _Inputs, pv: np.ndarray, prob: np.ndarray, *, shared: bool, objective: str = "expected",
-              fixed=None, risk=(0.0, 0.0)):
-    """Solve the scenario LP.
+@dataclass
+class _ScenarioLP:
+    """The scenario LP of :func:`_solve_lp` and the variables its answer is read from."""
 
-    ``shared=True``: one battery plan for every scenario (the recourse problem);
-    ``shared=False``: one plan per scenario (wait-and-see, which separates into S
-    problems).  ``fixed``: a given plan (list of (charge, discharge) arrays per
-    battery, each of shape (1, T)) whose scenario costs are evaluated.
-    ``objective="cvar"``: ``risk = (alpha, weight)``, minimise
-    ``(1 - weight) E[cost] + weight CVaR_alpha[cost]`` (Rockafellar and Uryasev 2000).
-    Returns (per-scenario costs, list of (charge, discharge, soc) arrays).
-    """
+    problem: cp.Problem
+    imp: cp.Variable
+    exp: cp.Variable
+    blocks: list  # per battery: (charge, discharge, state of charge or None)
+
+
+def _scenario_lp(inp: _Inputs, pv: np.ndarray, prob: np.ndarray, *, shared: bool, objective: str, fixed,
+                 risk) -> _ScenarioLP:
+    """Write the scenario LP of :func:`_solve_lp`: the batteries, the balance per scenario, the objective."""
     s_count, n = pv.shape
     rows = 1 if (shared or fixed is not None) else s_count
     imp = cp.Variable((s_count, n), nonneg=True)
@@ -209,10 +219,9 @@ def _solve_lp(inp: _Inputs, pv: np.ndarray, prob: np.ndarray, *, shared: bool, o
         cons += bcons
         blocks.append((c, d, soc))
         net_battery = net_battery + c - d
-    balance = imp - exp == inp.base[None, :] + net_battery - used
-    cons.append(balance)
+    cons.append(imp - exp == inp.base[None, :] + net_battery - used)
     # the solver sees the costs times a power of two that brings them near 1 (exact; same optimum)
-    scale = _cost_scale(inp.buy, inp.sell, factor=inp.dt)
+    scale = cost_scale(inp.buy, inp.sell, factor=inp.dt)
     costs = (imp @ (inp.buy * scale) - exp @ (inp.sell * scale)) * inp.dt  # one entry per scenario, scaled
     if objective == "worst_case":
         worst = cp.Variable()
@@ -226,24 +235,32 @@ def _solve_lp(inp: _Inputs, pv: np.ndarray, prob: np.ndarray, *, shared: bool, o
         goal = (1.0 - weight) * (prob @ costs) + weight * (var + prob @ excess / (1.0 - alpha))
     else:
         goal = prob @ costs
-    problem = cp.Problem(cp.Minimize(goal), cons)
+    return _ScenarioLP(cp.Problem(cp.Minimize(goal), cons), imp, exp, blocks)
+
+
+def _solve_lp(inp: _Inputs, pv: np.ndarray, prob: np.ndarray, *, shared: bool, objective: str = "expected",
+              fixed=None, risk=(0.0, 0.0)) -> tuple[np.ndarray, list]:
+    """Solve the scenario LP.
+
+    ``shared=True``: one battery plan for every scenario (the recourse problem);
+    ``shared=False``: one plan per scenario (wait-and-see, which separates into S
+    problems).  ``fixed``: a given plan (list of (charge, discharge) arrays per
+    battery, each of shape (1, T)) whose scenario costs are evaluated.
+    ``objective="cvar"``: ``risk = (alpha, weight)``, minimise
+    ``(1 - weight) E[cost] + weight CVaR_alpha[cost]`` (Rockafellar and Uryasev 2000).
+    Returns (per-scenario costs, list of (charge, discharge, soc) arrays).
+    """
+    lp = _scenario_lp(inp, pv, prob, shared=shared, objective=objective, fixed=fixed, risk=risk)
     try:
-        solve_quietly(problem, solver=_SOLVER)
-    except cp.error.SolverError as exc:
-        raise SolverError(f"The scenario problem could not be solved ({exc}). {_DATA_HINT}") from None
-    except ValueError:  # cvxpy cannot read what the solver returned ("Cannot unpack invalid solution")
-        raise SolverError(
-            f"The solver {_SOLVER} stopped without a solution of the scenario problem: its numbers are probably too "
-            f"large or too far apart for it. {_DATA_HINT}"
+        solve(lp.problem, what="the scenario problem", kind="lp", hint=_DATA_HINT)
+    except InfeasibleError:
+        raise InfeasibleError(
+            "The scenario problem is infeasible: the batteries' limits cannot all be met. Check them "
+            "(`soc_end_kwh`, `ramp_kw`, `soc0_kwh`)."
         ) from None
-    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-        raise SolverError(
-            f"The scenario problem ended with status {problem.status!r}; check the batteries' limits "
-            "(`soc_end_kwh`, `ramp_kw`) and that `sell_price` <= `buy_price`. " + _DATA_HINT
-        )
-    scenario_costs = (imp.value @ inp.buy - exp.value @ inp.sell) * inp.dt
+    scenario_costs = (lp.imp.value @ inp.buy - lp.exp.value @ inp.sell) * inp.dt
     plans = []
-    for c, d, soc in blocks:
+    for c, d, soc in lp.blocks:
         cv = np.asarray(c.value if isinstance(c, cp.Expression) else c, dtype=float)
         dv = np.asarray(d.value if isinstance(d, cp.Expression) else d, dtype=float)
         sv = None if soc is None else np.asarray(soc.value, dtype=float)
@@ -252,8 +269,9 @@ def _solve_lp(inp: _Inputs, pv: np.ndarray, prob: np.ndarray, *, shared: bool, o
 
 
 _DATA_HINT = (
-    "Keep the powers (kW: the `prosumer`'s `base_load_kw` and batteries, `pv_scenarios_kw`, the `plan`), the "
-    "prices (per kWh: `buy_price`, `sell_price`) and the step `dt_h` within a few orders of magnitude of each other."
+    "Its numbers may be too large or too far apart for the solver: keep the powers (kW: the `prosumer`'s "
+    "`base_load_kw` and batteries, `pv_scenarios_kw`, the `plan`), the prices (per kWh: `price_buy`, `price_sell`) "
+    "and the step `dt_h` within a few orders of magnitude of each other."
 )
 
 
@@ -268,16 +286,18 @@ def _clean_costs(costs, inp: _Inputs) -> np.ndarray:
 
 
 def _plan_frame(batteries, plans) -> pd.DataFrame:
+    """Return the first-stage plan as a table: charge, discharge (and state of charge) per battery and step."""
     cols = {}
     for b, (c, d, soc) in zip(batteries, plans):
-        cols[f"{b.name}_charge_kw"] = _clean(c[0])
-        cols[f"{b.name}_discharge_kw"] = _clean(d[0])
+        cols[f"{b.name}_charge_kw"] = clean(c[0])
+        cols[f"{b.name}_discharge_kw"] = clean(d[0])
         if soc is not None:
-            cols[f"{b.name}_soc_kwh"] = _clean(soc[0])
+            cols[f"{b.name}_soc_kwh"] = clean(soc[0])
     return pd.DataFrame(cols, index=pd.RangeIndex(len(c[0]), name="step"))
 
 
-def _fixed_plan(batteries, plan: pd.DataFrame, n: int):
+def _fixed_plan(batteries, plan: pd.DataFrame, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Read a given plan's (charge, discharge) rows per battery, each of shape (1, n)."""
     if not isinstance(plan, pd.DataFrame):
         raise TypeError(f"`plan` must be a DataFrame of charge and discharge columns; got {type(plan).__name__}.")
     fixed = []
@@ -405,7 +425,8 @@ class StochasticValue:
 # --------------------------------------------------------------------------- public functions
 
 
-def two_stage_schedule(prosumer, buy_price, sell_price, pv_scenarios_kw, probabilities=None, *, dt_h: float = 1.0,
+@renamed_keywords(buy_price="price_buy", sell_price="price_sell")
+def two_stage_schedule(prosumer, price_buy, price_sell, pv_scenarios_kw, probabilities=None, *, dt_h: float = 1.0,
                        objective: str = "expected") -> TwoStageSchedule:
     """Plan the batteries before the PV is known: stochastic (expected cost) or robust (worst case).
 
@@ -414,9 +435,10 @@ def two_stage_schedule(prosumer, buy_price, sell_price, pv_scenarios_kw, probabi
     prosumer : Prosumer
         A base load and one or more :class:`~te_course.prosumer.Battery`
         (no other devices: PV comes from the scenarios).
-    buy_price, sell_price : float or array_like
-        Prices per kWh, scalar or one per step; ``sell_price`` <= ``buy_price``
-        (``None``: exports earn nothing).
+    price_buy, price_sell : float or array_like
+        Prices per kWh, scalar or one per step; ``price_sell`` <= ``price_buy``
+        (``None``: exports earn nothing).  The old keywords ``buy_price`` and
+        ``sell_price`` still work for one release, with a ``DeprecationWarning``.
     pv_scenarios_kw : array_like, shape (n_scenarios, n_steps)
         PV output available in each scenario and step, kW (>= 0).
     probabilities : array_like, optional
@@ -435,7 +457,9 @@ def two_stage_schedule(prosumer, buy_price, sell_price, pv_scenarios_kw, probabi
     ------
     ValueError
         Bad shapes, negative PV, probabilities that are negative or do not sum
-        to 1, a prosumer without a battery, ``sell_price > buy_price``.
+        to 1, a prosumer without a battery, ``price_sell > price_buy``.
+    InfeasibleError
+        If the batteries' limits (``soc_end_kwh``, ``ramp_kw``) cannot all be met.
 
     Examples
     --------
@@ -453,7 +477,7 @@ def two_stage_schedule(prosumer, buy_price, sell_price, pv_scenarios_kw, probabi
     """
     if objective not in _OBJECTIVES:
         raise ValueError(f"`objective` must be one of {_OBJECTIVES}; got {objective!r}.")
-    inp = _inputs(prosumer, buy_price, sell_price, pv_scenarios_kw, probabilities, dt_h)
+    inp = _inputs(prosumer, price_buy, price_sell, pv_scenarios_kw, probabilities, dt_h)
     costs, plans = _solve_lp(inp, inp.pv, inp.prob, shared=True, objective=objective)
     if objective == "worst_case":
         # the min-max LP only pins down the worst scenario's second stage; cost the plan in every
@@ -463,6 +487,7 @@ def two_stage_schedule(prosumer, buy_price, sell_price, pv_scenarios_kw, probabi
 
 
 def _schedule(inp: _Inputs, costs, plans, objective) -> TwoStageSchedule:
+    """Gather a plan and its scenario costs into a :class:`TwoStageSchedule`."""
     costs = _clean_costs(costs, inp)
     return TwoStageSchedule(
         plan=_plan_frame(inp.batteries, plans),
@@ -474,7 +499,8 @@ def _schedule(inp: _Inputs, costs, plans, objective) -> TwoStageSchedule:
     )
 
 
-def recourse_costs(prosumer, plan: pd.DataFrame, buy_price, sell_price, pv_scenarios_kw, *,
+@renamed_keywords(buy_price="price_buy", sell_price="price_sell")
+def recourse_costs(prosumer, plan: pd.DataFrame, price_buy, price_sell, pv_scenarios_kw, *,
                    dt_h: float = 1.0) -> np.ndarray:
     """Return the cost of a fixed battery ``plan`` in every PV scenario (the second stage alone).
 
@@ -486,7 +512,7 @@ def recourse_costs(prosumer, plan: pd.DataFrame, buy_price, sell_price, pv_scena
         ``<battery>_charge_kw`` and ``<battery>_discharge_kw`` per step, e.g.
         ``two_stage_schedule(...).plan``.  The plan is taken as given; its
         state of charge is not re-checked.
-    buy_price, sell_price, pv_scenarios_kw, dt_h
+    price_buy, price_sell, pv_scenarios_kw, dt_h
         As in :func:`two_stage_schedule`.
 
     Returns
@@ -501,13 +527,14 @@ def recourse_costs(prosumer, plan: pd.DataFrame, buy_price, sell_price, pv_scena
     >>> recourse_costs(p, plan, [0.4, 0.3], 0.0, [[1, 0], [0, 0]]).round(4)
     array([0.15, 0.35])
     """
-    inp = _inputs(prosumer, buy_price, sell_price, pv_scenarios_kw, None, dt_h)
+    inp = _inputs(prosumer, price_buy, price_sell, pv_scenarios_kw, None, dt_h)
     fixed = _fixed_plan(inp.batteries, plan, prosumer.n_steps)
     costs, _ = _solve_lp(inp, inp.pv, inp.prob, shared=True, fixed=fixed)
     return _clean_costs(costs, inp)
 
 
-def stochastic_value(prosumer, buy_price, sell_price, pv_scenarios_kw, probabilities=None, *,
+@renamed_keywords(buy_price="price_buy", sell_price="price_sell")
+def stochastic_value(prosumer, price_buy, price_sell, pv_scenarios_kw, probabilities=None, *,
                      dt_h: float = 1.0) -> StochasticValue:
     """Compute WS, RP, EEV, EVPI = RP - WS and VSS = EEV - RP for a prosumer with a battery.
 
@@ -520,7 +547,7 @@ def stochastic_value(prosumer, buy_price, sell_price, pv_scenarios_kw, probabili
 
     Parameters
     ----------
-    prosumer, buy_price, sell_price, pv_scenarios_kw, probabilities, dt_h
+    prosumer, price_buy, price_sell, pv_scenarios_kw, probabilities, dt_h
         As in :func:`two_stage_schedule`.
 
     Returns
@@ -545,7 +572,7 @@ def stochastic_value(prosumer, buy_price, sell_price, pv_scenarios_kw, probabili
     >>> round(v.ws, 6), round(v.rp, 6), round(v.eev, 6), round(v.evpi, 6), round(v.vss, 6)
     (0.15, 0.2, 0.25, 0.05, 0.05)
     """
-    inp = _inputs(prosumer, buy_price, sell_price, pv_scenarios_kw, probabilities, dt_h)
+    inp = _inputs(prosumer, price_buy, price_sell, pv_scenarios_kw, probabilities, dt_h)
     rp_costs, rp_plans = _solve_lp(inp, inp.pv, inp.prob, shared=True)
     ws_costs, _ = _solve_lp(inp, inp.pv, inp.prob, shared=False)
     mean_pv = (inp.prob @ inp.pv)[None, :]
@@ -632,7 +659,8 @@ class RiskAverseSchedule:
         )
 
 
-def cvar_schedule(prosumer, buy_price, sell_price, pv_scenarios_kw, probabilities=None, *, alpha: float = 0.9,
+@renamed_keywords(buy_price="price_buy", sell_price="price_sell")
+def cvar_schedule(prosumer, price_buy, price_sell, pv_scenarios_kw, probabilities=None, *, alpha: float = 0.9,
                   risk_weight: float = 1.0, dt_h: float = 1.0) -> RiskAverseSchedule:
     """Plan the batteries before the PV is known, averse to the risk of a costly day (CVaR).
 
@@ -654,7 +682,7 @@ def cvar_schedule(prosumer, buy_price, sell_price, pv_scenarios_kw, probabilitie
 
     Parameters
     ----------
-    prosumer, buy_price, sell_price, pv_scenarios_kw, probabilities, dt_h
+    prosumer, price_buy, price_sell, pv_scenarios_kw, probabilities, dt_h
         As in :func:`two_stage_schedule`.
     alpha : float
         The level, in [0, 1): the CVaR averages the costs beyond the
@@ -688,13 +716,13 @@ def cvar_schedule(prosumer, buy_price, sell_price, pv_scenarios_kw, probabilitie
     >>> float(bold.plan.loc[0, "battery_charge_kw"]), round(bold.expected_cost, 4), round(bold.cvar, 4)
     (1.0, 0.2, 0.4)
     """
-    level = _scalar_float(alpha, "alpha", "a number in [0, 1)")
+    level = scalar_float(alpha, "alpha", "a number in [0, 1)")
     if not 0.0 <= level < 1.0:
         raise ValueError(f"`alpha` must lie in [0, 1) (0.9: the worst 10 % of the scenarios); got {alpha!r}.")
-    weight = _scalar_float(risk_weight, "risk_weight", "a number between 0 and 1")
+    weight = scalar_float(risk_weight, "risk_weight", "a number between 0 and 1")
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"`risk_weight` must lie between 0 (expected cost) and 1 (CVaR alone); got {risk_weight!r}.")
-    inp = _inputs(prosumer, buy_price, sell_price, pv_scenarios_kw, probabilities, dt_h)
+    inp = _inputs(prosumer, price_buy, price_sell, pv_scenarios_kw, probabilities, dt_h)
     _, plans = _solve_lp(inp, inp.pv, inp.prob, shared=True, objective="cvar", risk=(level, weight))
     # the CVaR term pins down only the tail's second stage: cost the plan in every scenario with its best recourse
     costs, _ = _solve_lp(inp, inp.pv, inp.prob, shared=True, fixed=[(c, d) for c, d, _ in plans])
@@ -708,6 +736,7 @@ def cvar_schedule(prosumer, buy_price, sell_price, pv_scenarios_kw, probabilitie
 
 
 def _number(value, name: str) -> float:
+    """Return ``value`` as a float, or raise naming ``name``."""
     if isinstance(value, (str, bytes, bool, np.bool_, complex, np.complexfloating)) or value is None:
         raise TypeError(f"`{name}` must be a number; got {value!r}.")
     try:
@@ -771,15 +800,7 @@ def pv_scenarios(forecast_kw, n_scenarios: int, *, error_std: float = 0.25, auto
     """
     forecast = as_1d_float(forecast_kw, "forecast_kw")
     check_nonnegative(forecast, "forecast_kw", "PV outputs (kW)")
-    if isinstance(n_scenarios, bool) or not isinstance(n_scenarios, (int, np.integer)) or n_scenarios < 1:
-        raise ValueError(f"`n_scenarios` must be a positive integer; got {n_scenarios!r}.")
-    if n_scenarios * forecast.size > MAX_SCENARIO_VALUES:
-        count = f"{int(n_scenarios):,}" if n_scenarios < 10**15 else f"about 1e{len(str(int(n_scenarios))) - 1}"
-        raise ValueError(
-            f"`n_scenarios` = {count} scenarios of {forecast.size} steps is more than the "
-            f"{MAX_SCENARIO_VALUES:,} numbers pv_scenarios draws (80 MB); a few hundred scenarios are plenty for a "
-            "two-stage problem."
-        )
+    _check_scenario_count(n_scenarios, forecast.size)
     sigma = _number(error_std, "error_std")
     check_finite(np.array([sigma]), "error_std", "values")
     if sigma < 0:
@@ -788,13 +809,7 @@ def pv_scenarios(forecast_kw, n_scenarios: int, *, error_std: float = 0.25, auto
     if not 0.0 <= rho < 1.0:
         raise ValueError(f"`autocorrelation` must lie in [0, 1); got {autocorrelation!r}.")
     cap = np.inf if p_max_kw is None else as_positive_float(p_max_kw, "p_max_kw")
-    rng = as_generator(seed, "seed")
-    z = rng.standard_normal((int(n_scenarios), forecast.size))
-    e = np.empty_like(z)  # the AR(1) error for sigma = 1 (moderate numbers), scaled by sigma below
-    e[:, 0] = z[:, 0]
-    scale = math.sqrt(1.0 - rho * rho)
-    for t in range(1, forecast.size):
-        e[:, t] = rho * e[:, t - 1] + scale * z[:, t]
+    e = _ar1_errors(as_generator(seed, "seed"), int(n_scenarios), forecast.size, rho)
     with np.errstate(over="ignore", invalid="ignore"):
         # Beyond the float range sigma e, then the product, is +-inf (never NaN), which the clip to
         # [0, p_max_kw] maps to the right answer, unless there is no p_max_kw; the night stays 0.
@@ -807,3 +822,27 @@ def pv_scenarios(forecast_kw, n_scenarios: int, *, error_std: float = 0.25, auto
             "error_std of order 0.1-1, or a `p_max_kw`."
         )
     return pv
+
+
+def _check_scenario_count(n_scenarios, n_steps: int) -> None:
+    """Raise unless ``n_scenarios`` is a positive integer and the scenarios hold at most MAX_SCENARIO_VALUES numbers."""
+    if isinstance(n_scenarios, bool) or not isinstance(n_scenarios, (int, np.integer)) or n_scenarios < 1:
+        raise ValueError(f"`n_scenarios` must be a positive integer; got {n_scenarios!r}.")
+    if n_scenarios * n_steps > MAX_SCENARIO_VALUES:
+        count = f"{int(n_scenarios):,}" if n_scenarios < 10**15 else f"about 1e{len(str(int(n_scenarios))) - 1}"
+        raise ValueError(
+            f"`n_scenarios` = {count} scenarios of {n_steps} steps is more than the "
+            f"{MAX_SCENARIO_VALUES:,} numbers pv_scenarios draws (80 MB); a few hundred scenarios are plenty for a "
+            "two-stage problem."
+        )
+
+
+def _ar1_errors(rng: np.random.Generator, n_scenarios: int, n_steps: int, rho: float) -> np.ndarray:
+    """Draw the stationary AR(1) errors of :func:`pv_scenarios` for ``sigma = 1``, one row per scenario."""
+    z = rng.standard_normal((n_scenarios, n_steps))
+    e = np.empty_like(z)  # sigma = 1 (moderate numbers), scaled by sigma by the caller
+    e[:, 0] = z[:, 0]
+    scale = math.sqrt(1.0 - rho * rho)
+    for t in range(1, n_steps):
+        e[:, t] = rho * e[:, t - 1] + scale * z[:, t]
+    return e

@@ -18,8 +18,8 @@ import pandas as pd
 from ._validation import ConvergenceError
 from .auction import ClearingResult, clear_double_auction, random_orders
 from .coordination import admm, centralized_dispatch, price_iteration, random_community
-from .dlmp import DLMPProblem
 from .feeders import ieee33
+from .opf import DLMPProblem
 from .plots import (
     new_axes,
     plot_convergence,
@@ -316,8 +316,8 @@ def coordination_update(agents, *, step, rho, max_iter=2000, ax=None):
     --------
     >>> from te_course import random_community
     >>> results, ax, summary = coordination_update(random_community(20, seed=1), step=0.05, rho=0.5)
-    >>> results["admm"].converged
-    True
+    >>> results["admm"].method, results["admm"].iterations > 0
+    ('admm', True)
     """
     ax = ax if ax is not None else new_axes(pyplot=False)
     results: dict = {"centralized": centralized_dispatch(agents)}
@@ -336,7 +336,7 @@ def coordination_update(agents, *, step, rho, max_iter=2000, ax=None):
         if isinstance(r, ConvergenceError):
             rows.append((label, r.iterations, "-", str(r).split(". ")[0]))
         else:
-            outcome = "exact (one solve)" if label == "centralized" else ("converged" if r.converged else "stopped")
+            outcome = "exact (one solve)" if label == "centralized" else "converged"
             rows.append((label, r.iterations, f"{r.price:.6f}", outcome))
     summary = pd.DataFrame(rows, columns=["method", "iterations", "price", "outcome"]).to_html(index=False)
     return results, ax, summary
@@ -415,7 +415,11 @@ def hosting_update(feeder, bus, pv_kw, *, v_max_pu=1.05, axes=None):
         except ValueError as exc:  # ConvergenceError included
             results[label] = exc
     solved = {k: r for k, r in results.items() if not isinstance(r, Exception)}
-    plot_voltage_profile(solved, ax=profile_ax, v_max_pu=v_max_pu)
+    if solved:
+        plot_voltage_profile(solved, ax=profile_ax, v_max_pu=v_max_pu)
+    else:  # neither model has an operating point: say so where the profile would be
+        profile_ax.text(0.5, 0.5, "no power flow solution: see the table", ha="center", va="center",
+                        transform=profile_ax.transAxes)
     profile_ax.set_title(f"{pv_kw:g} kW of PV at bus {bus}")
     if "AC" in solved:
         plot_feeder(with_pv, solved["AC"].v_pu, ax=map_ax, vmin=0.9, vmax=1.1, cmap="coolwarm", show_labels=True)
@@ -536,15 +540,13 @@ def dlmp_explorer(feeder=None, ders=None, *, line=None, model="socp") -> W.VBox:
         With ``app.controls``, ``app.chart`` and ``app.state`` (``result``,
         ``axes``, ``table``).
     """
-    import pandas as pd_
-
     if feeder is None:
         feeder = ieee33()
         lines = feeder.lines
         line = lines.index[(lines.from_bus == 2) & (lines.to_bus == 3)][0]
         feeder.lines.loc[line, "s_max_kva"] = 6000.0
     if ders is None:
-        ders = pd_.DataFrame({"bus": [18, 33, 25], "p_max_kw": [1200.0, 1200.0, 800.0], "price": [0.08, 0.08, 0.10]})
+        ders = pd.DataFrame({"bus": [18, 33, 25], "p_max_kw": [1200.0, 1200.0, 800.0], "price": [0.08, 0.08, 0.10]})
     problem = DLMPProblem(feeder, ders=ders, model=model)
     load = W.FloatSlider(value=1.0, min=0.5, max=1.5, step=0.05, description="load level", style=_WIDE)
     limit = W.FloatSlider(value=6000.0, min=1500.0, max=6000.0, step=100.0, description=f"line {line} kVA",
@@ -928,7 +930,7 @@ def ev_update(feeder, penetration, share_responsive, *, price_substation, load_p
     from .plots import plot_day_profiles, plot_voltage_envelope
     from .scheduling import ev_study
 
-    study = ev_study(feeder, penetration, share_responsive, price_substation=price_substation,
+    study = ev_study(feeder, penetration, share_responsive=share_responsive, price_substation=price_substation,
                      load_profile=load_profile, **options)
     top, bottom = axes if axes is not None else _two_panel_figure()
     loading = study.ac.loading.max(axis=1)

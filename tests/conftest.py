@@ -26,6 +26,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.oracle)
 
 
+@pytest.fixture(scope="session")
+def executed_notebook(tmp_path_factory):
+    """``executed_notebook(path)``: the notebook run once in this session, shared by every test and xdist worker.
+
+    See tests/executed.py.  The folder is this run's base temporary folder, which pytest-xdist's
+    workers share (each worker's own is a subfolder of it), so every run executes afresh.
+    """
+    from executed import executed
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    folder = base / "executed-notebooks"
+    return lambda path: executed(path, folder)
+
+
 def _sandbox_missing() -> str:
     """Why autograding's sandbox cannot run here ("" when it can)."""
     try:

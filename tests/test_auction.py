@@ -30,7 +30,15 @@ from scipy.optimize import linprog
 
 import te_course as tc
 from te_course import ClearingResult, Settlement, SolverError, TeCourseError
-from te_course.auction import clear_double_auction, parse_orders, random_orders, settle, welfare_max_clearing
+from te_course.auction import (
+    OrderBooks,
+    Orders,
+    clear_double_auction,
+    parse_orders,
+    random_orders,
+    settle,
+    welfare_max_clearing,
+)
 
 SEED_BIDS = [12, 10, 8]
 SEED_ASKS = [5, 7, 9]
@@ -571,14 +579,26 @@ def test_lp_price_within_finite_difference_bounds(bids, asks):
 
 
 def test_lp_unknown_solver():
-    with pytest.raises(SolverError, match=r"The welfare LP could not be solved \(.*\); try another `solver`\."):
+    # a solver the user names is checked before anything is built: a ValueError naming the argument
+    with pytest.raises(ValueError, match=r"`solver` 'NO_SUCH_SOLVER' is not an installed cvxpy solver"):
         welfare_max_clearing(SEED_BIDS, SEED_ASKS, solver="NO_SUCH_SOLVER")
+    with pytest.raises(TypeError, match=r"`solver` must be a cvxpy solver name"):
+        welfare_max_clearing(SEED_BIDS, SEED_ASKS, solver=3)
+
+
+def test_lp_solver_that_fails(monkeypatch):
+    def fail(self, *args, **kwargs):
+        raise cp.error.SolverError("boom")
+
+    monkeypatch.setattr("te_course.auction.cp.Problem.solve", fail)
+    with pytest.raises(SolverError, match=r"The solver CLARABEL failed on the welfare LP \(boom\); try another "):
+        welfare_max_clearing(SEED_BIDS, SEED_ASKS)
 
 
 def test_lp_solver_without_solution(monkeypatch):
     # A solver that returns without a solution (status None): the status is reported in words.
     monkeypatch.setattr("te_course.auction.cp.Problem.solve", lambda self, *args, **kwargs: None)
-    with pytest.raises(SolverError, match=r"The welfare LP ended with status None; try another `solver`\."):
+    with pytest.raises(SolverError, match=r"The solver CLARABEL stopped on the welfare LP with status None; try "):
         welfare_max_clearing(SEED_BIDS, SEED_ASKS)
 
 
@@ -744,6 +764,31 @@ def test_results_are_frozen():
 
 
 # --------------------------------------------------------------------------- input errors
+
+
+def test_parse_orders_is_a_named_pair():
+    orders = parse_orders([(6.5, 2.0), (7.0, 0.5)], "asks")
+    price, quantity = orders  # unpacks as before
+    assert isinstance(orders, Orders) and orders.price is price and orders.quantity is quantity
+    assert price.tolist() == [6.5, 7.0] and quantity.tolist() == [2.0, 0.5]
+    assert orders[0] is price and len(orders) == 2
+
+
+def test_random_orders_is_a_named_pair():
+    books = random_orders(3, 2, seed=1)
+    bids, asks = books  # unpacks as before
+    assert isinstance(books, OrderBooks) and books.bids is bids and books.asks is asks
+    assert (len(bids), len(asks)) == (3, 2) and list(asks.columns) == ["price", "quantity"]
+
+
+@pytest.mark.parametrize("k", [0.0, 0.3, 1.0])
+def test_positional_k_warns_and_gives_the_same_result(k):
+    with pytest.warns(DeprecationWarning, match=r"clear_double_auction\(\): pass k=\.\.\. by keyword"):
+        old = clear_double_auction(SEED_BIDS, SEED_ASKS, k)
+    new = clear_double_auction(SEED_BIDS, SEED_ASKS, k=k)
+    assert old.price == new.price == 8.0 + k and old.k == k
+    with pytest.raises(TypeError, match="at most 3 positional arguments"):
+        clear_double_auction(SEED_BIDS, SEED_ASKS, k, 1)
 
 
 def test_parse_orders_forms():

@@ -646,13 +646,27 @@ def test_problem_errors_and_solver_failures(monkeypatch):
     def fail(problem, **options):
         raise cp.error.SolverError("boom")
 
-    monkeypatch.setattr(F, "solve_quietly", fail)
-    with pytest.raises(tc.SolverError, match="utilitarian LP .* could not be solved \\(boom\\)"):
+    # every solve goes through te_course._solvers.solve, which raises the course's SolverError naming the problem
+    monkeypatch.setattr(cp.Problem, "solve", fail)
+    with pytest.raises(tc.SolverError, match="failed on the utilitarian LP .* \\(boom\\).*Check that `usage`"):
         tc.fair_allocation(*LINE, rule="utilitarian")
-    monkeypatch.setattr(F, "solve_quietly", lambda problem, **options: None)
-    with pytest.raises(tc.SolverError, match="proportional-fairness problem .* ended with solver status None"):
+    monkeypatch.setattr(cp.Problem, "solve", lambda problem, **options: None)
+    with pytest.raises(tc.SolverError, match="stopped on the proportional-fairness problem .* with status None"):
         tc.fair_allocation(*LINE, rule="proportional")
     assert tc.fair_allocation(*LINE, rule="max_min").x.tolist() == [0.5, 0.5, 0.5]  # no solver needed
+
+
+def test_feeder_usage_and_worst_off_are_named_pairs():
+    # NamedTuples: the old unpacking keeps working, and the parts have names
+    result = tc.feeder_usage(ieee33(), [3, 19], capacity_kw={1: 500})
+    assert isinstance(result, F.FeederUsage) and len(result) == 2
+    usage, cap = result
+    assert usage is result.usage and cap is result.capacity and result[0] is usage
+    assert usage.to_numpy().tolist() == [[1, 1], [1, 0], [0, 1]] and cap.tolist() == [500.0, np.inf, np.inf]
+    w = tc.worst_off(pd.Series([3.0, 1.0, 1.0], index=["a", "b", "c"]))
+    assert isinstance(w, F.WorstOff) and w == ("b", 1.0) and (w.agent, w.utility) == ("b", 1.0)
+    agent, utility = w
+    assert (agent, utility) == (w[0], w[1])
 
 
 def test_feeder_usage_errors():

@@ -88,8 +88,7 @@ def check_agents_dispatch(r, kw):
         "dispatch beyond limits"
     )
     if (
-        getattr(r, "converged", True)
-        and hasattr(r, "price")
+        hasattr(r, "price")
         and np.ndim(r.price) == 0
         and not isinstance(r, tc.P2PResult)
     ):
@@ -147,7 +146,7 @@ def check_schedule(s: tc.Schedule, kw):
 
 def check_cournot(r, kw):
     assert np.all(r.quantities >= -1e-9), "negative quantity"
-    assert np.all(r.quantities <= r.capacities * (1 + 1e-9) + 1e-9), "quantity beyond capacity"
+    assert np.all(r.quantities <= r.capacities_kw * (1 + 1e-9) + 1e-9), "quantity beyond capacity"
 
 
 # --------------------------------------------------------------------------- the specs
@@ -272,6 +271,13 @@ SPECS: dict[str, Spec] = {
     "EV.max_energy_kwh": Spec(
         lambda **kw: tc.EV([1, 1, 0], e_need_kwh=3.0, p_max_kw=7.0).max_energy_kwh(**kw), lambda: dict(dt_h=1.0)
     ),
+    "EV.check_feasible": Spec(
+        lambda **kw: tc.EV([1, 1, 0], e_need_kwh=3.0, p_max_kw=7.0).check_feasible(**kw), lambda: dict(dt_h=1.0)
+    ),
+    "FlexibleLoad.check_feasible": Spec(
+        lambda **kw: tc.FlexibleLoad([1.0, 2.0], utility=0.3, e_kwh=1.5).check_feasible(**kw),
+        lambda: dict(n_steps=2, dt_h=1.0),
+    ),
     "FlexibleLoad": Spec(
         tc.FlexibleLoad, lambda: dict(p_max_kw=[1.0, 2.0], utility=[0.3, 0.2], e_kwh=1.5, p_min_kw=0.0, name="flex")
     ),
@@ -283,8 +289,8 @@ SPECS: dict[str, Spec] = {
         tc.schedule,
         lambda: dict(
             prosumer=prosumer(),
-            buy_price=[0.3, 0.1, 0.4],
-            sell_price=0.05,
+            price_buy=[0.3, 0.1, 0.4],
+            price_sell=0.05,
             dt_h=1.0,
             throughput_cost=0.01,
             exclusive=False,
@@ -301,8 +307,8 @@ SPECS: dict[str, Spec] = {
     "BatteryProblem.solve": Spec(
         lambda **kw: tc.BatteryProblem(3).solve(**kw),
         lambda: dict(
-            buy_price=[0.1, 0.3, 0.2],
-            sell_price=0.05,
+            price_buy=[0.1, 0.3, 0.2],
+            price_sell=0.05,
             e_max_kwh=1.0,
             p_max_kw=1.0,
             eta_charge=0.9,
@@ -323,7 +329,7 @@ SPECS: dict[str, Spec] = {
         lambda **kw: agents().marginal_cost(**kw), lambda: dict(p_kw=[0.0, 1.0, 0.5, -0.5])
     ),
     "QuadraticAgents.best_response": Spec(lambda **kw: agents().best_response(**kw), lambda: dict(price=0.2)),
-    "random_community": Spec(tc.random_community, lambda: dict(n=4, seed=1)),
+    "random_community": Spec(tc.random_community, lambda: dict(n_agents=4, seed=1)),
     "centralized_dispatch": Spec(
         tc.centralized_dispatch,
         lambda: dict(agents=agents()),
@@ -381,6 +387,12 @@ SPECS: dict[str, Spec] = {
     "Feeder.scale_loads": Spec(
         lambda **kw: small_feeder().scale_loads(**kw), lambda: dict(factor=1.5), nan_ok=NO_RATING
     ),
+    "Feeder.replace": Spec(
+        lambda **kw: small_feeder().replace(**kw),
+        lambda: dict(buses=small_feeder().buses, lines=small_feeder().lines, name="g"),
+        names={"buses": FEEDER_NAMES, "lines": FEEDER_NAMES},
+        nan_ok=NO_RATING,
+    ),
     "ieee33": Spec(tc.ieee33, lambda: dict(tie_lines=False), nan_ok=NO_RATING),
     "radial_feeder": Spec(
         tc.radial_feeder, lambda: dict(n_buses=5, seed=1, v_base_kv=12.66, s_base_kva=1000.0), nan_ok=NO_RATING
@@ -433,7 +445,7 @@ SPECS: dict[str, Spec] = {
     "DLMPProblem.solve": Spec(
         lambda **kw: tc.DLMPProblem(small_feeder(), ders=ders(), model="lindistflow").solve(**kw),
         lambda: dict(
-            price_substation=0.05, v_min_pu=0.95, v_max_pu=1.05, p_kw=[0.0, 40.0, 80.0, 40.0], der_price=[0.06, 0.07]
+            price_substation=0.05, v_min_pu=0.95, v_max_pu=1.05, p_kw=[0.0, 40.0, 80.0, 40.0], price_ders=[0.06, 0.07]
         ),
         budget=40,
     ),
@@ -479,14 +491,14 @@ SPECS: dict[str, Spec] = {
     # chapter 7
     "cournot_equilibrium": Spec(
         tc.cournot_equilibrium,
-        lambda: dict(intercept=100.0, slope=1.0, marginal_costs=[10.0, 20.0], capacities=[40.0, 40.0]),
+        lambda: dict(intercept=100.0, slope=1.0, marginal_costs=[10.0, 20.0], capacities_kw=[40.0, 40.0]),
         check_cournot,
         nan_ok=("shares", "hhi", "capacities", "elasticity"),
     ),  # NaN when nothing is sold; inf: no capacity
     "cournot_best_responses": Spec(
         lambda **kw: [f([1.0, 2.0]) for f in tc.cournot_best_responses(**kw)],
         lambda: dict(
-            intercept=100.0, slope=1.0, marginal_costs=[10.0, 20.0], capacities=[40.0, 40.0], nonnegative=True
+            intercept=100.0, slope=1.0, marginal_costs=[10.0, 20.0], capacities_kw=[40.0, 40.0], nonnegative=True
         ),
     ),
     "competition_curve": Spec(
@@ -507,7 +519,7 @@ SPECS: dict[str, Spec] = {
             stop_at_cycle=True,
         ),
         names={"best_responses": ("best response", "strategy", "strategies")},
-        nan_ok=("history", "strategies"),  # a best response that returns NaN: status 'diverged' (documented)
+        nan_ok=("history", "strategies"),  # a best response that returns NaN: ConvergenceError (documented)
     ),
     "pure_nash_equilibria": Spec(tc.pure_nash_equilibria, lambda: dict(payoff_row=PAYOFF_ROW, payoff_col=PAYOFF_COL)),
     "matrix_best_responses": Spec(
@@ -727,8 +739,8 @@ SPECS: dict[str, Spec] = {
         tc.stochastic_value,
         lambda: dict(
             prosumer=tc.Prosumer([0.0, 1.0], [tc.Battery(1, 1, eta_charge=1, eta_discharge=1)]),
-            buy_price=[0.4, 0.3],
-            sell_price=0.0,
+            price_buy=[0.4, 0.3],
+            price_sell=0.0,
             pv_scenarios_kw=[[1.0, 0.0], [0.0, 0.0]],
             probabilities=[0.5, 0.5],
             dt_h=1.0,
@@ -739,8 +751,8 @@ SPECS: dict[str, Spec] = {
         tc.two_stage_schedule,
         lambda: dict(
             prosumer=tc.Prosumer([0.0, 1.0], [tc.Battery(1, 1)]),
-            buy_price=[0.4, 0.3],
-            sell_price=0.0,
+            price_buy=[0.4, 0.3],
+            price_sell=0.0,
             pv_scenarios_kw=[[1.0, 0.0], [0.0, 0.0]],
             probabilities=[0.5, 0.5],
             dt_h=1.0,
@@ -752,8 +764,8 @@ SPECS: dict[str, Spec] = {
         tc.cvar_schedule,
         lambda: dict(
             prosumer=tc.Prosumer([0.0, 1.0], [tc.Battery(1, 1, eta_charge=1, eta_discharge=1)]),
-            buy_price=[0.4, 0.3],
-            sell_price=0.0,
+            price_buy=[0.4, 0.3],
+            price_sell=0.0,
             pv_scenarios_kw=[[1.0, 0.0], [0.0, 0.0]],
             probabilities=[0.5, 0.5],
             alpha=0.5,
@@ -767,8 +779,8 @@ SPECS: dict[str, Spec] = {
         lambda: dict(
             prosumer=tc.Prosumer([0.0, 1.0], [tc.Battery(1, 1, eta_charge=1, eta_discharge=1)]),
             plan=pd.DataFrame({"battery_charge_kw": [0.5, 0.0], "battery_discharge_kw": [0.0, 0.5]}),
-            buy_price=[0.4, 0.3],
-            sell_price=0.0,
+            price_buy=[0.4, 0.3],
+            price_sell=0.0,
             pv_scenarios_kw=[[1.0, 0.0], [0.0, 0.0]],
             dt_h=1.0,
         ),
@@ -859,6 +871,16 @@ SPECS: dict[str, Spec] = {
 #: ``Outcome`` and ``Feeder``, which a student builds by hand, have specs).
 NOT_CALLED = {
     "ConvergenceError",
+    "InfeasibleError",
+    "UnboundedError",
+    "FeederDay",
+    "Orders",
+    "OrderBooks",
+    "MisreportGain",
+    "Concentration",
+    "MergerVerdict",
+    "FeederUsage",
+    "WorstOff",
     "SolverError",
     "TeCourseError",
     "ClearingResult",
@@ -912,7 +934,7 @@ def test_every_public_method_is_fuzzed():
             if (
                 meth.startswith("_")
                 or not callable(getattr(cls, meth))
-                or meth in ("to_frame", "copy", "is_radial", "check_radial", "resource_table")
+                or meth in ("to_frame", "copy", "is_radial", "check_radial", "check_connected", "resource_table")
             ):
                 continue
             assert f"{cls_name}.{meth}" in SPECS, f"{cls_name}.{meth} is public but has no fuzz spec"

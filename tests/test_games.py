@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -27,9 +28,10 @@ from matplotlib.axes import Axes
 from scipy.optimize import lsq_linear
 
 import te_course as tc
-from te_course import plots, widgets
+from te_course import ConvergenceError, plots, widgets
 from te_course.games import (
     CournotResult,
+    DynamicsResult,
     best_response_dynamics,
     competition_curve,
     cournot_best_responses,
@@ -125,14 +127,14 @@ def test_a_firm_priced_out_and_a_firm_at_capacity():
     assert r.quantities == pytest.approx([100 / 3, 70 / 3, 0]) and r.active.tolist() == [True, True, False]
     assert r.lerner[2] < 0 and r.shares[2] == 0
     # capacity 20 on firm 0 (cost 10): firm 1 plays against 100 - 20 - q: q_1 = (80 - 10) / 2 = 35, P = 45
-    r = cournot_equilibrium(100, 1, [10, 10], capacities=[20, np.inf])
+    r = cournot_equilibrium(100, 1, [10, 10], capacities_kw=[20, np.inf])
     assert r.quantities == pytest.approx([20, 35]) and r.price == pytest.approx(45)
     assert r.at_capacity.tolist() == [True, False]
     # at capacity the mark-up exceeds s_i / |eps|: L_0 = 35/45, s_0 / |eps| = (20/55) / (45/55) = 20/45
     assert r.lerner[0] == pytest.approx(35 / 45) and r.lerner[0] > r.shares[0] / abs(r.elasticity)
     # a scalar capacity applies to everyone; zero capacity means no output
-    assert cournot_equilibrium(100, 1, [10, 20], capacities=5).quantities.tolist() == [5.0, 5.0]
-    assert cournot_equilibrium(100, 1, [10, 20], capacities=0).total == 0.0
+    assert cournot_equilibrium(100, 1, [10, 20], capacities_kw=5).quantities.tolist() == [5.0, 5.0]
+    assert cournot_equilibrium(100, 1, [10, 20], capacities_kw=0).total == 0.0
 
 
 def test_nothing_sold_when_every_cost_is_above_the_intercept():
@@ -164,7 +166,7 @@ cournot_cases = st.integers(1, 7).flatmap(
 @given(cournot_cases)
 def test_equilibrium_maximises_the_potential(case):
     a, b, c, k = case
-    r = cournot_equilibrium(a, b, c, capacities=k)
+    r = cournot_equilibrium(a, b, c, capacities_kw=k)
     expected = potential_maximiser(a, b, c, k)
     assert r.quantities == pytest.approx(expected, abs=1e-7 * (1 + a / b))
 
@@ -173,7 +175,7 @@ def test_equilibrium_maximises_the_potential(case):
 @given(cournot_cases)
 def test_no_firm_gains_by_deviating_on_a_grid(case):
     a, b, c, k = case
-    r = cournot_equilibrium(a, b, c, capacities=k)
+    r = cournot_equilibrium(a, b, c, capacities_kw=k)
     for i in range(r.n_firms):
         others = r.total - r.quantities[i]
         q_best, best_profit, step = profit_on_grid(a, b, c[i], k[i], others)
@@ -194,7 +196,7 @@ def test_closed_form_for_n_active_firms():
 
 
 def test_best_response_functions_follow_the_formula():
-    br = cournot_best_responses(100, 1, [10, 10], capacities=[25, np.inf])
+    br = cournot_best_responses(100, 1, [10, 10], capacities_kw=[25, np.inf])
     assert br[0]([0, 30]) == 25  # (90 - 30)/2 = 30, capped at 25
     assert br[1]([30, 0]) == 30  # (90 - 30)/2
     assert br[1]([100, 0]) == 0  # negative, clipped
@@ -207,9 +209,82 @@ def test_best_response_functions_follow_the_formula():
 @given(st.integers(2, 6), st.floats(20, 200), st.floats(0.2, 3), st.data())
 def test_sequential_best_responses_converge_to_the_equilibrium(n, a, b, data):
     c = data.draw(st.lists(st.floats(0, a / 2), min_size=n, max_size=n))
-    r = best_response_dynamics(cournot_best_responses(a, b, c), [0.0] * n, tol=1e-11, max_iter=20_000)
+    r = play(cournot_best_responses(a, b, c), [0.0] * n, tol=1e-11, max_iter=20_000)
     assert r.status == "converged" and r.converged
     assert r.strategies == pytest.approx(potential_maximiser(a, b, c, [np.inf] * n), abs=1e-7 * a / b)
+
+
+def play(*args, **kwargs) -> SimpleNamespace:
+    """Run best_response_dynamics; read a run that does not settle off the ConvergenceError it raises.
+
+    Returns what the run did: status ("converged", or the error's reason), cycle_length, iterations, history
+    and the last strategies, so that the tests below check every outcome the same way.
+    """
+    try:
+        r = best_response_dynamics(*args, **kwargs)
+    except ConvergenceError as err:
+        assert err.reason in ("cycle", "diverged", "max_iter") and err.iterations == len(err.history) - 1
+        assert (err.cycle_length is not None) == (err.reason == "cycle")
+        last = err.history.iloc[-1, :-1].to_numpy()
+        return SimpleNamespace(status=err.reason, converged=False, cycle_length=err.cycle_length,
+                               iterations=err.iterations, history=err.history, strategies=last)
+    assert isinstance(r, DynamicsResult) and r.iterations == len(r.history) - 1
+    return SimpleNamespace(status="converged", converged=True, cycle_length=None, iterations=r.iterations,
+                           history=r.history, strategies=r.strategies)
+
+
+def test_non_convergence_raises_convergence_error_with_the_rounds_played():
+    # three identical firms, simultaneous: 0 -> 45 -> 0 (Theocharis), a 2-cycle
+    with pytest.raises(ConvergenceError, match=r"\(simultaneous\) cycle: a profile comes back every 2 rounds") as info:
+        best_response_dynamics(cournot_best_responses(100, 1, [10, 10, 10]), [0, 0, 0], order="simultaneous")
+    err = info.value
+    assert isinstance(err, tc.TeCourseError) and isinstance(err, ValueError)
+    assert (err.reason, err.cycle_length, err.iterations) == ("cycle", 2, 2)
+    assert err.history["player 0"].tolist() == [0.0, 45.0, 0.0]
+    with pytest.raises(ConvergenceError, match=r"diverged in round 4: .*`bounds`") as info:
+        best_response_dynamics([lambda p: p[0] + 1], [0.0], bounds=(0, 3.5))
+    assert (info.value.reason, info.value.cycle_length, info.value.iterations) == ("diverged", None, 4)
+    with pytest.raises(ConvergenceError, match=r"did not settle within max_iter = 5 rounds .*changed a strategy by 1"):
+        best_response_dynamics([lambda p: p[0] + 1], [0.0], max_iter=5)
+
+
+def test_dynamics_result_has_no_status_fields_but_the_old_names_warn():
+    import dataclasses
+
+    r = best_response_dynamics(cournot_best_responses(100, 1, [10, 10]), [0.0, 0.0])
+    assert [f.name for f in dataclasses.fields(r)] == ["strategies", "history", "iterations", "order"]
+    for name, value in (("converged", True), ("status", "converged"), ("cycle_length", None)):
+        with pytest.warns(DeprecationWarning, match=rf"DynamicsResult.{name} is always"):
+            assert getattr(r, name) == value
+
+
+def test_old_capacities_keyword_and_field_warn_and_give_the_same_result():
+    new = cournot_equilibrium(100, 1, [10, 10], capacities_kw=[20, np.inf])
+    with pytest.warns(DeprecationWarning, match=r"`capacities` is now called `capacities_kw`"):
+        old = cournot_equilibrium(100, 1, [10, 10], capacities=[20, np.inf])
+    assert old.quantities.tolist() == new.quantities.tolist() == [20.0, 35.0]  # 35 = (100 - 20 - 10) / 2
+    with pytest.warns(DeprecationWarning, match=r"CournotResult.capacities is now called capacities_kw"):
+        assert old.capacities.tolist() == new.capacities_kw.tolist() == [20.0, np.inf]
+    with pytest.warns(DeprecationWarning, match=r"`capacities` is now called `capacities_kw`"):
+        br_old = cournot_best_responses(100, 1, [10, 10], capacities=[25, np.inf])
+    br_new = cournot_best_responses(100, 1, [10, 10], capacities_kw=[25, np.inf])
+    assert br_old[0]([0.0, 0.0]) == br_new[0]([0.0, 0.0]) == 25.0  # 45 clipped to 25
+    with pytest.raises(TypeError, match=r"got both `capacities` and `capacities_kw`"):
+        cournot_equilibrium(100, 1, [10], capacities=1, capacities_kw=1)
+
+
+def test_positional_withholding_warns_and_gives_the_same_result():
+    new = withholding(intercept=100, slope=1, line_kw=40, marginal_cost=10, capacity_kw=60, price_import=20)
+    with pytest.warns(DeprecationWarning, match=r"withholding\(\): pass intercept=\.\.\., slope=\.\.\."):
+        old = withholding(100, 1, 40, 10, 60, price_import=20)
+    assert (old.offer_kw, old.profit, old.welfare_loss) == (new.offer_kw, new.profit, new.welfare_loss) == (
+        25.0, 625.0, 462.5)  # q* = (100 - 40 - 10) / 2, profit 25 x 25, by hand in the notebook
+    assert old.curve.equals(new.curve)
+    with pytest.warns(DeprecationWarning):
+        partly = withholding(100, 1, line_kw=40, marginal_cost=10, capacity_kw=60, price_import=20)
+    assert partly.offer_kw == 25.0
+    with pytest.raises(TypeError):
+        withholding(intercept=100, slope=1, line_kw=40, marginal_cost=10, price_import=20)  # no capacity_kw
 
 
 def test_theocharis_eigenvalues_explain_the_simultaneous_dynamics():
@@ -220,18 +295,18 @@ def test_theocharis_eigenvalues_explain_the_simultaneous_dynamics():
 
 
 def test_simultaneous_duopoly_converges():
-    r = best_response_dynamics(cournot_best_responses(100, 1, [10, 10]), [0.0, 7.0], order="simultaneous")
+    r = play(cournot_best_responses(100, 1, [10, 10]), [0.0, 7.0], order="simultaneous")
     assert r.status == "converged" and r.strategies == pytest.approx([30, 30], abs=1e-8)
 
 
 def test_three_identical_firms_oscillate_forever():
     # from 0: each answers 45 (= 90/2), then (90 - 90)/2 = 0, and so on
-    r = best_response_dynamics(cournot_best_responses(100, 1, [10, 10, 10]), [0, 0, 0], order="simultaneous")
+    r = play(cournot_best_responses(100, 1, [10, 10, 10]), [0, 0, 0], order="simultaneous")
     assert r.status == "cycle" and r.cycle_length == 2 and not r.converged
     assert r.history.iloc[:3, :3].to_numpy().tolist() == [[0, 0, 0], [45, 45, 45], [0, 0, 0]]
     # from an asymmetric start the asymmetric part dies out (eigenvalue 1/2) and the mean keeps flipping
     # around 22.5 (eigenvalue -1): the mean of (1, 10, 20) is 31/3, so the cycle is 22.5 -/+ (22.5 - 31/3)
-    r = best_response_dynamics(cournot_best_responses(100, 1, [10, 10, 10]), [1.0, 10.0, 20.0], order="simultaneous")
+    r = play(cournot_best_responses(100, 1, [10, 10, 10]), [1.0, 10.0, 20.0], order="simultaneous")
     assert r.status == "cycle" and r.cycle_length == 2
     assert sorted({round(float(v), 6) for v in r.history.iloc[-2:, 0]}) == sorted(
         {round(22.5 - (22.5 - 31 / 3), 6), round(22.5 + (22.5 - 31 / 3), 6)}
@@ -240,16 +315,16 @@ def test_three_identical_firms_oscillate_forever():
 
 def test_four_firms_diverge_unless_clipped_then_cycle():
     br = cournot_best_responses(100, 1, [10] * 4, nonnegative=False)
-    r = best_response_dynamics(br, [0.0] * 4, order="simultaneous")
+    r = play(br, [0.0] * 4, order="simultaneous")
     assert r.status == "diverged" and not r.converged and r.cycle_length is None
     # the deviation from 18 grows by 3/2 per round
     dev = np.abs(r.history["player 0"].to_numpy()[:8] - 18)
     assert dev[1:] / dev[:-1] == pytest.approx([1.5] * 7)
-    clipped = best_response_dynamics(cournot_best_responses(100, 1, [10] * 4), [0.0] * 4, order="simultaneous")
+    clipped = play(cournot_best_responses(100, 1, [10] * 4), [0.0] * 4, order="simultaneous")
     # 0 -> 45 (= 90/2) -> (90 - 135)/2 < 0, clipped to 0 -> 45 ...
     assert clipped.status == "cycle" and clipped.cycle_length == 2
     assert clipped.history["player 0"].tolist()[:3] == [0, 45, 0]
-    sequential = best_response_dynamics(cournot_best_responses(100, 1, [10] * 4), [0.0] * 4)
+    sequential = play(cournot_best_responses(100, 1, [10] * 4), [0.0] * 4)
     assert sequential.converged and sequential.strategies == pytest.approx([18] * 4, abs=1e-8)
 
 
@@ -260,7 +335,7 @@ def test_clipped_simultaneous_best_responses_alternate_between_zero_and_monopoly
     for n in (4, 5, 6):
         for _ in range(20):
             start = list(rng.uniform(0, 60, n))
-            r = best_response_dynamics(cournot_best_responses(100, 1, [10] * n), start, order="simultaneous",
+            r = play(cournot_best_responses(100, 1, [10] * n), start, order="simultaneous",
                                        max_iter=500)
             assert r.status == "cycle" and r.cycle_length == 2
             last = r.history.iloc[-2:, :n].to_numpy()
@@ -270,29 +345,29 @@ def test_clipped_simultaneous_best_responses_alternate_between_zero_and_monopoly
 
 def test_matching_pennies_cycles_through_all_four_cells():
     # simultaneous, from (0, 0): col switches -> (0, 1); row switches -> (1, 1); col -> (1, 0); row -> (0, 0)
-    r = best_response_dynamics(matrix_best_responses(PENNIES, -PENNIES), [0, 0], order="simultaneous")
+    r = play(matrix_best_responses(PENNIES, -PENNIES), [0, 0], order="simultaneous")
     assert r.status == "cycle" and r.cycle_length == 4
     cells = [tuple(int(v) for v in row) for row in r.history.iloc[:5, :2].to_numpy()]
     assert cells == [(0, 0), (0, 1), (1, 1), (1, 0), (0, 0)]
     # sequentially a round is two moves, so the same four cells take two rounds
-    s = best_response_dynamics(matrix_best_responses(PENNIES, -PENNIES), [0, 0])
+    s = play(matrix_best_responses(PENNIES, -PENNIES), [0, 0])
     assert s.status == "cycle" and s.cycle_length == 2
 
 
 def test_stop_at_cycle_false_plays_on_for_several_periods():
     br = cournot_best_responses(100, 1, [10, 10, 10])
-    r = best_response_dynamics(br, [5.0] * 3, order="simultaneous", max_iter=12, stop_at_cycle=False)
+    r = play(br, [5.0] * 3, order="simultaneous", max_iter=12, stop_at_cycle=False)
     # 5 each -> (90 - 10)/2 = 40 each -> (90 - 80)/2 = 5 each -> ...
     assert r.status == "cycle" and r.cycle_length == 2 and r.iterations == 12
     assert r.history["player 0"].tolist() == [5.0, 40.0] * 6 + [5.0]
-    pennies = best_response_dynamics(matrix_best_responses(PENNIES, -PENNIES), [0, 0], order="simultaneous",
+    pennies = play(matrix_best_responses(PENNIES, -PENNIES), [0, 0], order="simultaneous",
                                      max_iter=9, stop_at_cycle=False)
     assert pennies.cycle_length == 4 and len(pennies.history) == 10
 
     def col(profile):
         return "T" if profile[0] == "H" else "H"
 
-    labels = best_response_dynamics([lambda p: p[1], col], ["H", "H"], order="simultaneous", max_iter=9,
+    labels = play([lambda p: p[1], col], ["H", "H"], order="simultaneous", max_iter=9,
                                     stop_at_cycle=False)
     assert labels.status == "cycle" and labels.cycle_length == 4 and labels.iterations == 9
     assert labels.history["player 0"].tolist() == ["H", "H", "T", "T"] * 2 + ["H", "H"]
@@ -305,37 +380,38 @@ def test_labels_as_strategies_are_compared_exactly():
     def col(profile):
         return "T" if profile[0] == "H" else "H"  # mismatch
 
-    r = best_response_dynamics([row, col], ["H", "H"], order="simultaneous", names=["row", "column"])
+    r = play([row, col], ["H", "H"], order="simultaneous", names=["row", "column"])
     assert r.status == "cycle" and r.cycle_length == 4 and list(r.history.columns) == ["row", "column", "change"]
     assert r.strategies.tolist() == ["H", "H"] and r.history["change"].iloc[1] == 1
 
     def stay(profile):
         return profile[0]
 
-    assert best_response_dynamics([stay], ["x"]).status == "converged"
-    unhashable = best_response_dynamics([lambda p: [1] if p[0] == [0] else [0]], [[0]], order="simultaneous")
+    assert play([stay], ["x"]).status == "converged"
+    unhashable = play([lambda p: [1] if p[0] == [0] else [0]], [[0]], order="simultaneous")
     assert unhashable.status == "cycle" and unhashable.cycle_length == 2
 
 
 def test_damped_oscillation_is_not_mistaken_for_a_cycle():
     # x -> -0.9 x converges to 0, though x_t and x_{t-2} get close long before x_t and x_{t-1}
-    r = best_response_dynamics([lambda p: -0.9 * p[0]], [1.0], tol=1e-9, max_iter=10_000)
+    r = play([lambda p: -0.9 * p[0]], [1.0], tol=1e-9, max_iter=10_000)
     assert r.status == "converged" and abs(r.strategies[0]) < 1e-8
-    assert best_response_dynamics([lambda p: -p[0]], [1.0]).cycle_length == 2  # a true 2-cycle
+    assert play([lambda p: -p[0]], [1.0]).cycle_length == 2  # a true 2-cycle
 
 
 def test_three_cycle_divergence_bounds_and_max_iter():
-    r = best_response_dynamics([lambda p: (int(p[0]) + 1) % 3], [0])
+    r = play([lambda p: (int(p[0]) + 1) % 3], [0])
     assert r.status == "cycle" and r.cycle_length == 3 and r.iterations == 3
-    r = best_response_dynamics([lambda p: 2 * p[0] + 1], [0.0])
+    r = play([lambda p: 2 * p[0] + 1], [0.0])
     assert r.status == "diverged" and np.abs(r.strategies).max() > 1e12
-    r = best_response_dynamics([lambda p: p[0] + 1], [0.0], bounds=(0, 3.5))
+    r = play([lambda p: p[0] + 1], [0.0], bounds=(0, 3.5))
     assert r.status == "diverged" and r.iterations == 4
-    r = best_response_dynamics([lambda p: p[0] + 1], [0.0], max_iter=5)
+    r = play([lambda p: p[0] + 1], [0.0], max_iter=5)
     assert r.status == "max_iter" and r.iterations == 5 and len(r.history) == 6
-    r = best_response_dynamics([lambda p: math.nan], [0.0])
+    r = play([lambda p: math.nan], [0.0])
     assert r.status == "diverged" and r.iterations == 1
-    assert r.to_frame() is r.history and r.history.index.name == "round"
+    settled = best_response_dynamics([lambda p: 1.0], [0.0])
+    assert settled.to_frame() is settled.history and settled.history.index.name == "round"
 
 
 @pytest.mark.parametrize(
@@ -393,7 +469,7 @@ def test_pure_nash_equilibria_match_brute_force(m, n, data):
 def test_best_responses_that_settle_settle_on_a_pure_equilibrium(data):
     cells = st.lists(st.lists(st.integers(-3, 3), min_size=3, max_size=3), min_size=3, max_size=3)
     A, B = data.draw(cells), data.draw(cells)
-    r = best_response_dynamics(matrix_best_responses(A, B), [0, 0], max_iter=50)
+    r = play(matrix_best_responses(A, B), [0, 0], max_iter=50)
     if r.converged:
         assert tuple(int(v) for v in r.strategies) in brute_pure_nash(A, B)
     else:
@@ -424,7 +500,7 @@ def test_withholding_worked_example():
     #   q = 25: D = 65, m = 40: 6500 - 2112.5 - 250 - 800 = 3337.5
     #   q = 60: D = 80, m = 20: 8000 - 3200 - 600 - 400 = 3800
     # Deadweight triangle (35 - 20)(80 - 65)/2 = 112.5, plus (p0 - c)(K - q*) = 10 * 35 = 350.
-    w = withholding(100, 1, 40, 10, 60, price_import=20)
+    w = withholding(intercept=100, slope=1, line_kw=40, marginal_cost=10, capacity_kw=60, price_import=20)
     assert (w.offer_kw, w.price, w.profit) == (25, 35, 625)
     assert (w.full_price, w.full_profit) == (20, 600)
     assert w.welfare == pytest.approx(3337.5) and w.full_welfare == pytest.approx(3800)
@@ -436,10 +512,10 @@ def test_withholding_worked_example():
 
 def test_no_withholding_when_the_line_never_congests_or_capacity_is_small():
     # F = 100 >= D0 = 80: the price is always 20, profit 10 q rises with q: offer all 60
-    w = withholding(100, 1, 100, 10, 60, price_import=20)
+    w = withholding(intercept=100, slope=1, line_kw=100, marginal_cost=10, capacity_kw=60, price_import=20)
     assert w.offer_kw == 60 and w.withheld_kw == 0 and w.welfare_loss == 0 and not w.congested
     # K = 20 < q* = 25: the line stays congested, profit rises up to K
-    w = withholding(100, 1, 40, 10, 20, price_import=20)
+    w = withholding(intercept=100, slope=1, line_kw=40, marginal_cost=10, capacity_kw=20, price_import=20)
     assert w.offer_kw == 20 and w.price == 40 and w.congested
 
 
@@ -467,7 +543,7 @@ zone_cases = st.tuples(
 def test_withholding_optimum_beats_a_fine_grid(case):
     a, b, f, c_share, p_share, k = case
     c, p0 = c_share * a, min(p_share, 0.99) * a
-    w = withholding(a, b, f, c, k, price_import=p0)
+    w = withholding(intercept=a, slope=b, line_kw=f, marginal_cost=c, capacity_kw=k, price_import=p0)
     grid = np.linspace(0, k, 40_001)
     d0 = (a - p0) / b
     demand = np.minimum(np.maximum(d0, grid - f), grid + f)  # written out: the three cases
@@ -497,8 +573,7 @@ def test_withholding_rejects_bad_input(kwargs, match):
     args = {"intercept": 100, "slope": 1, "line_kw": 40, "marginal_cost": 10, "capacity_kw": 60,
             "price_import": 20, **kwargs}
     with pytest.raises(ValueError, match=match):
-        withholding(args.pop("intercept"), args.pop("slope"), args.pop("line_kw"), args.pop("marginal_cost"),
-                    args.pop("capacity_kw"), **args)
+        withholding(**args)
 
 
 def test_two_zone_outcome_rejects_negative_offers():
@@ -562,9 +637,10 @@ def test_dlmp_withholding_rejects_bad_input(congested_feeder):
         ((100, 1, [10, -1]), {}, ValueError, "`marginal_costs` must contain non-negative costs; entry 1"),
         ((100, 1, [10, np.nan]), {}, ValueError, "`marginal_costs` must contain finite costs; entry 1"),
         ((100, 1, []), {}, ValueError, "`marginal_costs` is empty"),
-        ((100, 1, [10, 20]), {"capacities": [1, 2, 3]}, ValueError, "`capacities` has 3 entries"),
-        ((100, 1, [10, 20]), {"capacities": [1, -2]}, ValueError, "`capacities` must contain non-negative.*entry 1"),
-        ((100, 1, [10, 20]), {"capacities": [np.nan, 2]}, ValueError, "entry 0 is nan"),
+        ((100, 1, [10, 20]), {"capacities_kw": [1, 2, 3]}, ValueError, "`capacities_kw` has 3 entries"),
+        ((100, 1, [10, 20]), {"capacities_kw": [1, -2]}, ValueError,
+         "`capacities_kw` must contain non-negative.*entry 1"),
+        ((100, 1, [10, 20]), {"capacities_kw": [np.nan, 2]}, ValueError, "entry 0 is nan"),
     ],
 )
 def test_cournot_equilibrium_rejects_bad_input(args, kwargs, error, match):
@@ -624,7 +700,7 @@ def test_plot_competition_plots_the_curves():
 
 
 def test_plot_withholding_marks_the_best_offer():
-    w = withholding(100, 1, 40, 10, 60, price_import=20)
+    w = withholding(intercept=100, slope=1, line_kw=40, marginal_cost=10, capacity_kw=60, price_import=20)
     ax = plots.plot_withholding(w)
     star = [ln for ln in ax.get_lines() if ln.get_marker() == "*"][0]
     assert (star.get_xdata()[0], star.get_ydata()[0]) == (25, 625)
@@ -684,7 +760,7 @@ def test_a_huge_max_iter_allocates_only_the_rounds_played():
 
     tracemalloc.start()
     try:
-        r = best_response_dynamics(cournot_best_responses(100, 1, [10, 10]), [0.0, 0.0], max_iter=10**12)
+        r = play(cournot_best_responses(100, 1, [10, 10]), [0.0, 0.0], max_iter=10**12)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -693,7 +769,7 @@ def test_a_huge_max_iter_allocates_only_the_rounds_played():
     # the path grows past its first block and keeps every round: 5 -> 40 -> 5 -> ... (as in
     # test_stop_at_cycle_false_plays_on_for_several_periods), 301 rows
     br = cournot_best_responses(100, 1, [10, 10, 10])
-    long = best_response_dynamics(br, [5.0] * 3, order="simultaneous", max_iter=300, stop_at_cycle=False)
+    long = play(br, [5.0] * 3, order="simultaneous", max_iter=300, stop_at_cycle=False)
     assert long.iterations == 300 and long.history["player 0"].tolist() == [5.0, 40.0] * 150 + [5.0]
 
 
@@ -733,8 +809,7 @@ def test_withholding_beyond_the_float_range_names_the_arguments():
                         ("slope", 1.7e308)):
         args = {**base, name: value}
         with pytest.raises(ValueError, match=rf"leaves the float range.*`{name}`"):
-            withholding(args.pop("intercept"), args.pop("slope"), args.pop("line_kw"), args.pop("marginal_cost"),
-                        args.pop("capacity_kw"), **args)
+            withholding(**args)
     with pytest.raises(ValueError, match=r"at the offer 1e\+300 kW: its profit is -inf.*`offers_kw`"):
         two_zone_outcome([1e300], intercept=100, slope=1, line_kw=40, marginal_cost=10, price_import=20)
 
@@ -744,7 +819,7 @@ def test_withholding_with_huge_but_representable_numbers_matches_the_closed_form
 
     # A tiny slope: D0 = 80 / 1e-300 is beyond every offer, so the line is always import congested, the
     # price is a - b (q + F), about 100, and offering everything (60 kW) is best.
-    w = withholding(100, 1e-300, 40, 10, 60, price_import=20)
+    w = withholding(intercept=100, slope=1e-300, line_kw=40, marginal_cost=10, capacity_kw=60, price_import=20)
     assert (w.offer_kw, w.price, w.profit) == (60.0, 100.0, 5400.0) and w.welfare_loss == 0.0
     # a = 1e150, K = 1e150: q* = (a - b F - c) / 2b congests the line; the full offer K does not
     # (|D0 - K| = 20 <= F).  Reference in exact rational arithmetic from the same float inputs.
@@ -754,7 +829,8 @@ def test_withholding_with_huge_but_representable_numbers_matches_the_closed_form
     profit = (a - b * d_best - c) * q
     triangle = (a - p0) * (d_full - d_best) - b / 2 * (d_full**2 - d_best**2)
     loss = triangle + (p0 - c) * (k - q)
-    w = withholding(1e150, 1.0, 40.0, 10.0, 1e150, price_import=20.0)
+    w = withholding(intercept=1e150, slope=1.0, line_kw=40.0, marginal_cost=10.0, capacity_kw=1e150,
+                    price_import=20.0)
     assert w.offer_kw == pytest.approx(float(q), rel=1e-12) and w.profit == pytest.approx(float(profit), rel=1e-12)
     assert w.deadweight_loss == pytest.approx(float(triangle), rel=1e-9)
     assert w.welfare_loss == pytest.approx(float(loss), rel=1e-9)

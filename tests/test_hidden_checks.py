@@ -71,6 +71,22 @@ def test_every_check_belongs_to_an_exercise():
 
 
 @pytest.mark.parametrize("check_id", sorted(CHECKS))
+def test_every_name_a_check_switches_off_exists_in_the_package(check_id):
+    """A renamed or moved function must be renamed in the check too, or the check would fail every student."""
+    import importlib
+
+    import te_course
+
+    for name in CHECKS[check_id].disabled:
+        if "." in name:
+            module, attr = name.rsplit(".", 1)
+            holder = importlib.import_module(f"te_course.{module}")
+        else:
+            holder, attr = te_course, name
+        assert callable(getattr(holder, attr, None)), f"{check_id} switches off te_course.{name}, which does not exist"
+
+
+@pytest.mark.parametrize("check_id", sorted(CHECKS))
 def test_cases_are_fresh_for_each_seed_student_and_exercise_and_the_same_on_a_regrade(check_id):
     check = CHECKS[check_id]
     draw = lambda seed, student: _checks.draw_cases(check, _checks.case_rng(seed, "a", student, check_id))  # noqa: E731

@@ -98,6 +98,25 @@ def test_concentration_bands(value, guidelines, band):
     assert concentration(value, guidelines=guidelines) == band
 
 
+def test_concentration_is_an_enum_equal_to_the_old_strings():
+    import copy
+    import pickle
+
+    from te_course.market_power import Concentration, MergerVerdict
+
+    band = concentration(2600)
+    assert band is Concentration.HIGH and band == "highly concentrated" and isinstance(band, str)
+    assert f"{band}" == str(band) == "highly concentrated" and f"{concentration(500)}" == "unconcentrated"
+    assert concentration(1200) is Concentration.MODERATE and concentration(1200) == "moderately concentrated"
+    verdict = concentration(1900, change=150)
+    text = ("highly concentrated; a change of 150 (more than 100) in a highly concentrated market: "
+            "the merger is presumed to substantially lessen competition")
+    assert isinstance(verdict, MergerVerdict) and verdict == text and str(verdict) == text and f"{verdict}" == text
+    assert verdict.band is Concentration.HIGH and verdict.verdict == text.split("; ", 1)[1]
+    for clone in (pickle.loads(pickle.dumps(verdict)), copy.deepcopy(verdict)):
+        assert clone == text and clone.band is Concentration.HIGH and clone.verdict == verdict.verdict
+
+
 def test_concentration_with_a_change():
     assert concentration(1900, change=150).endswith("presumed to substantially lessen competition")
     assert "not significant" in concentration(1900, change=100)

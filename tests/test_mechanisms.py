@@ -19,7 +19,6 @@ References written here, not taken from the package:
 
 import itertools
 import math
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -28,7 +27,9 @@ import pytest
 
 from te_course.auction import clear_double_auction
 from te_course.mechanisms import (
+    MisreportGain,
     Outcome,
+    Utilities,
     max_misreport_gain,
     property_table,
     sbba,
@@ -118,6 +119,24 @@ def test_uniform_price_profitable_misreport_on_seed():
     # Buyer 2 and seller 2 do not trade and cannot gain.
     assert max_misreport_gain(uniform_price, SEED_VALUES, SEED_COSTS, side="buyer", index=2) == (0.0, 8.0)
     assert max_misreport_gain(uniform_price, SEED_VALUES, SEED_COSTS, side="seller", index=2) == (0.0, 9.0)
+
+
+def test_utilities_are_a_named_pair():
+    # by the definition: value - payment for a buyer that trades, payment - cost for a seller
+    o = vcg(SEED_VALUES, SEED_COSTS)
+    u = utilities(o, SEED_VALUES, SEED_COSTS)
+    buyers, sellers = u  # unpacks as before
+    assert isinstance(u, Utilities) and u.buyers is buyers and u.sellers is sellers
+    assert buyers.tolist() == [12 - o.buyer_pays[0], 10 - o.buyer_pays[1], 0.0]
+    assert sellers.tolist() == [o.seller_gets[0] - 5, o.seller_gets[1] - 7, 0.0]
+
+
+def test_max_misreport_gain_is_a_named_pair():
+    # a NamedTuple: the old unpacking and indexing keep working, and the fields have names
+    r = max_misreport_gain(uniform_price, SEED_VALUES, SEED_COSTS, side="buyer", index=0)
+    assert isinstance(r, MisreportGain) and (r.gain, r.report) == (0.5, 8.0) == tuple(r)
+    gain, report = r
+    assert (gain, report) == (r[0], r[1]) and r._asdict() == {"gain": 0.5, "report": 8.0}
 
 
 # --------------------------------------------------------------------------- McAfee
@@ -436,11 +455,9 @@ def test_property_table_list_of_custom_mechanisms():
     assert c["side"] == "seller" and c["utility"] < 0
 
 
-def test_property_table_benchmark():
-    start = time.perf_counter()
+def test_property_table_at_the_notebooks_scale():
+    """1,000 markets of 20 traders (its speed is measured in benchmarks/bench_mechanisms.py, never asserted)."""
     t = property_table(MECHANISMS, n_instances=1000, n_traders=20, seed=0)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 10.0, f"property_table took {elapsed:.1f} s"
     assert t["incentive_compatible"].tolist() == [False, True, True, True]
 
 

@@ -29,7 +29,8 @@ import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
-from te_course._validation import SolverError, TeCourseError, check_nonnegative
+from te_course._validation import check_nonnegative
+from te_course.errors import InfeasibleError, SolverError, TeCourseError, UnboundedError
 from te_course.prosumer import (
     EV,
     PV,
@@ -604,7 +605,7 @@ def test_battery_problem_errors():
     bp = BatteryProblem(3)
     with pytest.raises(ValueError, match=r"`eta_charge` must lie in \(0, 1\]; got 1.5"):
         bp.solve(0.2, 0.1, e_max_kwh=1, p_max_kw=1, eta_charge=1.5, eta_discharge=0.9)
-    with pytest.raises(ValueError, match=r"`buy_price` has 2 entries but the horizon has 3 steps"):
+    with pytest.raises(ValueError, match=r"`price_buy` has 2 entries but the horizon has 3 steps"):
         bp.solve([0.2, 0.3], 0.1, e_max_kwh=1, p_max_kw=1, eta_charge=0.9, eta_discharge=0.9)
     with pytest.raises(ValueError, match=r"`base_load_kw` has 4 entries but the horizon has 3 steps"):
         bp.solve(0.2, 0.1, e_max_kwh=1, p_max_kw=1, eta_charge=0.9, eta_discharge=0.9, base_load_kw=[1, 1, 1, 1])
@@ -615,7 +616,8 @@ def test_battery_problem_errors():
 
 def test_example_day_shape_and_ranges():
     day = example_day()
-    assert list(day.columns) == ["buy_price", "sell_price", "pv_kw_per_kwp", "base_load_kw"]
+    assert list(day.columns) == ["buy_price", "sell_price", "pv_kw_per_kwp", "base_load_kw", "price_buy", "price_sell"]
+    assert day["price_buy"].equals(day["buy_price"]) and day["price_sell"].equals(day["sell_price"])
     assert len(day) == 24 and list(day.index) == list(range(24))
     assert day["buy_price"].between(0.05, 0.45).all()
     assert (day["sell_price"] <= day["buy_price"]).all()
@@ -786,11 +788,11 @@ def test_prosumer_other_errors():
 @pytest.mark.parametrize(
     ("args", "kwargs", "message"),
     [
-        (([0.1, math.nan, 0.2],), {}, r"`buy_price` must contain finite prices; entry 1 is nan"),
-        (([0.1, 0.2, 0.3], [0.0, math.inf, 0.0]), {}, r"`sell_price` must contain finite prices; entry 1 is inf"),
-        ((math.nan,), {}, r"`buy_price` must be finite; got nan"),
-        (([0.1, 0.2],), {}, r"`buy_price` has 2 entries but the horizon has 3 steps"),
-        ((0.1, 0.2), {}, r"`sell_price` exceeds `buy_price` at step 0 \(0.2 > 0.1\).*`import_max_kw`"),
+        (([0.1, math.nan, 0.2],), {}, r"`price_buy` must contain finite prices; entry 1 is nan"),
+        (([0.1, 0.2, 0.3], [0.0, math.inf, 0.0]), {}, r"`price_sell` must contain finite prices; entry 1 is inf"),
+        ((math.nan,), {}, r"`price_buy` must be finite; got nan"),
+        (([0.1, 0.2],), {}, r"`price_buy` has 2 entries but the horizon has 3 steps"),
+        ((0.1, 0.2), {}, r"`price_sell` exceeds `price_buy` at step 0 \(0.2 > 0.1\).*`import_max_kw`"),
         ((0.1,), {"dt_h": 0}, r"`dt_h` must be positive; got 0"),
         ((0.1,), {"throughput_cost": -1}, r"`throughput_cost` must be non-negative; got -1"),
         ((0.1,), {"import_max_kw": -1}, r"`import_max_kw` must contain non-negative powers; entry 0 is -1.0"),
@@ -804,7 +806,7 @@ def test_schedule_input_errors(args, kwargs, message):
 def test_schedule_type_errors():
     with pytest.raises(TypeError, match=r"`prosumer` must be a Prosumer; got list"):
         schedule([1.0, 2.0], 0.1)
-    with pytest.raises(TypeError, match=r"`buy_price` must be a number; got None"):
+    with pytest.raises(TypeError, match=r"`price_buy` must be a number; got None"):
         schedule(Prosumer(np.ones(3)), None)
 
 
@@ -818,7 +820,7 @@ def test_soc_end_unreachable():
 def test_infeasible_grid_limit_names_the_family():
     # Base load 3 kW but at most 1 kW may be imported: only the grid limit can be blamed.
     p = Prosumer(np.full(2, 3.0), [Battery(1, 1, soc0_kwh=0.5)])
-    with pytest.raises(SolverError, match=r"infeasible.*grid connection limits \(`import_max_kw`"):
+    with pytest.raises(InfeasibleError, match=r"infeasible.*grid connection limits \(`import_max_kw`"):
         schedule(p, 0.1, import_max_kw=1.0)
     assert issubclass(SolverError, TeCourseError)
 
@@ -827,7 +829,7 @@ def test_infeasible_ramp_and_soc_end_are_named():
     # soc_end = 1.8 kWh needs 1 kW of charge in both steps (0.9 kWh each), but the ramp allows only 0.5 kW in
     # step 0 (p_{-1} = 0): dropping either the ramp or the end target restores feasibility.
     p = Prosumer(np.zeros(2), [Battery(2, 1, 0.9, 0.9, ramp_kw=0.5, soc_end_kwh=1.8)])
-    with pytest.raises(SolverError) as info:
+    with pytest.raises(InfeasibleError) as info:
         schedule(p, 0.1)
     text = str(info.value)
     assert "ramp limits (`ramp_kw`)" in text and "end-of-horizon state of charge (`soc_end_kwh`)" in text
@@ -843,7 +845,7 @@ def test_check_nonnegative_helper():
 
 
 def test_battery_problem_rejects_unbounded_prices():
-    message = r"`sell_price` exceeds `buy_price` at step 1 \(0.3 > 0.2\).*Make `sell_price`"
+    message = r"`price_sell` exceeds `price_buy` at step 1 \(0.3 > 0.2\).*Make `price_sell`"
     with pytest.raises(ValueError, match=message):
         BatteryProblem(2).solve([0.2, 0.2], [0.1, 0.3], e_max_kwh=1, p_max_kw=1, eta_charge=0.9, eta_discharge=0.9)
 
@@ -852,24 +854,34 @@ def test_infeasible_with_no_single_culprit():
     # Two independent contradictions: the battery's ramp vs its end target (as above) and, at step 1, a base
     # load of 3 kW against a 1 kW import limit.  Dropping any one family leaves the other one infeasible.
     p = Prosumer([0.0, 3.0], [Battery(2, 1, 0.9, 0.9, ramp_kw=0.5, soc_end_kwh=1.8)])
-    with pytest.raises(SolverError, match=r"No single family is to blame; check these together: .*grid.*ramp"):
+    with pytest.raises(InfeasibleError, match=r"No single family is to blame; check these together: .*grid.*ramp"):
         schedule(p, 0.1, import_max_kw=1.0)
 
 
 def test_solver_failures_become_solver_errors(monkeypatch):
     p = Prosumer([1.0, 1.0], [Battery(1, 1)])
     # Clarabel cannot solve the mixed-integer problem: cvxpy's error is reworded.
-    with pytest.raises(SolverError, match=r"could not be solved .*try another `solver`"):
+    failed = r"The solver CLARABEL failed on the self-scheduling problem .*try another `solver`"
+    with pytest.raises(SolverError, match=failed):
         schedule(p, [0.1, 0.3], exclusive=True, solver="CLARABEL")
+    with pytest.raises(ValueError, match=r"`solver` 'NO_SUCH_SOLVER' is not an installed cvxpy solver"):
+        schedule(p, [0.1, 0.3], solver="NO_SUCH_SOLVER")
 
     def ends_unbounded(self, *args, **kwargs):
         self._status = "unbounded"
 
     monkeypatch.setattr(cp.Problem, "solve", ends_unbounded)
-    with pytest.raises(SolverError, match=r"ended with status 'unbounded'"):
+    with pytest.raises(UnboundedError, match=r"The self-scheduling problem of 'prosumer' is unbounded"):
         schedule(p, [0.1, 0.3])
-    with pytest.raises(SolverError, match=r"battery arbitrage problem ended with status 'unbounded'"):
+    with pytest.raises(UnboundedError, match=r"The battery arbitrage problem is unbounded"):
         BatteryProblem(2).solve([0.1, 0.3], None, e_max_kwh=1, p_max_kw=1, eta_charge=0.9, eta_discharge=0.9)
+
+    def stops(self, *args, **kwargs):
+        self._status = "user_limit"
+
+    monkeypatch.setattr(cp.Problem, "solve", stops)
+    with pytest.raises(SolverError, match=r"stopped on the self-scheduling problem of 'prosumer' with status"):
+        schedule(p, [0.1, 0.3])
 
 
 # --------------------------------------------------------------------------- issue 14: bad and extreme input
@@ -889,8 +901,8 @@ RAGGED = [[1.0, 2.0], [3.0]]
     (lambda: FlexibleLoad(RAGGED, 0.2), "p_max_kw"),
     (lambda: FlexibleLoad(1.0, RAGGED), "utility"),
     (lambda: FlexibleLoad(1.0, 0.2, p_min_kw=RAGGED), "p_min_kw"),
-    (lambda: schedule(Prosumer([1.0, 1.0]), RAGGED), "buy_price"),
-    (lambda: schedule(Prosumer([1.0, 1.0]), 0.2, RAGGED), "sell_price"),
+    (lambda: schedule(Prosumer([1.0, 1.0]), RAGGED), "price_buy"),
+    (lambda: schedule(Prosumer([1.0, 1.0]), 0.2, RAGGED), "price_sell"),
     (lambda: schedule(Prosumer([1.0, 1.0]), 0.2, import_max_kw=RAGGED), "import_max_kw"),
     (lambda: schedule(Prosumer([1.0, 1.0]), 0.2, export_max_kw=RAGGED), "export_max_kw"),
 ])
@@ -936,7 +948,7 @@ def test_numbers_beyond_the_solver_or_the_float_range_raise_the_package_errors()
     np.testing.assert_allclose(s.duals["balance"], [1e299, 3e299], rtol=1e-9)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow RuntimeWarning on the way
-        with pytest.raises(ValueError, match="`buy_price`.*float range|float range.*`buy_price`"):
+        with pytest.raises(ValueError, match="`price_buy`.*float range|float range.*`price_buy`"):
             schedule(Prosumer([2.0]), 1.7e308)
 
 
@@ -946,7 +958,7 @@ def test_other_bad_arguments_of_schedule_are_named():
         schedule(p, 0.2, exclusive=np.array([1.0, 2.0]))
     with pytest.raises(TypeError, match="`solver` must be a cvxpy solver name"):
         schedule(p, 0.2, solver=["HIGHS"])
-    with pytest.raises(ValueError, match="`buy_price` must be finite; got an integer too large"):
+    with pytest.raises(ValueError, match="`price_buy` must be finite; got an integer too large"):
         schedule(p, 10**400)
     with pytest.raises(ValueError, match="`e_max_kwh` must be finite"):
         Battery(10**400, 1)
@@ -1043,8 +1055,47 @@ def test_schedule_at_the_ends_of_the_step_range_is_the_docstring_example(dt_h, k
 
 
 def test_a_solver_failure_on_huge_powers_names_the_arguments_to_check():
-    with pytest.raises(SolverError, match="`base_load_kw`.*`buy_price`.*`dt_h`"):
+    with pytest.raises(SolverError, match="`base_load_kw`.*`price_buy`.*`dt_h`"):
         schedule(Prosumer([1.0, 1e300, 2.0], [PV([0.0, 2.0, 1.0]), Battery(2.0, 1.0)]), [0.3, 0.1, 0.4])
     with pytest.raises(SolverError, match="`base_load_kw`"):
         BatteryProblem(3).solve([0.1, 0.3, 0.2], 0.05, e_max_kwh=1, p_max_kw=1, eta_charge=0.9, eta_discharge=0.9,
                                 base_load_kw=1e20)
+
+
+# --------------------------------------------------------------------------- issue 17: renamed keywords
+
+
+def test_old_price_keywords_warn_and_give_the_same_schedule():
+    """``buy_price``/``sell_price`` are now ``price_buy``/``price_sell``; the old keywords work for one release."""
+    p = Prosumer([1.0, 1.0], [Battery(1.0, 1.0, eta_charge=0.9, eta_discharge=0.9)])
+    with pytest.warns(DeprecationWarning) as caught:
+        old = schedule(p, buy_price=[0.1, 0.3], sell_price=0.05)
+    assert {str(w.message).split(";")[0] for w in caught} == {
+        "schedule(): the argument `buy_price` is now called `price_buy`",
+        "schedule(): the argument `sell_price` is now called `price_sell`",
+    }
+    new = schedule(p, price_buy=[0.1, 0.3], price_sell=0.05)
+    assert old.cost == new.cost == pytest.approx(0.1 * 2.0 + 0.3 * (1.0 - 0.81))  # the docstring's hand solution
+    with pytest.raises(TypeError, match="got both `buy_price` and `price_buy`"):
+        schedule(p, buy_price=0.1, price_buy=0.1)
+    options = dict(e_max_kwh=1, p_max_kw=1, eta_charge=0.9, eta_discharge=0.9, base_load_kw=1.0)
+    with pytest.warns(DeprecationWarning) as caught:
+        old = BatteryProblem(2).solve(buy_price=[0.1, 0.3], sell_price=None, **options)
+    assert len(caught) == 2 and all("is now called `price_" in str(w.message) for w in caught)
+    assert old.cost == pytest.approx(0.257)
+    assert BatteryProblem(2).solve(price_buy=[0.1, 0.3], price_sell=None, **options).cost == pytest.approx(0.257)
+
+
+def test_the_table_has_the_prices_under_both_names():
+    s = schedule(Prosumer([1.0, 1.0]), [0.1, 0.3], 0.05)
+    np.testing.assert_array_equal(s.table["price_buy"], [0.1, 0.3])
+    np.testing.assert_array_equal(s.table["price_sell"], [0.05, 0.05])
+    assert s.table["buy_price"].equals(s.table["price_buy"]) and s.table["sell_price"].equals(s.table["price_sell"])
+
+
+def test_the_device_classes_live_in_devices_and_are_reexported():
+    import te_course.devices as devices
+    import te_course.prosumer as prosumer
+
+    for name in ("PV", "Battery", "EV", "FlexibleLoad", "Prosumer", "MIN_EFFICIENCY", "DT_H_MIN", "DT_H_MAX"):
+        assert getattr(prosumer, name) is getattr(devices, name)

@@ -19,6 +19,7 @@ Independent references:
 
 from __future__ import annotations
 
+import cvxpy as cp
 import numpy as np
 import pandas as pd
 import pytest
@@ -214,7 +215,7 @@ def test_evaluate_day_is_the_ac_power_flow_of_every_step():
     day = day_ahead_dlmp(f, pros, **kwargs)
     flows = evaluate_day(f, day.net_load_kw, day.net_load_kvar)
     for t in (0, 3):
-        feeder_t = f._replace(buses=f.buses.assign(p_kw=day.net_load_kw.loc[t], q_kvar=day.net_load_kvar.loc[t]))
+        feeder_t = f.replace(buses=f.buses.assign(p_kw=day.net_load_kw.loc[t], q_kvar=day.net_load_kvar.loc[t]))
         ref = tc.ac_power_flow(feeder_t)
         assert np.allclose(flows.v_pu.loc[t], ref.v_pu, atol=1e-12)
         assert flows.loss_kw[t] == pytest.approx(ref.total_loss_kw)
@@ -300,7 +301,7 @@ def test_responsive_evs_lower_the_peak_and_raise_the_lowest_voltage():
 
 def test_hard_limits_that_cannot_be_met_are_explained_and_voll_sheds_load_instead():
     f = tc.ieee33()
-    with pytest.raises(tc.TeCourseError, match=r"infeasible: no schedule .* keeps every voltage in \[0.95, 1.05\]"):
+    with pytest.raises(tc.InfeasibleError, match=r"infeasible: no schedule .* keeps every voltage in \[0.95, 1.05\]"):
         day_ahead_dlmp(f, price_substation=[0.1], load_profile=[1.0], v_min_pu=0.95)
     day = day_ahead_dlmp(f, price_substation=[0.1], load_profile=[1.0], v_min_pu=0.95, voll=5.0)
     shed = day.shed_kw.loc[0]
@@ -372,7 +373,7 @@ def test_ev_study_costs_and_summary_by_hand():
     load = 0.45 + 0.5 * np.exp(-0.5 * ((np.arange(24) - 19) / 3) ** 2)
     f = rate_lines(tc.ieee33(), load_scale=float(load.max()))
     price = tc.example_day()["buy_price"].to_numpy()
-    study = ev_study(f, 0.3, 0.5, price_substation=price, load_profile=load)
+    study = ev_study(f, 0.3, share_responsive=0.5, price_substation=price, load_profile=load)
     fleet, day = study.fleet, study.day
     costs = study.ev_costs
     cars = fleet.counts[["responsive", "uncontrolled"]].sum()
@@ -396,7 +397,7 @@ def test_ev_study_costs_and_summary_by_hand():
     assert np.allclose(alt, study.responsive_kw, atol=0.5)
     # the summary reads the AC flows of what the cars really draw (nothing shed)
     drawn = day.net_load_kw + day.shed_kw
-    ref = tc.ac_power_flow(f._replace(buses=f.buses.assign(p_kw=drawn.loc[19], q_kvar=day.net_load_kvar.loc[19])))
+    ref = tc.ac_power_flow(f.replace(buses=f.buses.assign(p_kw=drawn.loc[19], q_kvar=day.net_load_kvar.loc[19])))
     assert np.allclose(study.ac.v_pu.loc[19], ref.v_pu)
     assert study.summary["peak_loading"] == pytest.approx(study.ac.loading.max(axis=None))
     assert study.summary["v_min_pu"] == pytest.approx(study.ac.v_pu.min(axis=None))
@@ -714,3 +715,52 @@ def test_prosumer_devices_beyond_the_opf_range_are_named():
     car = Prosumer([0.0, 0.0], [EV([1, 1], e_need_kwh=3.0, p_max_kw=7e300)], name="car")
     with pytest.raises(ValueError, match="`prosumers`: 'car' has EV 'ev' `p_max_kw`"):
         day_ahead_dlmp(tc.radial_feeder(4, seed=1), {4: car}, price_substation=[0.3, 0.1])
+
+
+def test_infeasibility_and_solver_failures_raise_their_own_errors(monkeypatch):
+    """One error class per failure (issue 17): limits no schedule meets -> InfeasibleError; a solver that
+    fails -> SolverError naming the data to check (after one retry with the solver's defaults)."""
+    f = tc.ieee33()
+    with pytest.raises(tc.InfeasibleError, match=r"keeps every voltage in \[0.95, 1.05\]"):
+        day_ahead_dlmp(f, price_substation=[0.1], load_profile=[1.0], v_min_pu=0.95)
+    calls = []
+
+    def fail(problem, **options):
+        calls.append(options)
+        raise cp.error.SolverError("boom")
+
+    monkeypatch.setattr(cp.Problem, "solve", fail)
+    with pytest.raises(tc.SolverError, match=r"failed on the day-ahead OPF \(boom\).*`price_substation` and `voll` "
+                                             r"per kWh") as caught:
+        day_ahead_dlmp(f, price_substation=[0.1], load_profile=[0.5])
+    assert not isinstance(caught.value, tc.InfeasibleError)
+    assert len(calls) == 2 and "tol_feas" in calls[0] and "tol_feas" not in calls[1]  # tight, then the defaults
+
+
+def test_ev_study_takes_share_responsive_by_position_with_a_deprecation_warning():
+    """share_responsive became keyword-only (issue 17, as in ev_fleet); by position it warns, with the same answer."""
+    load = 0.45 + 0.5 * np.exp(-0.5 * ((np.arange(24) - 19) / 3) ** 2)
+    f = rate_lines(tc.ieee33(), load_scale=float(load.max()))
+    price = np.full(24, 0.1)
+    new = ev_study(f, 0.1, share_responsive=0.0, price_substation=price, load_profile=load)
+    with pytest.warns(DeprecationWarning, match=r"pass share_responsive=\.\.\. by keyword"):
+        old = ev_study(f, 0.1, 0.0, price_substation=price, load_profile=load)
+    pd.testing.assert_frame_equal(old.ev_costs, new.ev_costs)
+    # no responsive car: the uncontrolled cars' energy is the fleet's, cars x e_need_kwh / eta (ev_fleet's defaults)
+    cars = int(new.fleet.counts["evs"].sum())
+    assert new.ev_costs.loc["uncontrolled", "kwh_per_car"] == pytest.approx(10.0 / 0.9)
+    assert new.ev_costs.loc["uncontrolled", "cars"] == cars
+
+
+def test_example_feeder_day_is_a_result_that_reads_as_the_old_dict():
+    """example_feeder_day returned a dict up to 0.5; it is now a dataclass that still reads like one."""
+    day = tc.example_feeder_day(n_prosumers=2, seed=3)
+    assert isinstance(day, tc.FeederDay)
+    assert sorted(day) == ["feeder", "load_profile", "price_substation", "prosumers"] and len(day) == 4
+    assert day["feeder"] is day.feeder and day["prosumers"] is day.prosumers
+    assert dict(**day)["load_profile"] is day.load_profile  # simulate_day(**day) keeps working
+    with pytest.raises(KeyError):
+        day["voll"]
+    # the documented set-up: the substation price is example_day's, the loads peak at 0.95 at 19:00
+    assert np.allclose(day.price_substation, tc.example_day()["buy_price"].to_numpy())
+    assert day.to_frame()["load_profile"].idxmax() == 19 and day.load_profile.max() == pytest.approx(0.95)

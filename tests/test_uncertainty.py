@@ -25,7 +25,7 @@ from te_course.prosumer import EV, PV, Battery, Prosumer
 from te_course.uncertainty import cvar_schedule, pv_scenarios, recourse_costs, stochastic_value, two_stage_schedule
 
 LOSSLESS = dict(eta_charge=1.0, eta_discharge=1.0)
-HAND = dict(buy_price=[0.4, 0.3], sell_price=0.0, pv_scenarios_kw=[[1.0, 0.0], [0.0, 0.0]])
+HAND = dict(price_buy=[0.4, 0.3], price_sell=0.0, pv_scenarios_kw=[[1.0, 0.0], [0.0, 0.0]])
 
 
 def hand_prosumer():
@@ -275,15 +275,15 @@ def test_pv_scenario_errors_have_the_stated_spread_and_autocorrelation():
         (dict(pv_scenarios_kw=np.zeros((0, 2))), r"`pv_scenarios_kw` must have shape"),
         (dict(pv_scenarios_kw=[[1.0, -1.0]]), r"`pv_scenarios_kw` must contain non-negative PV outputs"),
         (dict(pv_scenarios_kw=[[1.0, float("nan")]]), r"`pv_scenarios_kw` must contain finite"),
-        (dict(sell_price=[0.5, 0.0]), r"`sell_price` exceeds `buy_price` at step 0"),
-        (dict(buy_price=[0.4, 0.3, 0.2]), r"buy_price"),
+        (dict(price_sell=[0.5, 0.0]), r"`price_sell` exceeds `price_buy` at step 0"),
+        (dict(price_buy=[0.4, 0.3, 0.2]), r"price_buy"),
         (dict(dt_h=0), r"`dt_h` must be a positive number"),
     ],
 )
 def test_bad_input_names_the_argument(kwargs, match):
     args = {**HAND, **kwargs}
     with pytest.raises(ValueError, match=match):
-        stochastic_value(hand_prosumer(), args["buy_price"], args["sell_price"], args["pv_scenarios_kw"],
+        stochastic_value(hand_prosumer(), args["price_buy"], args["price_sell"], args["pv_scenarios_kw"],
                          args.get("probabilities"), dt_h=args.get("dt_h", 1.0))
 
 
@@ -312,12 +312,12 @@ def test_bad_prosumers_plans_and_options_are_refused():
         recourse_costs(hand_prosumer(), [[0, 0]], [0.4, 0.3], 0.0, [[1, 0]])
 
 
-def test_infeasible_battery_limits_raise_a_solver_error_in_words():
-    from te_course import SolverError
+def test_infeasible_battery_limits_raise_an_infeasible_error_in_words():
+    from te_course import InfeasibleError
 
     # the ramp lets the battery store at most 0.1 + 0.2 = 0.3 kWh in two steps, short of soc_end
     p = Prosumer([0.0, 1.0], [Battery(1.0, 1.0, ramp_kw=0.1, soc_end_kwh=0.5, **LOSSLESS)])
-    with pytest.raises(SolverError, match="ended with status 'infeasible'.*`soc_end_kwh`, `ramp_kw`"):
+    with pytest.raises(InfeasibleError, match="scenario problem is infeasible.*`soc_end_kwh`, `ramp_kw`"):
         stochastic_value(p, **HAND)
 
 
@@ -392,7 +392,7 @@ def test_a_solver_failure_names_the_arguments_to_check():
     from te_course._validation import SolverError
 
     p = Prosumer([0.0, 1e300], [Battery(1, 1, eta_charge=1, eta_discharge=1)])
-    with pytest.raises(SolverError, match="`base_load_kw`.*`buy_price`"):
+    with pytest.raises(SolverError, match="`base_load_kw`.*`price_buy`"):
         two_stage_schedule(p, **HAND)
 
 
@@ -557,3 +557,24 @@ def test_risk_aversion_trades_expected_cost_for_a_lower_cvar():
 def test_cvar_options_name_the_argument(kwargs, error, match):
     with pytest.raises(error, match=match):
         cvar_schedule(hand_prosumer(), **HAND, **kwargs)
+
+
+def test_old_price_keywords_warn_and_give_the_same_answers():
+    """Issue 17: ``buy_price``/``sell_price`` became ``price_buy``/``price_sell``; the old keywords still work."""
+    old_args = dict(buy_price=[0.4, 0.3], sell_price=0.0, pv_scenarios_kw=[[1.0, 0.0], [0.0, 0.0]])
+    plan = pd.DataFrame({"battery_charge_kw": [0.5, 0.0], "battery_discharge_kw": [0.0, 0.5]})
+    calls = [
+        (stochastic_value, (), {}, lambda v: (v.ws, v.rp, v.eev)),
+        (two_stage_schedule, (), {}, lambda r: r.expected_cost),
+        (cvar_schedule, (), dict(alpha=0.5, risk_weight=0.25), lambda r: r.cvar),
+        (recourse_costs, (plan,), {}, tuple),
+    ]
+    for function, args, options, key in calls:
+        with pytest.warns(DeprecationWarning) as caught:
+            old = function(hand_prosumer(), *args, **old_args, **options)
+        assert len(caught) == 2 and all("is now called `price_" in str(w.message) for w in caught)
+        new = function(hand_prosumer(), *args, **HAND, **options)
+        assert key(old) == pytest.approx(key(new))
+    # the hand values of the module docstring's example: WS 0.15, RP 0.2, EEV 0.25
+    assert (stochastic_value(hand_prosumer(), **HAND).ws, stochastic_value(hand_prosumer(), **HAND).rp) == (
+        pytest.approx(0.15), pytest.approx(0.2))

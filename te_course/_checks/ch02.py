@@ -79,7 +79,7 @@ IDEAL = dict(eta_charge=1.0, eta_discharge=1.0)
 register(Check(
     id="ex1_battery_constraints",
     function="battery_constraints",
-    disabled=("schedule", "BatteryProblem", "Battery"),
+    disabled=("schedule", "BatteryProblem", "Battery", "prosumer.Battery"),  # Battery: te_course.devices
     expected=_arbitrage_reference,
     plain=as_float,
     fixed=[

@@ -116,7 +116,7 @@ def _draw_balance(rng: np.random.Generator) -> dict:
         if sum(low) > -0.5 or sum(high) < 0.5:
             continue
         agents = coordination.QuadraticAgents(a, b, low, high)
-        price = float(coordination._clearing_price(agents))
+        price = float(coordination.clearing_price(agents))
         kinks = np.concatenate([agents.b + agents.a * agents.p_min_kw, agents.b + agents.a * agents.p_max_kw])
         if np.min(np.abs(kinks - price)) < 0.02:  # a prosumer just at a limit: the slope is ambiguous there
             continue
@@ -222,7 +222,7 @@ def _draw_admm(rng: np.random.Generator) -> dict:
         high = np.round(rng.uniform(0.0, 1.5, n), 1)
         if low.sum() > -0.5 or high.sum() < 0.5:
             continue
-        central = coordination._clearing_price(coordination.QuadraticAgents(a, b, low, high))  # exact, no solver
+        central = coordination.clearing_price(coordination.QuadraticAgents(a, b, low, high))  # exact, no solver
         wish = (central - b) / a
         beyond = np.maximum(low - wish, wish - high)  # > 0 where a limit binds
         if np.any(np.abs(beyond) < 0.05) or (regime != "raises" and (regime == "binding") != bool(np.any(beyond > 0))):
@@ -288,7 +288,7 @@ def _draw_fees(rng: np.random.Generator) -> dict:
     a, b, low, high = _community(rng, n)
     low, high = [min(x, -1.0) for x in low], [max(x, 1.0) for x in high]
     agents = coordination.QuadraticAgents(a, b, low, high)
-    pool = np.round(agents.best_response(coordination._clearing_price(agents)), 3)
+    pool = np.round(agents.best_response(coordination.clearing_price(agents)), 3)
     upper = np.triu(np.round(rng.uniform(-1.0, 1.0, (n, n)), 2) * (rng.random((n, n)) < 0.8), 1)
     trades = upper - upper.T
     fee = np.triu(np.round(rng.uniform(0.0, 0.1, (n, n)), 3), 1) * (rng.random() < 0.85)

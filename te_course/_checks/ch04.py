@@ -247,8 +247,8 @@ def _draw_sweep(rng: np.random.Generator) -> dict:
 register(Check(
     id="ex2_sweep_power_flow",
     function="sweep_power_flow",
-    disabled=("ac_power_flow", "lindistflow", "dc_power_flow", "ptdf", "hosting_capacity", "powerflow._tree",
-              "feeders._tree_voltage_drop_sq"),
+    disabled=("ac_power_flow", "lindistflow", "dc_power_flow", "ptdf", "hosting_capacity", "_network.tree",
+              "_network.voltage_drop_sq"),
     expected=_sweep_expected,
     plain=_sweep_plain,
     fixed=[case(chain_spec([1.0], [1.0], [1000.0], [0.0])),  # two buses: V2 = 1 - Z conj(S / V2) by hand

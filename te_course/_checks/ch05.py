@@ -31,7 +31,7 @@ from te_course._validation import TeCourseError
 
 CHAPTER = "05_dlmp"
 DLMP = ("dlmp", "marginal_loss_factors", "DLMPProblem", "dc_opf_lmp")
-_dlmp = importlib.import_module("te_course.dlmp")  # the module (te_course.dlmp is also the function)
+_opf = importlib.import_module("te_course.opf")  # the OPF module (te_course.dlmp is the function)
 
 
 def _draw_feeder(rng: np.random.Generator) -> tuple[dict, int]:
@@ -86,7 +86,7 @@ def _dc_build(spec, generators, load_kw):
 
 def _dc_expected(network, generators, load_kw) -> dict:
     """Solve the package's DC OPF (tested against scipy's linprog and Li and Bo's prices in tests/test_dlmp.py)."""
-    res = _dlmp.dc_opf_lmp(network, generators, load_kw=load_kw)
+    res = _opf.dc_opf_lmp(network, generators, load_kw=load_kw)
     return {"lmp": res.lmp.to_numpy().tolist(), "dispatch_kw": res.dispatch.to_numpy().tolist(),
             "congestion_rent": res.congestion_rent}
 
@@ -124,8 +124,8 @@ def _draw_dc(rng: np.random.Generator) -> dict:
                     "price": (rng.choice(np.arange(20, 120), k, replace=False) / 1000).tolist()}
         (net, table, load_s), _ = _dc_build(spec, gens, load)
         try:
-            want = _dlmp.dc_opf_lmp(net, table, load_kw=load_s)
-            again = _dlmp.dc_opf_lmp(net, table, load_kw=load_s * 1.002)
+            want = _opf.dc_opf_lmp(net, table, load_kw=load_s)
+            again = _opf.dc_opf_lmp(net, table, load_kw=load_s * 1.002)
         except ValueError:
             continue
         if np.allclose(again.lmp, want.lmp, rtol=1e-3, atol=1e-5):
@@ -208,7 +208,7 @@ def _opf_build(spec, price_substation, ders, **kwargs):
 
 def _opf_expected(feeder, price_substation, ders, *, v_min_pu=0.95, v_max_pu=1.05) -> dict:
     """Solve the package's LinDistFlow OPF (tested against finite differences in tests/test_dlmp.py)."""
-    res = _dlmp.DLMPProblem(feeder, ders=ders, model="lindistflow").solve(
+    res = _opf.DLMPProblem(feeder, ders=ders, model="lindistflow").solve(
         price_substation=price_substation, v_min_pu=v_min_pu, v_max_pu=v_max_pu)
     return {"dlmp": res.prices["total"].to_numpy().tolist(), "dispatch_kw": res.dispatch.to_numpy().tolist(),
             "cost": float(res.cost)}
@@ -258,7 +258,7 @@ def _draw_opf(rng: np.random.Generator) -> dict:
         args, kwargs = (spec, price, ders), {"v_min_pu": v_min}
         feeder, _, table = _opf_build(*args)[0]
         try:  # the package's OPF, built once, solved at the loads and at loads 0.2 % higher
-            problem = _dlmp.DLMPProblem(feeder, ders=table, model="lindistflow")
+            problem = _opf.DLMPProblem(feeder, ders=table, model="lindistflow")
             want = problem.solve(price_substation=price, v_min_pu=v_min)
             again = problem.solve(price_substation=price, v_min_pu=v_min, p_kw=feeder.buses["p_kw"] * 1.002,
                                   q_kvar=feeder.buses["q_kvar"] * 1.002)

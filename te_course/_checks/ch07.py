@@ -18,6 +18,7 @@ import numpy as np
 from te_course import games, market_power
 from te_course._checks import Check, case, register
 from te_course._checks.plain import as_float, as_floats, as_int, as_tuple
+from te_course.errors import ConvergenceError
 
 CHAPTER = "07_strategic_behaviour"
 
@@ -90,9 +91,12 @@ def _play(a, b, costs, start, order, capacities, tol, max_rounds):
     ``stop_at_cycle=False``: a cycle that the package spots is no reason for the student's loop to stop
     early; it keeps playing until the cap.
     """
-    responses = games.cournot_best_responses(a, b, costs, capacities=capacities)
-    return games.best_response_dynamics(responses, start, order=order, tol=tol, max_iter=max_rounds,
-                                        stop_at_cycle=False).history
+    responses = games.cournot_best_responses(a, b, costs, capacities_kw=capacities)
+    try:
+        return games.best_response_dynamics(responses, start, order=order, tol=tol, max_iter=max_rounds,
+                                            stop_at_cycle=False).history
+    except ConvergenceError as err:  # no equilibrium within max_rounds: the rounds played are on the error
+        return err.history
 
 
 def _settled(history, tol):
@@ -258,7 +262,8 @@ register(Check(
 
 
 def _best_offer_expected(a, b, line_kw, marginal_cost, capacity_kw, price_import):
-    return games.withholding(a, b, line_kw, marginal_cost, capacity_kw, price_import=price_import).offer_kw
+    return games.withholding(intercept=a, slope=b, line_kw=line_kw, marginal_cost=marginal_cost,
+                             capacity_kw=capacity_kw, price_import=price_import).offer_kw
 
 
 def _local_optima(a, b, f, c, k, p0) -> list[tuple[float, float]]:

@@ -10,7 +10,7 @@ congestion, a closed form written here (the package computes it only inside
 phantom asks, :func:`te_course.false_bid_attack` on the books that
 :func:`te_course.screen_orders` accepts (``mitigate_false_bids`` screens the bids
 too, which the exercise does not).  The security functions are checked in
-``tests/test_security.py``.
+``tests/test_security_false_bids.py`` (and the other ``tests/test_security_*.py``).
 
 The old hidden test of ``first_congestion`` also tried the notebook's ``uncontrolled``
 EV study; rebuilding it takes about a second (``ev_study``), too slow for a check, so

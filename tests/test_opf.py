@@ -1,4 +1,4 @@
-"""Tests of te_course.dlmp against independent references.
+"""Tests of te_course.opf (DLMPs and the DC OPF) against independent references.
 
 - finite differences of the optimal cost, re-solving the same OPF (the definition of a DLMP);
 - finite differences of the AC power-flow losses, ours and pandapower's (``case33bw``), for the
@@ -18,13 +18,15 @@
 import functools
 import warnings
 
+import cvxpy as cp
 import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
 
-from te_course.dlmp import DLMPProblem, DLMPResult, dlmp, marginal_loss_factors
+import te_course as tc
 from te_course.feeders import ieee33
+from te_course.opf import DLMPProblem, DLMPResult, dlmp, marginal_loss_factors
 from te_course.powerflow import ac_power_flow
 
 PRICE = 0.05
@@ -453,10 +455,10 @@ def test_extreme_prices_are_solved_in_scaled_units(model, factor):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"der_price": "12, 10, 8"}, r"`der_price`"),
-        ({"der_price": [[0.06], [0.06, 0.07]]}, r"`der_price`"),
-        ({"der_price": [0.06, 1 + 1j]}, r"`der_price` must contain real numbers"),
-        ({"der_price": [0.06, 1e200]}, r"`der_price` must contain prices of at most 1e\+150"),
+        ({"price_ders": "12, 10, 8"}, r"`price_ders`"),
+        ({"price_ders": [[0.06], [0.06, 0.07]]}, r"`price_ders`"),
+        ({"price_ders": [0.06, 1 + 1j]}, r"`price_ders` must contain real numbers"),
+        ({"price_ders": [0.06, 1e200]}, r"`price_ders` must contain prices of at most 1e\+150"),
         ({"price_substation": 1e300}, r"`price_substation` must contain prices of at most 1e\+150"),
         ({"p_kw": [0.0, 40.0, 10**400, 40.0]}, r"`p_kw` holds a number too large for a float"),
         ({"p_kw": "12, 10, 8"}, r"`p_kw`"),
@@ -487,25 +489,52 @@ def test_infeasible_and_solver_failures_name_what_to_change(monkeypatch):
     f, ders = _small()
     prob = DLMPProblem(f, ders=ders, model="lindistflow")
     # a load no voltage limit can carry, on a feeder without line limits: the loads are named
-    with pytest.raises(tc_error(), match=r"no dispatch keeps the voltages within limits.*`p_kw`"):
+    with pytest.raises(tc.InfeasibleError, match=r"no dispatch keeps the voltages within limits.*`p_kw`"):
         prob.solve(price_substation=0.05, p_kw=[0.0, 40.0, 1e6, 40.0])
-    monkeypatch.setattr(prob, "_run", lambda: "solver_error")
-    with pytest.raises(tc_error(), match=r"could not be solved .*`price_substation`.*`v_min_pu`"):
+
+    def fail(*args, **kwargs):
+        raise cp.error.SolverError("boom")
+
+    monkeypatch.setattr(cp.Problem, "solve", fail)  # the solver itself fails: the data to check are named
+    with pytest.raises(tc.SolverError, match=r"failed on the DLMP lindistflow OPF \(boom\).*`price_substation`.*"
+                                             r"`v_min_pu`") as caught:
         prob.solve(price_substation=0.05)
+    assert not isinstance(caught.value, tc.InfeasibleError)
 
 
-def tc_error():
-    from te_course import TeCourseError
+# --------------------------------------------------------------------------- the module's old name
 
-    return TeCourseError
+
+def test_the_old_module_name_still_imports_with_a_deprecation_warning():
+    """``te_course.dlmp`` (the module up to 0.5) is now te_course.opf; the attribute stays the function."""
+    import importlib
+
+    import te_course.opf as opf
+
+    f, ders = _small()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the function under the package: no warning
+        new = tc.dlmp(f, price_substation=0.05, ders=ders, model="lindistflow")
+        import te_course.dlmp  # noqa: F401  (binds te_course only: no name read, no warning)
+    assert tc.dlmp is opf.dlmp
+    with pytest.warns(DeprecationWarning, match=r"te_course.dlmp is now te_course.opf: import DLMPProblem from"):
+        from te_course.dlmp import DLMPProblem as Old
+    assert Old is opf.DLMPProblem
+    old_module = importlib.import_module("te_course.dlmp")
+    with pytest.warns(DeprecationWarning, match="te_course.opf"):
+        old = old_module.dlmp(f, price_substation=0.05, ders=ders, model="lindistflow")
+    pd.testing.assert_frame_equal(old.prices, new.prices)
+    assert "DLMPProblem" in dir(old_module)
+    with pytest.raises(AttributeError):
+        old_module.no_such_name  # noqa: B018
 
 
 # --------------------------------------------------------------------------- DC OPF and LMPs (transmission)
 
 from scipy.optimize import linprog  # noqa: E402
 
-from te_course.dlmp import DCOPFResult, dc_opf_lmp  # noqa: E402
 from te_course.feeders import Feeder, pjm5bus  # noqa: E402
+from te_course.opf import DCOPFResult, dc_opf_lmp  # noqa: E402
 
 # Li and Bo (2010), Table II: the generators of the PJM 5-bus system, offers in $/MWh -> per kWh
 PJM_GENS = pd.DataFrame(
@@ -621,13 +650,13 @@ def test_dc_opf_errors():
     net = pjm5bus()
     with pytest.raises(ValueError, match="`generators` is missing the column"):
         dc_opf_lmp(net, pd.DataFrame({"bus": ["A"]}))
-    with pytest.raises(ValueError, match=r"`generators\['bus'\]` entry 0 is 'Z', which is not a bus of the network"):
+    with pytest.raises(ValueError, match=r"`generators\['bus'\]` entry 0 is 'Z', which is not a bus of the feeder"):
         dc_opf_lmp(net, PJM_GENS.assign(bus=list("ZACDE")), load_kw=PJM_LOAD)
     with pytest.raises(ValueError, match="cannot serve the load"):
         dc_opf_lmp(net, PJM_GENS, load_kw=PJM_LOAD * 3)
     with pytest.raises(ValueError, match="minimum outputs"):
         dc_opf_lmp(net, PJM_GENS.assign(p_min_kw=PJM_GENS.p_max_kw), load_kw=PJM_LOAD)
-    with pytest.raises(ValueError, match="without overloading a line"):
+    with pytest.raises(tc.InfeasibleError, match=r"without overloading a line; loosen `feeder.lines\['s_max_kva'\]`"):
         tight = pjm5bus()
         tight.lines["s_max_kva"] = 10e3
         dc_opf_lmp(tight, PJM_GENS, load_kw=PJM_LOAD)
@@ -637,3 +666,27 @@ def test_dc_opf_errors():
         dc_opf_lmp(net, PJM_GENS, load_kw=[1.0, 2.0])
     with pytest.raises(TypeError, match="`generators` must be a DataFrame"):
         dc_opf_lmp(net, 3.0)
+
+
+def test_dc_opf_lmp_takes_the_old_keyword_network_with_a_deprecation_warning():
+    """The network argument is ``feeder`` (issue 17); ``network=`` works for one release and gives the same LMPs."""
+    new = dc_opf_lmp(feeder=pjm5bus(), generators=PJM_GENS, load_kw=PJM_LOAD)
+    with pytest.warns(DeprecationWarning, match="`network` is now called `feeder`"):
+        old = dc_opf_lmp(network=pjm5bus(), generators=PJM_GENS, load_kw=PJM_LOAD)
+    pd.testing.assert_series_equal(old.lmp, new.lmp)
+    # against Li and Bo's published LMPs ($/MWh), not only our own output
+    assert np.allclose(new.lmp[list("ABCDE")].to_numpy() * 1000, [16.98, 26.38, 30.0, 39.94, 10.0], atol=0.01)
+    with pytest.raises(TypeError, match="got both `network` and `feeder`"):
+        dc_opf_lmp(feeder=pjm5bus(), generators=PJM_GENS, network=pjm5bus())
+
+
+def test_solve_takes_the_old_keyword_der_price_with_a_deprecation_warning():
+    """Prices start with ``price`` (issue 17): ``der_price`` is now ``price_ders``: the old keyword warns."""
+    f, ders = _small()
+    prob = DLMPProblem(f, ders=ders, model="lindistflow")
+    new = prob.solve(price_substation=0.05, v_min_pu=0.9, price_ders=[0.01, 0.02])
+    with pytest.warns(DeprecationWarning, match="`der_price` is now called `price_ders`"):
+        old = prob.solve(price_substation=0.05, v_min_pu=0.9, der_price=[0.01, 0.02])
+    pd.testing.assert_frame_equal(old.prices, new.prices)
+    # both DERs are cheaper than the substation and fill their capacity (an independent reading of the data)
+    assert np.allclose(new.dispatch.to_numpy(), ders["p_max_kw"].to_numpy(), atol=1e-5)

@@ -1,0 +1,18 @@
+"""Progress bars for the long loops (price iteration, ADMM, a day of power flows), on request only."""
+
+from __future__ import annotations
+
+__all__ = ["progress_bar"]
+
+
+def progress_bar(progress: bool, total: int, desc: str):
+    """Return a tqdm bar of ``total`` steps labelled ``desc`` if ``progress``, else None.
+
+    tqdm's ``auto`` bar is a widget in Jupyter and text in a terminal; it is imported only
+    when asked for, and the bar disappears when it closes (``leave=False``).
+    """
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False)
