@@ -55,10 +55,15 @@ class ConvergenceError(TeCourseError):
     """An iterative method diverged, stalled or ran out of iterations.
 
     ``iterations`` is how many iterations ran before it stopped and ``history``
-    (a DataFrame, or None) what they did, so that a learner can plot them.
+    (a DataFrame, or None) what they did, so that a learner can plot them.  Methods that tell
+    the ways of failing apart say which in ``reason`` (best-response dynamics: ``"cycle"``,
+    ``"diverged"`` or ``"max_iter"``) and, for a cycle, its ``cycle_length`` in rounds.
     """
 
-    def __init__(self, message: str, *, iterations: int | None = None, history=None):
+    def __init__(self, message: str, *, iterations: int | None = None, history=None, reason: str | None = None,
+                 cycle_length: int | None = None):
         super().__init__(message)
         self.iterations = iterations
         self.history = history
+        self.reason = reason
+        self.cycle_length = cycle_length

@@ -831,10 +831,8 @@ def _settled_or_raise(run: _Run, order: str, max_iter: int, tol: float) -> Dynam
     else:
         message = (f"Best responses ({order}) did not settle within max_iter = {max_iter} rounds (the last round "
                    f"changed a strategy by {run.history['change'].iloc[-1]:g}; tol = {tol:g}): raise `max_iter`.")
-    error = ConvergenceError(message + " The rounds played are in the error's `history`.", iterations=t,
-                             history=run.history)
-    error.reason, error.cycle_length = run.status, run.cycle_length
-    raise error
+    raise ConvergenceError(message + " The rounds played are in the error's `history`.", iterations=t,
+                           history=run.history, reason=run.status, cycle_length=run.cycle_length)
 
 
 def _numeric_dynamics(responses, x, order, max_iter, tol, lo, hi, blowup, columns, stop_at_cycle) -> _Run:

@@ -27,12 +27,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from matplotlib.axes import Axes
 from scipy.optimize import linprog
 
 import te_course as tc
 from te_course import fairness as F
-from te_course import plots, widgets
 from te_course.feeders import Feeder, ieee33
 from te_course.mechanisms import Outcome, sbba, trade_reduction, uniform_price, vcg
 
@@ -730,56 +728,6 @@ def test_envy_and_index_errors():
         tc.compare_allocations([])
     with pytest.raises(TypeError, match="entry 'x' must be an Allocation"):
         tc.compare_allocations({"x": 1})
-
-
-# --------------------------------------------------------------------------- plot and widget
-
-
-def test_plot_allocations_draws_one_bar_group_per_rule():
-    alloc = {r: tc.fair_allocation(*LINE, weights=[2, 1, 1], rule=r) for r in F.RULES}
-    ax = plots.plot_allocations(alloc)
-    assert isinstance(ax, Axes) and len(ax.containers) == 3
-    for container, a in zip(ax.containers, alloc.values()):
-        assert [b.get_height() for b in container] == pytest.approx(a.x.tolist())
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["utilitarian", "max-min", "proportional"]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2"]
-    ax = plots.plot_allocations(list(alloc.values()), quantity="utilities", ax=plots.new_axes(pyplot=False))
-    assert [b.get_height() for b in ax.containers[0]] == pytest.approx(alloc["utilitarian"].utilities.tolist())
-    assert ax.get_ylabel() == "utility w x"
-    with pytest.raises(ValueError, match="`quantity` must be 'x' or 'utilities'"):
-        plots.plot_allocations(alloc, quantity="u")
-    with pytest.raises(ValueError, match="`allocations` is empty"):
-        plots.plot_allocations([])
-    with pytest.raises(ValueError, match="other agents"):
-        plots.plot_allocations([alloc["max_min"], tc.fair_allocation(*ONE_UNIT, rule="max_min")])
-
-
-def test_fairness_update_and_explorer():
-    allocations, ax, summary = widgets.fairness_update(tc.FairnessProblem(*ONE_UNIT), weights=[2, 1])
-    assert allocations["max_min"].x.tolist() == pytest.approx([1 / 3, 2 / 3])
-    assert "price of fairness" in summary and "<table" in summary and ax.figure is not None
-    app = widgets.fairness_explorer()
-    c, state = app.controls, app.state
-    assert set(c) == {"weight long", "weight short 1", "weight short 2", "capacity link 1", "capacity link 2", "alpha"}
-    assert state["allocations"]["utilitarian"].x.tolist() == pytest.approx([0, 1, 1])
-    assert state["metrics"].loc["proportional", "welfare"] == pytest.approx(5 / 3)
-    # the alpha dial starts at 2: the long flow gets 1 / (1 + 2^(1/2)) (by hand, see the closed form above)
-    assert state["allocations"]["alpha"].x.tolist() == pytest.approx([1 / (1 + 2**0.5), 2**0.5 / (1 + 2**0.5)] + [
-        2**0.5 / (1 + 2**0.5)], abs=1e-9)
-    assert list(state["metrics"].index) == ["utilitarian", "max_min", "proportional", "alpha"]
-    c["alpha"].value = 1.0  # the proportional rule
-    assert state["allocations"]["alpha"].x.tolist() == pytest.approx([1 / 3, 2 / 3, 2 / 3], abs=1e-9)
-    c["alpha"].value = 2.0
-    c["weight long"].value = 3.0  # 3 x_0 beats x_1 + x_2: the long flow takes everything
-    assert state["allocations"]["utilitarian"].x.tolist() == pytest.approx([1, 0, 0], abs=1e-9)
-    assert state["allocations"]["max_min"].utilities.tolist() == pytest.approx([0.75, 0.75, 0.75])
-    c["capacity link 2"].value = 0.0  # the long flow and short 2 get nothing, short 1 takes link 1
-    assert state["allocations"]["proportional"].x.tolist() == pytest.approx([0, 1, 0], abs=1e-9)
-    assert app.chart.value[:4] == b"\x89PNG" and "worst off" in state["table"]
-    own = widgets.fairness_explorer(pd.DataFrame([[1, 1]], columns=["a", "b"]), [2.0], weights=[1, 2])
-    assert own.state["allocations"]["max_min"].x.tolist() == pytest.approx([4 / 3, 2 / 3])
-    with pytest.raises(ValueError, match="`capacity` is needed"):
-        widgets.fairness_explorer([[1, 1]])
 
 
 # --------------------------------------------------------------------------- issue 14: scale, range, types

@@ -14,9 +14,7 @@ References written here, not taken from the package:
 
 from __future__ import annotations
 
-import ast
 import math
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -24,13 +22,11 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from matplotlib.axes import Axes
 from scipy.optimize import lsq_linear
 
 import te_course as tc
-from te_course import ConvergenceError, plots, widgets
+from te_course import ConvergenceError
 from te_course.games import (
-    CournotResult,
     DynamicsResult,
     best_response_dynamics,
     competition_curve,
@@ -668,86 +664,9 @@ def test_competition_curve_by_hand():
             competition_curve(100, 1, 10, **bad)
 
 
-def test_plot_best_responses_draws_the_lines_the_point_and_a_staircase():
-    r = cournot_equilibrium(100, 1, [10, 20])
-    dyn = best_response_dynamics(cournot_best_responses(100, 1, [10, 20]), [0.0, 0.0])
-    ax = plots.plot_best_responses(r, dyn)
-    assert isinstance(ax, Axes)
-    lines = {ln.get_label(): ln for ln in ax.get_lines()}
-    br0 = lines["firm 0's best response"]
-    x, y = br0.get_xdata(), br0.get_ydata()
-    assert np.allclose(x, np.clip((90 - y) / 2, 0, None))  # q_0 = (100 - 10 - q_1) / 2
-    br1 = lines["firm 1's best response"]
-    assert np.allclose(br1.get_ydata(), np.clip((80 - br1.get_xdata()) / 2, 0, None))
-    point = [ln for lab, ln in lines.items() if lab.startswith("Nash equilibrium")][0]
-    assert point.get_xdata()[0] == pytest.approx(100 / 3) and point.get_ydata()[0] == pytest.approx(70 / 3)
-    path = lines["sequential best responses"]
-    px, py = path.get_xdata(), path.get_ydata()
-    # from (0, 0): firm 0 moves to 45 (horizontal step), then firm 1 to (80 - 45)/2 = 17.5 (vertical step)
-    assert (px[:3].tolist(), py[:3].tolist()) == ([0, 45, 45], [0, 0, 17.5])
-    with pytest.raises(ValueError, match="two-firm Cournot equilibrium"):
-        plots.plot_best_responses(cournot_equilibrium(100, 1, [10, 10, 10]))
-
-
-def test_plot_competition_plots_the_curves():
-    t = competition_curve(100, 1, 10, n_max=5)
-    ax = plots.plot_competition(t, current=3)
-    lines = {ln.get_label(): ln for ln in ax.get_lines() + ax.right_axis.get_lines()}
-    assert np.allclose(lines["price"].get_ydata(), (100 + 10 * np.arange(1, 6)) / np.arange(2, 7))
-    assert np.allclose(lines["HHI / 10,000"].get_ydata(), 1 / np.arange(1, 6))
-    assert np.allclose(lines["marginal cost (lowest)"].get_ydata(), 10)
-    assert np.allclose(lines["Lerner index (share-weighted)"].get_ydata(), 90 / (100 + 10 * np.arange(1, 6)))
-
-
-def test_plot_withholding_marks_the_best_offer():
-    w = withholding(intercept=100, slope=1, line_kw=40, marginal_cost=10, capacity_kw=60, price_import=20)
-    ax = plots.plot_withholding(w)
-    star = [ln for ln in ax.get_lines() if ln.get_marker() == "*"][0]
-    assert (star.get_xdata()[0], star.get_ydata()[0]) == (25, 625)
-    (span,) = [p for p in ax.patches if p.get_label() == "line congested"]
-    assert span.get_x() + span.get_width() == pytest.approx(40, abs=0.5)  # congested below D0 - F = 40
-    table = pd.DataFrame({"offer_kw": [0, 1, 2], "profit": [0, 3, 1]})
-    star = [ln for ln in plots.plot_withholding(table).get_lines() if ln.get_marker() == "*"][0]
-    assert star.get_xdata()[0] == 1
-
-
-def test_cournot_explorer_approaches_competition():
-    app = widgets.cournot_explorer()
-    c, state = app.controls, app.state
-    assert state["result"].price == pytest.approx(40) and "highly concentrated" in state["table"]
-    c["n"].value = 1
-    assert state["result"].price == pytest.approx(55) and state["result"].hhi == 10_000
-    c["n"].value = 20  # P = (100 + 200)/21, HHI = 500
-    assert state["result"].price == pytest.approx(300 / 21) and state["result"].hhi == pytest.approx(500)
-    assert "unconcentrated" in state["table"]
-    c["n"].value = 2
-    c["cost_spread"].value = 80.0  # costs 10 and 90: the second is priced out, a monopoly again
-    assert state["result"].price == pytest.approx(55) and "1</b> of 2" in state["table"]
-    c["base_cost"].value = 20.0
-    assert state["result"].quantities[0] == pytest.approx(40)  # (100 - 20)/2
-    assert app.chart.value[:4] == b"\x89PNG"
-    with pytest.raises(ValueError, match="`n` must be an integer from 1 to n_max = 20"):
-        widgets.cournot_update(21)
-
-
-# --------------------------------------------------------------------------- layering
-
-
-@pytest.mark.parametrize("module", ["games.py", "market_power.py"])
-def test_modules_do_not_import_plotting_or_widgets(module):
-    tree = ast.parse((Path(tc.__file__).parent / module).read_text())
-    imported = {
-        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-    }
-    assert not {m.split(".")[0] for m in imported} & {"matplotlib", "ipywidgets", "IPython"}, imported
-
-
 def test_cournot_result_is_frozen():
     r = cournot_equilibrium(100, 1, [10])
-    assert isinstance(r, CournotResult)
+    assert isinstance(r, tc.CournotResult)
     with pytest.raises(AttributeError):
         r.price = 1.0
 

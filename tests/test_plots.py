@@ -404,3 +404,71 @@ def test_day_profiles_one_line_per_case():
     lines = _lines(ax)
     assert np.allclose(lines["y"].get_ydata(), [3, 4]) and np.allclose(lines["y"].get_xdata(), [0, 1])
     assert lines["rating"].get_ydata()[0] == 2.5
+
+# --------------------------------------------------------------------------- chapters 7 and 8 (moved from test_games.py
+# and test_fairness.py, so that each test file tests one module)
+
+ONE_UNIT = ([[1, 1]], [1])  # one unit, two agents
+LINE = ([[1, 1, 0], [1, 0, 1]], [1, 1])  # long flow on both links, short flows on one each
+
+
+def test_plot_best_responses_draws_the_lines_the_point_and_a_staircase():
+    r = tc.cournot_equilibrium(100, 1, [10, 20])
+    dyn = tc.best_response_dynamics(tc.cournot_best_responses(100, 1, [10, 20]), [0.0, 0.0])
+    ax = plots.plot_best_responses(r, dyn)
+    assert isinstance(ax, Axes)
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    br0 = lines["firm 0's best response"]
+    x, y = br0.get_xdata(), br0.get_ydata()
+    assert np.allclose(x, np.clip((90 - y) / 2, 0, None))  # q_0 = (100 - 10 - q_1) / 2
+    br1 = lines["firm 1's best response"]
+    assert np.allclose(br1.get_ydata(), np.clip((80 - br1.get_xdata()) / 2, 0, None))
+    point = [ln for lab, ln in lines.items() if lab.startswith("Nash equilibrium")][0]
+    assert point.get_xdata()[0] == pytest.approx(100 / 3) and point.get_ydata()[0] == pytest.approx(70 / 3)
+    path = lines["sequential best responses"]
+    px, py = path.get_xdata(), path.get_ydata()
+    # from (0, 0): firm 0 moves to 45 (horizontal step), then firm 1 to (80 - 45)/2 = 17.5 (vertical step)
+    assert (px[:3].tolist(), py[:3].tolist()) == ([0, 45, 45], [0, 0, 17.5])
+    with pytest.raises(ValueError, match="two-firm Cournot equilibrium"):
+        plots.plot_best_responses(tc.cournot_equilibrium(100, 1, [10, 10, 10]))
+
+
+def test_plot_competition_plots_the_curves():
+    t = tc.competition_curve(100, 1, 10, n_max=5)
+    ax = plots.plot_competition(t, current=3)
+    lines = {ln.get_label(): ln for ln in ax.get_lines() + ax.right_axis.get_lines()}
+    assert np.allclose(lines["price"].get_ydata(), (100 + 10 * np.arange(1, 6)) / np.arange(2, 7))
+    assert np.allclose(lines["HHI / 10,000"].get_ydata(), 1 / np.arange(1, 6))
+    assert np.allclose(lines["marginal cost (lowest)"].get_ydata(), 10)
+    assert np.allclose(lines["Lerner index (share-weighted)"].get_ydata(), 90 / (100 + 10 * np.arange(1, 6)))
+
+
+def test_plot_withholding_marks_the_best_offer():
+    w = tc.withholding(intercept=100, slope=1, line_kw=40, marginal_cost=10, capacity_kw=60, price_import=20)
+    ax = plots.plot_withholding(w)
+    star = [ln for ln in ax.get_lines() if ln.get_marker() == "*"][0]
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == (25, 625)
+    (span,) = [p for p in ax.patches if p.get_label() == "line congested"]
+    assert span.get_x() + span.get_width() == pytest.approx(40, abs=0.5)  # congested below D0 - F = 40
+    table = pd.DataFrame({"offer_kw": [0, 1, 2], "profit": [0, 3, 1]})
+    star = [ln for ln in plots.plot_withholding(table).get_lines() if ln.get_marker() == "*"][0]
+    assert star.get_xdata()[0] == 1
+
+
+def test_plot_allocations_draws_one_bar_group_per_rule():
+    alloc = {r: tc.fair_allocation(*LINE, weights=[2, 1, 1], rule=r) for r in tc.fairness.RULES}
+    ax = plots.plot_allocations(alloc)
+    assert isinstance(ax, Axes) and len(ax.containers) == 3
+    for container, a in zip(ax.containers, alloc.values()):
+        assert [b.get_height() for b in container] == pytest.approx(a.x.tolist())
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["utilitarian", "max-min", "proportional"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2"]
+    ax = plots.plot_allocations(list(alloc.values()), quantity="utilities", ax=plots.new_axes(pyplot=False))
+    assert [b.get_height() for b in ax.containers[0]] == pytest.approx(alloc["utilitarian"].utilities.tolist())
+    assert ax.get_ylabel() == "utility w x"
+    with pytest.raises(ValueError, match="`quantity` must be 'x' or 'utilities'"):
+        plots.plot_allocations(alloc, quantity="u")
+    with pytest.raises(ValueError, match="`allocations` is empty"):
+        plots.plot_allocations([])
+    with pytest.raises(ValueError, match="other agents"):
+        plots.plot_allocations([alloc["max_min"], tc.fair_allocation(*ONE_UNIT, rule="max_min")])

@@ -493,3 +493,56 @@ def test_ev_explorer_headless_moving_the_share_lowers_the_peak():
     assert app.chart.value != first_png and "cost per responsive car" in app.state["table"]
     app.controls["penetration"].value = 0.0
     assert app.state["study"].fleet.counts["evs"].sum() == 0
+
+# --------------------------------------------------------------------------- chapters 7 and 8 (moved from test_games.py
+# and test_fairness.py, so that each test file tests one module)
+
+ONE_UNIT = ([[1, 1]], [1])  # one unit, two agents
+LINE = ([[1, 1, 0], [1, 0, 1]], [1, 1])  # long flow on both links, short flows on one each
+
+
+def test_cournot_explorer_approaches_competition():
+    app = widgets.cournot_explorer()
+    c, state = app.controls, app.state
+    assert state["result"].price == pytest.approx(40) and "highly concentrated" in state["table"]
+    c["n"].value = 1
+    assert state["result"].price == pytest.approx(55) and state["result"].hhi == 10_000
+    c["n"].value = 20  # P = (100 + 200)/21, HHI = 500
+    assert state["result"].price == pytest.approx(300 / 21) and state["result"].hhi == pytest.approx(500)
+    assert "unconcentrated" in state["table"]
+    c["n"].value = 2
+    c["cost_spread"].value = 80.0  # costs 10 and 90: the second is priced out, a monopoly again
+    assert state["result"].price == pytest.approx(55) and "1</b> of 2" in state["table"]
+    c["base_cost"].value = 20.0
+    assert state["result"].quantities[0] == pytest.approx(40)  # (100 - 20)/2
+    assert app.chart.value[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="`n` must be an integer from 1 to n_max = 20"):
+        widgets.cournot_update(21)
+
+
+def test_fairness_update_and_explorer():
+    allocations, ax, summary = widgets.fairness_update(tc.FairnessProblem(*ONE_UNIT), weights=[2, 1])
+    assert allocations["max_min"].x.tolist() == pytest.approx([1 / 3, 2 / 3])
+    assert "price of fairness" in summary and "<table" in summary and ax.figure is not None
+    app = widgets.fairness_explorer()
+    c, state = app.controls, app.state
+    assert set(c) == {"weight long", "weight short 1", "weight short 2", "capacity link 1", "capacity link 2", "alpha"}
+    assert state["allocations"]["utilitarian"].x.tolist() == pytest.approx([0, 1, 1])
+    assert state["metrics"].loc["proportional", "welfare"] == pytest.approx(5 / 3)
+    # the alpha dial starts at 2: the long flow gets 1 / (1 + 2^(1/2)) (by hand, see the closed form above)
+    assert state["allocations"]["alpha"].x.tolist() == pytest.approx([1 / (1 + 2**0.5), 2**0.5 / (1 + 2**0.5)] + [
+        2**0.5 / (1 + 2**0.5)], abs=1e-9)
+    assert list(state["metrics"].index) == ["utilitarian", "max_min", "proportional", "alpha"]
+    c["alpha"].value = 1.0  # the proportional rule
+    assert state["allocations"]["alpha"].x.tolist() == pytest.approx([1 / 3, 2 / 3, 2 / 3], abs=1e-9)
+    c["alpha"].value = 2.0
+    c["weight long"].value = 3.0  # 3 x_0 beats x_1 + x_2: the long flow takes everything
+    assert state["allocations"]["utilitarian"].x.tolist() == pytest.approx([1, 0, 0], abs=1e-9)
+    assert state["allocations"]["max_min"].utilities.tolist() == pytest.approx([0.75, 0.75, 0.75])
+    c["capacity link 2"].value = 0.0  # the long flow and short 2 get nothing, short 1 takes link 1
+    assert state["allocations"]["proportional"].x.tolist() == pytest.approx([0, 1, 0], abs=1e-9)
+    assert app.chart.value[:4] == b"\x89PNG" and "worst off" in state["table"]
+    own = widgets.fairness_explorer(pd.DataFrame([[1, 1]], columns=["a", "b"]), [2.0], weights=[1, 2])
+    assert own.state["allocations"]["max_min"].x.tolist() == pytest.approx([4 / 3, 2 / 3])
+    with pytest.raises(ValueError, match="`capacity` is needed"):
+        widgets.fairness_explorer([[1, 1]])
