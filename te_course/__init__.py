@@ -280,11 +280,11 @@ __all__ = [
 _LAZY = ("plots", "widgets", "grading")
 
 
-def __getattr__(name):
+def __getattr__(name) -> object:
     if name in _LAZY:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'te_course' has no attribute {name!r}")
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])

@@ -34,7 +34,7 @@ def renamed_keywords(**old_to_new: str) -> Callable:
 
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args, **kwargs) -> object:
             for old, new in old_to_new.items():
                 if old in kwargs:
                     if new in kwargs:
@@ -73,7 +73,7 @@ def keywords_were_positional(*names: str) -> Callable:
         n_positional = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
 
         @functools.wraps(func)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args, **kwargs) -> object:
             if len(args) > n_positional:
                 extra = args[n_positional:]
                 if len(extra) > len(names):

@@ -154,7 +154,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             os.chown(self._private, self.sandbox.uid, self.sandbox.gid)
         self._private.chmod(0o700)
 
-    async def start_kernel(self, **kw):
+    async def start_kernel(self, **kw) -> None:
         """Start the kernel in the sandbox, its working folder ``kw["cwd"]`` the one writable place."""
         self._cwd = Path(kw.get("cwd") or os.getcwd()).resolve()
         await super().start_kernel(**kw)
@@ -170,7 +170,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             self.kernel_spec.interrupt_mode = "message"
         await super().interrupt_kernel()
 
-    def write_connection_file(self, **kwargs):
+    def write_connection_file(self, **kwargs) -> None:
         super().write_connection_file(**kwargs)
         if self._root and os.path.exists(self.connection_file):
             os.chown(self.connection_file, self.sandbox.uid, self.sandbox.gid)
@@ -203,7 +203,7 @@ class SandboxedKernelManager(AsyncKernelManager):
                 out.append(c)
         return out
 
-    def format_kernel_cmd(self, extra_arguments=None):
+    def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
         kernel_cmd = super().format_kernel_cmd(extra_arguments)
         s = self.sandbox
         cwd = self._cwd or Path.cwd()
@@ -281,7 +281,7 @@ class SandboxedExecute(Execute):
             kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(*args, **kwargs)
 
-    def preprocess(self, nb, resources, km=None):
+    def preprocess(self, nb, resources, km=None) -> tuple:
         """Run the notebook in the sandbox, with the hidden checks' cases drawn and judged here, outside it."""
         from nbgrader.coursedir import CourseDirectory
 
@@ -297,7 +297,7 @@ class SandboxedExecute(Execute):
         finally:
             _checks.settle(nb, plan)
 
-    def _run(self, nb, resources, km=None):
+    def _run(self, nb, resources, km=None) -> tuple:
         sandbox = Sandbox(config=self.config)
         if not sandbox.enabled:
             message = ("Grading WITHOUT a sandbox (--no-sandbox, c.Sandbox.enabled = False or TE_COURSE_NO_SANDBOX=1): "

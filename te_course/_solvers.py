@@ -50,7 +50,7 @@ def quiet() -> Iterator[None]:
         os.close(saved)
 
 
-def solve_quietly(problem, **options):
+def solve_quietly(problem, **options) -> float:
     """Call ``problem.solve(**options)`` with native output silenced; return its value."""
     with quiet():
         return problem.solve(**options)

@@ -51,7 +51,7 @@ MAX_MAGNITUDE = 1e150
 # import them from _validation.
 
 
-def label(value):
+def label(value) -> object:
     """Return a label as a plain Python object, so that messages show ``18``, not ``np.int64(18)``."""
     return value.item() if isinstance(value, np.generic) else value
 

@@ -105,7 +105,8 @@ def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _tables(buses, lines, substation, v_base_kv: float, s_base_kva: float, owner: str = ""):
+def _tables(buses, lines, substation, v_base_kv: float, s_base_kva: float,
+            owner: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate and normalise a feeder's tables; return new ``(buses, lines)`` DataFrames.
 
     ``owner`` is how messages name the tables: ``""`` for the constructor's

@@ -50,11 +50,12 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ._paths import course_root, find_course_root
 
 if TYPE_CHECKING:
+    import pandas as pd
     from traitlets.config import Config
 
 __all__ = [
@@ -118,7 +119,7 @@ def package_disabled(*names: str, namespace: dict | None = None) -> Iterator[Non
         namespace = vars(sys.modules["__main__"])
     saved: list[tuple[object, str, object]] = []
 
-    def swap(holder, attr, new):
+    def swap(holder, attr, new) -> None:
         if isinstance(holder, dict):
             saved.append((holder, attr, holder[attr]))
             holder[attr] = new
@@ -137,7 +138,7 @@ def package_disabled(*names: str, namespace: dict | None = None) -> Iterator[Non
                 original = getattr(te_course, name)
                 module = importlib.import_module(original.__module__)
 
-            def blocked(*args, _name=f"te_course.{name}", **kwargs):
+            def blocked(*args, _name=f"te_course.{name}", **kwargs) -> NoReturn:
                 raise PackageDisabled(
                     f"This exercise asks you to write the code yourself: {_name} is switched off while it is graded."
                 )
@@ -262,7 +263,7 @@ def _venv_on_path() -> None:
         os.environ["PATH"] = bindir + os.pathsep + path
 
 
-def _course_config(root: Path):
+def _course_config(root: Path) -> Config:
     """Load ``root/nbgrader_config.py`` into a traitlets Config."""
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
@@ -299,7 +300,7 @@ def validate(path: Path | str, *, invert: bool = False) -> list[str]:
     class _Validator(Validator):
         """nbgrader's validator, plus any code cell that raises (warnings on stderr are fine)."""
 
-        def _get_failed_cells(self, nb):
+        def _get_failed_cells(self, nb) -> list:
             failed = super()._get_failed_cells(nb)
             if not self.invert:
                 failed += [
@@ -359,7 +360,7 @@ class GradingReport:
         """True when every submission was graded."""
         return not self.failed
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per submission: assignment, student, graded, score, max_score, seconds, reason."""
         import pandas as pd
 
@@ -670,7 +671,7 @@ def _scrub_text(text: str, hidden: set[str], placeholder: str) -> tuple[str, lis
 
 
 def scrub_hidden_test_outputs(nb, *, begin: str = BEGIN_HIDDEN, end: str = END_HIDDEN,
-                              placeholder: str = HIDDEN_PLACEHOLDER):
+                              placeholder: str = HIDDEN_PLACEHOLDER) -> object:
     r"""Remove the lines of hidden tests from a graded notebook's outputs (in place; returns ``nb``).
 
     A failing hidden test shows its own line, and the lines around it, in the
@@ -740,7 +741,7 @@ def scrub_hidden_test_outputs(nb, *, begin: str = BEGIN_HIDDEN, end: str = END_H
     return nb
 
 
-def _scrubber_class():
+def _scrubber_class() -> type:
     """Build :class:`ScrubHiddenTestOutputs` (nbconvert is imported only when nbgrader needs it)."""
     from nbgrader.preprocessors import NbGraderPreprocessor
     from traitlets import Bool, Unicode
@@ -756,7 +757,7 @@ def _scrubber_class():
         enabled = Bool(True, help="nbconvert skips preprocessors that are not enabled.").tag(config=True)
         placeholder = Unicode(HIDDEN_PLACEHOLDER, help="What replaces a hidden-test line.").tag(config=True)
 
-        def preprocess(self, nb, resources):
+        def preprocess(self, nb, resources) -> tuple:
             cfg = self.config.ClearHiddenTests
             begin = cfg.get("begin_test_delimeter", BEGIN_HIDDEN)
             end = cfg.get("end_test_delimeter", END_HIDDEN)
@@ -775,7 +776,7 @@ def is_model_answer(cell) -> bool:
     return MODEL_ANSWER_TAG in cell.get("metadata", {}).get("tags", [])
 
 
-def _model_answer_remover_class():
+def _model_answer_remover_class() -> type:
     """Build :class:`RemoveModelAnswers` (nbconvert is imported only when nbgrader needs it)."""
     from nbgrader.preprocessors import NbGraderPreprocessor
     from traitlets import Bool
@@ -791,7 +792,7 @@ def _model_answer_remover_class():
 
         enabled = Bool(True, help="nbconvert skips preprocessors that are not enabled.").tag(config=True)
 
-        def preprocess(self, nb, resources):
+        def preprocess(self, nb, resources) -> tuple:
             nb.cells = [cell for cell in nb.cells if not is_model_answer(cell)]
             return nb, resources
 
@@ -802,7 +803,7 @@ def _model_answer_remover_class():
 _LAZY = {"ScrubHiddenTestOutputs": _scrubber_class, "RemoveModelAnswers": _model_answer_remover_class}
 
 
-def __getattr__(name):
+def __getattr__(name) -> object:
     if name in _LAZY:
         cls = globals()[name] = _LAZY[name]()
         return cls

@@ -62,7 +62,7 @@ def to_png(fig: Figure, dpi: int = 96) -> bytes:
     return buffer.getvalue()
 
 
-def supply_demand_curves(result: ClearingResult):
+def supply_demand_curves(result: ClearingResult) -> dict:
     """Return the step curves of a cleared market.
 
     Returns
@@ -90,7 +90,7 @@ def supply_demand_curves(result: ClearingResult):
     }
 
 
-def _step_value(q_edges, p, x):
+def _step_value(q_edges, p, x) -> np.ndarray:
     """Price of a step curve at the segments starting at ``x``."""
     i = np.searchsorted(q_edges, x, side="right") - 1
     return p[np.clip(i, 0, p.size - 1)]
@@ -346,7 +346,7 @@ def tree_layout(feeder) -> dict:
     pos: dict = {}
     next_leaf = [0.0]
 
-    def place(node, depth):
+    def place(node, depth) -> None:
         children = list(tree.successors(node))
         if not children:
             y = next_leaf[0]

@@ -172,7 +172,8 @@ def _result(feeder, tree, v, angle, s_send, s_recv, loss, iterations, model) -> 
 # --------------------------------------------------------------------------- AC
 
 
-def ac_power_flow(feeder: Feeder, *, v_source_pu: float = 1.0, tol: float = 1e-8, max_iter: int = 100):
+def ac_power_flow(feeder: Feeder, *, v_source_pu: float = 1.0, tol: float = 1e-8,
+                  max_iter: int = 100) -> PowerFlowResult:
     """Solve the exact AC power flow of a radial feeder by backward/forward sweep.
 
     Each iteration (Kersting 2017, ch. 10; current summation):
@@ -276,7 +277,7 @@ def _not_converged(feeder: Feeder, iterations: int, history, detail: str) -> Con
     )
 
 
-def _single_bus(feeder, tree, v0, model):
+def _single_bus(feeder, tree, v0, model) -> PowerFlowResult:
     empty = np.zeros(0)
     return _result(feeder, tree, np.array([v0]), np.zeros(1), empty + 0j, empty + 0j, empty + 0j, 0, model)
 

@@ -84,7 +84,7 @@ def _table_html(result: ClearingResult) -> str:
     return frame.to_html(header=False)
 
 
-def auction_update(bids, asks, k: float = 0.5, ax=None):
+def auction_update(bids, asks, k: float = 0.5, ax=None) -> tuple:
     """Clear a market and draw it: what the auction explorer shows for given controls.
 
     Parameters
@@ -146,7 +146,7 @@ def auction_explorer(bids="12, 10, 8", asks="5, 7, 9", *, k: float = 0.5) -> W.V
     }
     state: dict = {"result": None, "ax": None, "table": "", "error": None}
 
-    def refresh(_change=None):
+    def refresh(_change=None) -> None:
         typed = mode.value == "typed"
         for w in (bid_text, ask_text):
             w.layout.display = None if typed else "none"
@@ -182,7 +182,7 @@ def auction_explorer(bids="12, 10, 8", asks="5, 7, 9", *, k: float = 0.5) -> W.V
 # --------------------------------------------------------------------------- chapter 2: battery
 
 
-def _two_panel_figure():
+def _two_panel_figure() -> tuple:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7.5, 5.6), layout="constrained")
@@ -190,7 +190,7 @@ def _two_panel_figure():
     return top, bottom
 
 
-def battery_update(problem: BatteryProblem, day, *, e_max_kwh, p_max_kw, eta, ramp_kw=None, axes=None):
+def battery_update(problem: BatteryProblem, day, *, e_max_kwh, p_max_kw, eta, ramp_kw=None, axes=None) -> tuple:
     """Re-solve the battery arbitrage problem for one setting of the explorer's sliders.
 
     Parameters
@@ -270,7 +270,7 @@ def battery_explorer(day=None) -> W.VBox:
     controls = {"e_max_kwh": e_max, "p_max_kw": p_max, "eta": eta, "use_ramp": use_ramp, "ramp_kw": ramp}
     state: dict = {"schedule": None, "axes": None, "table": "", "error": None}
 
-    def refresh(_change=None):
+    def refresh(_change=None) -> None:
         ramp.disabled = not use_ramp.value
         try:
             sched, axes, summary = battery_update(
@@ -296,7 +296,7 @@ def battery_explorer(day=None) -> W.VBox:
 # --------------------------------------------------------------------------- chapter 3: coordination
 
 
-def coordination_update(agents, *, step, rho, max_iter=2000, ax=None):
+def coordination_update(agents, *, step, rho, max_iter=2000, ax=None) -> tuple:
     """Run price iteration and ADMM on a community and draw their convergence.
 
     A step that makes price iteration diverge is not an error here: its
@@ -363,7 +363,7 @@ def coordination_explorer(agents=None) -> W.VBox:
     controls = {"step": step, "rho": rho}
     state: dict = {"results": None, "ax": None, "table": ""}
 
-    def refresh(_change=None):
+    def refresh(_change=None) -> None:
         results, ax, summary = coordination_update(agents, step=step.value, rho=rho.value)
         state.update(results=results, ax=ax, table=summary)
         table.value = summary
@@ -380,7 +380,7 @@ def coordination_explorer(agents=None) -> W.VBox:
 # --------------------------------------------------------------------------- chapter 4: power flow
 
 
-def hosting_update(feeder, bus, pv_kw, *, v_max_pu=1.05, axes=None):
+def hosting_update(feeder, bus, pv_kw, *, v_max_pu=1.05, axes=None) -> tuple:
     """Add ``pv_kw`` of PV at ``bus`` and compare AC and LinDistFlow voltages.
 
     Returns
@@ -452,7 +452,7 @@ def hosting_explorer(feeder=None) -> W.VBox:
     controls = {"bus": bus, "pv_kw": size}
     state: dict = {"results": None, "axes": None, "table": ""}
 
-    def refresh(_change=None):
+    def refresh(_change=None) -> None:
         results, axes, summary = hosting_update(feeder, bus.value, size.value)
         state.update(results=results, axes=axes, table=summary)
         table.value = summary
@@ -470,7 +470,7 @@ def hosting_explorer(feeder=None) -> W.VBox:
 
 
 def dlmp_update(problem: DLMPProblem, *, price_substation=0.05, load_scale=1.0, line=None, s_max_kva=None,
-                v_min_pu=0.95, axes=None):
+                v_min_pu=0.95, axes=None) -> tuple:
     """Re-solve a DLMP problem for one setting of the explorer and draw it.
 
     Parameters
@@ -558,7 +558,7 @@ def dlmp_explorer(feeder=None, ders=None, *, line=None, model="socp") -> W.VBox:
     controls = {"load_scale": load, "s_max_kva": limit, "v_min_pu": v_min}
     state: dict = {"result": None, "axes": None, "table": ""}
 
-    def refresh(_change=None):
+    def refresh(_change=None) -> None:
         result, axes, summary = dlmp_update(problem, load_scale=load.value, line=line,
                                             s_max_kva=limit.value if line is not None else None,
                                             v_min_pu=v_min.value)
@@ -577,7 +577,7 @@ def dlmp_explorer(feeder=None, ders=None, *, line=None, model="socp") -> W.VBox:
 # --------------------------------------------------------------------------- chapter 6: mechanisms
 
 
-def _utility_of(mechanism, values, costs, side, index, report):
+def _utility_of(mechanism, values, costs, side, index, report) -> float:
     from .mechanisms import utilities
 
     values, costs = np.asarray(values, dtype=float), np.asarray(costs, dtype=float)
@@ -587,7 +587,7 @@ def _utility_of(mechanism, values, costs, side, index, report):
     return float((buyer_u if side == "buyer" else seller_u)[index])
 
 
-def misreport_update(mechanism, values, costs, *, side, index, report, ax=None, n_points=401):
+def misreport_update(mechanism, values, costs, *, side, index, report, ax=None, n_points=401) -> tuple:
     """Compute a trader's utility against its report under ``mechanism``, everyone else truthful.
 
     Parameters
@@ -662,11 +662,11 @@ def misreport_explorer(values=(12.0, 10.0, 8.0), costs=(5.0, 7.0, 9.0)) -> W.VBo
     controls = {"mechanism": mechanism, "trader": trader, "report": report}
     state: dict = {"curve": None, "ax": None, "table": ""}
 
-    def on_trader(_change=None):
+    def on_trader(_change=None) -> None:
         side, index = trader.value
         report.value = float((values if side == "buyer" else costs)[index])
 
-    def refresh(_change=None):
+    def refresh(_change=None) -> None:
         side, index = trader.value
         curve, ax, summary = misreport_update(choices[mechanism.value], values, costs, side=side, index=index,
                                               report=report.value)
@@ -686,7 +686,7 @@ def misreport_explorer(values=(12.0, 10.0, 8.0), costs=(5.0, 7.0, 9.0)) -> W.VBo
 # --------------------------------------------------------------------------- chapter 7: strategic behaviour
 
 
-def cournot_update(n, *, intercept=100.0, slope=1.0, base_cost=10.0, cost_spread=0.0, n_max=20, ax=None):
+def cournot_update(n, *, intercept=100.0, slope=1.0, base_cost=10.0, cost_spread=0.0, n_max=20, ax=None) -> tuple:
     """Compute the Cournot equilibrium of ``n`` prosumers and chart price, HHI and Lerner index against n.
 
     The ``n`` marginal costs are spread evenly over ``[base_cost, base_cost +
@@ -759,7 +759,7 @@ def cournot_explorer(n: int = 2, *, intercept: float = 100.0, slope: float = 1.0
     controls = {"n": count, "base_cost": cost, "cost_spread": spread}
     state: dict = {"result": None, "ax": None, "table": ""}
 
-    def refresh(_change=None):
+    def refresh(_change=None) -> None:
         result, ax, summary = cournot_update(count.value, intercept=intercept, slope=slope, base_cost=cost.value,
                                              cost_spread=spread.value, n_max=int(n_max))
         state.update(result=result, ax=ax, table=summary)
@@ -777,13 +777,13 @@ def cournot_explorer(n: int = 2, *, intercept: float = 100.0, slope: float = 1.0
 # --------------------------------------------------------------------------- chapter 8: fairness
 
 
-def _line_network():
+def _line_network() -> tuple:
     """Two unit links, a long flow over both and a short flow on each (Bertsekas and Gallager, section 6.5.2)."""
     return pd.DataFrame([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0]], index=pd.Index(["link 1", "link 2"], name="resource"),
                         columns=pd.Index(["long", "short 1", "short 2"], name="agent"))
 
 
-def fairness_update(problem, *, weights=None, capacity=None, alpha=None, ax=None):
+def fairness_update(problem, *, weights=None, capacity=None, alpha=None, ax=None) -> tuple:
     """Solve one sharing problem under the three rules (and an alpha-fair one) and draw them side by side.
 
     Parameters
@@ -864,7 +864,7 @@ def fairness_explorer(usage=None, capacity=None, *, weights=None, caps=None) -> 
     table = W.HTML()
     state: dict = {"allocations": None, "metrics": None, "ax": None, "table": ""}
 
-    def refresh(_change=None):
+    def refresh(_change=None) -> None:
         w = [controls[f"weight {agent}"].value for agent in problem.agents]
         c = problem.capacity.copy()
         for k, resource in enumerate(problem.resources):
@@ -888,7 +888,7 @@ def fairness_explorer(usage=None, capacity=None, *, weights=None, caps=None) -> 
 # --------------------------------------------------------------------------- chapter 9: EVs on the feeder
 
 
-def _ev_day_defaults():
+def _ev_day_defaults() -> dict:
     from .prosumer import example_day
     from .scheduling import rate_lines
 
@@ -897,7 +897,7 @@ def _ev_day_defaults():
     return rate_lines(ieee33(), load_scale=float(load.max())), price, load
 
 
-def ev_update(feeder, penetration, share_responsive, *, price_substation, load_profile, axes=None, **options):
+def ev_update(feeder, penetration, share_responsive, *, price_substation, load_profile, axes=None, **options) -> tuple:
     """Run the EV study for one setting of the explorer's sliders and draw the day.
 
     Parameters
@@ -983,7 +983,7 @@ def ev_explorer(feeder=None, price_substation=None, load_profile=None) -> W.VBox
     controls = {"penetration": penetration, "share_responsive": share}
     state: dict = {"study": None, "axes": None, "table": ""}
 
-    def refresh(_change=None):
+    def refresh(_change=None) -> None:
         try:
             study, axes, summary = ev_update(feeder, penetration.value, share.value, price_substation=price,
                                              load_profile=load)

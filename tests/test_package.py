@@ -200,3 +200,14 @@ def test_errors_say_what_kind_of_failure_they_are():
     assert issubclass(errors.InfeasibleError, errors.SolverError)
     assert issubclass(errors.UnboundedError, errors.SolverError)
     assert not issubclass(errors.ConvergenceError, errors.SolverError)
+
+
+def test_every_function_says_what_it_returns():
+    """Return annotations everywhere (issue 17), methods, helpers and nested functions included."""
+    missing = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is None \
+                    and node.name not in ("__init__", "__post_init__"):
+                missing.append(f"{name}.{node.name} (line {node.lineno})")
+    assert not missing, f"functions without a return annotation: {missing}"

@@ -89,11 +89,11 @@ def case(*args, **kwargs) -> dict:
     return {"args": list(args), "kwargs": dict(kwargs)}
 
 
-def _default_call(function, *args, **kwargs):
+def _default_call(function, *args, **kwargs) -> object:
     return function(*args, **kwargs)
 
 
-def _default_build(*args, **kwargs):
+def _default_build(*args, **kwargs) -> tuple:
     return args, kwargs
 
 
@@ -199,7 +199,7 @@ def all_checks() -> dict[str, Check]:
 # -- cases -------------------------------------------------------------------------------
 
 
-def _jsonable(value):
+def _jsonable(value) -> object:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -408,7 +408,7 @@ def inject(nb, *, seed: str, assignment: str, student: str) -> list[_Planned]:
             continue
         calls = []
 
-        def replace(m, calls=calls):
+        def replace(m, calls=calls) -> str:
             check = get(m["id"])
             cases = draw_cases(check, case_rng(seed, assignment, student, check.id))
             nonce = secrets.token_hex(8)
@@ -421,7 +421,7 @@ def inject(nb, *, seed: str, assignment: str, student: str) -> list[_Planned]:
     return plan
 
 
-def _error(message: str):
+def _error(message: str) -> dict:
     from nbformat.v4 import new_output
 
     return new_output("error", ename="AssertionError", evalue=message, traceback=[f"AssertionError: {message}"])

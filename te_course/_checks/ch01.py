@@ -54,7 +54,7 @@ register(Check(
 ))
 
 
-def _k_price_call(function, lo, hi, k):
+def _k_price_call(function, lo, hi, k) -> object:
     if 0 <= k <= 1:
         return function(lo, hi, k)
     try:
@@ -96,13 +96,13 @@ register(Check(
 ))
 
 
-def _lp_expected(bid_prices, bid_quantities, ask_prices, ask_quantities):
+def _lp_expected(bid_prices, bid_quantities, ask_prices, ask_quantities) -> object:
     r = auction.clear_double_auction(pd.DataFrame({"price": bid_prices, "quantity": bid_quantities}),
                                      pd.DataFrame({"price": ask_prices, "quantity": ask_quantities}))
     return {"welfare": r.welfare, "interval": list(r.price_interval)}
 
 
-def _lp_compare(got, want):
+def _lp_compare(got, want) -> str | None:
     """Check the welfare; accept as the price any point of the clearing interval (the dual is not unique)."""
     why = compare(got[0], want["welfare"], atol=1e-5, where="the welfare")
     if why:

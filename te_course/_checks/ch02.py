@@ -31,7 +31,7 @@ STEPS_H = (1.0, 0.5, 0.25, 2.0)
 # -- exercise 1: the student's constraints inside an arbitrage LP ---------------------------
 
 
-def _arbitrage_with(function, prices, *, dt_h, **battery):
+def _arbitrage_with(function, prices, *, dt_h, **battery) -> float:
     """Return the least cost of trading at ``prices`` (buying c, selling d) under the student's constraints."""
     horizon = len(prices)
     charge, discharge, stored = (cp.Variable(horizon, name=n) for n in ("c", "d", "soc"))
@@ -46,7 +46,7 @@ def _arbitrage_with(function, prices, *, dt_h, **battery):
     return lp.value
 
 
-def _arbitrage_reference(prices, *, dt_h, e_max_kwh, p_max_kw, eta_charge, eta_discharge, soc0_kwh):
+def _arbitrage_reference(prices, *, dt_h, e_max_kwh, p_max_kw, eta_charge, eta_discharge, soc0_kwh) -> float:
     """Solve the same LP with the package's schedule: no base load, exports paid the buy price."""
     unit = prosumer.Battery(e_max_kwh, p_max_kw, eta_charge, eta_discharge, soc0_kwh=soc0_kwh)
     home = prosumer.Prosumer(np.zeros(len(prices)), [unit])
@@ -101,7 +101,7 @@ register(Check(
 # -- exercise 2: two-step arbitrage in closed form ------------------------------------------
 
 
-def _two_step_reference(p_lo, p_hi, *, e_max_kwh, p_max_kw, eta_charge, eta_discharge, dt_h=1.0):
+def _two_step_reference(p_lo, p_hi, *, e_max_kwh, p_max_kw, eta_charge, eta_discharge, dt_h=1.0) -> float:
     """Return minus the cost of the package's schedule of an empty battery over the two steps."""
     unit = prosumer.Battery(e_max_kwh, p_max_kw, eta_charge, eta_discharge)
     with warnings.catch_warnings():
@@ -186,7 +186,7 @@ register(Check(
 # -- exercise 4: an EV's smart-charging LP, written from scratch ----------------------------
 
 
-def _charging_call(function, price, available, **car):
+def _charging_call(function, price, available, **car) -> object:
     """Call the student's function; an infeasible car must raise ValueError (reported as text)."""
     try:
         return function(price, available, **car)
@@ -194,7 +194,7 @@ def _charging_call(function, price, available, **car):
         return "raises ValueError"
 
 
-def _charging_plain(result):
+def _charging_plain(result) -> object:
     """``(charge_kw, cost)`` as ``[list of floats, float]``, or the text of :func:`_charging_call`."""
     if isinstance(result, str):
         return result
@@ -204,7 +204,7 @@ def _charging_plain(result):
     return [charge, cost]
 
 
-def _charging_reference(price, available, *, e_target_kwh, e_max_kwh, p_max_kw, eta, e0_kwh=0.0, dt_h=1.0):
+def _charging_reference(price, available, *, e_target_kwh, e_max_kwh, p_max_kw, eta, e0_kwh=0.0, dt_h=1.0) -> object:
     """Solve the car's LP with scipy's ``linprog`` over the charging powers alone.
 
     The energy after step ``t`` is ``e0 + eta * dt * (c_0 + ... + c_t)``, so the
@@ -232,7 +232,7 @@ def _charging_reference(price, available, *, e_target_kwh, e_max_kwh, p_max_kw, 
     return {"cost": float(lp.fun), "instance": instance}
 
 
-def _charging_compare(got, want):
+def _charging_compare(got, want) -> str | None:
     """Accept any schedule that keeps every limit, costs what it claims and costs the least."""
     if isinstance(want, str):
         return None if got == want else f"got {got!r}, expected the function to raise ValueError (no schedule " \

@@ -63,7 +63,7 @@ RAISES = "raises RuntimeError"
 _RAISED = object()  # what the call returns when the student's function raised RuntimeError
 
 
-def _balance_call(function, *args, **kwargs):
+def _balance_call(function, *args, **kwargs) -> object:
     try:
         return function(*args, **kwargs)
     except NotImplementedError:
@@ -79,7 +79,7 @@ def _free_slope(price, a, b, p_min_kw, p_max_kw) -> float:
     return float(np.sum(1.0 / a[inside]))
 
 
-def _balance_reference(a, b, p_min_kw, p_max_kw, *, step, tol=1e-9, max_iter=100_000):
+def _balance_reference(a, b, p_min_kw, p_max_kw, *, step, tol=1e-9, max_iter=100_000) -> object:
     """Return the centralized price, or a RuntimeError when the step makes that price repel the iteration.
 
     Near the balancing price the imbalance grows by ``S_free`` kW per unit of price, so
@@ -196,7 +196,7 @@ def _exchange(a, b, p_min_kw, p_max_kw, rho, tol, max_iter) -> tuple[list, int]:
     return [None, None, max_iter], ratios
 
 
-def _admm_reference(a, b, p_min_kw, p_max_kw, *, rho, tol=1e-8, max_iter=10_000):
+def _admm_reference(a, b, p_min_kw, p_max_kw, *, rho, tol=1e-8, max_iter=10_000) -> object:
     result, _ = _exchange(a, b, p_min_kw, p_max_kw, rho, tol, max_iter)
     return RAISES if result[0] is None else result
 
@@ -270,7 +270,7 @@ register(Check(
 # -- exercise 4: the welfare lost to trading fees -------------------------------------------------
 
 
-def _fee_loss_reference(a, b, trading_cost, pool_dispatch, trades):
+def _fee_loss_reference(a, b, trading_cost, pool_dispatch, trades) -> float:
     n = len(a)
     unlimited = np.full(n, 1e9)  # the limits do not enter a cost
     agents = coordination.QuadraticAgents(a, b, -unlimited, unlimited)

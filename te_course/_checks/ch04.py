@@ -147,11 +147,11 @@ RAISED = "raises ConvergenceError"
 SWEEP_TOL = 1e-8  # the exercise's default stopping tolerance
 
 
-def _sweep_build(spec, **kwargs):
+def _sweep_build(spec, **kwargs) -> tuple:
     return (feeder_from(spec),), kwargs
 
 
-def _sweep_call(function, feeder, **kwargs):
+def _sweep_call(function, feeder, **kwargs) -> object:
     """Call the student's sweep; report a ConvergenceError as text and put the voltages in the feeder's bus order."""
     labels = list(feeder.buses.index)  # read before the call: the student may edit the feeder
     try:
@@ -165,11 +165,11 @@ def _sweep_call(function, feeder, **kwargs):
     return result
 
 
-def _sweep_plain(result):
+def _sweep_plain(result) -> object:
     return result if isinstance(result, str) and result == RAISED else as_tuple(result, as_floats, as_float)
 
 
-def _sweep_expected(feeder, *, v0_pu=1.0, tol=SWEEP_TOL, max_iter=100):
+def _sweep_expected(feeder, *, v0_pu=1.0, tol=SWEEP_TOL, max_iter=100) -> object:
     """Run the package's sweep (current summation) with the same start, stopping rule and budget."""
     try:
         res = powerflow.ac_power_flow(feeder, v_source_pu=v0_pu, tol=tol, max_iter=max_iter)
@@ -271,7 +271,7 @@ register(Check(
 MAX_KW = 20_000.0  # where the exercise's bisection starts
 
 
-def _hc_build(spec, bus, model, **kwargs):
+def _hc_build(spec, bus, model, **kwargs) -> tuple:
     solver = {"ac": powerflow.ac_power_flow, "lindistflow": powerflow.lindistflow}[model]
     return (feeder_from(spec), bus, solver), kwargs
 

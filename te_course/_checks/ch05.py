@@ -79,7 +79,7 @@ def network_from(spec: dict) -> feeders.Feeder:
     return net
 
 
-def _dc_build(spec, generators, load_kw):
+def _dc_build(spec, generators, load_kw) -> tuple:
     net = network_from(spec)
     return (net, pd.DataFrame(generators), pd.Series([float(v) for v in load_kw], index=net.buses.index)), {}
 
@@ -159,7 +159,7 @@ register(Check(
 # -- exercise 2: a marginal loss factor by finite differences -----------------------------
 
 
-def _mlf_build(spec, bus, **kwargs):
+def _mlf_build(spec, bus, **kwargs) -> tuple:
     return (feeder_from(spec), bus), kwargs
 
 
@@ -197,7 +197,7 @@ register(Check(
 # -- exercise 3: the LinDistFlow OPF and its DLMPs -----------------------------------------
 
 
-def _opf_build(spec, price_substation, ders, **kwargs):
+def _opf_build(spec, price_substation, ders, **kwargs) -> tuple:
     """Build the feeder (with its line limit, if any) and the DER table from their JSON parameters."""
     feeder = feeder_from(spec)
     if spec.get("limit") is not None:
@@ -299,7 +299,7 @@ register(Check(
 # -- exercise 4: the congested line -------------------------------------------------------
 
 
-def _table_build(table, spec, **kwargs):
+def _table_build(table, spec, **kwargs) -> tuple:
     """Build the price table ({"bus": [...], "congestion": [...]}, indexed by bus) and the feeder."""
     prices = pd.DataFrame({"congestion": [float(c) for c in table["congestion"]]},
                           index=pd.Index(table["bus"], name="bus"))
@@ -314,7 +314,7 @@ def _cut_off(graph: nx.Graph, substation, a, b) -> tuple[object, set]:
     return (a, set(g) - near) if a in near else (b, set(g) - near)
 
 
-def _congested_expected(prices, feeder, tol=0.01):
+def _congested_expected(prices, feeder, tol=0.01) -> object:
     magnitude = np.abs(prices["congestion"])
     hot = set(prices.index[magnitude > tol * magnitude.max()])
     graph = feeder.graph
@@ -388,7 +388,7 @@ register(Check(
 # -- exercise 5: a price-taking DER -------------------------------------------------------
 
 
-def _price_taker(dlmp, offer, p_max_kw, tol=1e-6):
+def _price_taker(dlmp, offer, p_max_kw, tol=1e-6) -> float | None:
     gap = dlmp - offer
     if abs(gap) <= tol:
         return None  # marginal: the OPF decides

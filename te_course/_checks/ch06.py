@@ -11,6 +11,7 @@ grid with the package's :func:`~te_course.mechanisms.utilities`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -121,7 +122,7 @@ def _draw_vcg(rng: np.random.Generator) -> dict:
             return case(values, costs)
 
 
-def _vcg_expected(values, costs):
+def _vcg_expected(values, costs) -> object:
     o = mechanisms.vcg(values, costs)
     return [o.buyer_pays.tolist(), o.seller_gets.tolist()]
 
@@ -141,7 +142,7 @@ register(Check(
 # -- exercise 3: McAfee -------------------------------------------------------------------
 
 
-def _mcafee_expected(values, costs):
+def _mcafee_expected(values, costs) -> object:
     o = mechanisms.trade_reduction(values, costs)
     n = int(o.buyer_trades.sum())
     if n == 0:
@@ -179,7 +180,7 @@ register(Check(
 # -- exercise 4: the property table's columns ---------------------------------------------
 
 
-def _summary_expected(surpluses, welfares, optimal_welfares, tol=1e-9):
+def _summary_expected(surpluses, welfares, optimal_welfares, tol=1e-9) -> object:
     ratios = [w / o for w, o in zip(welfares, optimal_welfares) if o > 0]
     return {
         "weakly_budget_balanced": min(surpluses) >= -tol,
@@ -231,7 +232,7 @@ register(Check(
 # -- exercise 5: an audit of a mechanism by search ---------------------------------------
 
 
-def _pay_as_bid(values, costs):
+def _pay_as_bid(values, costs) -> mechanisms.Outcome:
     """Efficient trades; each buyer pays its own bid and each seller gets its own ask (not IC, IR with 0 utility)."""
     o = mechanisms.vcg(values, costs)  # only for who trades: the efficient allocation
     pays = np.where(o.buyer_trades, np.asarray(values, float), 0.0)
@@ -240,9 +241,9 @@ def _pay_as_bid(values, costs):
                               "pay_as_bid")
 
 
-def _with_fee(fee):
+def _with_fee(fee) -> Callable:
     """Return the uniform price plus a flat fee on every trading buyer, kept by the platform (not IR: thin margins)."""
-    def uniform_price_with_fee(values, costs):
+    def uniform_price_with_fee(values, costs) -> mechanisms.Outcome:
         o = mechanisms.uniform_price(values, costs)
         pays = o.buyer_pays + np.where(o.buyer_trades, fee, 0.0)
         return mechanisms.Outcome(o.buyer_trades, o.seller_trades, pays, o.seller_gets,
@@ -250,13 +251,13 @@ def _with_fee(fee):
     return uniform_price_with_fee
 
 
-def _mechanism(spec: dict):
+def _mechanism(spec: dict) -> Callable:
     """Return the mechanism a case names: a package mechanism (the uniform price with its k) or one defined here."""
     name = spec["name"]
     if name == "uniform_price":
         k = spec.get("k", 0.5)
 
-        def uniform(values, costs):
+        def uniform(values, costs) -> mechanisms.Outcome:
             return mechanisms.uniform_price(values, costs, k=k)
         return uniform
     if name == "pay_as_bid":
@@ -266,11 +267,11 @@ def _mechanism(spec: dict):
     return {"vcg": mechanisms.vcg, "trade_reduction": mechanisms.trade_reduction, "sbba": mechanisms.sbba}[name]
 
 
-def _audit_build(spec, values, costs, reports, **kwargs):
+def _audit_build(spec, values, costs, reports, **kwargs) -> tuple:
     return (_mechanism(spec), values, costs, reports), kwargs
 
 
-def _audit_call(function, mechanism, values, costs, reports, **kwargs):
+def _audit_call(function, mechanism, values, costs, reports, **kwargs) -> object:
     if len(reports):
         return function(mechanism, values, costs, reports, **kwargs)
     try:
@@ -280,7 +281,7 @@ def _audit_call(function, mechanism, values, costs, reports, **kwargs):
     return "does not raise ValueError"
 
 
-def _audit_expected(mechanism, values, costs, reports, tol=1e-9):
+def _audit_expected(mechanism, values, costs, reports, tol=1e-9) -> object:
     """Brute force with the package's utilities: every trader, every report, everyone else truthful.
 
     ``buyer_report`` and ``seller_report`` hold, per trader, every report that reaches the best utility

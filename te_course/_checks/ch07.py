@@ -26,7 +26,7 @@ CHAPTER = "07_strategic_behaviour"
 # -- exercise 1: Cournot ------------------------------------------------------------------
 
 
-def _cournot_expected(a, b, costs):
+def _cournot_expected(a, b, costs) -> object:
     return games.cournot_equilibrium(a, b, costs).quantities.tolist()
 
 
@@ -85,7 +85,7 @@ register(Check(
 _ORDERS = ("sequential", "simultaneous")
 
 
-def _play(a, b, costs, start, order, capacities, tol, max_rounds):
+def _play(a, b, costs, start, order, capacities, tol, max_rounds) -> object:
     """Return the package's history of every round up to ``max_rounds``.
 
     ``stop_at_cycle=False``: a cycle that the package spots is no reason for the student's loop to stop
@@ -99,7 +99,7 @@ def _play(a, b, costs, start, order, capacities, tol, max_rounds):
         return err.history
 
 
-def _settled(history, tol):
+def _settled(history, tol) -> object:
     """``[quantities, rounds]`` after the first round whose change is at most ``tol``, or the error."""
     settled = np.flatnonzero(history["change"].to_numpy()[1:] <= tol)
     if settled.size == 0:
@@ -108,13 +108,13 @@ def _settled(history, tol):
     return [history.iloc[t, :-1].to_numpy(dtype=float).tolist(), t]
 
 
-def _dynamics_expected(a, b, costs, start, *, order="sequential", capacities=None, tol=1e-6, max_rounds=200):
+def _dynamics_expected(a, b, costs, start, *, order="sequential", capacities=None, tol=1e-6, max_rounds=200) -> object:
     if order not in _ORDERS:
         return "raises ValueError"
     return _settled(_play(a, b, costs, start, order, capacities, tol, max_rounds), tol)
 
 
-def _dynamics_call(function, *args, **kwargs):
+def _dynamics_call(function, *args, **kwargs) -> object:
     """Call the student's function; a RuntimeError or ValueError it raises is the answer (not NotImplementedError)."""
     try:
         return function(*args, **kwargs)
@@ -126,7 +126,7 @@ def _dynamics_call(function, *args, **kwargs):
         return "raises ValueError"
 
 
-def _dynamics_plain(result):
+def _dynamics_plain(result) -> object:
     return result if isinstance(result, str) else as_tuple(result, as_floats, as_int)
 
 
@@ -212,7 +212,7 @@ register(Check(
 # -- exercise 3: the regulator's dashboard ------------------------------------------------
 
 
-def _dashboard_expected(a, b, quantities, marginal_costs):
+def _dashboard_expected(a, b, quantities, marginal_costs) -> object:
     q = np.array(quantities, dtype=float)
     price = a - b * float(q.sum())
     elasticity = market_power.demand_elasticity(a, b, price)
@@ -261,7 +261,7 @@ register(Check(
 # -- exercise 4: withholding --------------------------------------------------------------
 
 
-def _best_offer_expected(a, b, line_kw, marginal_cost, capacity_kw, price_import):
+def _best_offer_expected(a, b, line_kw, marginal_cost, capacity_kw, price_import) -> object:
     return games.withholding(intercept=a, slope=b, line_kw=line_kw, marginal_cost=marginal_cost,
                              capacity_kw=capacity_kw, price_import=price_import).offer_kw
 
@@ -270,7 +270,7 @@ def _local_optima(a, b, f, c, k, p0) -> list[tuple[float, float]]:
     """(offer, profit) at the best congested offer and at the capacity (the other offers earn less)."""
     edge = (a - p0) / b - f
 
-    def profit(q):  # the price never falls below the import price p0
+    def profit(q) -> float:  # the price never falls below the import price p0
         return (max(a - b * (q + f), p0) - c) * q
 
     congested = min(max((a - b * f - c) / (2 * b), 0.0), max(min(k, edge), 0.0))

@@ -22,7 +22,7 @@ FAIRNESS = ("fair_allocation", "FairnessProblem", "envy", "is_envy_free", "jain_
 # -- exercise 1: three shares of one line ------------------------------------------------
 
 
-def _shares_expected(weights, capacity):
+def _shares_expected(weights, capacity) -> object:
     problem = fair.FairnessProblem([[1.0] * len(weights)], [capacity])
     return {rule: problem.solve(rule, weights=weights).x.tolist() for rule in fair.RULES}
 
@@ -62,7 +62,7 @@ register(Check(
 # -- exercise 2: envy among buyers -------------------------------------------------------
 
 
-def _envy_expected(values, trades, pays):
+def _envy_expected(values, trades, pays) -> object:
     """Return the buyer block of the package's envy of a market outcome (sellers mirror the buyers, cost 0)."""
     t = np.asarray(trades, dtype=bool)
     paid = np.asarray(pays, dtype=float)
@@ -114,7 +114,7 @@ register(Check(
 # -- exercise 3: Jain's index and the price of fairness ----------------------------------
 
 
-def _measures_expected(utilities, utilitarian_utilities):
+def _measures_expected(utilities, utilitarian_utilities) -> object:
     return [fair.jain_index(utilities), fair.price_of_fairness(float(np.sum(utilities)),
                                                                 float(np.sum(utilitarian_utilities)))]
 
@@ -169,13 +169,13 @@ def _filling_problem(usage, capacity) -> str | None:
     return None
 
 
-def _filling_expected(usage, capacity):
+def _filling_expected(usage, capacity) -> object:
     if _filling_problem(usage, capacity) is not None:
         return "raises ValueError"
     return fair.FairnessProblem(usage, capacity).solve("max_min").x.tolist()
 
 
-def _filling_call(function, usage, capacity):
+def _filling_call(function, usage, capacity) -> object:
     try:
         return function(usage, capacity)
     except ValueError:

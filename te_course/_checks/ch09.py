@@ -83,7 +83,7 @@ def _battery_lp(load, pv, p, buy, sell, e_max, p_max, soc0) -> float:
     return float(res.fun)
 
 
-def _battery_values(load_kw, pv_kw, probabilities, buy_price, sell_price, e_max_kwh, p_max_kw, soc0_kwh=0.0):
+def _battery_values(load_kw, pv_kw, probabilities, buy_price, sell_price, e_max_kwh, p_max_kw, soc0_kwh=0.0) -> tuple:
     """RP, WS and EV (the optimum of the mean-PV problem) by scipy's linprog, independent of the package."""
     load, pv, p = (np.array(v, dtype=float) for v in (load_kw, pv_kw, probabilities))
     buy, sell = (np.broadcast_to(np.asarray(x, dtype=float), load.shape) for x in (buy_price, sell_price))
@@ -94,7 +94,8 @@ def _battery_values(load_kw, pv_kw, probabilities, buy_price, sell_price, e_max_
     return rp, ws, ev
 
 
-def _battery_expected(load_kw, pv_kw, probabilities, buy_price, sell_price, e_max_kwh, p_max_kw, soc0_kwh=0.0):
+def _battery_expected(load_kw, pv_kw, probabilities, buy_price, sell_price, e_max_kwh, p_max_kw,
+                      soc0_kwh=0.0) -> object:
     """RP, WS and the mean-value problem's optimum, and the instance (the plans are not unique)."""
     if not math.isclose(math.fsum(probabilities), 1.0, abs_tol=1e-9) or any(len(row) != len(load_kw) for row in pv_kw):
         return "raises ValueError"
@@ -125,14 +126,14 @@ def _plan_problem(plan, inst, name: str, tol: float) -> str | None:
     return None
 
 
-def _battery_call(function, *args, **kwargs):
+def _battery_call(function, *args, **kwargs) -> object:
     try:
         return function(*args, **kwargs)
     except ValueError:
         return "raises ValueError"
 
 
-def _battery_plain(result):
+def _battery_plain(result) -> object:
     if isinstance(result, str) and result == "raises ValueError":
         return result
     return as_dict(result, {**dict.fromkeys(_KEYS, as_float), "plan": as_floats, "mean_value_plan": as_floats})
@@ -227,7 +228,7 @@ register(Check(
 # -- exercise 2: the first congestion ----------------------------------------------------
 
 
-def _congestion_expected(loading: pd.DataFrame, limit=1.0):
+def _congestion_expected(loading: pd.DataFrame, limit=1.0) -> object:
     for step in loading.index:
         row = loading.loc[step].dropna()
         if len(row) and float(row.max()) > limit:
@@ -235,7 +236,7 @@ def _congestion_expected(loading: pd.DataFrame, limit=1.0):
     return None
 
 
-def _label(x):
+def _label(x) -> object:
     """Return a label of the table: text or an integer."""
     return x if isinstance(x, str) else as_int(x)
 
@@ -281,7 +282,7 @@ def _draw_congestion(rng: np.random.Generator) -> dict:
     return case(_table(values.tolist(), index, columns), **kwargs)
 
 
-def _congestion_build(loading, limit=None):
+def _congestion_build(loading, limit=None) -> tuple:
     return (_frame(loading),), ({} if limit is None else {"limit": limit})
 
 
@@ -364,7 +365,7 @@ def _screened_welfare(bids, asks, fake_asks, z_max) -> float:
     return security.false_bid_attack(bids, genuine, fake_asks=phantom or None).attacked.welfare
 
 
-def _damage_expected(bids, asks, fake_asks, z_max=3.5):
+def _damage_expected(bids, asks, fake_asks, z_max=3.5) -> object:
     attack = security.false_bid_attack(bids, asks, fake_asks=list(fake_asks) or None)
     honest = attack.honest.welfare
     return [honest - attack.attacked.welfare, honest - _screened_welfare(bids, asks, fake_asks, z_max)]
