@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from ._paths import course_root, find_course_root
+from ._progress import progress_bar
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -400,6 +401,7 @@ def autograde(
     db_url: str | None = None,
     on_graded: Callable[[Submission], None] | None = None,
     sandbox: bool = True,
+    progress: bool = False,
 ) -> GradingReport:
     """Autograde the collected submissions with nbgrader and report those that failed.
 
@@ -434,6 +436,9 @@ def autograde(
         of reach; memory, processes, CPU time and file size limited).  False
         grades with the grader's rights and warns; so does
         ``c.Sandbox.enabled = False`` or ``TE_COURSE_NO_SANDBOX=1``.
+    progress : bool
+        Show a progress bar (tqdm, on standard error): submissions graded of the total,
+        failures so far, the time elapsed and an estimate of the time left.
 
     Returns
     -------
@@ -477,11 +482,19 @@ def autograde(
     _check_released(coursedir, sorted({a for a, _ in todo}))
     api = NbGraderAPI(coursedir, config=config)
     done = []
-    for assignment, student in todo:
-        entry = _grade_one(api, coursedir, root, assignment, student, force=force)
-        done.append(entry)
-        if on_graded is not None:
-            on_graded(entry)
+    bar = progress_bar(progress, len(todo), "autograding")
+    try:
+        for assignment, student in todo:
+            entry = _grade_one(api, coursedir, root, assignment, student, force=force)
+            done.append(entry)
+            if bar is not None:  # the failures so far, then the count (which redraws the bar)
+                bar.set_postfix(failed=sum(not s.graded for s in done), refresh=False)
+                bar.update(1)
+            if on_graded is not None:
+                on_graded(entry)
+    finally:
+        if bar is not None:
+            bar.close()
     return GradingReport(tuple(done))
 
 
@@ -830,6 +843,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     grade.add_argument("--force", action="store_true", help="grade again submissions already graded")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code with your rights, outside bubblewrap (warns on every run)")
+    grade.add_argument("--quiet", action="store_true",
+                       help="print only the summary and the failures (no progress bar, no line per submission)")
     students = sub.add_parser("student-release", help="write the tree students get (student notebooks, te_course, "
                               "binder/, make lab, a students' README) into DEST, to publish for Binder or a hub")
     students.add_argument("dest", metavar="DEST", help="a new or empty folder, outside the course")
@@ -854,9 +869,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = f"{s.score:g} / {s.max_score:g}" if s.graded else f"FAILED: {s.reason}"
         print(f"{s.assignment}  {s.student}  {result}  ({s.seconds:.1f} s)", flush=True)
 
+    # On a terminal, a progress bar; in a log (output not a terminal), one line per submission.
+    bar = not args.quiet and sys.stderr.isatty()
+    lines = not args.quiet and not bar
     try:
         report = autograde(root, names=args.names or None, students=args.students, timeout=args.timeout,
-                           force=args.force, on_graded=show, sandbox=not args.no_sandbox)
+                           force=args.force, on_graded=show if lines else None, sandbox=not args.no_sandbox,
+                           progress=bar)
     except (ValueError, RuntimeError) as err:  # RuntimeError: SandboxUnavailable, saying what to install
         print(f"error: {err}", file=sys.stderr)
         return 2

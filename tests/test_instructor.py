@@ -253,7 +253,7 @@ def journey(tmp_path_factory):
     graded = _run(_course_tool("autograde"), root, instructor)
     _all([(_nbgrader("generate_feedback", "*"), root, instructor)])
     _all([(_nbgrader("export"), root, instructor)])
-    return {"root": root, "autograde": graded, "students": students, "exchange": exchange}
+    return {"root": root, "autograde": graded, "students": students, "exchange": exchange, "instructor": instructor}
 
 
 def test_every_submission_travelled_through_the_exchange(journey):
@@ -284,6 +284,51 @@ def test_exported_grades_are_the_expected_scores(journey):
     stated = {m.group(1): float(m.group(2)) for m in re.finditer(
         r"\| `(\d\d_\w+)` \| ready \((\d+) points\) \|", (ROOT / "README.md").read_text())}
     assert stated == {a: FULL[a] for a in GRADED if a != "00_start_here"}, (stated, FULL)
+
+
+def _run_on_a_terminal(cmd, cwd, home):
+    """Run ``cmd`` as :func:`_run` does, but with standard error on a pseudo-terminal (as in a shell)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+               JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"))
+    env.pop("JUPYTER_PLATFORM_DIRS", None)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a terminal has a size
+    proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    stdout = proc.stdout.read()
+    proc.wait(timeout=600)
+    return proc.returncode, stdout, b"".join(chunks).decode(errors="replace")
+
+
+def test_grading_shows_a_progress_bar_on_a_terminal_and_lines_in_a_log(journey):
+    """On a terminal: a bar (done / total, failures, elapsed, time left); in a log: a line each; --quiet: neither."""
+    root, home, a = journey["root"], journey["instructor"], GRADED[1]
+    code, stdout, terminal = _run_on_a_terminal(
+        _course_tool("autograde", a, "--student", SOLUTION, "--student", UNTOUCHED, "--force"), root, home)
+    assert code == 0, terminal[-2000:]
+    assert re.search(r"autograding: 100%.*\| 2/2 \[\d\d:\d\d<00:00", terminal), terminal[-2000:]
+    assert "failed=0" in terminal
+    assert stdout.strip() == f"autograded 2 of 2 submissions ({a}) in " + stdout.split(" in ")[-1].strip()
+    quiet = _run(_course_tool("autograde", a, "--student", SOLUTION, "--force", "--quiet"), root, home)
+    assert quiet.returncode == 0 and quiet.stdout.splitlines() == [quiet.stdout.strip()], quiet.stdout
+    assert quiet.stdout.startswith("autograded 1 of 1 submissions") and "autograding" not in quiet.stderr
+    log = journey["autograde"].stdout.splitlines()  # the journey's run, output to a file: one line per submission
+    assert sum(line.startswith(f"{a}  ") for line in log) == 3
 
 
 def test_partial_answer_earns_exactly_the_solved_exercises(journey):
