@@ -21,6 +21,21 @@ def _prices(rng: np.random.Generator, low: int = 1, high: int = 30) -> list[int]
     return rng.integers(low, high, size=int(rng.integers(1, 7))).tolist()
 
 
+def _book_of_t_trades(rng: np.random.Generator) -> dict:
+    """One-kWh bids and asks with exactly ``t`` trades, ``t`` drawn from 0 to 5, in random order.
+
+    The ``t`` trading bids lie in [16, 29] and the ``t`` trading asks in [1, 15], so each of these pairs
+    trades; the other bids (at most 7) and asks (at least 22) cannot trade with anything left.  Every number
+    of trades is as likely, so an answer that guesses one count (a hard-coded default) fails almost surely.
+    """
+    t = int(rng.integers(0, 6))
+    n_other = int(rng.integers(0 if t else 1, 4))  # a book without trades still has an order on each side
+    bids = rng.integers(16, 30, size=t).tolist() + rng.integers(1, 8, size=n_other).tolist()
+    n_other = int(rng.integers(0 if t else 1, 4))
+    asks = rng.integers(1, 16, size=t).tolist() + rng.integers(22, 30, size=n_other).tolist()
+    return case(rng.permutation(bids).tolist(), rng.permutation(asks).tolist())
+
+
 def _trading_book(rng: np.random.Generator) -> dict:
     """One-kWh bids and asks, drawn until at least one pair trades."""
     while True:
@@ -37,7 +52,7 @@ register(Check(
     plain=as_int,
     fixed=[case([3], [9]), case([10, 10, 10], [1, 2, 3]), case([8], [8]), case([5, 20, 1, 14, 9], [13, 2, 8, 30]),
            case([15, 14, 13, 12], [1])],
-    draw=lambda rng: case(_prices(rng), _prices(rng)),
+    draw=_book_of_t_trades,
     chapter="01_double_auction",
 ))
 
