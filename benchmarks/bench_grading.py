@@ -18,7 +18,16 @@ produces), alternately the solution and the untouched release.  Measured:
 - one submission from the command line, ``python -m te_course.grading
   autograde NAME --student ID --force`` (start-up included; full run only);
 - one solution notebook of every graded chapter (full run only): the chapters
-  differ in what their worked examples compute.
+  differ in what their worked examples compute;
+- several at once (issue 18): a class of 60 (10 with ``--quick``) graded from the
+  command line by nbgrader's serial ``nbgrader autograde NAME --force``, then by
+  ``python -m te_course.grading autograde --jobs 1`` and ``--jobs 2``, in one run,
+  each checked in the gradebook; the speed-up against nbgrader (target 1.6x on
+  two cores); and the time of 300 students x 9 chapters projected at 2, 16 and
+  64 cores from the measured seconds per notebook, the parallel efficiency
+  measured with two jobs, and the part of each submission that runs one at a
+  time (nbgrader's code, measured in the ``jobs=1`` class run as the time not
+  spent in a kernel) as the floor.
 
 Every graded submission is checked: the solution gets full marks, the untouched
 notebook zero.
@@ -38,6 +47,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CLASS_ASSIGNMENT = "01_double_auction"
 CLASS_SIZE = {"full": 30, "quick": 10}
+PARALLEL_SIZE = {"full": 60, "quick": 10}  # the class graded serially by nbgrader, then with --jobs 1 and --jobs 2
+SPEEDUP_TARGET = 1.6  # --jobs 2 against nbgrader's serial autograde, on a 2-core machine
+PROJECTION = {"students": 300, "cores": (2, 16, 64)}
 
 
 def _course(tmp: Path, names: list[str]) -> Path:
@@ -75,6 +87,73 @@ def _cli(cmd: list[str], cwd: Path) -> float:
     return elapsed
 
 
+class _TurnClock:
+    """Time spent outside nbgrader's turn (kernels running), to read the part of a submission that runs serially."""
+
+    def __init__(self):
+        from te_course import _grading_pool
+
+        self.module, self.original, self.outside = _grading_pool, _grading_pool.outside_turn, 0.0
+
+    def __enter__(self):
+        import contextlib
+
+        original = self.original
+
+        @contextlib.contextmanager
+        def timed_outside():
+            t0 = time.perf_counter()
+            with original():
+                yield
+            self.outside += time.perf_counter() - t0
+
+        self.module.outside_turn = timed_outside
+        return self
+
+    def __exit__(self, *exc):
+        self.module.outside_turn = self.original
+
+
+def _gradebook_ok(root: Path, expected: dict) -> bool:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "te_course") as gb:
+        return all(gb.find_submission(a, s).score == v for (a, s), v in expected.items())
+
+
+def _parallel(mode: str, log) -> dict:
+    """A class graded by ``nbgrader autograde`` (serial), ``--jobs 1`` and ``--jobs 2``, from the command line."""
+    n = PARALLEL_SIZE[mode]
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        root = _course(Path(tmp), [CLASS_ASSIGNMENT])
+        students = [f"student{i:02d}" for i in range(n)]
+        for i, s in enumerate(students):
+            _submit(root, CLASS_ASSIGNMENT, s, solution=i % 2 == 0)
+        full = _full_marks(root)
+        expected = {(CLASS_ASSIGNMENT, s): (full if i % 2 == 0 else 0.0) for i, s in enumerate(students)}
+        nbgrader = str(Path(sys.executable).parent / "nbgrader")
+        runs = {}
+        for label, cmd in (("nbgrader", [nbgrader, "autograde", CLASS_ASSIGNMENT, "--force"]),
+                           ("jobs 1", [sys.executable, "-m", "te_course.grading", "autograde", CLASS_ASSIGNMENT,
+                                       "--force", "--quiet", "--jobs", "1"]),
+                           ("jobs 2", [sys.executable, "-m", "te_course.grading", "autograde", CLASS_ASSIGNMENT,
+                                       "--force", "--quiet", "--jobs", "2"])):
+            seconds = _cli(cmd, root)
+            runs[label] = {"total": seconds, "per": seconds / n, "ok": _gradebook_ok(root, expected)}
+            log(f"grading     class of {n}, {label}: {seconds:.1f} s ({seconds / n:.2f} s per notebook)")
+    return {"n": n, "cpus": os.cpu_count(), "runs": runs,
+            "speedup": runs["nbgrader"]["total"] / runs["jobs 2"]["total"],
+            "speedup_own": runs["jobs 1"]["total"] / runs["jobs 2"]["total"]}
+
+
+def _full_marks(root: Path) -> float:
+    import nbformat
+
+    nb = nbformat.read(next((root / "solutions" / CLASS_ASSIGNMENT).glob("*.ipynb")), as_version=4)
+    return float(sum(c.metadata.get("nbgrader", {}).get("points", 0) for c in nb.cells
+                     if c.metadata.get("nbgrader", {}).get("grade")))
+
+
 def run(mode: str, seed: int, log) -> dict:
     from te_course.grading import assignments, autograde
 
@@ -86,8 +165,10 @@ def run(mode: str, seed: int, log) -> dict:
         for i, s in enumerate(students):
             _submit(root, CLASS_ASSIGNMENT, s, solution=i % 2 == 0)
         t0 = time.perf_counter()
-        report = autograde(root, names=[CLASS_ASSIGNMENT])
+        with _TurnClock() as clock:
+            report = autograde(root, names=[CLASS_ASSIGNMENT], jobs=1)
         total = time.perf_counter() - t0
+        out["serial_share"] = (total - clock.outside) / n  # nbgrader's code, the checks, the gradebook
         full = max(s.max_score for s in report.submissions if s.graded)
         expected = {(CLASS_ASSIGNMENT, s): (full if i % 2 == 0 else 0.0) for i, s in enumerate(students)}
         per = [s.seconds for s in report.submissions]
@@ -100,7 +181,7 @@ def run(mode: str, seed: int, log) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "autograding WITHOUT a sandbox", on purpose here
             t0 = time.perf_counter()
-            bare = autograde(root, names=[CLASS_ASSIGNMENT], force=True, sandbox=False)
+            bare = autograde(root, names=[CLASS_ASSIGNMENT], force=True, sandbox=False, jobs=1)
             bare_total = time.perf_counter() - t0
         bare_per = [s.seconds for s in bare.submissions]
         out["class_bare"] = {"total": bare_total, "median": statistics.median(bare_per),
@@ -114,13 +195,14 @@ def run(mode: str, seed: int, log) -> dict:
             out["single_cli"] = _cli([sys.executable, "-m", "te_course.grading", "autograde", CLASS_ASSIGNMENT,
                                       "--student", students[0], "--force"], root)
             log(f"grading     one submission from the command line: {out['single_cli']:.1f} s")
+    out["parallel"] = _parallel(mode, log)
     if mode == "full":
         with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
             graded = [a for a in assignments(ROOT) if a != "00_start_here"]
             root = _course(Path(tmp), graded)
             for name in graded:
                 _submit(root, name, "solution", solution=True)
-            report = autograde(root)
+            report = autograde(root, jobs=1)
             for s in report.submissions:
                 out["chapters"].append({"assignment": s.assignment, "seconds": s.seconds,
                                         "ok": s.graded and s.score == s.max_score})
@@ -134,7 +216,7 @@ def report(out: dict, fmt_time, fmt_n) -> str:
     lines = [
         f"**Autograding** (`te_course.grading.autograde`, nbgrader {_nbgrader_version()}): a class of {n} on "
         f"`{out['assignment']}` (half submit the solution, half the untouched notebook), graded one submission at "
-        "a time through nbgrader's API (a kernel per submission in the bubblewrap sandbox, the course's "
+        "a time (`jobs=1`) through nbgrader's API (a kernel per submission in the bubblewrap sandbox, the course's "
         "`nbgrader_config.py`); one run. "
         "Checked: solutions at full marks, untouched notebooks at zero, nothing failed.",
         "",
@@ -155,6 +237,8 @@ def report(out: dict, fmt_time, fmt_n) -> str:
     if "single_cli" in out:
         lines.append("| one submission, `python -m te_course.grading autograde NAME --student ID` "
                      f"(start-up included) | {fmt_time(out['single_cli'])} | – | – |")
+    if "parallel" in out:
+        lines += _parallel_report(out, fmt_time)
     if out["chapters"]:
         lines += ["", "Seconds per submitted notebook, one solution per chapter (the worked examples run too):", "",
                   "| " + " | ".join(r["assignment"] for r in out["chapters"]) + " |",
@@ -162,6 +246,47 @@ def report(out: dict, fmt_time, fmt_n) -> str:
                   "| " + " | ".join(fmt_time(r["seconds"]) + ("" if r["ok"] else " (**not full marks**)")
                                     for r in out["chapters"]) + " |"]
     return "\n".join(lines)
+
+
+def _parallel_report(out: dict, fmt_time) -> list[str]:
+    p = out["parallel"]
+    n, runs = p["n"], p["runs"]
+    met = "met" if p["speedup"] >= SPEEDUP_TARGET else "**not met**"
+    lines = ["", f"**Several submissions at once** (`--jobs N`): a class of {n} on `{out['assignment']}` (half "
+             f"solutions, half untouched), graded from the command line in one run, start-up included, on this "
+             f"{p['cpus']}-core machine; each run checked in the gradebook. Target: `--jobs 2` at least "
+             f"{SPEEDUP_TARGET}× faster than nbgrader's own serial `autograde`: {met} "
+             f"({p['speedup']:.2f}×; {p['speedup_own']:.2f}× against `--jobs 1`).", "",
+             "| command | time | per notebook | speed-up | check |", "|---|---:|---:|---:|---|"]
+    names = {"nbgrader": f"`nbgrader autograde {out['assignment']} --force` (serial)",
+             "jobs 1": "`python -m te_course.grading autograde --jobs 1`",
+             "jobs 2": "`python -m te_course.grading autograde --jobs 2`"}
+    for key, label in names.items():
+        r = runs[key]
+        lines.append(f"| {label} | {fmt_time(r['total'])} | {fmt_time(r['per'])} "
+                     f"| {runs['nbgrader']['total'] / r['total']:.2f}× | {'ok' if r['ok'] else '**wrong scores**'} |")
+    # Projection: the kernels spread over the cores at the efficiency measured with two, and nbgrader's own
+    # code (one submission at a time, on the grader's machine) as the floor.
+    per_chapter = [r["seconds"] for r in out["chapters"]] or [out["class"]["median"]] * 9
+    students, share = PROJECTION["students"], out["serial_share"]
+    efficiency = p["speedup_own"] / 2
+    notebooks = students * len(per_chapter)
+    lines += ["", f"Projected for {students} students × {len(per_chapter)} chapters ({notebooks:,} notebooks) from "
+              f"the seconds per notebook of each chapter "
+              + ("(one solution per chapter, below)" if out["chapters"] else "(chapter 1's for all: `--quick`)")
+              + f", the kernels spread over the cores at the efficiency measured with two ({efficiency:.0%}), "
+              f"and the part that runs one submission at a time on the grader's machine (nbgrader's code, the "
+              f"hidden checks' verdicts, the gradebook: {fmt_time(share)} per notebook, measured) as the floor:", "",
+              "| cores | kernels | one at a time (floor) | projected |", "|---:|---:|---:|---:|"]
+    for cores in PROJECTION["cores"]:
+        kernels = students * sum(per_chapter) / (cores * efficiency)
+        floor = notebooks * share
+        lines.append(f"| {cores} | {_minutes(kernels)} | {_minutes(floor)} | **{_minutes(max(kernels, floor))}** |")
+    return lines
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:,.0f} min" if seconds >= 600 else f"{seconds / 60:.1f} min"
 
 
 def _nbgrader_version() -> str:

@@ -275,6 +275,12 @@ class SandboxedExecute(Execute):
     ``Execute`` in ``Autograde.autograde_preprocessors``.
     """
 
+    scheduler = Unicode(
+        "",
+        help="The address of a Dask scheduler (tcp://HOST:8786) whose workers run the kernels; empty: run them on "
+             "this machine. Set by `python -m te_course.grading autograde --scheduler ADDRESS`.",
+    ).tag(config=True)
+
     def __init__(self, *args, **kwargs):
         sandbox = Sandbox(config=kwargs.get("config"))
         if sandbox.enabled:
@@ -293,11 +299,24 @@ class SandboxedExecute(Execute):
         plan = _checks.inject(nb, seed=seed, assignment=str(info.get("assignment", "")),
                               student=str(info.get("student", "")))
         try:
-            return self._run(nb, resources, km)
+            nb, resources = self._execute(nb, resources, km)
+            return nb, resources
         finally:
             _checks.settle(nb, plan)
 
-    def _run(self, nb, resources, km=None) -> tuple:
+    def _execute(self, nb, resources, km=None) -> tuple:
+        """Run the kernel here or on the cluster, letting other submissions use nbgrader meanwhile."""
+        from te_course import _grading_pool
+
+        with _grading_pool.outside_turn(), _grading_pool.running(self):
+            if self.scheduler:
+                from te_course._cluster import execute_remotely
+
+                return execute_remotely(self.scheduler, self, nb, resources)
+            return self.run_here(nb, resources, km)
+
+    def run_here(self, nb, resources, km=None) -> tuple:
+        """Run ``nb`` in a sandboxed kernel on this machine, in the folder ``resources["metadata"]["path"]``."""
         sandbox = Sandbox(config=self.config)
         if not sandbox.enabled:
             message = ("Grading WITHOUT a sandbox (--no-sandbox, c.Sandbox.enabled = False or TE_COURSE_NO_SANDBOX=1): "

@@ -34,6 +34,7 @@ __all__ = [
     "check_fraction",
     "check_same_length",
     "as_positive_float",
+    "as_positive_int",
     "as_generator",
     "as_float_array",
     "check_magnitude",
@@ -438,6 +439,23 @@ def as_positive_float(value, name: str) -> float:
     if not (math.isfinite(v) and v > 0.0):
         raise ValueError(f"`{name}` must be a positive number; got {value!r}.")
     return v
+
+
+def as_positive_int(value, name: str) -> int:
+    """Return ``value`` as an int if it is a whole number >= 1 (not a bool), else raise ``ValueError``.
+
+    Examples
+    --------
+    >>> as_positive_int(2, "jobs")
+    2
+    >>> as_positive_int(0, "jobs")
+    Traceback (most recent call last):
+    ...
+    ValueError: `jobs` must be a positive integer; got 0.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
+    return int(value)
 
 
 def check_magnitude(arr: np.ndarray, name: str, what: str = "values", limit: float = MAX_MAGNITUDE) -> None:

@@ -11,7 +11,8 @@ What the notebooks, ``make release``, the instructor and the test suite share:
   nbgrader's ``generate_assignment`` (run by ``make release``);
 - :func:`validate`, nbgrader's validator through its Python API, because
   ``nbgrader validate`` on the command line exits 0 even when tests fail;
-- :func:`autograde`, nbgrader's autograder run submission by submission, which
+- :func:`autograde`, nbgrader's autograder run submission by submission (several
+  at once, or on a Dask cluster: :mod:`te_course._grading_pool`), which
   reports by name every submission that failed to grade (a kernel that died, a
   file that is not a notebook): nbgrader itself logs the error, carries on, and
   its ``export`` then lists such a submission as 0.0, exactly like a real zero;
@@ -29,6 +30,7 @@ From the repository root (or any course directory with this ``nbgrader_config.py
 
     python -m te_course.grading release                 # make release
     python -m te_course.grading autograde [NAME ...] [--student ID ...] [--timeout S] [--force] [--no-sandbox]
+                                          [--quiet] [--jobs N] [--scheduler ADDRESS]
     python -m te_course.grading student-release DEST     # make student-release DEST=...
 
 nbgrader is imported inside the functions, so ``import te_course`` stays fast.
@@ -68,6 +70,7 @@ __all__ = [
     "assignments",
     "Submission",
     "GradingReport",
+    "GradingInterrupted",
     "autograde",
     "hidden_test_lines",
     "scrub_hidden_test_outputs",
@@ -332,7 +335,8 @@ class Submission:
 
     ``graded`` is False when nbgrader could not grade it at all (``reason``
     says why); its ``score`` is then None, although nbgrader's ``export``
-    would list it as 0.0.
+    would list it as 0.0.  ``skipped`` is True when an earlier run had graded
+    it and this one only read its grades back (without ``force``).
     """
 
     assignment: str
@@ -343,13 +347,20 @@ class Submission:
     needs_manual_grade: bool
     seconds: float
     reason: str = ""
+    skipped: bool = False
 
 
 @dataclass(frozen=True)
 class GradingReport:
-    """What one :func:`autograde` run did, one :class:`Submission` per student and assignment."""
+    """What one :func:`autograde` run did, one :class:`Submission` per student and assignment.
+
+    ``seconds`` is the run's wall-clock time (None: the sum of the submissions' times);
+    ``jobs`` how many submissions it graded at once.
+    """
 
     submissions: tuple[Submission, ...]
+    seconds: float | None = None
+    jobs: int = 1
 
     @property
     def failed(self) -> tuple[Submission, ...]:
@@ -362,7 +373,7 @@ class GradingReport:
         return not self.failed
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per submission: assignment, student, graded, score, max_score, seconds, reason."""
+        """Return one row per submission: its fields (assignment, student, graded, score, ..., reason, skipped)."""
         import pandas as pd
 
         columns = list(Submission.__dataclass_fields__)
@@ -371,9 +382,13 @@ class GradingReport:
     def summary(self) -> str:
         """Return the report an instructor reads: failures by name, with what to do."""
         n, bad = len(self.submissions), self.failed
-        total = sum(s.seconds for s in self.submissions)
+        total = self.seconds if self.seconds is not None else sum(s.seconds for s in self.submissions)
         names = sorted({s.assignment for s in self.submissions})
-        lines = [f"autograded {n - len(bad)} of {n} submissions ({', '.join(names)}) in {total:.0f} s"]
+        at_once = f", {self.jobs} at a time" if self.jobs > 1 else ""
+        skipped = sum(s.skipped for s in self.submissions)
+        earlier = f"; {skipped} of them graded by an earlier run, skipped" if skipped else ""
+        lines = [f"autograded {n - len(bad)} of {n} submissions ({', '.join(names)}) in {total:.0f} s{at_once}"
+                 f"{earlier}"]
         manual = [s for s in self.submissions if s.needs_manual_grade]
         if manual:
             lines.append(f"{len(manual)} need manual grading in the formgrader: "
@@ -391,6 +406,18 @@ class GradingReport:
         return "\n".join(lines)
 
 
+class GradingInterrupted(KeyboardInterrupt):
+    """An :func:`autograde` run stopped by Ctrl-C; ``report`` holds what was graded before it stopped.
+
+    Nothing graded is lost, and a submission whose grading was cut short is graded again by the next run.
+    """
+
+    def __init__(self, report: GradingReport, left: int) -> None:
+        super().__init__(f"interrupted: {len(report.submissions)} submission(s) graded, {left} left")
+        self.report = report
+        self.left = left
+
+
 def autograde(
     root: Path | str | None = None,
     *,
@@ -402,15 +429,23 @@ def autograde(
     on_graded: Callable[[Submission], None] | None = None,
     sandbox: bool = True,
     progress: bool = False,
+    jobs: int | None = None,
+    scheduler: str | None = None,
 ) -> GradingReport:
     """Autograde the collected submissions with nbgrader and report those that failed.
 
-    Runs nbgrader's ``autograde`` (through its Python API, ``NbGraderAPI``)
-    for every student folder of ``root/submitted/*/NAME``, one submission at
-    a time, so that a submission that cannot be graded is known by name.
-    nbgrader on its own logs the error, grades the others, and its ``export``
-    then shows 0.0 for the broken submission, indistinguishable from a real
-    zero (measured with nbgrader 0.9.6).
+    Runs nbgrader's autograder (its ``Autograde`` converter, as ``nbgrader
+    autograde`` and the formgrader do) for every student folder of
+    ``root/submitted/*/NAME``, one submission per call, so that a submission that
+    cannot be graded is known by name.  nbgrader on its own logs the error, grades
+    the others, and its ``export`` then shows 0.0 for the broken submission,
+    indistinguishable from a real zero (measured with nbgrader 0.9.6).
+
+    ``jobs`` submissions are graded at once, each in its own kernel and sandbox;
+    nbgrader's own code (and so every write to the gradebook) runs for one of them
+    at a time (:mod:`te_course._grading_pool`), so the grades and the autograded
+    notebooks are those of a serial run.  With ``scheduler``, the kernels run on the
+    workers of a Dask cluster (:mod:`te_course._cluster`) and the gradebook stays here.
 
     Parameters
     ----------
@@ -429,7 +464,8 @@ def autograde(
     db_url : str, optional
         The gradebook (default: ``sqlite:///root/gradebook.db``).
     on_graded : callable, optional
-        Called with each :class:`Submission` as soon as it is graded (progress).
+        Called with each :class:`Submission` as soon as it is graded (progress),
+        in the calling thread.
     sandbox : bool
         Run each submission's kernel in bubblewrap (:mod:`te_course._sandbox`:
         the course, the gradebook, other submissions, homes and the network out
@@ -439,22 +475,35 @@ def autograde(
     progress : bool
         Show a progress bar (tqdm, on standard error): submissions graded of the total,
         failures so far, the time elapsed and an estimate of the time left.
+    jobs : int, optional
+        Submissions graded at once (default: the CPUs of this machine, or with
+        ``scheduler`` the tasks the cluster's workers run at once).
+    scheduler : str, optional
+        The address of a Dask scheduler (``tcp://HOST:8786``) whose workers run the
+        kernels; needs ``distributed`` (``pip install te_course[cluster]``).
 
     Returns
     -------
     GradingReport
-        One :class:`Submission` per student and assignment; ``report.ok`` is
-        False when any failed, and ``report.failed`` says which and why.
+        One :class:`Submission` per student and assignment, in the order of the
+        student folders; ``report.ok`` is False when any failed, and
+        ``report.failed`` says which and why.
 
     Raises
     ------
     ValueError
         If a name is not an assignment of the course (or not in the
         gradebook: release it first), a student has no submission,
-        ``timeout`` is not positive, or there is nothing to grade.
+        ``timeout`` or ``jobs`` is not positive, or there is nothing to grade.
     te_course._sandbox.SandboxUnavailable
         If the sandbox is on and bubblewrap is missing or cannot run here
         (the message says what to install), before anything is graded.
+    RuntimeError
+        If the cluster at ``scheduler`` cannot be used (the message says why).
+    GradingInterrupted
+        On Ctrl-C (a ``KeyboardInterrupt``), once the kernels still running are
+        stopped; its ``report`` holds what was graded, and the next run grades
+        the rest, the interrupted submissions included.
 
     Examples
     --------
@@ -468,34 +517,81 @@ def autograde(
     if not (root / "solutions").is_dir() or not submitted.is_dir():
         missing = "no solutions/" if not (root / "solutions").is_dir() else "no submitted/ (collect first)"
         raise ValueError(f"`root` must be a course directory with solutions/ and submitted/; {root} has {missing}.")
-    if timeout is not None:
-        from te_course._validation import as_positive_float
+    from te_course._validation import as_positive_float, as_positive_int
 
+    if timeout is not None:
         timeout = int(math.ceil(as_positive_float(timeout, "timeout")))
+    if jobs is not None:
+        jobs = as_positive_int(jobs, "jobs")
     todo = _submissions_to_grade(root, names, students)
 
-    from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
+
+    from te_course import _grading_pool
 
     config = _grading_config(root, db_url=db_url, timeout=timeout, sandbox=sandbox)
     coursedir = CourseDirectory(config=config)
     _check_released(coursedir, sorted({a for a, _ in todo}))
-    api = NbGraderAPI(coursedir, config=config)
-    done = []
-    bar = progress_bar(progress, len(todo), "autograding")
+    if scheduler:
+        from te_course import _cluster
+        from te_course._sandbox import Sandbox
+
+        capacity = _cluster.connect(scheduler, sandbox=Sandbox(config=config).enabled)
+        config.SandboxedExecute.scheduler = scheduler
+    else:
+        capacity = _grading_pool.default_jobs()
+    jobs = min(jobs or capacity, len(todo))
+    journal = _grading_pool.Journal(root)
+    again = set(journal.restart(todo))
     try:
-        for assignment, student in todo:
-            entry = _grade_one(api, coursedir, root, assignment, student, force=force)
-            done.append(entry)
-            if bar is not None:  # the failures so far, then the count (which redraws the bar)
-                bar.set_postfix(failed=sum(not s.graded for s in done), refresh=False)
-                bar.update(1)
-            if on_graded is not None:
-                on_graded(entry)
+        return _grade_all(config, root, todo, journal, again, force=force, jobs=jobs, on_graded=on_graded,
+                          progress=progress)
     finally:
+        if scheduler:
+            _cluster.close(scheduler)
+
+
+def _grade_all(config: Config, root: Path, todo: list[tuple[str, str]], journal, again: set, *, force: bool,
+               jobs: int, on_graded, progress: bool) -> GradingReport:
+    """Grade ``todo`` with ``jobs`` threads, reporting each submission as it is done (see :func:`autograde`)."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    from te_course import _grading_pool
+
+    t0 = time.perf_counter()
+    done: dict[int, Submission] = {}
+    bar = progress_bar(progress, len(todo), "autograding")
+    _grading_pool.reset()
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="autograde")
+    try:
+        with _grading_pool.same_process_state(root), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Object of type <Submitted")  # nbgrader's SQLAlchemy autoflush
+            pending = {pool.submit(_grade_one, config, root, journal, a, s, force=force or (a, s) in again): i
+                       for i, (a, s) in enumerate(todo)}
+            while pending:
+                finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    entry = done[pending.pop(future)] = future.result()
+                    if bar is not None:  # the failures so far, then the count (which redraws the bar)
+                        bar.set_postfix(failed=sum(not s.graded for s in done.values()), refresh=False)
+                        bar.update(1)
+                    if on_graded is not None:
+                        on_graded(entry)
+            if bar is not None:
+                bar.refresh()  # the last state (tqdm skips a redraw that follows the one before within 0.1 s)
+    except KeyboardInterrupt:
+        _grading_pool.abort()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for future, i in pending.items():  # those that finished while the others were stopped
+            if future.done() and not future.cancelled() and future.exception() is None:
+                done[i] = future.result()
+        report = GradingReport(tuple(done[i] for i in sorted(done)), time.perf_counter() - t0, jobs)
+        raise GradingInterrupted(report, len(todo) - len(done)) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
-    return GradingReport(tuple(done))
+    return GradingReport(tuple(done[i] for i in sorted(done)), time.perf_counter() - t0, jobs)
 
 
 def _grading_config(root: Path, *, db_url, timeout, sandbox: bool) -> Config:
@@ -540,24 +636,41 @@ def _check_released(coursedir, names: list[str]) -> None:
                                  "(python -m te_course.grading release) so that nbgrader knows its tests.") from None
 
 
-def _grade_one(api, coursedir, root: Path, assignment: str, student: str, *, force: bool) -> Submission:
-    """Autograde one submission with nbgrader and read its score back, or the reason it failed."""
-    from nbgrader.api import Gradebook
+def _grade_one(config: Config, root: Path, journal, assignment: str, student: str, *, force: bool) -> Submission:
+    """Autograde one submission with nbgrader (in nbgrader's turn) and read its score back, or why it failed.
 
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Object of type <Submitted")  # nbgrader's SQLAlchemy autoflush
-        result = api.autograde(assignment, student, force=force, create=True)
-    seconds = time.perf_counter() - t0
-    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
-        expected = [nb.name for nb in gb.find_assignment(assignment).notebooks]
-        reason = _failure_reason(root, assignment, student, expected, result)
-        score = max_score = None
-        manual = False
-        if not reason:
-            sub = gb.find_submission(assignment, student)
-            score, max_score, manual = float(sub.score), float(sub.max_score), bool(sub.needs_manual_grade)
-    return Submission(assignment, student, not reason, score, max_score, manual, seconds, reason)
+    Raises ``_grading_pool.Aborted`` when the run was interrupted before the grades were written; the
+    submission's marker then stays in the journal, so the next run grades it again.
+    """
+    from nbgrader.api import Gradebook
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import capture_log
+
+    from te_course import _grading_pool
+
+    with _grading_pool.nbgrader_turn():
+        t0 = time.perf_counter()
+        coursedir = CourseDirectory(config=config)
+        coursedir.assignment_id, coursedir.student_id = assignment, student
+        journal.start(assignment, student)
+        app = Autograde(coursedir=coursedir, config=config, log=_grading_pool.slot_logger())
+        app.force, app.create_student = force, True
+        result = capture_log(app)
+        seconds = time.perf_counter() - t0
+        if _grading_pool.aborted():
+            raise _grading_pool.Aborted
+        with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+            expected = [nb.name for nb in gb.find_assignment(assignment).notebooks]
+            reason = _failure_reason(root, assignment, student, expected, result)
+            score = max_score = None
+            manual = False
+            if not reason:
+                sub = gb.find_submission(assignment, student)
+                score, max_score, manual = float(sub.score), float(sub.max_score), bool(sub.needs_manual_grade)
+        journal.finish(assignment, student)
+    skipped = "Skipping existing assignment" in (result.get("log") or "")
+    return Submission(assignment, student, not reason, score, max_score, manual, seconds, reason, skipped)
 
 
 def _submissions_to_grade(root: Path, names, students) -> list[tuple[str, str]]:
@@ -845,6 +958,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="run student code with your rights, outside bubblewrap (warns on every run)")
     grade.add_argument("--quiet", action="store_true",
                        help="print only the summary and the failures (no progress bar, no line per submission)")
+    grade.add_argument("--jobs", "-j", type=int, metavar="N",
+                       help="submissions graded at once (default: the CPUs here, or the cluster's worker threads)")
+    grade.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run the kernels on the workers of this Dask scheduler (tcp://HOST:8786); "
+                            "needs pip install 'te_course[cluster]'")
     students = sub.add_parser("student-release", help="write the tree students get (student notebooks, te_course, "
                               "binder/, make lab, a students' README) into DEST, to publish for Binder or a hub")
     students.add_argument("dest", metavar="DEST", help="a new or empty folder, outside the course")
@@ -867,7 +985,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def show(s: Submission) -> None:
         result = f"{s.score:g} / {s.max_score:g}" if s.graded else f"FAILED: {s.reason}"
-        print(f"{s.assignment}  {s.student}  {result}  ({s.seconds:.1f} s)", flush=True)
+        when = "(graded by an earlier run)" if s.skipped else f"({s.seconds:.1f} s)"
+        print(f"{s.assignment}  {s.student}  {result}  {when}", flush=True)
 
     # On a terminal, a progress bar; in a log (output not a terminal), one line per submission.
     bar = not args.quiet and sys.stderr.isatty()
@@ -875,10 +994,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report = autograde(root, names=args.names or None, students=args.students, timeout=args.timeout,
                            force=args.force, on_graded=show if lines else None, sandbox=not args.no_sandbox,
-                           progress=bar)
+                           progress=bar, jobs=args.jobs, scheduler=args.scheduler)
     except (ValueError, RuntimeError) as err:  # RuntimeError: SandboxUnavailable, saying what to install
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except GradingInterrupted as stop:
+        print(f"{stop.report.summary()}\nINTERRUPTED: {stop.left} submission(s) not graded. Run the same command "
+              "again to grade them (what was graded is kept; submissions cut short are graded again).",
+              file=sys.stderr)
+        return 130
     print(report.summary(), file=sys.stdout if report.ok else sys.stderr)
     return 0 if report.ok else 1
 

@@ -650,7 +650,7 @@ def test_grading_report_puts_failures_first_in_words_and_tabulates_everything():
     assert "FAILED TO GRADE: 1 submission(s)" in text and f"  bo / {A}: the kernel died" in text
     frame = report.to_frame()
     assert list(frame.columns) == ["assignment", "student", "graded", "score", "max_score", "needs_manual_grade",
-                                   "seconds", "reason"]
+                                   "seconds", "reason", "skipped"]
     assert frame["graded"].tolist() == [True, False, True] and frame["score"].iloc[0] == 10.0
     assert grading.GradingReport((ok,)).ok and "FAILED" not in grading.GradingReport((ok,)).summary()
 
