@@ -278,10 +278,12 @@ def _parallel_report(out: dict, fmt_time) -> list[str]:
               f"and the part that runs one submission at a time on the grader's machine (nbgrader's code, the "
               f"hidden checks' verdicts, the gradebook: {fmt_time(share)} per notebook, measured) as the floor:", "",
               "| cores | kernels | one at a time (floor) | projected |", "|---:|---:|---:|---:|"]
+    floor = notebooks * share
     for cores in PROJECTION["cores"]:
         kernels = students * sum(per_chapter) / (cores * efficiency)
-        floor = notebooks * share
         lines.append(f"| {cores} | {_minutes(kernels)} | {_minutes(floor)} | **{_minutes(max(kernels, floor))}** |")
+    crossover = students * sum(per_chapter) / (efficiency * floor)
+    lines += ["", f"The floor is reached at about {crossover:.0f} cores: more do not make grading faster."]
     return lines
 
 

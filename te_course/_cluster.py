@@ -120,8 +120,10 @@ def execute_remotely(address: str, preprocessor, nb, resources: dict) -> tuple:
     """
     import nbformat
 
-    connect(address)
-    client = _clients[address]
+    client = _clients.get(address)
+    if client is None:  # nbgrader's own command, with c.SandboxedExecute.scheduler in nbgrader_config.py
+        connect(address)
+        client = _clients[address]
     folder = Path(resources.get("metadata", {}).get("path") or ".")
     future = client.submit(run_on_worker, nbformat.writes(nb), _folder_files(folder), preprocessor.config,
                            pure=False)

@@ -589,6 +589,7 @@ def _grade_all(config: Config, root: Path, todo: list[tuple[str, str]], journal,
         raise GradingInterrupted(report, len(todo) - len(done)) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        _grading_pool.reset()  # an interrupted run stops nothing that this process runs later
         if bar is not None:
             bar.close()
     return GradingReport(tuple(done[i] for i in sorted(done)), time.perf_counter() - t0, jobs)

@@ -86,14 +86,26 @@ def _submit(root: Path, texts: dict[str, str]) -> None:
         (dest / f"{A}.ipynb").write_text(text, encoding="utf-8")
 
 
-# What differs between two runs of the same notebook: a widget's model id (a fresh uuid) and an object's address.
+# What differs between two runs of the same notebook, serial or not: a widget's model id (a fresh uuid), an
+# object's address, and where the kernel's printed text is cut into stream outputs (as its messages arrive).
 _RUN_SPECIFIC = re.compile(r'(?<="model_id": ")[0-9a-f]{32}|0x[0-9a-f]{6,16}')
+
+
+def _joined_streams(outputs: list) -> list:
+    out = []
+    for o in outputs:
+        if out and o.get("output_type") == "stream" == out[-1].get("output_type") and o["name"] == out[-1]["name"]:
+            out[-1] = {**out[-1], "text": out[-1]["text"] + o["text"]}
+        else:
+            out.append(o)
+    return out
 
 
 def _outputs(root: Path, student: str) -> list:
     """Every cell of a student's autograded notebook: source, outputs, and nbgrader's metadata."""
     nb = nbformat.read(root / "autograded" / student / A / f"{A}.ipynb", as_version=4)
-    return [(c.cell_type, c.source, _RUN_SPECIFIC.sub("*", json.dumps(c.get("outputs"), sort_keys=True)),
+    return [(c.cell_type, c.source,
+             _RUN_SPECIFIC.sub("*", json.dumps(_joined_streams(c.get("outputs", [])), sort_keys=True)),
              c.metadata.get("nbgrader")) for c in nb.cells]
 
 
