@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from timing import median_time
 
-SIZES = {"full": [(100, 20), (1_000, 20), (1_000, 100)], "quick": [(100, 20), (1_000, 20)]}
+# The largest case: 100 traders and as many markets as property_table's work limit allows (MAX_WORK,
+# n_instances * n_traders**2), so that the benchmark stays within what the function accepts.
+LARGE_TRADERS = 100
+SIZES = {"full": [(100, 20), (1_000, 20), ("largest", LARGE_TRADERS)], "quick": [(100, 20), (1_000, 20)]}
 
 
 def run(mode: str, seed: int, log) -> dict:
@@ -19,6 +22,8 @@ def run(mode: str, seed: int, log) -> dict:
     mechanisms = {"uniform price": tc.uniform_price, "VCG": tc.vcg, "McAfee": tc.trade_reduction, "SBBA": tc.sbba}
     rows = []
     for n_instances, n_traders in SIZES[mode]:
+        if n_instances == "largest":
+            n_instances = tc.mechanisms.MAX_WORK // n_traders**2
         t, table = median_time(
             lambda n=n_instances, m=n_traders: tc.property_table(mechanisms, n_instances=n, n_traders=m, seed=seed),
             1, warmup=False,
