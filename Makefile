@@ -28,7 +28,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 UV_VERSION := 0.13.9
 LOCK_COMMAND := uv pip compile pyproject.toml --universal --fork-strategy fewest --python-version 3.11 --output-file $(LOCK)
 
-.PHONY: lab test test-latest test-browser lint lock release student-release bench clean
+.PHONY: lab test test-latest test-browser book book-build test-book lint lock release student-release bench clean
 
 define check_python
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "te_course needs Python 3.11 or newer; this is " + sys.version.split()[0] + ". Run make with PYTHON=/path/to/python3.11 or newer.")'
@@ -109,10 +109,50 @@ test-browser: $(BROWSER_STAMP) $(STAMP)
 		echo "Install it with:  sudo apt-get install -y chromium   (Debian/Ubuntu)" >&2; \
 		echo "or point to one:  make test-browser CHROMIUM=/path/to/chromium" >&2; \
 		exit 1; }
-	TE_COURSE_CHROMIUM="$(CHROMIUM)" $(DEV_BIN)/python -m pytest -p no:cacheprovider tests/browser
+	TE_COURSE_CHROMIUM="$(CHROMIUM)" $(DEV_BIN)/python -m pytest -p no:cacheprovider tests/browser --ignore=tests/browser/test_book.py
 
 lint: $(DEV_STAMP)
 	$(DEV_BIN)/ruff check .
+
+## make book: the course book, a static site in book/_build/html, from the solution notebooks executed
+## during the build (a rebuild runs only the chapters that changed).  BOOK_SOLUTIONS=none leaves the
+## solutions and model answers out, for a class being graded.  Needs npm (Node.js) for the pinned
+## MathJax and widget files the pages load from the site itself (book/package-lock.json).
+BOOK_SOLUTIONS ?= all
+BOOK_HTML ?= book/_build/html
+BOOK_STAMP := $(VENV)/.installed-book
+NPM_STAMP := book/node_modules/.installed-lock
+
+$(BOOK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[test,book]"
+	@touch $(BOOK_STAMP)
+
+$(NPM_STAMP): book/package.json book/package-lock.json
+	@command -v npm >/dev/null || { echo "make book needs npm: sudo apt-get install -y npm (Debian/Ubuntu)" >&2; exit 1; }
+	cd book && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $(NPM_STAMP)
+
+book: $(BOOK_STAMP) $(NPM_STAMP)
+	@$(MAKE) --no-print-directory book-build
+
+# The build alone, once everything is installed (make test-book runs it with the network cut off).
+book-build:
+	$(BIN)/python book/prepare.py --solutions $(BOOK_SOLUTIONS)
+	$(BIN)/python -m sphinx -b html -q --keep-going -W book $(BOOK_HTML)
+	@echo "The book: $(BOOK_HTML)/index.html (solutions: $(BOOK_SOLUTIONS))"
+
+# A command with no network but loopback: a new user and network namespace (util-linux's unshare).
+OFFLINE := unshare --map-root-user --net sh -c 'ip link set lo up && exec "$$@"' offline
+
+## make test-book: build both editions of the book offline (everything installed first, then the
+## builds in a network namespace with loopback only), then read every page in headless Chromium with
+## every request off this machine blocked (tests/browser/test_book.py); .ci/run calls it
+test-book: $(BOOK_STAMP) $(NPM_STAMP) $(BROWSER_STAMP)
+	@test -x "$(CHROMIUM)" || { echo "make test-book needs Chromium at $(CHROMIUM): sudo apt-get install -y chromium" >&2; exit 1; }
+	@$(OFFLINE) true 2>/dev/null || { echo "make test-book builds the book with the network cut off and needs unshare (util-linux) with user namespaces allowed" >&2; exit 1; }
+	$(OFFLINE) $(MAKE) --no-print-directory book-build BOOK_SOLUTIONS=none BOOK_HTML=book/_build/html-none
+	$(OFFLINE) $(MAKE) --no-print-directory book-build BOOK_SOLUTIONS=all BOOK_HTML=book/_build/html
+	TE_COURSE_CHROMIUM="$(CHROMIUM)" $(DEV_BIN)/python -m pytest -p no:cacheprovider tests/browser/test_book.py
 
 ## make release: regenerate the student notebooks in notebooks/ from solutions/
 release: $(STAMP)
@@ -132,5 +172,6 @@ bench: $(DEV_STAMP)
 	$(DEV_BIN)/python benchmarks/run.py --write-readme
 
 clean:
-	rm -rf $(VENV) $(DEV) $(LATEST) build *.egg-info .pytest_cache .ruff_cache .hypothesis gradebook.db .nbgrader.log tests/browser/screenshots
+	rm -rf $(VENV) $(DEV) $(LATEST) build *.egg-info .pytest_cache .ruff_cache .hypothesis gradebook.db .nbgrader.log tests/browser/screenshots \
+		book/_build book/chapters book/node_modules
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
