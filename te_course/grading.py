@@ -560,6 +560,7 @@ def _grade_all(config: Config, root: Path, todo: list[tuple[str, str]], journal,
 
     t0 = time.perf_counter()
     done: dict[int, Submission] = {}
+    pending: dict = {}  # future -> index in todo (empty if Ctrl-C comes before the first is queued)
     bar = progress_bar(progress, len(todo), "autograding")
     _grading_pool.reset()
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="autograde")
