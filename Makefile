@@ -28,7 +28,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 UV_VERSION := 0.13.9
 LOCK_COMMAND := uv pip compile pyproject.toml --universal --fork-strategy fewest --python-version 3.11 --output-file $(LOCK)
 
-.PHONY: lab test test-latest test-browser book book-build test-book lint lock release student-release bench clean
+.PHONY: lab test test-latest test-browser book book-build test-book test-hub lint lock release student-release bench clean
 
 define check_python
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "te_course needs Python 3.11 or newer; this is " + sys.version.split()[0] + ". Run make with PYTHON=/path/to/python3.11 or newer.")'
@@ -154,6 +154,19 @@ test-book: $(BOOK_STAMP) $(NPM_STAMP) $(BROWSER_STAMP)
 	$(OFFLINE) $(MAKE) --no-print-directory book-build BOOK_SOLUTIONS=all BOOK_HTML=book/_build/html
 	TE_COURSE_CHROMIUM="$(CHROMIUM)" $(DEV_BIN)/python -m pytest -p no:cacheprovider tests/browser/test_book.py
 
+## make test-hub: a real JupyterHub on this machine (hub/jupyterhub_config.py) with an instructor and
+## three students as Linux accounts of their own, created and removed by the test (tests/hub/); as root
+HUB_NPM_STAMP := hub/node_modules/.installed-lock
+
+$(HUB_NPM_STAMP): hub/package.json hub/package-lock.json
+	@command -v npm >/dev/null || { echo "make test-hub needs npm: sudo apt-get install -y npm (Debian/Ubuntu)" >&2; exit 1; }
+	cd hub && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $(HUB_NPM_STAMP)
+
+test-hub: $(DEV_STAMP) $(HUB_NPM_STAMP)
+	@test "$$(id -u)" = 0 || { echo "make test-hub creates and removes Linux accounts: run it as root" >&2; exit 1; }
+	$(DEV_BIN)/python -m pytest -p no:cacheprovider -s tests/hub
+
 ## make release: regenerate the student notebooks in notebooks/ from solutions/
 release: $(STAMP)
 	$(BIN)/python -m te_course.grading release
@@ -173,5 +186,5 @@ bench: $(DEV_STAMP)
 
 clean:
 	rm -rf $(VENV) $(DEV) $(LATEST) build *.egg-info .pytest_cache .ruff_cache .hypothesis gradebook.db .nbgrader.log tests/browser/screenshots \
-		book/_build book/chapters book/node_modules
+		book/_build book/chapters book/node_modules hub/node_modules
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
