@@ -62,6 +62,11 @@ def _clean_copy(dest: Path) -> None:
 @pytest.fixture(scope="module")
 def environment(tmp_path_factory):
     """A Python environment every account can read: the students' lock, jupyterhub, the course."""
+    version = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print(sys.version_info >= (3, 11))"],
+                             capture_output=True, text=True)
+    if version.stdout.strip() != "True":
+        pytest.fail(f"make test-hub builds the accounts' environment from {SYSTEM_PYTHON}, which must be Python 3.11 "
+                    "or newer and readable by every account (Debian/Ubuntu: sudo apt-get install -y python3-venv)")
     t0 = time.monotonic()
     base = Path(tempfile.mkdtemp(prefix="te-course-hub-", dir="/tmp"))
     base.chmod(0o755)
