@@ -569,20 +569,23 @@ def _grade_all(config: Config, root: Path, todo: list[tuple[str, str]], journal,
             warnings.filterwarnings("ignore", message="Object of type <Submitted")  # nbgrader's SQLAlchemy autoflush
             pending = {pool.submit(_grade_one, config, root, journal, a, s, force=force or (a, s) in again): i
                        for i, (a, s) in enumerate(todo)}
-            while pending:
-                finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    entry = done[pending.pop(future)] = future.result()
-                    if bar is not None:  # the failures so far, then the count (which redraws the bar)
-                        bar.set_postfix(failed=sum(not s.graded for s in done.values()), refresh=False)
-                        bar.update(1)
-                    if on_graded is not None:
-                        on_graded(entry)
+            try:
+                while pending:
+                    finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        entry = done[pending.pop(future)] = future.result()
+                        if bar is not None:  # the failures so far, then the count (which redraws the bar)
+                            bar.set_postfix(failed=sum(not s.graded for s in done.values()), refresh=False)
+                            bar.update(1)
+                        if on_graded is not None:
+                            on_graded(entry)
+            except KeyboardInterrupt:  # stop the threads while the process state is still the run's
+                _grading_pool.abort()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
             if bar is not None:
                 bar.refresh()  # the last state (tqdm skips a redraw that follows the one before within 0.1 s)
     except KeyboardInterrupt:
-        _grading_pool.abort()
-        pool.shutdown(wait=True, cancel_futures=True)
         for future, i in pending.items():  # those that finished while the others were stopped
             if future.done() and not future.cancelled() and future.exception() is None:
                 done[i] = future.result()
