@@ -89,12 +89,24 @@ def _remove_account(name: str) -> None:
     subprocess.run(["userdel", "--remove", name], capture_output=True)
 
 
+def _install_course(home: Path) -> None:
+    """The course in the instructor's home (~/te_course), and hub/instructor_nbgrader_config.py as their config."""
+    course = home / "te_course"
+    course.mkdir()
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    (home / ".jupyter").mkdir()
+    shutil.copy(HUB / "instructor_nbgrader_config.py", home / ".jupyter" / "nbgrader_config.py")
+    _run(["chown", "-R", f"{INSTRUCTOR}:{INSTRUCTOR}", course, home / ".jupyter"])
+
+
 @pytest.fixture(scope="module")
 def accounts():
     """The instructor and three students, each a Linux account whose home only they can read."""
     for name in USERS:
         _remove_account(name)  # left by an earlier run that was killed
         _run(["useradd", "--create-home", "--key", "HOME_MODE=0700", "--shell", "/bin/bash", name])
+    _install_course(Path(f"/home/{INSTRUCTOR}"))
     try:
         yield {name: Path(f"/home/{name}") for name in USERS}
     finally:
@@ -115,7 +127,16 @@ class Hub:
             data = r.read()
         return json.loads(data) if data else None
 
+    def user_get(self, user: str, path: str):
+        """GET a route of ``user``'s own server with a token of theirs, as their browser would."""
+        token = self.api("POST", f"/users/{user}/tokens", {"note": "te_course test", "expires_in": 600})["token"]
+        req = urllib.request.Request(f"{self.url}/user/{user}{path}", headers={"Authorization": f"token {token}"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read())
+
     def start_server(self, user: str, timeout: float = 180) -> None:
+        if (self.api("GET", f"/users/{user}").get("servers", {}).get("") or {}).get("ready"):
+            return
         self.api("POST", f"/users/{user}/server")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -200,3 +221,11 @@ def test_students_cannot_read_each_others_homes(accounts):
     _run(["runuser", "-u", STUDENTS[0], "--", "sh", "-c", f"echo 42 > {secret}"])
     peek = subprocess.run(["runuser", "-u", STUDENTS[1], "--", "cat", str(secret)], capture_output=True, text=True)
     assert peek.returncode != 0 and "Permission denied" in peek.stderr
+
+
+def test_the_formgrader_reads_the_course_configuration(hub):
+    """Without the course's config the formgrader looks in source/ and finds nothing (and would leak hidden tests)."""
+    hub.start_server(INSTRUCTOR)  # already up from the test above when run in order
+    listed = hub.user_get(INSTRUCTOR, "/formgrader/api/assignments")
+    chapters = sorted(p.name for p in (ROOT / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
+    assert sorted(a["name"] for a in listed) == chapters
