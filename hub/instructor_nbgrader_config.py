@@ -6,7 +6,8 @@ The formgrader runs from the instructor's home folder, and nbgrader reads only t
 and default feedback steps, which show hidden tests to students (found by running the course
 on a real hub).  Loading the course's file makes the formgrader grade and give feedback
 exactly as ``python -m te_course.grading`` does.  ``tests/hub/test_hub.py`` installs this file
-for its instructor and checks that the formgrader sees the course.
+for its instructor and checks that the formgrader sees the course (the check that its feedback
+holds no hidden test comes with the test of the whole journey).
 """
 
 import os

@@ -223,8 +223,13 @@ def test_students_cannot_read_each_others_homes(accounts):
     assert peek.returncode != 0 and "Permission denied" in peek.stderr
 
 
-def test_the_formgrader_reads_the_course_configuration(hub):
-    """Without the course's config the formgrader looks in source/ and finds nothing (and would leak hidden tests)."""
+def test_the_formgrader_sees_the_course(hub):
+    """The instructor's formgrader lists the course's chapters from ~/te_course/solutions.
+
+    This does not yet show that the course's feedback steps are loaded: with only
+    ``CourseDirectory.root`` set, the listing is the same (measured).  The feedback a student
+    fetches, checked for hidden-test lines, is the test of that (the journey, still to come).
+    """
     hub.start_server(INSTRUCTOR)  # already up from the test above when run in order
     listed = hub.user_get(INSTRUCTOR, "/formgrader/api/assignments")
     chapters = sorted(p.name for p in (ROOT / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
