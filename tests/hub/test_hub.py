@@ -11,6 +11,7 @@ accounts are removed, whatever happened.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -155,7 +156,7 @@ def _stop(pid_file: Path) -> None:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return
-    with __import__("contextlib").suppress(ProcessLookupError):
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
 
 
@@ -192,7 +193,7 @@ def hub(environment, accounts):
         yield h
     finally:
         for user in USERS:
-            with __import__("contextlib").suppress(Exception):
+            with contextlib.suppress(Exception):
                 h.api("DELETE", f"/users/{user}/server")
         proxy = state / "proxy.pid"
         proc.send_signal(signal.SIGTERM)
