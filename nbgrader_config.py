@@ -12,6 +12,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.converters import GenerateAssignment
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
+from te_course._exchange import CheckedCollect
 from te_course._sandbox import autograde_preprocessors
 from te_course.grading import RemoveModelAnswers, ScrubHiddenTestOutputs
 
@@ -23,6 +24,10 @@ c.CourseDirectory.release_directory = "notebooks"
 
 # Model answers to the Explore questions (cells tagged "model-answer") stay in solutions/: the release drops them.
 c.GenerateAssignment.preprocessors = [RemoveModelAnswers, *GenerateAssignment.class_traits()["preprocessors"].default()]
+
+# Collect takes each student's latest submission that their own account handed in, and fails naming any
+# handed in under another student's name (nbgrader only logs those, and collects them): te_course/_exchange.py.
+c.ExchangeFactory.collect = CheckedCollect
 
 # Student code that never finishes: each cell gets at most this long when graded.
 c.Execute.timeout = 120

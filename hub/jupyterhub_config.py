@@ -12,7 +12,11 @@ file serves both; each has the default an instructor's machine would use:
 - ``TE_HUB_PROXY``: the configurable-http-proxy command (``npm ci`` in hub/ installs the
   pinned one into hub/node_modules);
 - ``TE_HUB_USERS``: the accounts allowed in, comma-separated; ``TE_HUB_ADMINS`` those who
-  administer the hub (none by default);
+  administer the hub (none by default); ``TE_HUB_INSTRUCTORS`` those who keep nbgrader's
+  instructor tools (formgrader, create-assignment, course list): every other account starts
+  with the Jupyter config folder hub/students/ first on its path, which switches them off;
+- ``TE_COURSE_EXCHANGE``: the exchange folder, passed on to every server (the system-wide
+  hub/system_nbgrader_config.py reads it; /srv/nbgrader/exchange when unset);
 - ``TE_HUB_TEST_PASSWORD`` and ``TE_HUB_SERVICE_TOKEN``: only for the test, a shared password
   instead of the system's (PAM) logins, and the token of the service that drives the hub.
 
@@ -21,6 +25,7 @@ Sources: JupyterHub's configuration reference (https://jupyterhub.readthedocs.io
 """
 
 import os
+import pwd
 from pathlib import Path
 
 c = get_config()  # noqa: F821  (JupyterHub defines it when it reads this file)
@@ -45,6 +50,29 @@ c.JupyterHub.spawner_class = "localprocess"
 c.Spawner.cmd = [str(venv / "bin" / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
 c.Spawner.environment = {"PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin"}
+if os.environ.get("TE_COURSE_EXCHANGE"):
+    c.Spawner.environment["TE_COURSE_EXCHANGE"] = os.environ["TE_COURSE_EXCHANGE"]
+instructors = {u for u in os.environ.get("TE_HUB_INSTRUCTORS", "").split(",") if u}
+
+
+def private_home_and_role(spawner):
+    """Before a server starts: its account's home readable by that account only; students without instructor tools.
+
+    ``useradd -m`` makes homes world-readable (mode 755) on Debian and Ubuntu, and a student
+    could then read every other student's answers: found on a real hub.  Setting
+    ``HOME_MODE 0700`` in /etc/login.defs fixes new accounts; this fixes the ones that exist.
+    """
+    name = spawner.user.name
+    home = pwd.getpwnam(name).pw_dir
+    mode = os.stat(home).st_mode & 0o7777
+    if mode & 0o077:
+        spawner.log.warning("%s's home %s was mode %o: made private (700)", name, home, mode)
+        os.chmod(home, mode & 0o7700)
+    if name not in instructors:
+        spawner.environment = {**spawner.environment, "JUPYTER_CONFIG_PATH": str(HERE / "students")}
+
+
+c.Spawner.pre_spawn_hook = private_home_and_role
 c.Spawner.http_timeout = 120
 c.Spawner.start_timeout = 120
 

@@ -196,10 +196,11 @@ class SandboxedKernelManager(AsyncKernelManager):
         candidates = [Path(sys.prefix), Path(sys.base_prefix), _PACKAGE,
                       Path(os.path.realpath(sys.executable)).parent.parent,
                       Path(os.path.realpath(kernel_cmd[0])).parent.parent]
+        covered = [*hidden, Path("/tmp")]  # /tmp is a fresh empty folder too: an environment there must be shown
         out = []
         for c in candidates:
             c = c.resolve()
-            if any(_within(c, h) for h in hidden) and c not in out:
+            if any(_within(c, h) for h in covered) and c not in out:
                 out.append(c)
         return out
 

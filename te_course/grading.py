@@ -268,14 +268,21 @@ def _venv_on_path() -> None:
 
 
 def _course_config(root: Path) -> Config:
-    """Load ``root/nbgrader_config.py`` into a traitlets Config."""
+    """Load the ``nbgrader_config.py`` files that nbgrader's own commands read, run from ``root``.
+
+    Those of the Jupyter config path first (the system-wide one of a hub, with ``Exchange.root``;
+    the user's ``~/.jupyter``), then the course's ``root/nbgrader_config.py``, each overriding the
+    ones before, as nbgrader does.  The sandbox hides the exchange it finds there.
+    """
+    from jupyter_core.paths import jupyter_config_path
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
-    path = root / "nbgrader_config.py"
-    if not path.exists():
-        return Config()
-    return PyFileConfigLoader(path.name, path=str(root)).load_config()
+    config = Config()
+    for folder in [*reversed(jupyter_config_path()), str(root)]:
+        if (Path(folder) / "nbgrader_config.py").is_file():
+            config.merge(PyFileConfigLoader("nbgrader_config.py", path=folder).load_config())
+    return config
 
 
 def validate(path: Path | str, *, invert: bool = False) -> list[str]:

@@ -18,7 +18,8 @@ PKG = Path(tc.__file__).parent
 FOUNDATION = {"errors", "_validation", "_deprecation", "_moved", "_progress", "_paths", "_solvers"}
 NETWORK = {"_network"}  # the feeder as arrays and matrices: foundation only
 PRESENTATION = {"plots", "widgets"}
-GRADING = {"grading", "_sandbox", "_sandbox_exec", "_student_release", "_checks", "_grading_pool", "_cluster"}
+GRADING = {"grading", "_sandbox", "_sandbox_exec", "_student_release", "_checks", "_grading_pool", "_cluster",
+           "_exchange"}
 
 
 def _modules() -> dict[str, Path]:

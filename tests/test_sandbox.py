@@ -285,6 +285,16 @@ def test_the_kernel_runs_unprivileged_in_its_own_namespaces(graded):
     assert escape["grader pid visible"] in ("0", "1")  # a pid namespace: the grader is not visible
 
 
+def test_a_python_environment_under_tmp_is_shown_in_the_kernels_fresh_tmp():
+    # Found on the hub test, whose environment lives in /tmp: the kernel's /tmp is a fresh empty folder, so
+    # an environment there must be bound in again (read-only), like one under a hidden home.
+    from te_course._sandbox import SandboxedKernelManager
+
+    shown = SandboxedKernelManager._shown(None, [Path("/home").resolve()], ["/tmp/te-env/bin/python"])
+    assert Path("/tmp/te-env").resolve() in shown
+    assert all(Path("/tmp").resolve() != p for p in shown), "never /tmp itself"
+
+
 def test_grading_refuses_without_bubblewrap_and_says_what_to_install(tmp_path):
     with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
         check_sandbox(str(tmp_path / "no-such-bwrap"))
