@@ -606,7 +606,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats; pymarket only at 10^3 (under 30 s)")
     parser.add_argument("--write-readme", action="store_true", help="also replace the bench block in README.md")
     parser.add_argument(
-        "--part", choices=("all", "auction", "coordination", "powerflow", "dlmp", "mechanisms", "day", "grading"),
+        "--part", choices=("all", "auction", "coordination", "powerflow", "dlmp", "mechanisms", "day", "widgets",
+                           "grading"),
         default="all",
         help="run only one part (default all)",
     )
@@ -673,6 +674,11 @@ def main(argv=None) -> int:
         import bench_day
 
         blocks.append(bench_day.report(bench_day.run(mode, args.seed, log), fmt_time, fmt_n))
+    if args.part in ("all", "widgets"):
+        import_te_course()
+        import bench_widgets
+
+        blocks.append(bench_widgets.report(bench_widgets.run(mode, args.seed, log), fmt_time, fmt_n))
     if args.part in ("all", "grading"):
         import_te_course()
         import bench_grading

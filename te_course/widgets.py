@@ -10,6 +10,7 @@ set ``.value`` on its controls and read what it produced from ``app.state``.
 from __future__ import annotations
 
 import html
+import io
 
 import ipywidgets as W
 import numpy as np
@@ -30,12 +31,84 @@ from .plots import (
     plot_schedule,
     plot_soc,
     plot_voltage_profile,
-    to_png,
 )
 from .powerflow import ac_power_flow, lindistflow
 from .prosumer import BatteryProblem, example_day
 
 _WIDE = {"description_width": "initial"}  # show slider labels in full
+
+
+class _Canvas:
+    """An explorer's figure: made by the first update, then cleared and drawn again in place.
+
+    A slider move used to build a new figure, lay it out (constrained layout, about a third of
+    the drawing time) and encode it at 96 dpi, wider than the page shows it.  Here the layout is
+    computed once, on the first drawing, and kept: every later drawing puts each axes (and the
+    colour bars and twin axes the plot functions add again) back where the first one had them.
+    The figure keeps one Agg canvas at the resolution the page shows (``width_px`` wide), so
+    matplotlib reuses its renderer and the text measurements it caches with it.
+    """
+
+    def __init__(self, width_px: int):
+        self.width_px = width_px
+        self.image = W.Image(format="png", layout=W.Layout(width=f"{width_px}px"))
+        self.axes = None  # what the update function draws on: an Axes or a tuple of them; None before the first
+        self._own: list = []  # those axes
+        self._own_at: list = []  # and where the first layout put them
+        self._extra_at: list = []  # where it put the axes the plot functions added (colour bars, twins)
+
+    def clean(self, keep: tuple[int, ...] = ()):
+        """Return the axes to draw on next (None the first time), emptied, without the axes added last time.
+
+        ``keep``: positions of axes not to empty, whose plot function moves its artists in place.
+        """
+        if self.axes is None:
+            return None
+        fig = self._own[0].figure
+        for ax in list(fig.axes):
+            if ax not in self._own:
+                ax.remove()
+        for k, ax in enumerate(self._own):
+            if k not in keep:
+                ax.clear()
+        return self.axes
+
+    def show(self, axes) -> None:
+        """Encode the figure ``axes`` belong to into the image, laying it out the first time only."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        own = list(axes) if isinstance(axes, (tuple, list)) else [axes]
+        fig = own[0].figure
+        if self.axes is None:
+            self.axes, self._own = axes, own
+            FigureCanvasAgg(fig)  # the figure's canvas from now on
+            fig.set_dpi(self.width_px / fig.get_figwidth())
+            fig.draw_without_rendering()  # the layout engine runs once, here
+            fig.set_layout_engine("none")
+            self._own_at = [ax.get_position() for ax in own]
+            self._extra_at = [ax.get_position() for ax in fig.axes if ax not in own]
+        else:
+            for ax, at in zip(self._own, self._own_at):
+                ax.set_position(at)
+            extra = [ax for ax in fig.axes if ax not in self._own]
+            if len(extra) == len(self._extra_at):
+                for ax, at in zip(extra, self._extra_at):
+                    ax.set_position(at)
+        buffer = io.BytesIO()
+        fig.canvas.print_png(buffer)
+        self.image.value = buffer.getvalue()
+
+
+def _wire(controls: dict, refresh) -> None:
+    """Call ``refresh`` when a control changes: sliders and text boxes once released, not at every step.
+
+    A dragged slider would otherwise queue a refresh for every value it passes through, and the
+    chart would lag behind the hand by the whole queue.
+    """
+    for w in controls.values():
+        if hasattr(w, "continuous_update"):
+            w.continuous_update = False
+        w.observe(refresh, names="value")
 
 __all__ = [
     "parse_prices", "auction_update", "auction_explorer",
@@ -138,7 +211,8 @@ def auction_explorer(bids="12, 10, 8", asks="5, 7, 9", *, k: float = 0.5) -> W.V
     seed = W.IntText(value=0, description="seed")
     divisible = W.Checkbox(value=False, description="divisible quantities")
     k_slider = W.FloatSlider(value=k, min=0.0, max=1.0, step=0.05, description="k", style=_WIDE)
-    chart = W.Image(format="png", layout=W.Layout(width="640px"))
+    canvas = _Canvas(640)
+    chart = canvas.image
     table = W.HTML()
     controls = {
         "mode": mode, "bids": bid_text, "asks": ask_text, "n_buyers": n_buyers,
@@ -157,17 +231,16 @@ def auction_explorer(bids="12, 10, 8", asks="5, 7, 9", *, k: float = 0.5) -> W.V
                 b, a = parse_prices(bid_text.value, "bids"), parse_prices(ask_text.value, "asks")
             else:
                 b, a = random_orders(n_buyers.value, n_sellers.value, seed=seed.value, divisible=divisible.value)
-            result, ax, summary = auction_update(b, a, k=k_slider.value)
+            result, ax, summary = auction_update(b, a, k=k_slider.value, ax=canvas.clean())
         except (ValueError, TypeError) as exc:
             state.update(error=str(exc))
             table.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
             return
         state.update(result=result, ax=ax, table=summary, error=None)
         table.value = summary
-        chart.value = to_png(ax.figure)
+        canvas.show(ax)
 
-    for w in controls.values():
-        w.observe(refresh, names="value")
+    _wire(controls, refresh)
     app = W.VBox([
         mode, W.HBox([bid_text, ask_text]), W.HBox([n_buyers, n_sellers]), W.HBox([seed, divisible]),
         k_slider, W.HBox([chart, table]),
@@ -265,7 +338,8 @@ def battery_explorer(day=None) -> W.VBox:
     eta = W.FloatSlider(value=0.95, min=0.5, max=1.0, step=0.01, description="efficiency", style=_WIDE)
     use_ramp = W.Checkbox(value=False, description="ramp limit")
     ramp = W.FloatSlider(value=1.0, min=0.1, max=10.0, step=0.1, description="ramp kW/step", style=_WIDE)
-    chart = W.Image(format="png", layout=W.Layout(width="640px"))
+    canvas = _Canvas(640)
+    chart = canvas.image
     table = W.HTML()
     controls = {"e_max_kwh": e_max, "p_max_kw": p_max, "eta": eta, "use_ramp": use_ramp, "ramp_kw": ramp}
     state: dict = {"schedule": None, "axes": None, "table": "", "error": None}
@@ -275,7 +349,7 @@ def battery_explorer(day=None) -> W.VBox:
         try:
             sched, axes, summary = battery_update(
                 problem, day, e_max_kwh=e_max.value, p_max_kw=p_max.value, eta=eta.value,
-                ramp_kw=ramp.value if use_ramp.value else None,
+                ramp_kw=ramp.value if use_ramp.value else None, axes=canvas.clean(),
             )
         except ValueError as exc:  # SolverError and input errors: show them in words
             state.update(error=str(exc))
@@ -283,10 +357,9 @@ def battery_explorer(day=None) -> W.VBox:
             return
         state.update(schedule=sched, axes=axes, table=summary, error=None)
         table.value = summary
-        chart.value = to_png(axes[0].figure)
+        canvas.show(axes)
 
-    for w in controls.values():
-        w.observe(refresh, names="value")
+    _wire(controls, refresh)
     app = W.VBox([W.HBox([e_max, p_max, eta]), W.HBox([use_ramp, ramp]), W.HBox([chart, table])])
     app.controls, app.chart, app.state = controls, chart, state
     refresh()
@@ -358,19 +431,19 @@ def coordination_explorer(agents=None) -> W.VBox:
     rho0 = float(np.median(agents.a))  # ADMM is fastest with rho near the agents' typical curvature
     rho = W.FloatLogSlider(value=rho0, base=10, min=np.log10(rho0) - 2, max=np.log10(rho0) + 2, step=0.1,
                            description="rho", style=_WIDE, readout_format=".3g")
-    chart = W.Image(format="png", layout=W.Layout(width="640px"))
+    canvas = _Canvas(640)
+    chart = canvas.image
     table = W.HTML()
     controls = {"step": step, "rho": rho}
     state: dict = {"results": None, "ax": None, "table": ""}
 
     def refresh(_change=None) -> None:
-        results, ax, summary = coordination_update(agents, step=step.value, rho=rho.value)
+        results, ax, summary = coordination_update(agents, step=step.value, rho=rho.value, ax=canvas.clean())
         state.update(results=results, ax=ax, table=summary)
         table.value = summary
-        chart.value = to_png(ax.figure)
+        canvas.show(ax)
 
-    for w in controls.values():
-        w.observe(refresh, names="value")
+    _wire(controls, refresh)
     app = W.VBox([W.HBox([step, rho]), W.HBox([chart, table])])
     app.controls, app.chart, app.state = controls, chart, state
     refresh()
@@ -447,19 +520,19 @@ def hosting_explorer(feeder=None) -> W.VBox:
     buses = [b for b in feeder.buses.index if b != feeder.substation]
     bus = W.Dropdown(options=buses, value=buses[len(buses) // 2], description="PV at bus", style=_WIDE)
     size = W.FloatSlider(value=1000.0, min=0.0, max=6000.0, step=100.0, description="PV kW", style=_WIDE)
-    chart = W.Image(format="png", layout=W.Layout(width="640px"))
+    canvas = _Canvas(640)
+    chart = canvas.image
     table = W.HTML()
     controls = {"bus": bus, "pv_kw": size}
     state: dict = {"results": None, "axes": None, "table": ""}
 
     def refresh(_change=None) -> None:
-        results, axes, summary = hosting_update(feeder, bus.value, size.value)
+        results, axes, summary = hosting_update(feeder, bus.value, size.value, axes=canvas.clean())
         state.update(results=results, axes=axes, table=summary)
         table.value = summary
-        chart.value = to_png(axes[0].figure)
+        canvas.show(axes)
 
-    for w in controls.values():
-        w.observe(refresh, names="value")
+    _wire(controls, refresh)
     app = W.VBox([W.HBox([bus, size]), W.HBox([chart, table])])
     app.controls, app.chart, app.state = controls, chart, state
     refresh()
@@ -515,6 +588,7 @@ def dlmp_update(problem: DLMPProblem, *, price_substation=0.05, load_scale=1.0, 
                                p_kw=feeder.buses.p_kw * load_scale, q_kvar=feeder.buses.q_kvar * load_scale,
                                s_max_kva=limits)
     except ValueError as exc:
+        bars_ax.clear()  # bars left from an earlier setting would read as this one's prices
         bars_ax.text(0.5, 0.5, str(exc), transform=bars_ax.transAxes, ha="center", va="center", wrap=True)
         return exc, (bars_ax, map_ax), f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
     plot_dlmp(result, ax=bars_ax)
@@ -553,7 +627,8 @@ def dlmp_explorer(feeder=None, ders=None, *, line=None, model="socp") -> W.VBox:
                           style=_WIDE, disabled=line is None)
     v_min = W.FloatSlider(value=0.90, min=0.88, max=0.97, step=0.005, description="v_min p.u.", style=_WIDE,
                           readout_format=".3f")
-    chart = W.Image(format="png", layout=W.Layout(width="700px"))
+    canvas = _Canvas(700)
+    chart = canvas.image
     table = W.HTML()
     controls = {"load_scale": load, "s_max_kva": limit, "v_min_pu": v_min}
     state: dict = {"result": None, "axes": None, "table": ""}
@@ -561,13 +636,12 @@ def dlmp_explorer(feeder=None, ders=None, *, line=None, model="socp") -> W.VBox:
     def refresh(_change=None) -> None:
         result, axes, summary = dlmp_update(problem, load_scale=load.value, line=line,
                                             s_max_kva=limit.value if line is not None else None,
-                                            v_min_pu=v_min.value)
+                                            v_min_pu=v_min.value, axes=canvas.clean(keep=(0,)))
         state.update(result=result, axes=axes, table=summary)
         table.value = summary
-        chart.value = to_png(axes[0].figure)
+        canvas.show(axes)
 
-    for w in controls.values():
-        w.observe(refresh, names="value")
+    _wire(controls, refresh)
     app = W.VBox([W.HBox([load, limit, v_min]), W.HBox([chart, table])])
     app.controls, app.chart, app.state = controls, chart, state
     refresh()
@@ -657,7 +731,8 @@ def misreport_explorer(values=(12.0, 10.0, 8.0), costs=(5.0, 7.0, 9.0)) -> W.VBo
     lo, hi = float(min(values.min(), costs.min())), float(max(values.max(), costs.max()))
     report = W.FloatSlider(value=float(values[1]), min=lo - 1, max=hi + 1, step=0.05, description="report",
                            style=_WIDE)
-    chart = W.Image(format="png", layout=W.Layout(width="640px"))
+    canvas = _Canvas(640)
+    chart = canvas.image
     table = W.HTML()
     controls = {"mechanism": mechanism, "trader": trader, "report": report}
     state: dict = {"curve": None, "ax": None, "table": ""}
@@ -669,14 +744,13 @@ def misreport_explorer(values=(12.0, 10.0, 8.0), costs=(5.0, 7.0, 9.0)) -> W.VBo
     def refresh(_change=None) -> None:
         side, index = trader.value
         curve, ax, summary = misreport_update(choices[mechanism.value], values, costs, side=side, index=index,
-                                              report=report.value)
+                                              report=report.value, ax=canvas.clean())
         state.update(curve=curve, ax=ax, table=summary)
         table.value = summary
-        chart.value = to_png(ax.figure)
+        canvas.show(ax)
 
     trader.observe(on_trader, names="value")
-    for w in controls.values():
-        w.observe(refresh, names="value")
+    _wire(controls, refresh)
     app = W.VBox([W.HBox([mechanism, trader]), report, W.HBox([chart, table])])
     app.controls, app.chart, app.state = controls, chart, state
     refresh()
@@ -754,20 +828,20 @@ def cournot_explorer(n: int = 2, *, intercept: float = 100.0, slope: float = 1.0
                          description="lowest marginal cost", style=_WIDE)
     spread = W.FloatSlider(value=float(cost_spread), min=0.0, max=0.9 * float(intercept), step=0.5,
                            description="cost spread", style=_WIDE)
-    chart = W.Image(format="png", layout=W.Layout(width="660px"))
+    canvas = _Canvas(660)
+    chart = canvas.image
     table = W.HTML()
     controls = {"n": count, "base_cost": cost, "cost_spread": spread}
     state: dict = {"result": None, "ax": None, "table": ""}
 
     def refresh(_change=None) -> None:
         result, ax, summary = cournot_update(count.value, intercept=intercept, slope=slope, base_cost=cost.value,
-                                             cost_spread=spread.value, n_max=int(n_max))
+                                             cost_spread=spread.value, n_max=int(n_max), ax=canvas.clean())
         state.update(result=result, ax=ax, table=summary)
         table.value = summary
-        chart.value = to_png(ax.figure)
+        canvas.show(ax)
 
-    for w in controls.values():
-        w.observe(refresh, names="value")
+    _wire(controls, refresh)
     app = W.VBox([W.HBox([count, cost, spread]), W.HBox([chart, table])])
     app.controls, app.chart, app.state = controls, chart, state
     refresh()
@@ -860,7 +934,8 @@ def fairness_explorer(usage=None, capacity=None, *, weights=None, caps=None) -> 
                                                              description=f"capacity {resource}", style=_WIDE)
     controls["alpha"] = W.FloatLogSlider(value=2.0, base=10, min=-2, max=1, step=0.05, description="alpha",
                                          style=_WIDE)
-    chart = W.Image(format="png", layout=W.Layout(width="600px"))
+    canvas = _Canvas(600)
+    chart = canvas.image
     table = W.HTML()
     state: dict = {"allocations": None, "metrics": None, "ax": None, "table": ""}
 
@@ -870,13 +945,13 @@ def fairness_explorer(usage=None, capacity=None, *, weights=None, caps=None) -> 
         for k, resource in enumerate(problem.resources):
             if f"capacity {resource}" in controls:
                 c[k] = controls[f"capacity {resource}"].value
-        allocations, ax, summary = fairness_update(problem, weights=w, capacity=c, alpha=controls["alpha"].value)
+        allocations, ax, summary = fairness_update(problem, weights=w, capacity=c, alpha=controls["alpha"].value,
+                                                   ax=canvas.clean())
         state.update(allocations=allocations, metrics=compare_allocations(allocations), ax=ax, table=summary)
         table.value = summary
-        chart.value = to_png(ax.figure)
+        canvas.show(ax)
 
-    for control in controls.values():
-        control.observe(refresh, names="value")
+    _wire(controls, refresh)
     sliders = list(controls.values())
     app = W.VBox([W.HBox([W.VBox(sliders[:len(problem.agents)]), W.VBox(sliders[len(problem.agents):])]), chart,
                   table])
@@ -978,7 +1053,8 @@ def ev_explorer(feeder=None, price_substation=None, load_profile=None) -> W.VBox
                                 readout_format=".0%", style=_WIDE)
     share = W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.1, description="share responding to DLMPs",
                           readout_format=".0%", style=_WIDE)
-    chart = W.Image(format="png", layout=W.Layout(width="620px"))
+    canvas = _Canvas(620)
+    chart = canvas.image
     table = W.HTML()
     controls = {"penetration": penetration, "share_responsive": share}
     state: dict = {"study": None, "axes": None, "table": ""}
@@ -986,17 +1062,16 @@ def ev_explorer(feeder=None, price_substation=None, load_profile=None) -> W.VBox
     def refresh(_change=None) -> None:
         try:
             study, axes, summary = ev_update(feeder, penetration.value, share.value, price_substation=price,
-                                             load_profile=load)
+                                             load_profile=load, axes=canvas.clean())
         except ValueError as err:  # a fleet so large that even the AC power flow fails
             state.update(study=None, table=html.escape(str(err)))
             table.value = f"<b>No answer:</b> {html.escape(str(err))}"
             return
         state.update(study=study, axes=axes, table=summary)
         table.value = summary
-        chart.value = to_png(axes[0].figure)
+        canvas.show(axes)
 
-    for w in controls.values():
-        w.observe(refresh, names="value")
+    _wire(controls, refresh)
     app = W.VBox([W.HBox([penetration, share]), W.HBox([chart, table])])
     app.controls, app.chart, app.state = controls, chart, state
     refresh()

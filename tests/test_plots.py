@@ -289,6 +289,26 @@ def test_plot_dlmp_draws_negative_components_below_zero():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2"]
 
 
+def _bar_geometry(ax):
+    return [[(b.get_x(), b.get_y(), b.get_height()) for b in c] for c in ax.containers]
+
+
+def test_plot_dlmp_drawn_again_on_its_axes_moves_the_bars_to_the_new_prices():
+    """An explorer draws each new setting on the same axes: it must look exactly like a fresh drawing."""
+    ders = pd.DataFrame({"bus": [18, 33, 25], "p_max_kw": [1200.0, 1200.0, 800.0], "price": [0.08, 0.08, 0.10]})
+    loose = tc.dlmp(tc.ieee33(), ders=ders, price_substation=0.05, v_min_pu=0.9)
+    tight = tc.dlmp(tc.ieee33(), ders=ders, price_substation=0.05, v_min_pu=0.95)  # the voltage limit binds
+    assert not np.allclose(loose.prices["voltage"], tight.prices["voltage"])
+    ax = plots.plot_dlmp(loose)
+    assert plots.plot_dlmp(tight, ax=ax) is ax
+    fresh = plots.plot_dlmp(tight)
+    assert len(ax.containers) == 8 and len(ax.patches) == len(fresh.patches), "moved, not drawn again"
+    assert np.allclose(_bar_geometry(ax), _bar_geometry(fresh))
+    (dots,) = [ln for ln in ax.get_lines() if ln.get_marker() == "."]
+    assert np.allclose(dots.get_ydata(), tight.prices["total"].to_numpy())
+    assert np.allclose(ax.get_ylim(), fresh.get_ylim())
+
+
 # --------------------------------------------------------------------------- chapter 6: mechanisms
 
 

@@ -546,3 +546,44 @@ def test_fairness_update_and_explorer():
     assert own.state["allocations"]["max_min"].x.tolist() == pytest.approx([4 / 3, 2 / 3])
     with pytest.raises(ValueError, match="`capacity` is needed"):
         widgets.fairness_explorer([[1, 1]])
+
+
+# --------------------------------------------------------------------------- every explorer: redrawn in place
+
+
+EXPLORERS = ("auction", "battery", "coordination", "cournot", "dlmp", "ev", "fairness", "hosting", "misreport")
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    assert png[:4] == PNG
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def _layout(fig):
+    return [tuple(np.round(ax.get_position().bounds, 6)) for ax in fig.axes]
+
+
+@pytest.mark.parametrize("name", EXPLORERS)
+def test_an_explorer_redraws_its_one_figure_in_place_at_the_width_shown(name):
+    """Each slider move draws on the same figure, laid out once: no axes pile up, none moves, none is lost."""
+    from ipywidgets import FloatLogSlider, FloatSlider, IntSlider
+
+    app = getattr(widgets, f"{name}_explorer")()
+    sliders = [w for w in app.controls.values() if isinstance(w, (FloatSlider, IntSlider, FloatLogSlider))]
+    assert sliders, f"{name} has a slider"
+    for w in app.controls.values():  # a drag sends one refresh, at release: no backlog of intermediate values
+        assert getattr(w, "continuous_update", False) is False, f"{name}: {w.description} updates while dragged"
+    axes = app.state.get("ax") or app.state.get("axes")
+    fig = (axes[0] if isinstance(axes, tuple) else axes).figure
+    first, first_png = _layout(fig), app.chart.value
+    width_px = int(app.chart.layout.width.removesuffix("px"))
+    assert abs(_png_size(first_png)[0] - width_px) <= 1, "the PNG is encoded at the width the page shows"
+    slider = app.controls["k"] if name == "auction" else sliders[0]  # the auction's first sliders act on random markets
+    for fraction in (0.3, 0.7, 0.3):
+        value = slider.min + fraction * (slider.max - slider.min)
+        slider.value = slider.base ** value if isinstance(slider, FloatLogSlider) else (
+            int(round(value)) if isinstance(slider.value, int) else value)
+        now = app.state.get("ax") or app.state.get("axes")
+        assert (now[0] if isinstance(now, tuple) else now).figure is fig, "the same figure, drawn again"
+        assert _layout(fig) == first, f"{name}: the axes moved or piled up after a slider move"
+    assert app.chart.value != first_png, f"{name}: the chart did not change when {slider.description} moved"

@@ -15,6 +15,7 @@ Screenshots of each step go to tests/browser/screenshots/ (ignored by git).
 from __future__ import annotations
 
 import re
+import time
 
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -180,6 +181,30 @@ def test_answered_chapter_runs_and_its_widget_responds_and_validates(page, lab, 
     assert summary_after != summary_before and "price (k = 0.55)" in summary_after, summary_after
     assert re.search(r"welfare\s+10\b", summary_after), summary_after
     shoot("6-answered-widget-after-ArrowRight")
+
+    # A drag across the track: the explorer refreshes once, at release (sliders do not update while dragged),
+    # so the chart shows the released value within a second, with no backlog of intermediate values after it.
+    handle = slider.locator(".noUi-handle")
+    track = slider.locator(".noUi-base").bounding_box()
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    goal = track["x"] + 0.9 * track["width"]
+    for i in range(1, 21):  # towards 90 % of the track, in 20 moves
+        x = box["x"] + box["width"] / 2 + (goal - box["x"] - box["width"] / 2) * i / 20
+        page.mouse.move(x, box["y"] + box["height"] / 2)
+    page.mouse.up()
+    released = time.monotonic()
+    k = float(slider.locator(".widget-readout").inner_text().strip())
+    assert k > 0.6, f"the drag moved k to {k} only"
+    summary.filter(has_text=f"price (k = {k:g})").wait_for(timeout=1000)
+    settled_in = time.monotonic() - released
+    src_settled = chart.get_attribute("src")
+    page.wait_for_timeout(1000)
+    assert chart.get_attribute("src") == src_settled, "the chart changed again after it showed the released value"
+    assert f"price (k = {k:g})" in summary.inner_text()
+    print(f"\nchart settled {settled_in * 1000:.0f} ms after the drag's release (k = {k:g})")
+    shoot("6b-answered-widget-after-drag")
 
     validate = panel.locator(".jp-NotebookPanel-toolbar .validate-button")
     assert validate.is_visible(), "nbgrader's Validate button is missing from the notebook toolbar"
