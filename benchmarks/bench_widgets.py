@@ -17,6 +17,8 @@ from __future__ import annotations
 import statistics
 import time
 
+from timing import median_time
+
 EXPLORERS = ("auction", "battery", "coordination", "cournot", "dlmp", "ev", "fairness", "hosting", "misreport")
 CYCLES = {"full": 4, "quick": 1}
 TARGET_MEDIAN_S, TARGET_MAX_S = 0.200, 0.400
@@ -46,13 +48,7 @@ def plain_chart_s(repeats: int = 21) -> float:
         ax.plot(range(24), [(h - 12) ** 2 for h in range(24)])
         return to_png(ax.figure)
 
-    once()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        once()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median_time(once, repeats)[0]
 
 
 def measure(name: str, cycles: int) -> dict:

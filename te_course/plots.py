@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from .auction import ClearingResult
 
 __all__ = [
-    "new_axes", "to_png", "supply_demand_curves", "plot_double_auction", "plot_schedule", "plot_soc",
+    "new_axes", "to_png", "clear_axes", "supply_demand_curves", "plot_double_auction", "plot_schedule", "plot_soc",
     "plot_aggregate_response", "plot_convergence", "tree_layout", "plot_feeder", "plot_voltage_profile",
     "plot_dlmp", "plot_misreport",
     "plot_best_responses", "plot_competition", "plot_withholding",
@@ -361,6 +361,24 @@ def tree_layout(feeder) -> dict:
     return {bus: (x, shift - y) for bus, (x, y) in pos.items()}
 
 
+def clear_axes(ax: Axes) -> Axes:
+    """Empty axes, with the colour bar that :func:`plot_feeder` added beside them.
+
+    Examples
+    --------
+    >>> from te_course import ieee33, ac_power_flow
+    >>> ax = plot_feeder(ieee33(), ac_power_flow(ieee33()).v_pu)
+    >>> len(clear_axes(ax).figure.axes)
+    1
+    """
+    drawn = getattr(ax, "_te_feeder", None)
+    if drawn is not None and drawn["colorbar"] is not None and drawn["colorbar"].ax in ax.figure.axes:
+        drawn["colorbar"].remove()
+    ax._te_feeder = None
+    ax.clear()
+    return ax
+
+
 def plot_feeder(feeder, values=None, ax: Axes | None = None, *, label: str = "voltage (p.u.)",
                 cmap: str = "viridis", vmin=None, vmax=None, show_labels: bool = True) -> Axes:
     """Draw a feeder as a tree, buses coloured by ``values`` (for example ``result.v_pu``).
@@ -384,24 +402,44 @@ def plot_feeder(feeder, values=None, ax: Axes | None = None, *, label: str = "vo
     >>> ax = plot_feeder(ieee33(), ac_power_flow(ieee33()).v_pu)
     >>> len(ax.collections) >= 1
     True
+
+    Drawn again on axes that show a map of the same feeder (an explorer's
+    next setting), it recolours the buses instead of drawing the map anew;
+    on axes that show another drawing of this function, it replaces it.
     """
     if ax is None:
         ax = new_axes((8, 4.5))
-    pos = tree_layout(feeder)
     lines = feeder.lines
+    key = (tuple(feeder.buses.index), tuple(map(tuple, lines[["from_bus", "to_bus", "in_service"]].to_numpy())),
+           feeder.name)
+    drawn = getattr(ax, "_te_feeder", None)
+    if drawn is not None:
+        if (values is not None and drawn["key"] == key and drawn["colorbar"] is not None
+                and drawn["points"] in ax.collections):
+            c = np.asarray(values.reindex(drawn["buses"]), dtype=float)
+            points = drawn["points"]
+            points.set_array(c)
+            points.set_cmap(cmap)
+            points.set_clim(np.nanmin(c) if vmin is None else vmin, np.nanmax(c) if vmax is None else vmax)
+            drawn["colorbar"].set_label(label)
+            return ax
+        clear_axes(ax)  # another feeder, or no values: drawn anew
+    pos = tree_layout(feeder)
     for _, line in lines.iterrows():
         (x0, y0), (x1, y1) = pos.get(line.from_bus, (np.nan, np.nan)), pos.get(line.to_bus, (np.nan, np.nan))
         style = dict(color="grey", lw=1.5) if line.in_service else dict(color="tab:red", lw=1, ls=":")
         ax.plot([x0, x1], [y0, y1], zorder=1, **style)
     buses = [b for b in feeder.buses.index if b in pos]
     xy = np.array([pos[b] for b in buses])
+    colorbar = None
     if values is not None:
         c = np.asarray(values.reindex(buses), dtype=float)
         points = ax.scatter(xy[:, 0], xy[:, 1], c=c, cmap=cmap, vmin=vmin, vmax=vmax, s=60, zorder=2,
                             edgecolors="k", linewidths=0.5)
-        ax.figure.colorbar(points, ax=ax, label=label, shrink=0.8)
+        colorbar = ax.figure.colorbar(points, ax=ax, label=label, shrink=0.8)
     else:
-        ax.scatter(xy[:, 0], xy[:, 1], color="lightgrey", s=60, zorder=2, edgecolors="k", linewidths=0.5)
+        points = ax.scatter(xy[:, 0], xy[:, 1], color="lightgrey", s=60, zorder=2, edgecolors="k", linewidths=0.5)
+    ax._te_feeder = {"key": key, "buses": buses, "points": points, "colorbar": colorbar}
     if show_labels and len(buses) <= 60:
         for b, (x, y) in zip(buses, xy):
             ax.annotate(str(b), (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
@@ -425,6 +463,10 @@ def plot_voltage_profile(results, ax: Axes | None = None, *, v_min_pu: float = 0
     v_min_pu, v_max_pu : float
         Limits drawn as dashed lines.
 
+    Drawn again on axes that show an earlier voltage profile, it replaces it:
+    for the same results' labels and buses (an explorer's next setting) it
+    moves the lines instead of drawing them anew.
+
     Examples
     --------
     >>> from te_course import ieee33, ac_power_flow
@@ -435,11 +477,24 @@ def plot_voltage_profile(results, ax: Axes | None = None, *, v_min_pu: float = 0
         raise ValueError(f"`results` must be a non-empty dict of label to PowerFlowResult; got {results!r}.")
     if ax is None:
         ax = new_axes((8, 3.5))
+    key = [(label, tuple(r.v_pu.index)) for label, r in results.items()]
+    drawn = getattr(ax, "_te_voltage_profile", None)
+    if drawn is not None:
+        if drawn["key"] == key and all(ln in ax.lines for ln in drawn["lines"] + drawn["limits"]):
+            for line, r in zip(drawn["lines"], results.values()):
+                line.set_ydata(r.v_pu.to_numpy())
+            for line, v in zip(drawn["limits"], (v_min_pu, v_max_pu)):
+                line.set_ydata([v, v])
+            ax.relim()
+            ax.autoscale_view()
+            return ax
+        ax.clear()  # another profile: replace it
+    lines = []
     for (label, r), marker in zip(results.items(), "os^dv"):
-        ax.plot(range(len(r.v_pu)), r.v_pu.to_numpy(), marker=marker, ms=4, lw=1, label=label)
+        lines += ax.plot(range(len(r.v_pu)), r.v_pu.to_numpy(), marker=marker, ms=4, lw=1, label=label)
         labels = [str(b) for b in r.v_pu.index]
-    for v in (v_min_pu, v_max_pu):
-        ax.axhline(v, color="tab:red", ls="--", lw=1)
+    limits = [ax.axhline(v, color="tab:red", ls="--", lw=1) for v in (v_min_pu, v_max_pu)]
+    ax._te_voltage_profile = {"key": key, "lines": lines, "limits": limits}
     step = max(1, len(labels) // 33)
     ax.set_xticks(range(0, len(labels), step), labels[::step], fontsize=7)
     ax.set_xlabel("bus")
@@ -476,6 +531,7 @@ def plot_dlmp(result, ax: Axes | None = None) -> Axes:
     drawn = getattr(ax, "_te_dlmp", None)
     if drawn is not None and drawn["index"].equals(prices.index) and all(c in ax.containers for c in drawn["bars"]):
         up, down = np.zeros(len(x)), np.zeros(len(x))
+        levels = [up]  # every bar's bottom and top: the data limits relim() would find (it takes 60 ms here)
         bars = iter(drawn["bars"])
         for name in COMPONENT_COLORS:
             values = prices[name].to_numpy(dtype=float)
@@ -485,8 +541,13 @@ def plot_dlmp(result, ax: Axes | None = None) -> Axes:
                     rect.set_y(bottom)
                     rect.set_height(height)
             up, down = up + np.clip(values, 0, None), down + np.clip(values, None, 0)
-        drawn["dots"].set_ydata(prices["total"].to_numpy())
-        ax.relim()
+            levels += [up, down]
+        total = prices["total"].to_numpy(dtype=float)
+        drawn["dots"].set_ydata(total)
+        y = np.concatenate([*levels, total])
+        x_lo, x_hi = drawn["x_extent"]
+        ax.ignore_existing_data_limits = True
+        ax.update_datalim([(x_lo, y.min()), (x_hi, y.max())])
         ax.autoscale_view()
         return ax
     up, down = np.zeros(len(x)), np.zeros(len(x))
@@ -498,7 +559,8 @@ def plot_dlmp(result, ax: Axes | None = None) -> Axes:
         bars.append(ax.bar(x, neg, bottom=down, color=color, width=0.8))
         up, down = up + pos, down + neg
     (dots,) = ax.plot(x, prices["total"].to_numpy(), "k.", ms=6, label="total")
-    ax._te_dlmp = {"index": prices.index.copy(), "bars": bars, "dots": dots}
+    x_extent = (bars[0][0].get_x(), bars[0][-1].get_x() + bars[0][-1].get_width()) if len(x) else (0.0, 0.0)
+    ax._te_dlmp = {"index": prices.index.copy(), "bars": bars, "dots": dots, "x_extent": x_extent}
     ax.set_xticks(x, [str(b) for b in prices.index], fontsize=7)
     ax.tick_params(axis="x", length=0)  # the bars mark the buses; 33 tick marks cost more to draw than the bars
     ax.set_xlabel("bus")

@@ -22,6 +22,7 @@ from .coordination import admm, centralized_dispatch, price_iteration, random_co
 from .feeders import ieee33
 from .opf import DLMPProblem
 from .plots import (
+    clear_axes,
     new_axes,
     plot_convergence,
     plot_dlmp,
@@ -60,14 +61,16 @@ class _Canvas:
     def clean(self, keep: tuple[int, ...] = ()):
         """Return the axes to draw on next (None the first time), emptied, without the axes added last time.
 
-        ``keep``: positions of axes not to empty, whose plot function moves its artists in place.
+        ``keep``: positions of axes not to empty, whose plot function moves its artists in place
+        (with every axes kept, the colour bars stay too: :func:`~te_course.plots.plot_feeder` recolours).
         """
         if self.axes is None:
             return None
         fig = self._own[0].figure
-        for ax in list(fig.axes):
-            if ax not in self._own:
-                ax.remove()
+        if len(keep) < len(self._own):  # the colour bars and twins belong to axes drawn anew: drawn anew too
+            for ax in list(fig.axes):
+                if ax not in self._own:
+                    ax.remove()
         for k, ax in enumerate(self._own):
             if k not in keep:
                 ax.clear()
@@ -491,11 +494,14 @@ def hosting_update(feeder, bus, pv_kw, *, v_max_pu=1.05, axes=None) -> tuple:
     if solved:
         plot_voltage_profile(solved, ax=profile_ax, v_max_pu=v_max_pu)
     else:  # neither model has an operating point: say so where the profile would be
+        profile_ax.clear()
         profile_ax.text(0.5, 0.5, "no power flow solution: see the table", ha="center", va="center",
                         transform=profile_ax.transAxes)
     profile_ax.set_title(f"{pv_kw:g} kW of PV at bus {bus}")
     if "AC" in solved:
         plot_feeder(with_pv, solved["AC"].v_pu, ax=map_ax, vmin=0.9, vmax=1.1, cmap="coolwarm", show_labels=True)
+    else:  # no AC voltages to colour the map with: no map, rather than an earlier setting's
+        clear_axes(map_ax)
     rows = []
     for label, r in results.items():
         if isinstance(r, Exception):
@@ -527,7 +533,7 @@ def hosting_explorer(feeder=None) -> W.VBox:
     state: dict = {"results": None, "axes": None, "table": ""}
 
     def refresh(_change=None) -> None:
-        results, axes, summary = hosting_update(feeder, bus.value, size.value, axes=canvas.clean())
+        results, axes, summary = hosting_update(feeder, bus.value, size.value, axes=canvas.clean(keep=(0, 1)))
         state.update(results=results, axes=axes, table=summary)
         table.value = summary
         canvas.show(axes)
@@ -588,7 +594,8 @@ def dlmp_update(problem: DLMPProblem, *, price_substation=0.05, load_scale=1.0, 
                                p_kw=feeder.buses.p_kw * load_scale, q_kvar=feeder.buses.q_kvar * load_scale,
                                s_max_kva=limits)
     except ValueError as exc:
-        bars_ax.clear()  # bars left from an earlier setting would read as this one's prices
+        bars_ax.clear()  # bars or a map left from an earlier setting would read as this one's prices
+        clear_axes(map_ax)
         bars_ax.text(0.5, 0.5, str(exc), transform=bars_ax.transAxes, ha="center", va="center", wrap=True)
         return exc, (bars_ax, map_ax), f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
     plot_dlmp(result, ax=bars_ax)
@@ -636,7 +643,7 @@ def dlmp_explorer(feeder=None, ders=None, *, line=None, model="socp") -> W.VBox:
     def refresh(_change=None) -> None:
         result, axes, summary = dlmp_update(problem, load_scale=load.value, line=line,
                                             s_max_kva=limit.value if line is not None else None,
-                                            v_min_pu=v_min.value, axes=canvas.clean(keep=(0,)))
+                                            v_min_pu=v_min.value, axes=canvas.clean(keep=(0, 1)))
         state.update(result=result, axes=axes, table=summary)
         table.value = summary
         canvas.show(axes)

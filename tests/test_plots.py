@@ -239,6 +239,30 @@ def test_plot_feeder_without_values_and_labels():
     assert len(ax.figure.axes) == 1  # no colour bar
 
 
+def test_plot_feeder_drawn_again_recolours_or_replaces_the_map():
+    f = tc.ieee33()
+    v_base, v_sunny = tc.ac_power_flow(f).v_pu, tc.ac_power_flow(f.with_injection(18, 2000.0)).v_pu
+    ax = plots.plot_feeder(f, v_base)
+    (points,) = ax.collections
+    assert plots.plot_feeder(f, v_sunny, ax=ax, label="sunny") is ax
+    fresh = plots.plot_feeder(f, v_sunny, label="sunny")
+    assert list(ax.collections) == [points] and len(ax.figure.axes) == 2, "recoloured, not drawn again"
+    assert np.allclose(points.get_array(), fresh.collections[0].get_array())
+    assert points.get_clim() == pytest.approx(fresh.collections[0].get_clim())
+    assert ax.figure.axes[-1].get_ylabel() == "sunny"
+    plots.plot_feeder(f, ax=ax)  # no values: the coloured map and its colour bar give way to a grey one
+    assert len(ax.figure.axes) == 1 and ax.collections[0].get_array() is None
+    other = tc.radial_feeder(8, seed=1)
+    plots.plot_feeder(other, tc.ac_power_flow(other).v_pu, ax=ax)  # another feeder: replaced
+    assert len(ax.collections[0].get_offsets()) == len(other.buses) and len(ax.figure.axes) == 2
+
+
+def test_clear_axes_takes_the_colour_bar_with_it():
+    ax = plots.plot_feeder(tc.ieee33(), tc.ac_power_flow(tc.ieee33()).v_pu)
+    assert len(ax.figure.axes) == 2
+    assert plots.clear_axes(ax) is ax and len(ax.figure.axes) == 1 and not ax.collections
+
+
 def test_plot_voltage_profile_draws_each_result_and_the_limits():
     f = tc.ieee33()
     results = {"AC": tc.ac_power_flow(f), "LinDistFlow": tc.lindistflow(f)}
@@ -250,6 +274,21 @@ def test_plot_voltage_profile_draws_each_result_and_the_limits():
     limits = sorted(ln.get_ydata()[0] for ln in ax.get_lines() if ln.get_linestyle() == "--")
     assert limits == [0.92, 1.04]
     assert [t.get_text() for t in ax.get_xticklabels()] == [str(b) for b in f.buses.index]
+
+
+def test_plot_voltage_profile_drawn_again_replaces_the_profile():
+    base, sunny = tc.ieee33(), tc.ieee33().with_injection(18, 1500.0)
+    first = {"AC": tc.ac_power_flow(base), "LinDistFlow": tc.lindistflow(base)}
+    second = {"AC": tc.ac_power_flow(sunny), "LinDistFlow": tc.lindistflow(sunny)}
+    ax = plots.plot_voltage_profile(first)
+    assert plots.plot_voltage_profile(second, ax=ax, v_max_pu=1.04) is ax
+    fresh = plots.plot_voltage_profile(second, v_max_pu=1.04)
+    assert len(ax.lines) == len(fresh.lines) == 4, "moved, not drawn again"
+    for mine, theirs in zip(ax.lines, fresh.lines):
+        assert np.allclose(mine.get_ydata(), theirs.get_ydata())
+    assert np.allclose(ax.get_ylim(), fresh.get_ylim())
+    only_ac = plots.plot_voltage_profile({"AC": second["AC"]}, ax=ax)  # other results: the profile is replaced
+    assert [ln.get_label() for ln in only_ac.lines if not ln.get_label().startswith("_")] == ["AC"]
 
 
 def test_plot_voltage_profile_names_an_empty_argument():
