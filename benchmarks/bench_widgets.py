@@ -86,7 +86,8 @@ def run(mode: str, seed: int, log) -> dict:
 def report(out: dict, fmt_time, fmt_n) -> str:
     plain = out["plain_chart_s"]
     lines = [
-        "**Explorers** (a slider moved to 30 % and 70 % of its range, first three sliders; "
+        "**Explorers** (`te_course.widgets`, built headless; a slider moved to 30 % and 70 % of its range, first "
+        "three sliders; "
         f"a plain line chart's PNG takes {plain * 1e3:.0f} ms in the same run; targets: median under "
         f"{TARGET_MEDIAN_S * 1e3:.0f} ms, max under {TARGET_MAX_S * 1e3:.0f} ms)",
         "",

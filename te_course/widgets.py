@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import io
+from typing import TYPE_CHECKING
 
 import ipywidgets as W
 import numpy as np
@@ -36,6 +37,9 @@ from .plots import (
 from .powerflow import ac_power_flow, lindistflow
 from .prosumer import BatteryProblem, example_day
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 _WIDE = {"description_width": "initial"}  # show slider labels in full
 
 
@@ -58,7 +62,7 @@ class _Canvas:
         self._own_at: list = []  # and where the first layout put them
         self._extra_at: list = []  # where it put the axes the plot functions added (colour bars, twins)
 
-    def clean(self, keep: tuple[int, ...] = ()):
+    def clean(self, keep: tuple[int, ...] = ()) -> Axes | tuple[Axes, ...] | None:
         """Return the axes to draw on next (None the first time), emptied, without the axes added last time.
 
         ``keep``: positions of axes not to empty, whose plot function moves its artists in place
@@ -76,7 +80,7 @@ class _Canvas:
                 ax.clear()
         return self.axes
 
-    def show(self, axes) -> None:
+    def render(self, axes) -> None:
         """Encode the figure ``axes`` belong to into the image, laying it out the first time only."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -241,7 +245,7 @@ def auction_explorer(bids="12, 10, 8", asks="5, 7, 9", *, k: float = 0.5) -> W.V
             return
         state.update(result=result, ax=ax, table=summary, error=None)
         table.value = summary
-        canvas.show(ax)
+        canvas.render(ax)
 
     _wire(controls, refresh)
     app = W.VBox([
@@ -360,7 +364,7 @@ def battery_explorer(day=None) -> W.VBox:
             return
         state.update(schedule=sched, axes=axes, table=summary, error=None)
         table.value = summary
-        canvas.show(axes)
+        canvas.render(axes)
 
     _wire(controls, refresh)
     app = W.VBox([W.HBox([e_max, p_max, eta]), W.HBox([use_ramp, ramp]), W.HBox([chart, table])])
@@ -444,7 +448,7 @@ def coordination_explorer(agents=None) -> W.VBox:
         results, ax, summary = coordination_update(agents, step=step.value, rho=rho.value, ax=canvas.clean())
         state.update(results=results, ax=ax, table=summary)
         table.value = summary
-        canvas.show(ax)
+        canvas.render(ax)
 
     _wire(controls, refresh)
     app = W.VBox([W.HBox([step, rho]), W.HBox([chart, table])])
@@ -536,7 +540,7 @@ def hosting_explorer(feeder=None) -> W.VBox:
         results, axes, summary = hosting_update(feeder, bus.value, size.value, axes=canvas.clean(keep=(0, 1)))
         state.update(results=results, axes=axes, table=summary)
         table.value = summary
-        canvas.show(axes)
+        canvas.render(axes)
 
     _wire(controls, refresh)
     app = W.VBox([W.HBox([bus, size]), W.HBox([chart, table])])
@@ -646,7 +650,7 @@ def dlmp_explorer(feeder=None, ders=None, *, line=None, model="socp") -> W.VBox:
                                             v_min_pu=v_min.value, axes=canvas.clean(keep=(0, 1)))
         state.update(result=result, axes=axes, table=summary)
         table.value = summary
-        canvas.show(axes)
+        canvas.render(axes)
 
     _wire(controls, refresh)
     app = W.VBox([W.HBox([load, limit, v_min]), W.HBox([chart, table])])
@@ -754,7 +758,7 @@ def misreport_explorer(values=(12.0, 10.0, 8.0), costs=(5.0, 7.0, 9.0)) -> W.VBo
                                               report=report.value, ax=canvas.clean())
         state.update(curve=curve, ax=ax, table=summary)
         table.value = summary
-        canvas.show(ax)
+        canvas.render(ax)
 
     trader.observe(on_trader, names="value")
     _wire(controls, refresh)
@@ -846,7 +850,7 @@ def cournot_explorer(n: int = 2, *, intercept: float = 100.0, slope: float = 1.0
                                              cost_spread=spread.value, n_max=int(n_max), ax=canvas.clean())
         state.update(result=result, ax=ax, table=summary)
         table.value = summary
-        canvas.show(ax)
+        canvas.render(ax)
 
     _wire(controls, refresh)
     app = W.VBox([W.HBox([count, cost, spread]), W.HBox([chart, table])])
@@ -956,7 +960,7 @@ def fairness_explorer(usage=None, capacity=None, *, weights=None, caps=None) -> 
                                                    ax=canvas.clean())
         state.update(allocations=allocations, metrics=compare_allocations(allocations), ax=ax, table=summary)
         table.value = summary
-        canvas.show(ax)
+        canvas.render(ax)
 
     _wire(controls, refresh)
     sliders = list(controls.values())
@@ -1076,7 +1080,7 @@ def ev_explorer(feeder=None, price_substation=None, load_profile=None) -> W.VBox
             return
         state.update(study=study, axes=axes, table=summary)
         table.value = summary
-        canvas.show(axes)
+        canvas.render(axes)
 
     _wire(controls, refresh)
     app = W.VBox([W.HBox([penetration, share]), W.HBox([chart, table])])

@@ -185,6 +185,7 @@ def test_answered_chapter_runs_and_its_widget_responds_and_validates(page, lab, 
     # A drag across the track: the explorer refreshes once, at release (sliders do not update while dragged),
     # so the chart shows the released value within a second, with no backlog of intermediate values after it.
     handle = slider.locator(".noUi-handle")
+    src_before_drag = chart.get_attribute("src")
     track = slider.locator(".noUi-base").bounding_box()
     box = handle.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -198,6 +199,9 @@ def test_answered_chapter_runs_and_its_widget_responds_and_validates(page, lab, 
     k = float(slider.locator(".widget-readout").inner_text().strip())
     assert k > 0.6, f"the drag moved k to {k} only"
     summary.filter(has_text=f"price (k = {k:g})").wait_for(timeout=1000)
+    # the same refresh then sends the chart (the table is set first)
+    page.wait_for_function("([el, old]) => el.getAttribute('src') !== old",
+                           arg=[chart.element_handle(), src_before_drag], timeout=1000)
     settled_in = time.monotonic() - released
     src_settled = chart.get_attribute("src")
     page.wait_for_timeout(1000)
