@@ -5,8 +5,9 @@ the exchange's ``inbound/`` folder, and STUDENT is whatever the submitter says: 
 submit --student someone-else`` (or a copy made in a terminal) puts work under another
 student's name.  The Linux account that owns the folder is the only proof of who handed it
 in.  nbgrader's collect compares the two but only logs a warning ("cheating attempt?") and
-collects the submission anyway; since it takes each student's latest, a late forgery replaces
-the real work (measured on a real hub: tests/hub/test_hub.py).
+collects the submission anyway; since it takes each student's latest (``init_src`` of
+nbgrader 0.9.6's ``ExchangeCollect``), a late forgery replaces the real work.
+tests/hub/test_hub.py hands one in on a real hub and checks that this collect refuses it.
 
 :class:`CheckedCollect` is the collect step of the course (``c.ExchangeFactory.collect`` in
 ``nbgrader_config.py``), used by ``nbgrader collect`` and by the formgrader's *Collect*

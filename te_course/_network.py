@@ -193,6 +193,58 @@ def series_impedance_pu(feeder: Feeder, tree: Tree) -> np.ndarray:
     return (ln["r_ohm"].to_numpy(dtype=float) + 1j * ln["x_ohm"].to_numpy(dtype=float)) / feeder.z_base_ohm
 
 
+@dataclass(frozen=True)
+class Sweep:
+    """The backward/forward sweeps of :func:`ac_sweep`, one column per load snapshot."""
+
+    v: np.ndarray  #: complex voltages by rank >= 1, (n-1) x k: the last accepted sweep of each column
+    iterations: np.ndarray  #: sweeps run per column
+    history: list  #: per sweep: (iteration, largest change per column, lowest |V| per column)
+    failed: dict  #: column -> (reason, rank, |V|): "collapse", "diverge" (with its largest |V|) or "max_iter"
+
+
+def ac_sweep(tree: Tree, z: np.ndarray, s_load: np.ndarray, v0: float, tol: float, max_iter: int) -> Sweep:
+    """Sweep constant-power loads ``s_load`` (p.u., by rank >= 1, one column per snapshot) to convergence.
+
+    Every column runs exactly the arithmetic of a sweep of its own (Kersting 2017, ch. 10; current
+    summation): load currents ``conj(S / V)``, their sums downstream of each line, the drops
+    accumulated from the substation.  A column stops when no voltage changes by more than ``tol``,
+    or fails: a voltage collapsing towards 0 or swinging beyond 10 times ``v0`` (no operating point),
+    or ``max_iter`` sweeps without settling.  ``te_course.powerflow.ac_power_flow`` sweeps one
+    column; ``te_course.scheduling.evaluate_day`` sweeps a whole day at once.
+    """
+    k = s_load.shape[1]
+    v = np.full(s_load.shape, v0, dtype=complex)
+    active = np.ones(k, dtype=bool)
+    iterations = np.zeros(k, dtype=np.int64)
+    failed: dict = {}
+    history = []
+    for it in range(1, int(max_iter) + 1):
+        i_line = tree.downstream_sum(np.conj(s_load / v))
+        v_new = v0 + tree.accumulate_drop(z[:, None] * i_line)
+        mag = np.abs(v_new)
+        finite = np.isfinite(v_new).all(axis=0)
+        change = np.max(np.abs(v_new - v), axis=0)
+        vmin = np.where(finite, mag.min(axis=0, initial=np.inf), np.nan)
+        history.append((it, change, vmin))
+        iterations[active] = it
+        collapsed = active & (~finite | (vmin < 1e-3 * v0))
+        for c in np.flatnonzero(collapsed):
+            rank = int(np.argmin(np.where(np.isfinite(v_new[:, c]), mag[:, c], -np.inf)))
+            failed[int(c)] = ("collapse", rank, float("nan"))
+        diverged = active & ~collapsed & (np.max(mag, axis=0, initial=0.0) > 10.0 * v0)
+        for c in np.flatnonzero(diverged):
+            failed[int(c)] = ("diverge", int(np.argmax(mag[:, c])), float(np.max(mag[:, c])))
+        accept = active & ~collapsed & ~diverged
+        v[:, accept] = v_new[:, accept]
+        active = accept & (change > tol)
+        if not active.any():
+            break
+    for c in np.flatnonzero(active):
+        failed[int(c)] = ("max_iter", -1, float("nan"))
+    return Sweep(v=v, iterations=iterations, history=history, failed=failed)
+
+
 def voltage_drop_sq(parent: np.ndarray, r_pu: np.ndarray, x_pu: np.ndarray, p_pu, q_pu) -> np.ndarray:
     """LinDistFlow drop of squared voltage at each bus of a tree whose parents precede their children.
 

@@ -233,36 +233,33 @@ def ac_power_flow(feeder: Feeder, *, v_source_pu: float = 1.0, tol: float = 1e-8
     s_load = (feeder.buses["p_kw"].to_numpy() + 1j * feeder.buses["q_kvar"].to_numpy()) / feeder.s_base_kva
     s_load = s_load[tree.order[1:]]  # by rank 1..n-1
     z = _network.series_impedance_pu(feeder, tree)
-    v = np.full(n - 1, v0, dtype=complex)
-    history = []
-    for it in range(1, int(max_iter) + 1):
-        i_line = tree.downstream_sum(np.conj(s_load / v))
-        v_new = v0 + tree.accumulate_drop(z * i_line)
-        change = float(np.max(np.abs(v_new - v)))
-        vmin = float(np.min(np.abs(v_new))) if np.all(np.isfinite(v_new)) else float("nan")
-        history.append((it, change, vmin))
-        # no physical solution has a voltage near 0 or many times the source voltage: stop early
-        if not np.isfinite(vmin) or vmin < 1e-3 * v0:
-            k = int(np.argmin(np.where(np.isfinite(v_new), np.abs(v_new), -np.inf)))
-            bus = _label(feeder.buses.index[tree.order[k + 1]])
-            raise _not_converged(feeder, it, history, f"the voltage at bus {bus!r} collapsed towards 0")
-        vmax = float(np.max(np.abs(v_new)))
-        if vmax > 10.0 * v0:
-            bus = _label(feeder.buses.index[tree.order[int(np.argmax(np.abs(v_new))) + 1]])
-            detail = f"the voltage at bus {bus!r} swung to {vmax:.3g} p.u., the sweep is diverging"
-            raise _not_converged(feeder, it, history, detail)
-        v = v_new
-        if change <= tol:
-            break
-    else:
-        detail = f"the last sweep still changed a voltage by {change:.2g} p.u."
-        raise _not_converged(feeder, int(max_iter), history, detail)
+    sweep = _network.ac_sweep(tree, z, s_load[:, None], v0, tol, int(max_iter))
+    it = int(sweep.iterations[0])
+    if 0 in sweep.failed:
+        raise _sweep_error(feeder, tree, sweep, 0)
+    v = sweep.v[:, 0]
     i_line = tree.downstream_sum(np.conj(s_load / v))
     v_all = np.r_[v0 + 0j, v]
     v_send = v_all[tree.parent_rank]
     s_send = v_send * np.conj(i_line)
     loss = np.abs(i_line) ** 2 * z
     return _result(feeder, tree, np.abs(v_all), np.degrees(np.angle(v_all)), s_send, s_send - loss, loss, it, "ac")
+
+
+def _sweep_error(feeder: Feeder, tree, sweep, column: int) -> ConvergenceError:
+    """Return the ``ConvergenceError`` of a failed column of a sweep (``feeder`` carrying its loads)."""
+    reason, k, vmax = sweep.failed[column]
+    it = int(sweep.iterations[column])
+    history = [(i, float(change[column]), float(vmin[column])) for i, change, vmin in sweep.history[:it]]
+    if reason == "collapse":
+        bus = _label(feeder.buses.index[tree.order[k + 1]])
+        return _not_converged(feeder, it, history, f"the voltage at bus {bus!r} collapsed towards 0")
+    if reason == "diverge":
+        bus = _label(feeder.buses.index[tree.order[k + 1]])
+        detail = f"the voltage at bus {bus!r} swung to {vmax:.3g} p.u., the sweep is diverging"
+        return _not_converged(feeder, it, history, detail)
+    detail = f"the last sweep still changed a voltage by {history[-1][1]:.2g} p.u."
+    return _not_converged(feeder, it, history, detail)
 
 
 def _not_converged(feeder: Feeder, iterations: int, history, detail: str) -> ConvergenceError:

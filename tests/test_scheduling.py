@@ -213,12 +213,14 @@ def test_rolling_clearing_refuses_what_it_cannot_carry_over():
 def test_evaluate_day_is_the_ac_power_flow_of_every_step():
     f, pros, kwargs = small_day()
     day = day_ahead_dlmp(f, pros, **kwargs)
-    flows = evaluate_day(f, day.net_load_kw, day.net_load_kvar)
-    for t in (0, 3):
+    flows = evaluate_day(f, day.net_load_kw, day.net_load_kvar)  # every step in one sweep
+    for t in day.net_load_kw.index:
         feeder_t = f.replace(buses=f.buses.assign(p_kw=day.net_load_kw.loc[t], q_kvar=day.net_load_kvar.loc[t]))
         ref = tc.ac_power_flow(feeder_t)
-        assert np.allclose(flows.v_pu.loc[t], ref.v_pu, atol=1e-12)
-        assert flows.loss_kw[t] == pytest.approx(ref.total_loss_kw)
+        assert np.allclose(flows.v_pu.loc[t], ref.v_pu, rtol=0, atol=1e-12)
+        assert np.allclose(flows.flows_kva.loc[t], np.hypot(ref.p_kw, ref.q_kvar), rtol=1e-12, atol=1e-9)
+        assert flows.loss_kw[t] == pytest.approx(ref.total_loss_kw, rel=1e-12)
+        assert flows.substation_kw[t] == pytest.approx(ref.substation_p_kw, rel=1e-12)
         # LinDistFlow neglects losses: the AC voltages are lower, by less than 1 %
         assert (flows.v_pu.loc[t] <= day.v_pu.loc[t] + 1e-9).all()
         assert (day.v_pu.loc[t] - flows.v_pu.loc[t]).max() < 0.01
@@ -688,6 +690,18 @@ def test_bad_cells_of_day_tables_are_named(cell, error):
     prices.iloc[2, 0] = cell
     with pytest.raises(error, match="`prices`"):
         cheapest_first_charging(prices, {"home": car})
+
+
+def test_a_step_without_an_operating_point_is_named_and_the_others_agree_with_ac_power_flow():
+    f = tc.ieee33()
+    net = pd.DataFrame([f.buses["p_kw"], f.buses["p_kw"] * 30, f.buses["p_kw"] * 0.5], index=["6h", "18h", "23h"])
+    with pytest.raises(tc.errors.ConvergenceError, match=r"Step '18h' of `net_load_kw`: `ac_power_flow` did not "
+                                                          r"converge") as err:
+        evaluate_day(f, net)
+    alone = f.replace(buses=f.buses.assign(p_kw=net.loc["18h"], q_kvar=0.0))
+    with pytest.raises(tc.errors.ConvergenceError) as ref:
+        tc.ac_power_flow(alone)
+    assert err.value.iterations == ref.value.iterations and err.value.history.equals(ref.value.history)
 
 
 def test_net_loads_beyond_the_feeder_range_are_named():

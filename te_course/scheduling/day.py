@@ -730,8 +730,16 @@ def evaluate_day(feeder: Feeder, net_load_kw: pd.DataFrame, net_load_kvar: pd.Da
     if q.shape != p.shape:
         raise ValueError(f"`net_load_kvar` has {q.shape[0]} steps; `net_load_kw` has {T}.")
     steps = pd.Index(net_load_kw.index, name="step")
-    v, s, loss, sub = [], [], [], []
     bar = progress_bar(progress, T, "AC power flow")
+    at_once = _sweep_day(feeder, p, q)
+    if at_once is not None:  # every step converged: the day in one sweep
+        v, s, loss, sub = at_once
+        if bar is not None:
+            bar.update(T)
+            bar.close()
+        return _day_flows(feeder, steps, v, s, loss, sub)
+    # a step fails: run them one by one, so the first that fails raises its own error, naming the step
+    v, s, loss, sub = [], [], [], []
     for t in range(T):
         try:
             f = feeder.replace(buses=feeder.buses.assign(p_kw=p[t], q_kvar=q[t]))
@@ -752,6 +760,43 @@ def evaluate_day(feeder: Feeder, net_load_kw: pd.DataFrame, net_load_kvar: pd.Da
             bar.update()
     if bar is not None:
         bar.close()
+    return _day_flows(feeder, steps, v, s, loss, sub)
+
+
+def _sweep_day(feeder: Feeder, p: np.ndarray, q: np.ndarray):
+    """Every step's AC power flow in one backward/forward sweep (``_network.ac_sweep``, one column a step).
+
+    Each column runs the arithmetic of :func:`te_course.powerflow.ac_power_flow` on that step's
+    loads (tests/test_scheduling.py compares them).  Returns (v_pu, |S| at each line's sending
+    end, losses, substation kW), one row per step, or None if a step does not converge or has
+    loads beyond any operating point: :func:`evaluate_day` then runs the steps one by one.
+    """
+    tree = _network.tree(feeder)
+    sb = feeder.s_base_kva
+    T, n = p.shape
+    if T == 0 or n == 1 or np.abs(np.r_[p.ravel(), q.ravel()]).max(initial=0.0) / sb > OPF_PU_MAX:
+        return None
+    s_load = ((p + 1j * q) / sb)[:, tree.order[1:]].T  # by rank 1..n-1, a column per step
+    z = _network.series_impedance_pu(feeder, tree)
+    sweep = _network.ac_sweep(tree, z, s_load, 1.0, 1e-8, 100)  # ac_power_flow's defaults
+    if sweep.failed:
+        return None
+    i_line = tree.downstream_sum(np.conj(s_load / sweep.v))
+    v_all = np.vstack([np.ones((1, T), dtype=complex), sweep.v])
+    s_send = v_all[tree.parent_rank] * np.conj(i_line)
+    loss = np.abs(i_line) ** 2 * z[:, None]
+    flow = np.where(tree.forward[:, None], s_send, -(s_send - loss)) * sb  # at each line's from_bus end
+    s = np.zeros((T, len(feeder.lines)))
+    s[:, tree.line_pos] = np.hypot(flow.real, flow.imag).T
+    v = np.empty((T, n))
+    v[:, tree.order] = np.abs(v_all).T
+    root = tree.parent_rank == 0
+    sub_bus = feeder.buses.index.get_loc(feeder.substation)
+    sub = p[:, sub_bus] + s_send.real[root].sum(axis=0) * sb
+    return v, s, loss.real.sum(axis=0) * sb, sub
+
+
+def _day_flows(feeder: Feeder, steps: pd.Index, v, s, loss, sub) -> DayFlows:
     flows = pd.DataFrame(s, index=steps, columns=feeder.lines.index)
     limit = feeder.lines["s_max_kva"].to_numpy()
     return DayFlows(
