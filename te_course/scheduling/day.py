@@ -763,7 +763,7 @@ def evaluate_day(feeder: Feeder, net_load_kw: pd.DataFrame, net_load_kvar: pd.Da
     return _day_flows(feeder, steps, v, s, loss, sub)
 
 
-def _sweep_day(feeder: Feeder, p: np.ndarray, q: np.ndarray):
+def _sweep_day(feeder: Feeder, p: np.ndarray, q: np.ndarray) -> tuple | None:
     """Every step's AC power flow in one backward/forward sweep (``_network.ac_sweep``, one column a step).
 
     Each column runs the arithmetic of :func:`te_course.powerflow.ac_power_flow` on that step's
