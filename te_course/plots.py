@@ -515,7 +515,8 @@ def plot_dlmp(result, ax: Axes | None = None) -> Axes:
     Positive components stack upwards from zero and negative ones downwards,
     so the bars show exactly what adds up to the total.  Called again on axes
     that already show this drawing for the same buses (an explorer's), it moves
-    the bars and dots to the new prices instead of drawing them anew.
+    the bars and dots to the new prices instead of drawing them anew; for other
+    buses it replaces the drawing.
 
     Examples
     --------
@@ -550,6 +551,8 @@ def plot_dlmp(result, ax: Axes | None = None) -> Axes:
         ax.update_datalim([(x_lo, y.min()), (x_hi, y.max())])
         ax.autoscale_view()
         return ax
+    if drawn is not None:  # other buses, or bars already cleared away: drawn anew, like the other in-place plots
+        ax.clear()
     up, down = np.zeros(len(x)), np.zeros(len(x))
     bars = []
     for name, color in COMPONENT_COLORS.items():

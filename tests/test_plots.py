@@ -346,6 +346,9 @@ def test_plot_dlmp_drawn_again_on_its_axes_moves_the_bars_to_the_new_prices():
     (dots,) = [ln for ln in ax.get_lines() if ln.get_marker() == "."]
     assert np.allclose(dots.get_ydata(), tight.prices["total"].to_numpy())
     assert np.allclose(ax.get_ylim(), fresh.get_ylim())
+    other = tc.dlmp(tc.radial_feeder(6, seed=1), price_substation=0.05, v_min_pu=0.9)
+    plots.plot_dlmp(other, ax=ax)  # other buses: the drawing is replaced, not piled on
+    assert len(ax.containers) == 8 and len(ax.patches) == 8 * len(other.prices)
 
 
 # --------------------------------------------------------------------------- chapter 6: mechanisms
