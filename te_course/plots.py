@@ -166,6 +166,12 @@ def plot_double_auction(
 # --------------------------------------------------------------------------- chapter 2: schedules
 
 
+def _on_axes(lines) -> bool:
+    """Whether every line of an earlier drawing is still on its axes, and those axes on their figure."""
+    return all(line.axes is not None and line in line.axes.lines and line.axes.figure is not None
+               and line.axes in line.axes.figure.axes for line in lines)
+
+
 def _soc_columns(table) -> list[str]:
     return [c for c in table.columns if c.endswith("_soc_kwh") and f"{c[:-8]}_charge_kw" in table.columns]
 
@@ -195,21 +201,39 @@ def plot_schedule(schedule, ax: Axes | None = None, *, show_price: bool = True) 
     >>> s = schedule(Prosumer([1.0, 1.0], [Battery(1, 1, 0.9, 0.9)]), [0.1, 0.3])
     >>> plot_schedule(s).get_ylabel()
     'power (kW)'
+
+    Called again on axes that show a schedule of the same devices and steps (an explorer's),
+    it moves the bars and lines to the new schedule instead of drawing them anew; otherwise
+    it replaces the drawing.
     """
     if ax is None:
         ax = new_axes((7.5, 4.0))
     t = schedule.table
     steps = t.index.to_numpy()
+    key = (tuple(t.columns), tuple(steps), show_price, bool((t["sell_price"] != 0).any()), schedule.dt_h)
+    drawn = getattr(ax, "_te_schedule", None)
+    if drawn is not None and _on_axes([line for line, _ in drawn["lines"]]):
+        if drawn["key"] == key and all(r in ax.patches for bars, _ in drawn["bars"] for r in bars):
+            _move_schedule(ax, drawn, t)
+            return ax
+        old = vars(ax).pop("price_axes", None)  # another schedule: replace the drawing, with its price axes
+        if old is not None and old in ax.figure.axes:
+            old.remove()
+        ax.clear()
+    bars, lines = [], []
     for col in _soc_columns(t):
         name = col[:-8]
-        net = t[f"{name}_charge_kw"] - t[f"{name}_discharge_kw"]
-        ax.bar(steps, net, width=0.8, alpha=0.5, label=f"{name}: charge (+) / discharge (-)")
-    ax.step(steps, t["base_load_kw"], where="mid", color="k", lw=1.2, label="base load")
+        bars.append((ax.bar(steps, _net_battery(t, name), width=0.8, alpha=0.5,
+                            label=f"{name}: charge (+) / discharge (-)"), name))
+    lines += [(*ax.step(steps, t["base_load_kw"], where="mid", color="k", lw=1.2, label="base load"),
+               "base_load_kw")]
     for col in t.columns:
         if col.endswith("_curtailed_kw"):
             pv = col[: -len("_curtailed_kw")]
-            ax.step(steps, t[f"{pv}_kw"], where="mid", color="#ff7f0e", lw=1.5, label=f"{pv} output")
-    ax.step(steps, t["net_import_kw"], where="mid", color=BUY_COLOR, lw=2, label="net import from the grid")
+            lines += [(*ax.step(steps, t[f"{pv}_kw"], where="mid", color="#ff7f0e", lw=1.5, label=f"{pv} output"),
+                       f"{pv}_kw")]
+    lines += [(*ax.step(steps, t["net_import_kw"], where="mid", color=BUY_COLOR, lw=2,
+                        label="net import from the grid"), "net_import_kw")]
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xlabel(f"step ({schedule.dt_h:g} h each)")
     ax.set_ylabel("power (kW)")
@@ -217,19 +241,46 @@ def plot_schedule(schedule, ax: Axes | None = None, *, show_price: bool = True) 
     handles, labels = ax.get_legend_handles_labels()
     if show_price:
         pax = ax.twinx()
-        pax.step(steps, t["buy_price"], where="mid", color=SELL_COLOR, ls="--", lw=1.2, label="buy price")
+        lines += [(*pax.step(steps, t["buy_price"], where="mid", color=SELL_COLOR, ls="--", lw=1.2,
+                             label="buy price"), "buy_price")]
         if (t["sell_price"] != 0).any():
-            pax.step(steps, t["sell_price"], where="mid", color=WELFARE_COLOR, ls="--", lw=1.2, label="sell price")
+            lines += [(*pax.step(steps, t["sell_price"], where="mid", color=WELFARE_COLOR, ls="--", lw=1.2,
+                                 label="sell price"), "sell_price")]
         pax.set_ylabel("price (per kWh)")
         h2, l2 = pax.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
         ax.price_axes = pax
     ax.legend(handles, labels, loc="upper left", fontsize="small")
+    ax._te_schedule = {"key": key, "bars": bars, "lines": lines}
     return ax
 
 
-def plot_soc(schedule, ax: Axes | None = None) -> Axes:
+def _net_battery(table, name: str) -> np.ndarray:
+    """Return a battery's charging minus its discharging, kW per step."""
+    return (table[f"{name}_charge_kw"] - table[f"{name}_discharge_kw"]).to_numpy()
+
+
+def _move_schedule(ax: Axes, drawn: dict, table) -> None:
+    """Move :func:`plot_schedule`'s bars and lines to a new schedule table, and rescale both axes."""
+    for bars, name in drawn["bars"]:
+        for rect, height in zip(bars, _net_battery(table, name)):
+            rect.set_height(height)
+    for line, column in drawn["lines"]:
+        line.set_ydata(table[column].to_numpy())
+    for axes in {line.axes for line, _ in drawn["lines"]} | {ax}:
+        axes.relim()
+        axes.autoscale_view()
+
+
+def plot_soc(schedule, ax: Axes | None = None, *, capacity_kwh: float | None = None) -> Axes:
     """Draw each battery's state of charge over the horizon (kWh, at the end of each step).
+
+    Parameters
+    ----------
+    schedule : te_course.prosumer.Schedule
+    ax : matplotlib.axes.Axes, optional
+    capacity_kwh : float, optional
+        A dotted line at this energy (the battery's capacity).
 
     Examples
     --------
@@ -237,12 +288,34 @@ def plot_soc(schedule, ax: Axes | None = None) -> Axes:
     >>> s = schedule(Prosumer([1.0, 1.0], [Battery(1, 1, 0.9, 0.9)]), [0.1, 0.3])
     >>> [line.get_label() for line in plot_soc(s).get_lines()]
     ['battery']
+
+    Called again on axes that show the same batteries over as many steps (an explorer's),
+    it moves the lines instead of drawing them anew; otherwise it replaces the drawing.
     """
     if ax is None:
         ax = new_axes((7.5, 2.8))
     t = schedule.table
-    for col in _soc_columns(t):
-        ax.plot(t.index.to_numpy(), t[col], marker="o", ms=3, label=col[:-8])
+    columns = _soc_columns(t)
+    key = (tuple(columns), tuple(t.index), schedule.dt_h, capacity_kwh is None)
+    drawn = getattr(ax, "_te_soc", None)
+    if drawn is not None and _on_axes(drawn["lines"]):
+        if drawn["key"] == key:
+            for line, col in zip(drawn["lines"], columns):
+                line.set_ydata(t[col].to_numpy())
+            if capacity_kwh is not None:
+                drawn["lines"][-1].set_ydata([capacity_kwh, capacity_kwh])
+            ax.set_autoscaley_on(True)  # set_ylim(bottom=0) below turned it off
+            ax.relim()
+            ax.autoscale_view()
+            ax.set_ylim(bottom=0)
+            return ax
+        ax.clear()
+    lines = []
+    for col in columns:
+        lines += ax.plot(t.index.to_numpy(), t[col], marker="o", ms=3, label=col[:-8])
+    if capacity_kwh is not None:
+        lines.append(ax.axhline(capacity_kwh, color="grey", ls=":", lw=1))
+    ax._te_soc = {"key": key, "lines": lines}
     ax.set_xlabel(f"step ({schedule.dt_h:g} h each)")
     ax.set_ylabel("state of charge (kWh)")
     ax.set_ylim(bottom=0)
@@ -862,22 +935,56 @@ def plot_voltage_envelope(cases, ax: Axes | None = None, *, v_min_pu: float | No
     >>> ax = plot_voltage_envelope({"case": v}, v_min_pu=0.94)
     >>> ax.get_lines()[0].get_ydata().tolist()  # the lowest voltage of each hour
     [0.95, 0.93]
+
+    Called again on axes that show the same cases over as many hours (an explorer's), it
+    moves the lines and bands to the new voltages instead of drawing them anew; otherwise it
+    replaces the drawing.
     """
     if ax is None:
         ax = new_axes((7, 3.6))
+    key = [(label, len(v)) for label, v in cases.items()] + [v_min_pu is None, v_max_pu is None]
+    drawn = getattr(ax, "_te_voltage_envelope", None)
+    if drawn is not None and _on_axes(drawn["lines"] + drawn["limits"]):
+        if drawn["key"] == key and all(band in ax.collections for band in drawn["bands"]):
+            _move_envelope(ax, drawn, cases, (v_min_pu, v_max_pu))
+            return ax
+        ax.clear()
+    lines, bands, limits = [], [], []
     for label, v in cases.items():
         lo, hi = v.min(axis=1).to_numpy(), v.max(axis=1).to_numpy()
         x = np.arange(len(v))
-        (line,) = ax.plot(x, lo, lw=1.8, label=f"{label}: lowest")
-        ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15, label=f"{label}: range over buses")
+        lines += ax.plot(x, lo, lw=1.8, label=f"{label}: lowest")
+        bands.append(ax.fill_between(x, lo, hi, color=lines[-1].get_color(), alpha=0.15,
+                                     label=f"{label}: range over buses"))
     for lim in (v_min_pu, v_max_pu):
         if lim is not None:
-            ax.axhline(lim, color="tab:red", ls="--", lw=1)
+            limits.append(ax.axhline(lim, color="tab:red", ls="--", lw=1))
+    ax._te_voltage_envelope = {"key": key, "lines": lines, "bands": bands, "limits": limits,
+                               "artists": lines + bands + limits}
     ax.set_xlabel("hour")
     ax.set_ylabel("voltage (p.u.)")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     return ax
+
+
+def _move_envelope(ax: Axes, drawn: dict, cases, limits) -> None:
+    """Move :func:`plot_voltage_envelope`'s lines, bands and limits to new voltages, and rescale."""
+    for k, (line, v) in enumerate(zip(drawn["lines"], cases.values())):
+        lo, hi = v.min(axis=1).to_numpy(), v.max(axis=1).to_numpy()
+        line.set_ydata(lo)
+        band = drawn["bands"][k]
+        if hasattr(band, "set_data"):  # matplotlib >= 3.10: the band keeps its artist
+            band.set_data(np.arange(len(v)), lo, hi)
+        else:
+            new = ax.fill_between(np.arange(len(v)), lo, hi, color=band.get_facecolor(), label=band.get_label())
+            band.remove()
+            drawn["bands"][k] = new
+            drawn["artists"] = drawn["lines"] + drawn["bands"] + drawn["limits"]
+    for line, lim in zip(drawn["limits"], [lim for lim in limits if lim is not None]):
+        line.set_ydata([lim, lim])
+    ax.relim()
+    ax.autoscale_view()
 
 
 def plot_day_profiles(profiles, ax: Axes | None = None, *, ylabel: str = "kW", limit: float | None = None,
@@ -899,14 +1006,31 @@ def plot_day_profiles(profiles, ax: Axes | None = None, *, ylabel: str = "kW", l
     >>> ax = plot_day_profiles({"a": [1, 2, 3]}, limit=2.5)
     >>> ax.get_lines()[0].get_ydata().tolist()
     [1.0, 2.0, 3.0]
+
+    Called again on axes that show the same profiles over as many steps (an explorer's), it
+    moves the lines to the new values instead of drawing them anew; otherwise it replaces
+    the drawing.
     """
     if ax is None:
         ax = new_axes((7, 3.4))
-    for label, values in profiles.items():
-        y = np.asarray(values, dtype=float)
-        ax.plot(np.arange(y.size), y, marker="o", ms=3, lw=1.5, label=label)
+    arrays = {label: np.asarray(values, dtype=float) for label, values in profiles.items()}
+    key = [(label, y.size) for label, y in arrays.items()] + [limit is None, limit_label]
+    drawn = getattr(ax, "_te_day_profiles", None)
+    if drawn is not None and _on_axes(drawn["lines"]):
+        if drawn["key"] == key:
+            for line, y in zip(drawn["lines"], list(arrays.values()) + [np.array([limit, limit])]):
+                line.set_ydata(y)
+            ax.set_ylabel(ylabel)
+            ax.relim()
+            ax.autoscale_view()
+            return ax
+        ax.clear()
+    lines = []
+    for label, y in arrays.items():
+        lines += ax.plot(np.arange(y.size), y, marker="o", ms=3, lw=1.5, label=label)
     if limit is not None:
-        ax.axhline(limit, color="tab:red", ls="--", lw=1, label=limit_label)
+        lines.append(ax.axhline(limit, color="tab:red", ls="--", lw=1, label=limit_label))
+    ax._te_day_profiles = {"key": key, "lines": lines}
     ax.set_xlabel("hour")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)

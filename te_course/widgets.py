@@ -40,6 +40,8 @@ from .prosumer import BatteryProblem, example_day
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+    from .scheduling import EVStudy
+
 _WIDE = {"description_width": "initial"}  # show slider labels in full
 
 
@@ -286,7 +288,8 @@ def battery_update(problem: BatteryProblem, day, *, e_max_kwh, p_max_kw, eta, ra
     ramp_kw : float or None
         Ramp limit on the battery's net power, or None for none.
     axes : pair of matplotlib Axes, optional
-        Where to draw the schedule and the state of charge.
+        Where to draw the schedule and the state of charge (axes that already show this
+        drawing have their bars and lines moved, not drawn anew).
 
     Returns
     -------
@@ -310,8 +313,7 @@ def battery_update(problem: BatteryProblem, day, *, e_max_kwh, p_max_kw, eta, ra
     )
     plot_schedule(sched, ax=top)
     top.set_xlabel("")
-    plot_soc(sched, ax=bottom)
-    bottom.axhline(e_max_kwh, color="grey", ls=":", lw=1)
+    plot_soc(sched, ax=bottom, capacity_kwh=e_max_kwh)
     without = float(np.sum(buy * base) * problem.dt_h)
     charged = float(sched.table["battery_charge_kw"].sum() * problem.dt_h)
     rows = {
@@ -356,7 +358,7 @@ def battery_explorer(day=None) -> W.VBox:
         try:
             sched, axes, summary = battery_update(
                 problem, day, e_max_kwh=e_max.value, p_max_kw=p_max.value, eta=eta.value,
-                ramp_kw=ramp.value if use_ramp.value else None, axes=canvas.clean(),
+                ramp_kw=ramp.value if use_ramp.value else None, axes=canvas.clean(keep=(0, 1)),
             )
         except ValueError as exc:  # SolverError and input errors: show them in words
             state.update(error=str(exc))
@@ -983,7 +985,8 @@ def _ev_day_defaults() -> dict:
     return rate_lines(ieee33(), load_scale=float(load.max())), price, load
 
 
-def ev_update(feeder, penetration, share_responsive, *, price_substation, load_profile, axes=None, **options) -> tuple:
+def ev_update(feeder, penetration, share_responsive, *, price_substation, load_profile, axes=None, problem=None,
+              **options) -> tuple:
     """Run the EV study for one setting of the explorer's sliders and draw the day.
 
     Parameters
@@ -995,7 +998,12 @@ def ev_update(feeder, penetration, share_responsive, *, price_substation, load_p
     price_substation, load_profile : array_like
         One value per hour.
     axes : pair of matplotlib Axes, optional
-        Where to draw the hourly peak loading and the hourly lowest voltage.
+        Where to draw the hourly peak loading and the hourly lowest voltage (axes that
+        already show this drawing have their lines moved, not drawn anew).
+    problem : te_course.scheduling.EVStudyProblem, optional
+        The same study built once for this feeder and day: solved instead of
+        :func:`~te_course.scheduling.ev_study` (a warm re-solve; ``options`` then go to
+        the problem, not here).
     **options
         Passed to :func:`te_course.scheduling.ev_study`.
 
@@ -1016,15 +1024,20 @@ def ev_update(feeder, penetration, share_responsive, *, price_substation, load_p
     from .plots import plot_day_profiles, plot_voltage_envelope
     from .scheduling import ev_study
 
-    study = ev_study(feeder, penetration, share_responsive=share_responsive, price_substation=price_substation,
-                     load_profile=load_profile, **options)
+    if problem is None:
+        study = ev_study(feeder, penetration, share_responsive=share_responsive, price_substation=price_substation,
+                         load_profile=load_profile, **options)
+    elif options:
+        raise TypeError(f"ev_update: with `problem`, give {sorted(options)} to EVStudyProblem instead.")
+    else:
+        study = problem.solve(penetration, share_responsive=share_responsive)
     top, bottom = axes if axes is not None else _two_panel_figure()
     loading = study.ac.loading.max(axis=1)
     plot_day_profiles({"highest line loading": loading}, ax=top, ylabel="loading (|S| / rating)", limit=1.0,
                       limit_label="rating")
     top.set_xlabel("")
     top.set_title(f"{penetration:.0%} cars per household, {share_responsive:.0%} of them respond to DLMPs")
-    v_min = options.get("v_min_pu", 0.9)
+    v_min = options.get("v_min_pu", 0.9) if problem is None else problem.model.v_min
     plot_voltage_envelope({"AC": study.ac.v_pu}, ax=bottom, v_min_pu=v_min)
     s, c = study.summary, study.ev_costs
     rows = {
@@ -1040,6 +1053,23 @@ def ev_update(feeder, penetration, share_responsive, *, price_substation, load_p
     return study, (top, bottom), summary
 
 
+class _SeenBefore:
+    """An :class:`~te_course.scheduling.EVStudyProblem` that keeps its studies: a setting seen before is not solved.
+
+    The explorer's sliders have 13 x 11 settings, so every study it can show fits.
+    """
+
+    def __init__(self, problem) -> None:
+        self.model, self._problem, self._seen = problem.model, problem, {}
+
+    def solve(self, penetration: float, *, share_responsive: float) -> EVStudy:
+        """Return the study of this setting: kept from before, or solved now and kept."""
+        key = (round(float(penetration), 9), round(float(share_responsive), 9))
+        if key not in self._seen:
+            self._seen[key] = self._problem.solve(penetration, share_responsive=share_responsive)
+        return self._seen[key]
+
+
 def _money(value) -> str:
     return "-" if not np.isfinite(value) else f"{value:.2f} (at its bus's DLMPs)"
 
@@ -1049,13 +1079,16 @@ def ev_explorer(feeder=None, price_substation=None, load_profile=None) -> W.VBox
 
     By default: the IEEE 33-bus feeder rated by :func:`te_course.scheduling.rate_lines`
     at the day's peak, the prices of :func:`te_course.example_day` and an evening-peaking
-    load profile.
+    load profile.  The day's OPF is built once (:class:`~te_course.scheduling.EVStudyProblem`)
+    and re-solved at each move; a setting seen before is shown again without solving.
 
     Returns
     -------
     ipywidgets.VBox
         With ``app.controls``, ``app.chart`` and ``app.state`` (``study``, ``axes``, ``table``).
     """
+    from .scheduling import EVStudyProblem
+
     f0, p0, l0 = _ev_day_defaults()
     feeder = f0 if feeder is None else feeder
     price = p0 if price_substation is None else price_substation
@@ -1069,11 +1102,12 @@ def ev_explorer(feeder=None, price_substation=None, load_profile=None) -> W.VBox
     table = W.HTML()
     controls = {"penetration": penetration, "share_responsive": share}
     state: dict = {"study": None, "axes": None, "table": ""}
+    problem = _SeenBefore(EVStudyProblem(feeder, price_substation=price, load_profile=load))
 
     def refresh(_change=None) -> None:
         try:
             study, axes, summary = ev_update(feeder, penetration.value, share.value, price_substation=price,
-                                             load_profile=load, axes=canvas.clean())
+                                             load_profile=load, problem=problem, axes=canvas.clean(keep=(0, 1)))
         except ValueError as err:  # a fleet so large that even the AC power flow fails
             state.update(study=None, table=html.escape(str(err)))
             table.value = f"<b>No answer:</b> {html.escape(str(err))}"

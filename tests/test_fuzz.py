@@ -731,6 +731,26 @@ SPECS: dict[str, Spec] = {
         names={"feeder": FEEDER_NAMES},
         nan_ok=("day.loading", "ac.loading", "ev_costs"),
     ),  # NaN per car in an empty group
+    "EVStudyProblem": Spec(
+        tc.EVStudyProblem,
+        lambda: dict(
+            feeder=small_feeder(),
+            price_substation=np.full(24, 0.1),
+            load_profile=np.full(24, 0.5),
+            v_min_pu=0.9,
+            v_max_pu=1.05,
+            voll=10.0,
+        ),
+        budget=12,
+        names={"feeder": FEEDER_NAMES},
+    ),
+    "EVStudyProblem.solve": Spec(
+        lambda **kw: tc.EVStudyProblem(small_feeder(), price_substation=np.full(24, 0.1),
+                                       load_profile=np.full(24, 0.5)).solve(**kw),
+        lambda: dict(penetration=0.3, share_responsive=0.5),
+        budget=12,
+        nan_ok=("day.loading", "ac.loading", "ev_costs"),
+    ),
     "rate_lines": Spec(
         tc.rate_lines, lambda: dict(feeder=small_feeder(), load_scale=1.0, margin=1.25), names={"feeder": FEEDER_NAMES}
     ),

@@ -167,6 +167,38 @@ def test_plot_soc_draws_each_battery_and_the_soc_follows_its_power(pv_schedule):
     assert ax.get_ylim()[0] == 0 and ax.get_ylabel() == "state of charge (kWh)"
 
 
+def _schedule(buy, p_max=1.0):
+    load = [1.0, 2.0, 0.5, 1.5]
+    return tc.schedule(tc.Prosumer(load, [tc.Battery(2.0, p_max, 0.9, 0.9), tc.PV([0.0, 1.0, 3.0, 0.5])]), buy,
+                       [0.02, 0.05, 0.01, 0.05])
+
+
+def test_plot_schedule_and_soc_drawn_again_move_to_the_new_schedule():
+    first, second = _schedule([0.1, 0.3, 0.05, 0.4]), _schedule([0.4, 0.05, 0.3, 0.1], p_max=2.0)
+    ax = plots.plot_schedule(first)
+    soc_ax = plots.plot_soc(first, capacity_kwh=2.0)
+    bars, line, price_ax = ax.containers[0], ax.lines[0], ax.price_axes
+    assert plots.plot_schedule(second, ax=ax) is ax and plots.plot_soc(second, ax=soc_ax, capacity_kwh=3.0) is soc_ax
+    fresh, fresh_soc = plots.plot_schedule(second), plots.plot_soc(second, capacity_kwh=3.0)
+    assert ax.containers == [bars] and ax.lines[0] is line and ax.price_axes is price_ax, "moved, not drawn again"
+    assert np.allclose(_heights(bars), _heights(fresh.containers[0]))
+    assert not np.allclose(_heights(bars), _heights(plots.plot_schedule(first).containers[0]))  # it did move
+    for mine, theirs in ((ax, fresh), (ax.price_axes, fresh.price_axes), (soc_ax, fresh_soc)):
+        assert len(mine.lines) == len(theirs.lines)
+        for a, b in zip(mine.lines, theirs.lines):
+            assert np.allclose(a.get_ydata(), b.get_ydata())
+        assert np.allclose(mine.get_ylim(), theirs.get_ylim())
+    assert len(ax.figure.axes) == 2  # the power and the price axes, no second twin
+
+
+def test_plot_schedule_drawn_again_for_other_devices_replaces_the_drawing_and_its_price_axes(pv_schedule):
+    s = tc.schedule(tc.Prosumer([1.0, 1.0, 1.0, 1.0], [tc.Battery(1, 1, 0.9, 0.9)]), [0.1, 0.3, 0.2, 0.1])
+    ax = plots.plot_schedule(pv_schedule)
+    plots.plot_schedule(s, ax=ax)
+    assert len(ax.figure.axes) == 2 and "pv output" not in _lines(ax)
+    assert "sell price" not in _lines(ax.price_axes)
+
+
 # --------------------------------------------------------------------------- chapter 3: coordination
 
 
@@ -466,6 +498,40 @@ def test_day_profiles_one_line_per_case():
     lines = _lines(ax)
     assert np.allclose(lines["y"].get_ydata(), [3, 4]) and np.allclose(lines["y"].get_xdata(), [0, 1])
     assert lines["rating"].get_ydata()[0] == 2.5
+
+
+def _band(ax, k=0):
+    return np.sort(ax.collections[k].get_paths()[0].vertices[:, 1])
+
+
+def test_voltage_envelope_drawn_again_moves_the_lines_and_bands():
+    v = pd.DataFrame([[1.0, 0.96, 0.97], [1.0, 0.91, 0.94]])
+    w = pd.DataFrame([[1.0, 0.99, 0.98], [1.0, 0.85, 0.93]])
+    ax = plots.plot_voltage_envelope({"a": v}, v_min_pu=0.9)
+    line, band = ax.lines[0], ax.collections[0]
+    assert plots.plot_voltage_envelope({"a": w}, ax=ax, v_min_pu=0.88) is ax
+    fresh = plots.plot_voltage_envelope({"a": w}, v_min_pu=0.88)
+    assert ax.lines[0] is line and len(ax.lines) == len(fresh.lines) == 2, "moved, not drawn again"
+    assert len(ax.collections) == 1 and (band in ax.collections or not hasattr(band, "set_data"))
+    for mine, theirs in zip(ax.lines, fresh.lines):
+        assert np.allclose(mine.get_ydata(), theirs.get_ydata())
+    assert np.allclose(_band(ax), _band(fresh))
+    assert np.allclose(ax.get_ylim(), fresh.get_ylim())  # rescaled to the new band (0.85)
+    other = plots.plot_voltage_envelope({"a": w, "b": v}, ax=ax)  # other cases: the drawing is replaced
+    assert len(other.lines) == 2 and len(other.collections) == 2
+
+
+def test_day_profiles_drawn_again_moves_the_lines():
+    ax = plots.plot_day_profiles({"x": [1, 2]}, limit=2.5)
+    first = ax.lines[0]
+    plots.plot_day_profiles({"x": [5, 7]}, ax=ax, limit=3.0)
+    fresh = plots.plot_day_profiles({"x": [5, 7]}, limit=3.0)
+    assert ax.lines[0] is first and len(ax.lines) == 2, "moved, not drawn again"
+    for mine, theirs in zip(ax.lines, fresh.lines):
+        assert np.allclose(mine.get_ydata(), theirs.get_ydata())
+    assert np.allclose(ax.get_ylim(), fresh.get_ylim())
+    plots.plot_day_profiles({"x": [1, 2, 3]}, ax=ax)  # three steps and no limit: replaced
+    assert [len(ln.get_ydata()) for ln in ax.lines] == [3]
 
 # --------------------------------------------------------------------------- chapters 7 and 8 (moved from test_games.py
 # and test_fairness.py, so that each test file tests one module)

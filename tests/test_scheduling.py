@@ -28,6 +28,7 @@ from scipy.optimize import linprog
 import te_course as tc
 from te_course.prosumer import EV, PV, Battery, FlexibleLoad, Prosumer, schedule
 from te_course.scheduling import (
+    EVStudyProblem,
     cheapest_first_charging,
     day_ahead_dlmp,
     ev_fleet,
@@ -369,6 +370,58 @@ def test_rate_lines_sizes_each_line_to_its_peak_flow_with_a_margin():
     assert np.allclose(rated.lines.loc[live, "s_max_kva"], 1.5 * s[live], atol=5.0)  # rounded to 10 kVA
     assert rated.lines.loc[~live, "s_max_kva"].isna().all()
     assert f.lines["s_max_kva"].isna().all()  # the original is untouched
+
+
+@pytest.fixture(scope="module")
+def ev_day33():
+    load = 0.45 + 0.5 * np.exp(-0.5 * ((np.arange(24) - 19) / 3) ** 2)
+    return rate_lines(tc.ieee33(), load_scale=float(load.max())), tc.example_day()["buy_price"].to_numpy(), load
+
+
+def test_ev_study_problem_solves_what_ev_study_solves_fleet_after_fleet(ev_day33):
+    """One OPF with Parameters, re-solved, against a new OPF built for each fleet by ev_study.
+
+    Both are optimal; where the optimum is not unique (load shed at equal cost at several buses,
+    cars indifferent between hours) the two solves may pick different schedules, so the
+    comparison is of the cost, of the fleets, and, where the day has one optimum (every car
+    responsive), of the prices, the schedules and the AC check.
+    """
+    f, price, load = ev_day33
+    problem = EVStudyProblem(f, price_substation=price, load_profile=load)
+    for penetration, share in ((0.3, 1.0), (0.5, 0.0), (0.2, 0.5), (0.0, 1.0), (0.3, 1.0)):
+        mine = problem.solve(penetration, share_responsive=share)
+        ref = ev_study(f, penetration, share_responsive=share, price_substation=price, load_profile=load)
+        assert mine.day.cost == pytest.approx(ref.day.cost, rel=1e-7, abs=1e-9), (penetration, share)
+        assert mine.fleet.counts.equals(ref.fleet.counts) and mine.fleet.fixed_kw.equals(ref.fleet.fixed_kw)
+        assert mine.day.shed_kw.to_numpy().sum() == pytest.approx(ref.day.shed_kw.to_numpy().sum(), abs=1e-3)
+        assert mine.responsive_kw.to_numpy().sum() == pytest.approx(ref.responsive_kw.to_numpy().sum(), rel=1e-6)
+        assert set(mine.day.schedules) == set(ref.day.schedules)
+        if share == 1.0:
+            assert np.allclose(mine.day.prices, ref.day.prices, atol=1e-6)
+            assert np.allclose(mine.responsive_kw, ref.responsive_kw, atol=0.05)
+            assert mine.summary["peak_loading"] == pytest.approx(ref.summary["peak_loading"], abs=1e-5)
+            assert mine.summary["peak_loading_line"] == ref.summary["peak_loading_line"]
+            assert np.allclose(mine.ev_costs.fillna(0).to_numpy(float), ref.ev_costs.fillna(0).to_numpy(float),
+                               rtol=1e-5)
+            for name, table in ref.day.schedules.items():
+                assert list(mine.day.schedules[name].columns) == list(table.columns)
+
+
+def test_ev_study_problem_reads_its_inputs_and_survives_a_bad_fleet(ev_day33):
+    f, price, load = ev_day33
+    with pytest.raises(ValueError, match="`load_profile`"):
+        EVStudyProblem(f, price_substation=price, load_profile=load[:5])
+    with pytest.raises(ValueError, match="`v_min_pu`"):
+        EVStudyProblem(f, price_substation=price, load_profile=load, v_min_pu=1.2)
+    with pytest.raises(ValueError, match="`e_need_kwh`"):
+        EVStudyProblem(f, price_substation=price, load_profile=load, e_need_kwh=-1.0)
+    problem = EVStudyProblem(f, price_substation=price, load_profile=load)
+    with pytest.raises(ValueError, match="`penetration`"):
+        problem.solve(-0.1, share_responsive=0.5)
+    with pytest.raises(ValueError, match="`share_responsive`"):
+        problem.solve(0.3, share_responsive=1.5)
+    ref = ev_study(f, 0.1, share_responsive=1.0, price_substation=price, load_profile=load)
+    assert problem.solve(0.1, share_responsive=1.0).day.cost == pytest.approx(ref.day.cost, rel=1e-7)
 
 
 def test_ev_study_costs_and_summary_by_hand():

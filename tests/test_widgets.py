@@ -20,7 +20,7 @@ from matplotlib.axes import Axes
 
 import te_course as tc
 from te_course import widgets
-from te_course.scheduling import ev_study
+from te_course.scheduling import EVStudyProblem, ev_study
 
 SEED_BIDS, SEED_ASKS = [12, 10, 8], [5, 7, 9]
 PNG = b"\x89PNG"
@@ -493,6 +493,31 @@ def test_ev_explorer_headless_moving_the_share_lowers_the_peak():
     assert app.chart.value != first_png and "cost per responsive car" in app.state["table"]
     app.controls["penetration"].value = 0.0
     assert app.state["study"].fleet.counts["evs"].sum() == 0
+
+
+def test_ev_explorer_solves_each_setting_once_and_moves_its_lines():
+    app = widgets.ev_explorer()
+    c = app.controls
+    first, png = app.state["study"], app.chart.value
+    top, bottom = app.state["axes"]
+    line = top.lines[0]
+    c["share_responsive"].value = 0.5
+    second = app.state["study"]
+    assert second is not first and top.lines[0] is line, "the lines move: the axes are not drawn again"
+    assert np.allclose(line.get_ydata(), second.ac.loading.max(axis=1))
+    assert np.allclose(bottom.lines[0].get_ydata(), second.ac.v_pu.min(axis=1))
+    c["share_responsive"].value = 0.0  # back to a setting seen before: the same study, the same picture
+    assert app.state["study"] is first and app.chart.value == png
+
+
+def test_ev_update_with_a_problem_matches_the_study_and_refuses_options_for_the_study(ev_day):
+    feeder, price, load = ev_day
+    problem = EVStudyProblem(feeder, price_substation=price, load_profile=load)
+    study, _, _ = widgets.ev_update(feeder, 0.3, 1.0, price_substation=price, load_profile=load, problem=problem)
+    ref = ev_study(feeder, 0.3, share_responsive=1.0, price_substation=price, load_profile=load)
+    assert study.day.cost == pytest.approx(ref.day.cost, rel=1e-7)
+    with pytest.raises(TypeError, match="v_min_pu.*EVStudyProblem"):
+        widgets.ev_update(feeder, 0.3, 1.0, price_substation=price, load_profile=load, problem=problem, v_min_pu=0.9)
 
 # --------------------------------------------------------------------------- chapters 7 and 8 (moved from test_games.py
 # and test_fairness.py, so that each test file tests one module)

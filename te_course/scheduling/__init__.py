@@ -8,7 +8,8 @@ holds one subject per module:
   are in that module's docstring), :func:`evaluate_day` (the AC power flow of every step);
 - :mod:`te_course.scheduling.rolling` -- the hourly clearing, :func:`simulate_day`;
 - :mod:`te_course.scheduling.evs` -- EV charging: :func:`uncontrolled_charging`,
-  :func:`cheapest_first_charging`, :func:`ev_fleet`, :func:`ev_study`;
+  :func:`cheapest_first_charging`, :func:`ev_fleet`, :func:`ev_study` (and :class:`EVStudyProblem`,
+  the same study built once and solved for many fleets);
 - :mod:`te_course.scheduling.examples` -- set-ups: :func:`rate_lines`,
   :func:`example_feeder_day`.
 
@@ -17,7 +18,16 @@ and from ``te_course``.
 """
 
 from .day import PRICE_MAX, DayFlows, DayResult, day_ahead_dlmp, evaluate_day
-from .evs import MAX_STEPS, EVFleet, EVStudy, cheapest_first_charging, ev_fleet, ev_study, uncontrolled_charging
+from .evs import (
+    MAX_STEPS,
+    EVFleet,
+    EVStudy,
+    EVStudyProblem,
+    cheapest_first_charging,
+    ev_fleet,
+    ev_study,
+    uncontrolled_charging,
+)
 from .examples import FeederDay, example_feeder_day, rate_lines
 from .rolling import simulate_day
 
@@ -33,6 +43,7 @@ __all__ = [
     "ev_fleet",
     "EVStudy",
     "ev_study",
+    "EVStudyProblem",
     "rate_lines",
     "example_feeder_day",
     "FeederDay",

@@ -397,13 +397,13 @@ class _DayModel:
             costs += utilities
             cons += dev_cons
             objective = objective + dev_objective / sb
-        p_load = load_p[:, tree.order].T / sb  # rank x T
+        p_load, p_sheddable = self._bus_loads(load_p[:, tree.order].T / sb)  # rank x T
         q_load = load_q[:, tree.order].T / sb
         injection = self._prosumer_injection()
         self.shed = None
         if voll is not None:  # involuntary load shedding at the value of lost load (VoLL), bus loads only
             self.shed = cp.Variable((n, T), nonneg=True, name="shed")
-            cons.append(self.shed <= np.maximum(p_load, 0.0))
+            cons.append(self.shed <= p_sheddable)
             objective = objective + voll * dt * cp.sum(self.shed)
             injection = injection - self.shed
         cons += self._network_constraints(P0, Q0, p_load + injection, q_load)
@@ -411,6 +411,13 @@ class _DayModel:
         # cost coefficient (price x dt per p.u.) where it is accurate; `result` divides the duals and the cost by it
         self.obj_scale = _objective_scale(max(costs) * dt)
         self.problem = cp.Problem(cp.Minimize(self.obj_scale * objective), cons)
+
+    def _bus_loads(self, p_load: np.ndarray) -> tuple:
+        """Return the bus loads as the OPF reads them (rank x step, p.u.) and the most of them that can be shed.
+
+        Numbers here; a model re-solved for new loads returns cvxpy Parameters instead.
+        """
+        return p_load, np.maximum(p_load, 0.0)
 
     def _prosumer_models(self) -> list[tuple]:
         """Write every prosumer's devices; return (objective, constraints, utility sizes) per prosumer."""
@@ -513,13 +520,112 @@ class _DayModel:
             shed[:, self.tree.order] = (np.asarray(self.shed.value, dtype=float) * sb).T
             shed = _clean(shed)
             net -= shed
+        return net, shed, self._prosumer_schedules(net, prices, steps)
+
+    def _prosumer_schedules(self, net: np.ndarray, prices: pd.DataFrame, steps: pd.Index) -> dict:
+        """Add each prosumer's net import to ``net`` (steps x buses, kW); return their schedule tables by name."""
         schedules = {}
         where = self.feeder.buses.index.get_indexer([bus for bus, _ in self.pairs])
         for (bus, p), dev, expr, pos in zip(self.pairs, self.devices, self.nets, where):
             net_k = _clean(np.asarray(expr.value, dtype=float))
             net[:, pos] += net_k
             schedules[p.name] = _schedule_table(bus, net_k, prices[bus].to_numpy(), dev, self.dt, steps)
-        return net, shed, schedules
+        return schedules
+
+
+class EVDayModel(_DayModel):
+    """The OPF of :func:`day_ahead_dlmp` with one aggregated EV at every bus, written once with cvxpy Parameters.
+
+    For studies that clear the same day for many fleets (:class:`te_course.scheduling.EVStudyProblem`,
+    the EV explorer): the cars' energy needs and charger powers per bus and the load of the
+    uncontrolled cars are Parameters, so a new fleet is a warm re-solve (the problem is
+    canonicalised only the first time).  A bus without responsive cars gets an EV of zero
+    power and zero need, which changes nothing in the OPF.  The inputs are read and checked as
+    :func:`day_ahead_dlmp` reads them; ``car`` gives the plug-in window and the efficiency
+    that every aggregated EV shares.
+    """
+
+    def __init__(self, feeder: Feeder, car: EV, *, price_substation, load_profile=None, v_min_pu: float = 0.95,
+                 v_max_pu: float = 1.05, dt_h: float = 1.0, voll: float | None = None) -> None:
+        """Read the day as :func:`day_ahead_dlmp` does and write the OPF once, with no cars yet."""
+        feeder, _, T, dt, price, scale, _ = read_day_inputs(feeder, None, price_substation, load_profile, None, dt_h)
+        v_min, v_max = check_voltage_limits(v_min_pu, v_max_pu)
+        _check_two_buses(feeder)
+        n = feeder.n_buses
+        if car.available.size != T:
+            raise ValueError(f"`car.available` has {car.available.size} steps; the day has {T}.")
+        load_p, load_q = _loads(feeder, scale, np.zeros((T, n)))
+        _check_powers(feeder, [], load_p, load_q, dt)
+        self.car, self.base_p = car, load_p
+        self.e_need = cp.Parameter(n, nonneg=True, name="e_need")  # kWh per bus, by rank
+        self.p_max = cp.Parameter(n, nonneg=True, name="p_max")  # kW per bus, by rank
+        self.load_now = cp.Parameter((n, T), name="load")  # p.u., rank x step
+        self.load_cap = cp.Parameter((n, T), nonneg=True, name="sheddable")
+        self.e_need.value, self.p_max.value = np.zeros(n), np.zeros(n)
+        super().__init__(feeder, [], price=price, load_p=load_p, load_q=load_q, v_min=v_min, v_max=v_max, dt=dt,
+                         voll=check_voll(voll))
+
+    def _bus_loads(self, p_load: np.ndarray) -> tuple:
+        """Return the loads' Parameters, holding ``p_load`` (rank x step, p.u.) for now."""
+        self.load_now.value, self.load_cap.value = p_load, np.maximum(p_load, 0.0)
+        return self.load_now, self.load_cap
+
+    def _prosumer_models(self) -> list[tuple]:
+        """Write the EVs (kW, rank x step): within each bus's charger power while plugged in, its need met."""
+        n, T = self.feeder.n_buses, self.T
+        self.nets, self.devices = [], []
+        self.ev = cp.Variable((n, T), nonneg=True, name="ev_kw")
+        plugged = self.car.available.astype(float)[None, :]
+        cons = [self.ev <= cp.reshape(self.p_max, (n, 1), order="C") @ plugged,
+                self.car.eta * self.dt * cp.sum(self.ev, axis=1) >= self.e_need]
+        return [(0, cons, [])]
+
+    def _prosumer_injection(self) -> cp.Expression:
+        """Return the EVs' draw by rank and step (p.u.)."""
+        return self.ev / self.feeder.s_base_kva
+
+    def day(self, pairs, fixed_kw: np.ndarray) -> DayResult:
+        """Clear the day for the responsive cars ``pairs`` and the uncontrolled cars' load ``fixed_kw``.
+
+        ``pairs``: ``(bus, Prosumer)`` with one EV each, of ``car``'s window and efficiency and
+        no base load (:func:`te_course.scheduling.ev_fleet`'s ``prosumers``); ``fixed_kw``:
+        steps x buses, kW.  Returns what :func:`day_ahead_dlmp` returns for the same data.
+        """
+        n, sb = self.feeder.n_buses, self.feeder.s_base_kva
+        load_p = self.base_p + np.asarray(fixed_kw, dtype=float)
+        _check_powers(self.feeder, pairs, load_p, self.load_q, self.dt)
+        e_need, p_max = np.zeros(n), np.zeros(n)
+        where = self.feeder.buses.index.get_indexer([bus for bus, _ in pairs])
+        for pos, (_, p) in zip(where, pairs):
+            (ev,) = p.devices
+            if not (np.array_equal(ev.available, self.car.available) and ev.eta == self.car.eta
+                    and not np.any(p.base_load_kw)):
+                raise ValueError(f"{p.name!r} is not an aggregate of this model's cars (plug-in window, eta).")
+            e_need[pos], p_max[pos] = ev.e_need_kwh, ev.p_max_kw
+        rank = self.tree.order
+        self.e_need.value, self.p_max.value = e_need[rank], p_max[rank]
+        self._bus_loads(load_p[:, rank].T / sb)
+        self.pairs, self.load_p = list(pairs), load_p
+        self.solve()
+        return self.result()
+
+    def _prosumer_schedules(self, net: np.ndarray, prices: pd.DataFrame, steps: pd.Index) -> dict:
+        """Add the EVs' draw to ``net``; return each aggregated EV's schedule table, as :func:`day_ahead_dlmp`'s."""
+        kw = _clean(_by_bus(self.tree, np.asarray(self.ev.value, dtype=float)).T)  # steps x buses
+        net += kw
+        schedules = {}
+        for (bus, p), pos in zip(self.pairs, self.feeder.buses.index.get_indexer([b for b, _ in self.pairs])):
+            dlmp = prices[bus].to_numpy()
+            schedules[p.name] = pd.DataFrame({"bus": [bus] * len(steps), "net_import_kw": kw[:, pos], "dlmp": dlmp,
+                                              "payment": dlmp * kw[:, pos] * self.dt,
+                                              f"{p.devices[0].name}_kw": kw[:, pos]}, index=steps)
+        return schedules
+
+
+def _check_two_buses(feeder: Feeder) -> None:
+    """Raise ``ValueError`` for a feeder of one bus (no line to schedule a day on)."""
+    if feeder.n_buses < 2:
+        raise ValueError("`feeder` has a single bus; a day on the feeder needs at least one line.")
 
 
 def _by_bus(tree: _network.Tree, by_rank: np.ndarray) -> np.ndarray:
@@ -682,8 +788,7 @@ def day_ahead_dlmp(feeder: Feeder, prosumers=None, *, price_substation, load_pro
     feeder, pairs, T, dt, price, scale, fixed = read_day_inputs(feeder, prosumers, price_substation, load_profile,
                                                             fixed_kw, dt_h)
     v_min, v_max = check_voltage_limits(v_min_pu, v_max_pu)
-    if feeder.n_buses < 2:
-        raise ValueError("`feeder` has a single bus; a day on the feeder needs at least one line.")
+    _check_two_buses(feeder)
     load_p, load_q = _loads(feeder, scale, fixed)
     _check_powers(feeder, pairs, load_p, load_q, dt)
     lost = check_voll(voll)

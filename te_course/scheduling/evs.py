@@ -28,10 +28,19 @@ from .._validation import (
 from .._validation import label as _label
 from ..devices import EV, Prosumer
 from ..feeders import Feeder, check_feeder
-from .day import DayFlows, DayResult, day_ahead_dlmp, evaluate_day, read_horizon, read_pairs, read_profile
+from .day import (
+    DayFlows,
+    DayResult,
+    EVDayModel,
+    day_ahead_dlmp,
+    evaluate_day,
+    read_horizon,
+    read_pairs,
+    read_profile,
+)
 
 __all__ = ["uncontrolled_charging", "cheapest_first_charging", "EVFleet", "ev_fleet", "EVStudy", "ev_study",
-           "MAX_STEPS"]
+           "EVStudyProblem", "MAX_STEPS"]
 
 #: At most this many steps in a day (:func:`ev_fleet`'s ``n_steps``): a year of 5-minute steps.
 MAX_STEPS = 105_120
@@ -445,6 +454,11 @@ def ev_study(feeder: Feeder, penetration: float, *, share_responsive: float, pri
         price_substation, load_profile, [], None), **fleet_options)
     day = day_ahead_dlmp(feeder, fleet.prosumers, price_substation=price_substation, load_profile=load_profile,
                          fixed_kw=fleet.fixed_kw, v_min_pu=v_min_pu, v_max_pu=v_max_pu, voll=voll)
+    return _study(feeder, fleet, day, price_substation)
+
+
+def _study(feeder: Feeder, fleet: EVFleet, day: DayResult, price_substation) -> EVStudy:
+    """Check the cleared day with the AC power flow and sum up the cars' costs (the second half of :func:`ev_study`)."""
     drawn = day.net_load_kw + day.shed_kw
     ac = evaluate_day(feeder, drawn, day.net_load_kvar)
     price = read_profile(price_substation, "price_substation", len(day.prices))
@@ -478,3 +492,63 @@ def ev_study(feeder: Feeder, penetration: float, *, share_responsive: float, pri
         "substation_peak_kw": float(ac.substation_kw.max()),
     }, dtype=object)
     return EVStudy(fleet=fleet, day=day, ac=ac, responsive_kw=responsive, ev_costs=costs, summary=summary)
+
+
+class EVStudyProblem:
+    """The EV study of :func:`ev_study` for one feeder and day, written once, solved for many fleets.
+
+    The day-ahead OPF is built once with cvxpy Parameters (the cars' energy needs and charger
+    powers at every bus, the uncontrolled cars' load), so each fleet after the first is a warm
+    re-solve: what the EV explorer does at every slider move, and a sweep of penetrations
+    and shares does in a loop.  :meth:`solve` returns what :func:`ev_study` returns for the
+    same arguments.
+
+    Parameters
+    ----------
+    feeder, price_substation, load_profile, v_min_pu, v_max_pu, voll
+        As in :func:`ev_study`.
+    **fleet_options
+        Passed to :func:`ev_fleet` at every :meth:`solve` (``p_max_kw``, ``e_need_kwh``, ...).
+
+    Examples
+    --------
+    >>> from te_course.feeders import ieee33
+    >>> from te_course.prosumer import example_day
+    >>> from te_course.scheduling import rate_lines
+    >>> load = 0.45 + 0.5 * np.exp(-0.5 * ((np.arange(24) - 19) / 3) ** 2)
+    >>> f = rate_lines(ieee33(), load_scale=float(load.max()))
+    >>> problem = EVStudyProblem(f, price_substation=example_day()["buy_price"].to_numpy(), load_profile=load)
+    >>> [round(float(problem.solve(0.3, share_responsive=s).summary["peak_loading"]), 2) for s in (0.0, 1.0)]
+    [1.24, 0.82]
+    """
+
+    def __init__(self, feeder: Feeder, *, price_substation, load_profile, v_min_pu: float = 0.9,
+                 v_max_pu: float = 1.05, voll: float = 10.0, **fleet_options) -> None:
+        """Check the day and the fleet options, and write the OPF once (see the class docstring)."""
+        self.feeder = check_feeder(feeder)
+        self.price_substation = price_substation
+        self.n_steps = read_horizon(price_substation, load_profile, [], None)
+        self.fleet_options = dict(fleet_options)
+        car = ev_fleet(self.feeder, 0.0, n_steps=self.n_steps, **self.fleet_options).ev
+        self.model = EVDayModel(self.feeder, car, price_substation=price_substation, load_profile=load_profile,
+                                v_min_pu=v_min_pu, v_max_pu=v_max_pu, voll=voll)
+
+    def solve(self, penetration: float, *, share_responsive: float) -> EVStudy:
+        """Put ``penetration`` cars per household on the feeder, ``share_responsive`` of them responding to DLMPs.
+
+        Returns
+        -------
+        EVStudy
+            As :func:`ev_study` with the same arguments.
+
+        Raises
+        ------
+        ValueError
+            As :func:`ev_fleet` (a penetration or share out of range).
+        InfeasibleError, SolverError
+            As :func:`ev_study`.
+        """
+        fleet = ev_fleet(self.feeder, penetration, share_responsive=share_responsive, n_steps=self.n_steps,
+                         **self.fleet_options)
+        day = self.model.day(list(fleet.prosumers.items()), fleet.fixed_kw.to_numpy())
+        return _study(self.feeder, fleet, day, self.price_substation)
