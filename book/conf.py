@@ -75,7 +75,12 @@ html_theme_options = {
     "use_download_button": False,  # its source download needs the page sources; each page offers the student notebook
     "home_page_in_toc": True,
     "show_navbar_depth": 1,
-    "extra_footer": f"<p>Built from te_course {te_course.__version__}.</p>",
+    "extra_footer": (  # the two licences of LICENSE-CONTENT.md, on every page
+        f"<p>Built from te_course {te_course.__version__}. Text, equations and figures: "
+        '<a href="https://creativecommons.org/licenses/by/4.0/">CC BY 4.0</a>; code, the notebooks\' code cells '
+        'included: <a href="https://opensource.org/license/bsd-3-clause">BSD-3-Clause</a> (the repository\'s '
+        "LICENSE-CONTENT.md and LICENSE).</p>"
+    ),
 }
 html_context = {"default_mode": "light"}  # figures have white backgrounds; unset, the theme logs an error per page
 html_last_updated_fmt = None

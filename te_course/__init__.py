@@ -7,6 +7,7 @@ The computation functions are re-exported here (``tc.clear_double_auction``);
 
 import importlib
 
+from ._paths import package_version as _package_version
 from .auction import (
     ClearingResult,
     OrderBooks,
@@ -138,7 +139,7 @@ from .uncertainty import (
     two_stage_schedule,
 )
 
-__version__ = "0.6.0"
+__version__ = _package_version()  # pyproject.toml's: the one place the version is written
 __all__ = [
     # errors
     "ConvergenceError",

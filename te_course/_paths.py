@@ -5,14 +5,38 @@ install (``make lab``, ``make test``) the package sits inside the course's check
 ``pip install .`` it sits in ``site-packages`` and the course is wherever the instructor
 works.  :func:`course_root` looks, in order, at ``TE_COURSE_ROOT``, the current folder and
 its parents, and the checkout around the package.
+
+The package's version is the one line ``version = ...`` of ``pyproject.toml`` (:func:`package_version`).
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
+from importlib import metadata
 from pathlib import Path
 
-__all__ = ["find_course_root", "course_root", "is_course_root"]
+__all__ = ["find_course_root", "course_root", "is_course_root", "package_version"]
+
+
+def package_version() -> str:
+    """Return te_course's version: ``pyproject.toml``'s, the single place it is written.
+
+    In a checkout (the package beside its ``pyproject.toml``: an editable install, the students'
+    tree, the source folder on ``sys.path``) the file itself is read, so a version bumped there
+    shows at once, without reinstalling; installed from a wheel, the metadata the wheel was
+    built from (the same line).
+    """
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    if pyproject.is_file():
+        with pyproject.open("rb") as f:
+            project = tomllib.load(f).get("project", {})
+        if project.get("name") == "te_course" and isinstance(project.get("version"), str):
+            return project["version"]
+    try:
+        return metadata.version("te_course")
+    except metadata.PackageNotFoundError:  # neither installed nor in a checkout: a copied folder
+        return "0+unknown"
 
 
 def is_course_root(path: Path) -> bool:

@@ -21,6 +21,8 @@ What ships, and why:
   ``postBuild``), ``environment.yml`` and ``pyproject.toml``: what mybinder.org, a
   hub's image, ``make lab`` and conda install, unchanged, so that students get the
   versions the course was tested with;
+- ``LICENSE``, ``LICENSE-CONTENT.md`` and ``CITATION.cff``: a published tree says under
+  which terms it may be used and how to cite it;
 - a ``Makefile`` with ``make lab`` only (the course's ``lab`` target and its
   virtual-environment rule, made smaller: the lock plus ``pip install -e .``, with
   nbgrader's instructor extensions switched off as on Binder), a ``.gitignore``,
@@ -57,6 +59,8 @@ IGNORED = shutil.ignore_patterns("__pycache__", "*.py[cod]", ".ipynb_checkpoints
                                  ".nbgrader.log", "gradebook.db*", ".pytest_cache")
 # The folders of the course that the release copies from (a destination inside them is refused).
 SOURCES = ("notebooks", "te_course", "binder")
+# The files at the top of the course that ship unchanged.
+SHIPPED_FILES = ("environment.yml", "pyproject.toml", "LICENSE", "LICENSE-CONTENT.md", "CITATION.cff")
 START_PAGE = "notebooks/00_start_here/00_start_here.ipynb"
 BINDER_BADGE = ("[![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/OWNER/REPO/HEAD"
                 f"?urlpath=lab/tree/{START_PAGE})")
@@ -218,6 +222,7 @@ the full error message. If you think you found a mistake in a notebook or in
 | `te_course/` | the course's helper package, which the notebooks import (`import te_course as tc`) |
 | `binder/` | what Binder installs: the exact versions (`requirements.txt`), Python's version, set-up steps |
 | `environment.yml`, `pyproject.toml` | the same environment for conda; the package's description |
+| `LICENSE`, `LICENSE-CONTENT.md`, `CITATION.cff` | the licences (code: BSD-3-Clause; text and figures: CC BY 4.0) and how to cite the course |
 | `Makefile` | `make lab` (and `make clean`, which removes `.venv/`, never your notebooks) |
 """
 
@@ -271,7 +276,7 @@ def student_release(dest: Path | str, root: Path | str | None = None) -> list[Pa
 
     The tree is a repository to publish for Binder or a hub: the student notebooks,
     the package ``te_course``, ``binder/``, ``environment.yml``, ``pyproject.toml``,
-    and a ``Makefile`` (``make lab``), ``.gitignore`` and ``README.md`` for
+    the licences and ``CITATION.cff``, and a ``Makefile`` (``make lab``), ``.gitignore`` and ``README.md`` for
     students.  Nothing of the instructor's ships (see the module's docstring).
     Every check runs before the first file is written.
 
@@ -307,7 +312,7 @@ def student_release(dest: Path | str, root: Path | str | None = None) -> list[Pa
     root = Path(course_root() if root is None else root).resolve()
     dest = Path(dest).expanduser().resolve()
     _refuse_destination(dest, root)
-    for part in ("notebooks", "te_course", "binder", "environment.yml", "pyproject.toml"):
+    for part in ("notebooks", "te_course", "binder", *SHIPPED_FILES):
         if not (root / part).exists():
             raise ValueError(f"`root` {root} is not the course repository: it has no {part}.")
     _check_student_notebooks(root)
@@ -321,7 +326,7 @@ def student_release(dest: Path | str, root: Path | str | None = None) -> list[Pa
     copies += [(src, dest / src.relative_to(root)) for src in sorted(package.rglob("*.py")) if not _ignored(src, root)]
     copies += [(src, dest / src.relative_to(root)) for src in sorted((package / "data").rglob("*"))
                if src.is_file() and not _ignored(src, root)]
-    copies += [(root / name, dest / name) for name in ("environment.yml", "pyproject.toml")]
+    copies += [(root / name, dest / name) for name in SHIPPED_FILES]
 
     written = []
     dest.mkdir(parents=True, exist_ok=True)

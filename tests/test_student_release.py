@@ -25,13 +25,13 @@ import nbformat
 import pytest
 from lockfiles import binder_venv, lock_pins, normal, runtime_python
 
-from te_course._student_release import REPO_ROOT, student_release
+from te_course._student_release import REPO_ROOT, SHIPPED_FILES, student_release
 from te_course.grading import BEGIN_HIDDEN, END_HIDDEN, hidden_test_lines, is_model_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 assert ROOT == REPO_ROOT
 TOP_LEVEL = {"notebooks", "te_course", "binder", "environment.yml", "pyproject.toml", "Makefile", ".gitignore",
-             "README.md"}
+             "README.md", "LICENSE", "LICENSE-CONTENT.md", "CITATION.cff"}
 # Names that must not appear anywhere in the release (a folder or a file of that name).
 FORBIDDEN = {"solutions", "tests", "benchmarks", ".ci", "nbgrader_config.py", "gradebook.db", "submitted",
              "autograded", "feedback", "grades.csv", "exchange", ".git", "__pycache__", ".ipynb_checkpoints",
@@ -88,7 +88,7 @@ def test_release_copies_notebooks_package_and_environment_unchanged(release):
     package += sorted(p.relative_to(ROOT) for p in (ROOT / "te_course" / "data").rglob("*") if p.is_file())
     assert sorted(p.relative_to(dest) for p in dest.glob("te_course/**/*") if p.is_file()) == sorted(package)
     binder = [p.relative_to(ROOT) for p in (ROOT / "binder").rglob("*") if p.is_file()]
-    copied = expected + package + binder + [Path("environment.yml"), Path("pyproject.toml")]
+    copied = expected + package + binder + [Path(name) for name in SHIPPED_FILES]
     for rel in copied:
         assert (dest / rel).read_bytes() == (ROOT / rel).read_bytes(), f"{rel} should ship unchanged"
     assert os.access(dest / "binder" / "postBuild", os.X_OK) == os.access(ROOT / "binder" / "postBuild", os.X_OK)
@@ -297,7 +297,7 @@ def _scratch_course(tmp_path: Path) -> Path:
     for name in ("notebooks", "solutions", "binder"):
         shutil.copytree(ROOT / name, root / name)
     shutil.copytree(ROOT / "te_course", root / "te_course", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("environment.yml", "pyproject.toml"):
+    for name in SHIPPED_FILES:
         shutil.copy(ROOT / name, root / name)
     return root
 

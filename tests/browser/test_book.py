@@ -22,6 +22,7 @@ import http.server
 import json
 import re
 import threading
+import tomllib
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -33,6 +34,7 @@ SITE = ROOT / "book" / "_build" / "html"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots" / "book"
 CHAPTERS = sorted(p.name for p in (ROOT / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
 HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", flags=re.S)
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN SOLUTION", "END SOLUTION", "hidden_check(")
 
 
@@ -187,6 +189,14 @@ def test_the_index_page_reads_offline_and_maps_every_chapter(site, browser):
             assert reading.page.get_by_role("heading", name=heading).count() == 1
     finally:
         reading.close()
+
+
+def test_every_page_states_the_licences_and_the_version(site):
+    for name, text in _pages(site).items():
+        if name.startswith(("_static", "genindex", "search")):
+            continue
+        assert "CC BY 4.0" in text and "BSD-3-Clause" in text, f"{name}: no licence in the footer"
+        assert f"Built from te_course {VERSION}" in text, name
 
 
 SOLUTION = re.compile(r"### BEGIN SOLUTION(.*?)### END SOLUTION", flags=re.S)
