@@ -222,7 +222,7 @@ the full error message. If you think you found a mistake in a notebook or in
 | `te_course/` | the course's helper package, which the notebooks import (`import te_course as tc`) |
 | `binder/` | what Binder installs: the exact versions (`requirements.txt`), Python's version, set-up steps |
 | `environment.yml`, `pyproject.toml` | the same environment for conda; the package's description |
-| `LICENSE`, `LICENSE-CONTENT.md`, `CITATION.cff` | the licences (code: BSD-3-Clause; text and figures: CC BY 4.0) and how to cite the course |
+| `LICENSE`, `LICENSE-CONTENT.md`, `CITATION.cff` | the licences (code: BSD-3-Clause; text: CC BY 4.0), how to cite |
 | `Makefile` | `make lab` (and `make clean`, which removes `.venv/`, never your notebooks) |
 """
 

@@ -285,6 +285,33 @@ ATTACKS = {
             "    return 0\n"
         ),
     },
+    # the package reached through side doors (issue 24): a default argument, a container, a partial, and a
+    # sibling function; each answer cell replaced whole ("cell:" + the function)
+    "sidedoor": {
+        "cell:count_trades": (
+            "import te_course\n\n"
+            "def count_trades(bids, asks, _f=te_course.clear_double_auction):\n"
+            "    return int(round(_f(bids, asks).quantity))\n"
+        ),
+        "cell:clearing_interval": (
+            "import te_course\n"
+            "_stash = {'f': te_course.clear_double_auction}\n\n"
+            "def clearing_interval(bids, asks):\n"
+            "    return tuple(_stash['f'](bids, asks).price_interval)\n"
+        ),
+        "cell:welfare": (
+            "import functools\nimport te_course\n\n"
+            "def welfare(bids, asks):\n"
+            "    return float(functools.partial(te_course.clear_double_auction)(bids, asks).welfare)\n"
+        ),
+        "cell:lp_clearing": (
+            "import te_course\n\n"
+            "def lp_clearing(bid_prices, bid_quantities, ask_prices, ask_quantities):\n"
+            "    r = te_course.welfare_max_clearing(list(zip(bid_prices, bid_quantities)),\n"
+            "                                      list(zip(ask_prices, ask_quantities)))\n"
+            "    return r.welfare, r.price\n"
+        ),
+    },
     # wrong answers, and a report of made-up results published in place of the real one
     "forger": {
         "count_trades": (
@@ -310,7 +337,9 @@ def _submit(course: Path, student: str, bodies: dict | None) -> None:
     nb = nbformat.read(course / "notebooks" / NAME / f"{NAME}.ipynb", as_version=4)
     for cell in nb.cells:
         m = re.search(r"^def (\w+)\(", cell.source, flags=re.M)
-        if cell.metadata.get("nbgrader", {}).get("solution") and m and m.group(1) in bodies:
+        if cell.metadata.get("nbgrader", {}).get("solution") and m and f"cell:{m.group(1)}" in bodies:
+            cell.source = bodies[f"cell:{m.group(1)}"]
+        elif cell.metadata.get("nbgrader", {}).get("solution") and m and m.group(1) in bodies:
             head = cell.source[: cell.source.index("\n", cell.source.index('"""', cell.source.index('"""') + 3)) + 1]
             cell.source = head + bodies[m.group(1)]
     nbformat.write(nb, dest / f"{NAME}.ipynb")
@@ -394,3 +423,18 @@ def test_each_attack_fails_for_its_own_reason(graded, student, grade_id, why):
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
     first = cell.outputs[0]
     assert first["output_type"] == "error" and why in first["evalue"], first
+
+
+@pytest.mark.parametrize(("grade_id", "door"), [
+    ("ex1_count_trades_tests", "te_course.clear_double_auction"),  # captured as a default argument
+    ("ex2_clearing_interval_tests", "te_course.clear_double_auction"),  # kept in a dict
+    ("ex4_welfare_tests", "te_course.clear_double_auction"),  # wrapped in functools.partial
+    ("ex5_lp_clearing_tests", "te_course.welfare_max_clearing"),  # a sibling the text does not allow
+])
+def test_a_side_door_to_the_package_earns_nothing_and_says_which_call_was_refused(graded, grade_id, door):
+    course, _ = graded
+    nb = nbformat.read(course / "autograded" / "sidedoor" / NAME / f"{NAME}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    assert cell.outputs[0]["output_type"] == "error"  # scored zero (test_tampering_and_hard_coding_earn_nothing)
+    said = " ".join(o.get("evalue", "") for o in cell.outputs if o["output_type"] == "error")
+    assert "PackageDisabled" in str(cell.outputs) and f"Your code called {door} and the call was refused" in said, said

@@ -31,8 +31,9 @@ So knowing the published hidden tests gives no answers (the cases are new for ev
 student and every seed), an object that claims to equal everything cannot be turned
 into numbers, and nothing the student's code does inside its kernel (rebinding
 ``np.isclose``, hiding tracebacks, a cell that returns a score) changes the verdict.
-What remains open is a submission that imitates the report with answers computed by
-the package's own reference, which is in its kernel (issue 24).
+While the student's function runs, :mod:`te_course._checks.gate` refuses every call of
+the package that the exercise does not allow (:attr:`Check.allowed`), however the
+function was reached (issue 24).
 """
 
 from __future__ import annotations
@@ -136,6 +137,11 @@ class Check:
         :func:`compare` with ``rtol`` and ``atol`` by default.
     rtol, atol : float
         The tolerances of the default comparison.
+    allowed : tuple of str
+        The ``te_course`` names the student's function may call while it is graded
+        (``"ac_power_flow"``; a class allows its methods); every other call of the
+        package is refused (:mod:`te_course._checks.gate`).  ``disabled`` names are
+        switched off as well, so that their message is the exercise's own.
     """
 
     id: str
@@ -152,6 +158,7 @@ class Check:
     rtol: float = 1e-6
     atol: float = 1e-6
     chapter: str = field(default="", compare=False)
+    allowed: tuple[str, ...] = ()
 
     def judge(self, got, want) -> str | None:
         """Why ``got`` differs from ``want``, or None when it is right."""
@@ -302,6 +309,7 @@ def compare(got, want, *, rtol: float = 1e-6, atol: float = 1e-6, where: str = "
 
 def _results(check: Check, function, cases: list[dict], namespace: dict | None) -> list:
     """Return the student's results on ``cases``, coerced to plain data, with the package switched off."""
+    from te_course._checks.gate import gated
     from te_course.grading import package_disabled
 
     if check.call is _default_call and not callable(function):
@@ -309,8 +317,13 @@ def _results(check: Check, function, cases: list[dict], namespace: dict | None) 
     results = []
     for one in cases:
         args, kwargs = check.build(*one["args"], **one["kwargs"])
-        with package_disabled(*check.disabled, namespace=namespace):
+        record = os.environ.get("TE_COURSE_GATE_RECORD")
+        guard = gated(check.allowed, record=bool(record))  # reads the package's code before names are switched off
+        with package_disabled(*check.disabled, namespace=namespace), guard as gate:
             raw = check.call(function, *args, **kwargs)
+        if record:
+            with open(record, "a") as f:
+                f.write(json.dumps({"check": check.id, "called": sorted(gate.called)}) + "\n")
         try:
             results.append(_jsonable(check.plain(raw)))
         except (TypeError, ValueError, OverflowError) as err:

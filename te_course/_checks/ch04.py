@@ -353,6 +353,7 @@ _WEAK = chain_spec([20.0], [20.0], [0.0], [0.0])
 
 register(Check(
     id="ex3_hosting_capacity",
+    allowed=("ac_power_flow", "lindistflow", "PowerFlowResult"),
     function="hosting_capacity",
     disabled=("hosting_capacity",),
     expected=_hc_expected,

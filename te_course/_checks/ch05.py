@@ -31,6 +31,8 @@ from te_course._validation import TeCourseError
 
 CHAPTER = "05_dlmp"
 DLMP = ("dlmp", "marginal_loss_factors", "DLMPProblem", "dc_opf_lmp")
+# the power flows stay available in this chapter's exercises (its text says so); the OPFs and prices do not
+POWER_FLOWS = ("ac_power_flow", "lindistflow", "dc_power_flow", "ptdf", "PowerFlowResult")
 _opf = importlib.import_module("te_course.opf")  # the OPF module (te_course.dlmp is the function)
 
 
@@ -134,6 +136,7 @@ def _draw_dc(rng: np.random.Generator) -> dict:
 
 register(Check(
     id="ex1_dc_opf_prices",
+    allowed=POWER_FLOWS,
     function="dc_opf_prices",
     disabled=DLMP,
     expected=_dc_expected,
@@ -178,6 +181,7 @@ def _draw_mlf(rng: np.random.Generator) -> dict:
 
 register(Check(
     id="ex2_mlf_finite_difference",
+    allowed=POWER_FLOWS,
     function="mlf_finite_difference",
     disabled=DLMP,
     expected=_mlf_expected,
@@ -270,6 +274,7 @@ def _draw_opf(rng: np.random.Generator) -> dict:
 
 register(Check(
     id="ex3_lindistflow_opf",
+    allowed=POWER_FLOWS,
     function="lindistflow_opf",
     disabled=DLMP,
     expected=_opf_expected,
@@ -367,6 +372,7 @@ def _fixed_table(congested: list[int], value: float, rest: float = 0.0) -> dict:
 
 register(Check(
     id="ex4_congested_line",
+    allowed=POWER_FLOWS,
     function="congested_line",
     disabled=DLMP,
     expected=_congested_expected,
@@ -415,6 +421,7 @@ def _draw_price_taker(rng: np.random.Generator) -> dict:
 
 register(Check(
     id="ex5_price_taker",
+    allowed=POWER_FLOWS,
     function="price_taker",
     disabled=(),
     expected=_price_taker,

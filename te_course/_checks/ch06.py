@@ -380,6 +380,9 @@ SEED_GRID = list(range(16))  # 0, 1, ..., 15: the lies of section 6 (bid 8, ask 
 
 register(Check(
     id="ex5_audit",
+    # the mechanisms under audit, which the check hands to the student's function
+    allowed=("uniform_price", "vcg", "trade_reduction", "sbba", "Outcome", "_checks.ch06._mechanism",
+             "_checks.ch06._pay_as_bid", "_checks.ch06._with_fee"),
     function="audit",
     disabled=("max_misreport_gain", "property_table", "mechanisms.utilities", "mechanisms.welfare", "mechanisms._gains",
               "mechanisms._evaluate", "widgets.misreport_update", "widgets._utility_of"),

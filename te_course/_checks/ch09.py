@@ -415,6 +415,7 @@ _SEED_BIDS, _SEED_ASKS = [[12, 1], [10, 1], [8, 1]], [[5, 1], [7, 1], [9, 1]]
 
 register(Check(
     id="ex3b_attack_damage",
+    allowed=("clear_double_auction", "ClearingResult"),
     function="attack_damage",
     disabled=SECURITY,
     expected=_damage_expected,
