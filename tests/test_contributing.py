@@ -358,6 +358,10 @@ PICKED_UP = {
         "test_each_exercise_reads_starting_code_then_solution_then_visible_tests": 1,
         "test_no_hidden_test_no_marker_and_model_answers_only_with_solutions": 2,
     },
+    "tests/test_wrong_answers.py": {
+        "test_the_visible_tests_fail_every_wrong_answer_with_a_message_that_points_at_it": 1,
+        "test_the_hidden_check_fails_every_wrong_answer_too": 1,
+    },
     "tests/test_student_release.py": {
         "test_release_copies_notebooks_package_and_environment_unchanged": 1,
         "test_no_solution_or_hidden_test_line_in_any_file_of_the_release": 1,
