@@ -594,8 +594,13 @@ def test_compare_allocations():
     assert t2.loc["max_min", "price_of_fairness"] == pytest.approx(0.25)
 
 
+# amounts of 0 or at least 1e-100: scaling a subnormal amount by k can round it to 0 (x = [0, 5e-324], k = 0.5
+# became [0, 0], whose index is 1, not 0.5), which changes the input, not the index's invariance
+AMOUNTS = st.floats(0, 100).filter(lambda v: v == 0 or v >= 1e-100)
+
+
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(0, 100), min_size=1, max_size=8), st.floats(0.01, 100))
+@given(st.lists(AMOUNTS, min_size=1, max_size=8), st.floats(0.01, 100))
 def test_jain_index_bounds_and_scale_invariance(x, k):
     j = tc.jain_index(x)
     assert 1 / len(x) - 1e-12 <= j <= 1

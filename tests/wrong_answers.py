@@ -39,6 +39,136 @@ STUBS = {
 
 #: The classic slips, by check id: label -> the function's source (its ``def`` line included).
 SLIPS = {
+    # chapter 1
+    "ex1_count_trades": {
+        "a tie does not trade (> for >=)": (
+            "def count_trades(bids, asks):\n"
+            "    b, a = sorted(bids, reverse=True), sorted(asks)\n"
+            "    return sum(1 for x, y in zip(b, a) if x > y)\n"
+        ),
+        "the orders left unsorted": (
+            "def count_trades(bids, asks):\n"
+            "    return sum(1 for x, y in zip(bids, asks) if x >= y)\n"
+        ),
+    },
+    "ex2_clearing_interval": {
+        "the last accepted orders only (the first rejected ones forgotten)": (
+            "def clearing_interval(bids, asks):\n"
+            "    b, a = sorted(bids, reverse=True), sorted(asks)\n"
+            "    n = sum(1 for x, y in zip(b, a) if x >= y)\n"
+            "    return (a[n - 1], b[n - 1])\n"
+        ),
+    },
+    "ex3_k_price": {
+        "k not checked": "def k_price(lo, hi, k):\n    return lo + k * (hi - lo)\n",
+        "k measured from the top": "def k_price(lo, hi, k):\n    if not 0 <= k <= 1:\n        raise ValueError(k)\n"
+                                   "    return hi - k * (hi - lo)\n",
+    },
+    "ex4_welfare": {
+        "losing pairs counted": (
+            "def welfare(bids, asks):\n"
+            "    return sum(x - y for x, y in zip(sorted(bids, reverse=True), sorted(asks)))\n"
+        ),
+    },
+    "ex5_lp_clearing": {
+        "the dual's sign (the price comes out negative)": (
+            "def lp_clearing(bid_prices, bid_quantities, ask_prices, ask_quantities):\n"
+            "    x, y = cp.Variable(len(bid_prices)), cp.Variable(len(ask_prices))\n"
+            "    balance = cp.sum(y) - cp.sum(x) == 0\n"
+            "    bp, ap = np.asarray(bid_prices, float), np.asarray(ask_prices, float)\n"
+            "    problem = cp.Problem(cp.Maximize(bp @ x - ap @ y),\n"
+            "                         [balance, x >= 0, x <= bid_quantities, y >= 0, y <= ask_quantities])\n"
+            "    problem.solve()\n"
+            "    return problem.value, balance.dual_value\n"
+        ),
+    },
+    "ex6_uniform_payments": {
+        "sellers positive (the sign convention missed)": (
+            "def uniform_payments(buyer_fills, seller_fills, price):\n"
+            "    fills = np.concatenate([np.asarray(buyer_fills, float), np.asarray(seller_fills, float)])\n"
+            "    return price * fills\n"
+        ),
+    },
+    # chapter 2
+    "ex1_battery_constraints": {
+        "the efficiencies the wrong way round": (
+            "def battery_constraints(c, d, soc, *, e_max_kwh, p_max_kw, eta_charge, eta_discharge, soc0_kwh, dt_h):\n"
+            "    previous = cp.hstack([soc0_kwh, soc[:-1]])\n"
+            "    return [c >= 0, c <= p_max_kw, d >= 0, d <= p_max_kw, soc >= 0, soc <= e_max_kwh,\n"
+            "            soc == previous + (c / eta_charge - d * eta_discharge) * dt_h]\n"
+        ),
+        "the initial state of charge forgotten": (
+            "def battery_constraints(c, d, soc, *, e_max_kwh, p_max_kw, eta_charge, eta_discharge, soc0_kwh, dt_h):\n"
+            "    previous = cp.hstack([0.0, soc[:-1]])\n"
+            "    return [c >= 0, c <= p_max_kw, d >= 0, d <= p_max_kw, soc >= 0, soc <= e_max_kwh,\n"
+            "            soc == previous + (eta_charge * c - d / eta_discharge) * dt_h]\n"
+        ),
+    },
+    "ex2_two_step_profit": {
+        "the losses ignored": (
+            "def two_step_profit(p_lo, p_hi, *, e_max_kwh, p_max_kw, eta_charge, eta_discharge, dt_h=1.0):\n"
+            "    return max(p_hi - p_lo, 0.0) * min(p_max_kw, e_max_kwh / dt_h) * dt_h\n"
+        ),
+        "trading at a loss (never idle)": (
+            "def two_step_profit(p_lo, p_hi, *, e_max_kwh, p_max_kw, eta_charge, eta_discharge, dt_h=1.0):\n"
+            "    charge_kw = min(p_max_kw, e_max_kwh / (eta_charge * dt_h))\n"
+            "    return (p_hi * eta_charge * eta_discharge * charge_kw - p_lo * charge_kw) * dt_h\n"
+        ),
+    },
+    "ex3_idle_below": {
+        "the losses multiplied in": "def idle_below(p_lo, eta_charge, eta_discharge):\n"
+                                    "    return p_lo * eta_charge * eta_discharge\n",
+    },
+    # chapter 3
+    "ex1_best_response": {
+        "the limits forgotten": (
+            "def best_response(price, a, b, p_min_kw, p_max_kw):\n"
+            "    return (price - np.asarray(b, float)) / np.asarray(a, float)\n"
+        ),
+        "the sign flipped": (
+            "def best_response(price, a, b, p_min_kw, p_max_kw):\n"
+            "    a, b = np.asarray(a, float), np.asarray(b, float)\n"
+            "    return np.clip((b - price) / a, p_min_kw, p_max_kw)\n"
+        ),
+    },
+    "ex2_balance_price": {
+        "a fixed number of steps, not until balance": (
+            "def balance_price(a, b, p_min_kw, p_max_kw, *, step, tol=1e-9, max_iter=100_000):\n"
+            "    a, b, price = np.asarray(a, float), np.asarray(b, float), 0.0\n"
+            "    for _ in range(20):\n"
+            "        price -= step * float(np.sum(np.clip((price - b) / a, p_min_kw, p_max_kw)))\n"
+            "    return price\n"
+        ),
+    },
+    "ex3_admm_exchange": {
+        "the price's sign (excess supply raises it)": (
+            "def admm_exchange(a, b, p_min_kw, p_max_kw, *, rho, tol=1e-8, max_iter=10_000):\n"
+            "    a, b = np.asarray(a, float), np.asarray(b, float)\n"
+            "    lo, hi, n = np.asarray(p_min_kw, float), np.asarray(p_max_kw, float), len(a)\n"
+            "    p, p_avg, u = np.zeros(n), 0.0, 0.0\n"
+            "    for rnd in range(1, max_iter + 1):\n"
+            "        p_next = np.clip((rho * (p - p_avg + u) - b) / (a + rho), lo, hi)\n"
+            "        avg_next = p_next.mean()\n"
+            "        u -= avg_next\n"
+            "        dual = rho * np.linalg.norm(p_next - p - avg_next + p_avg)\n"
+            "        done = np.sqrt(n) * abs(avg_next) <= tol and dual <= tol\n"
+            "        p, p_avg = p_next, avg_next\n"
+            "        if done:\n"
+            "            return -rho * u, p, rnd\n"
+            "    return -rho * u, p, max_iter\n"
+        ),
+    },
+    "ex4_fee_welfare_loss": {
+        "each fee counted twice": (
+            "def fee_welfare_loss(a, b, trading_cost, pool_dispatch, trades):\n"
+            "    a, b = np.asarray(a, float), np.asarray(b, float)\n"
+            "    trades, fees = np.asarray(trades, float), np.asarray(trading_cost, float)\n"
+            "    welfare = lambda p: -float(np.sum(0.5 * a * p**2 + b * p))\n"
+            "    paid = float(np.sum(fees * np.abs(trades)))\n"
+            "    return welfare(np.asarray(pool_dispatch, float)) - (welfare(trades.sum(axis=1)) - paid)\n"
+        ),
+    },
+    # chapter 5
     "ex5_price_taker": {
         "always None (the marginal case everywhere)": (
             "def price_taker(price, offer, p_max_kw, tol=1e-6):\n"
