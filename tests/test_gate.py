@@ -113,6 +113,17 @@ def test_reaching_the_package_through_any_door_fails_the_hidden_check(check_id, 
     assert sys.getprofile() is None and threading._profile_hook is None  # noqa: SLF001  (the gate is down after)
 
 
+def test_nothing_in_the_kernel_switches_the_gate_to_recording(monkeypatch, tmp_path):
+    """Student code shares the kernel's environment: no variable may turn the refusals into notes."""
+    for name in ("TE_COURSE_GATE_RECORD", "TE_COURSE_GATE", "TE_COURSE_GRADING"):
+        monkeypatch.setenv(name, str(tmp_path / "log"))
+    check = CHECKS["ex1_count_trades"]
+    namespace = _solution_namespace(check.chapter)
+    cheat = _cheat(_answer(check, namespace), _through("default argument", "te_course.market_power", "hhi", ([1.0],)))
+    with pytest.raises(PackageDisabled):
+        _run(check, cheat, "doors", namespace)
+
+
 @pytest.mark.parametrize("check_id", sorted(CHECKS))
 def test_the_same_cheat_passes_with_the_gate_open(check_id, monkeypatch):
     """The control of the test above: without the gate the cheats earn full marks, so the gate is what stops them."""
