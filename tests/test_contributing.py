@@ -218,13 +218,15 @@ def test_the_lists_kept_by_hand_name_every_chapter():
 def test_the_guide_has_every_example_the_scratch_chapter_is_built_from():
     examples = guide_examples()
     assert set(examples) == {"answer-cell", "answer-metadata", "test-cell", "test-metadata", "check-module", "cheat",
-                             "hint", "readme-row", "start-page-row", "toctree-line"}
+                             "slips", "hint", "readme-row", "start-page-row", "toctree-line"}
     answer, test = json.loads(examples["answer-metadata"]), json.loads(examples["test-metadata"])
     assert test["nbgrader"]["grade_id"] == answer["nbgrader"]["grade_id"] + "_tests"
     readme_row = re.search(r"ready \((\d+) points\)", examples["readme-row"])
     assert readme_row and float(readme_row[1]) == test["nbgrader"]["points"], "the example's README row and points"
     compile(examples["check-module"], "ch10.py", "exec")
     assert NAME in ast.literal_eval("{" + examples["cheat"] + "}")
+    slips = ast.parse("{" + examples["slips"] + "}", mode="eval").body
+    assert [k.value for k in slips.keys] == [answer["nbgrader"]["grade_id"]], "the example's slips, keyed by its check"
 
 
 # --------------------------------------------------------------------------- a chapter added as the guide says
@@ -289,7 +291,7 @@ def _insert_after_last(text: str, prefix: str, new: str) -> str:
 
 
 def _edit_the_lists(root: Path, ex: dict[str, str]) -> None:
-    """Step 4 of "How to add a chapter", and step 5 (``CHEATS``), with the guide's example entries."""
+    """Step 4 of "How to add a chapter", and step 5 (``CHEATS``, ``SLIPS``), with the guide's example entries."""
     readme = (root / "README.md").read_text()
     head, rest = readme.split("\n## Course map\n", 1)
     course_map, tail = rest.split("\n## ", 1)
@@ -310,6 +312,11 @@ def _edit_the_lists(root: Path, ex: dict[str, str]) -> None:
     assert "\nCHEATS = {\n" in tests, "tests/test_notebooks.py has no CHEATS dict for the guide's step 5"
     (root / "tests" / "test_notebooks.py").write_text(tests.replace("\nCHEATS = {\n", "\nCHEATS = {\n" + ex["cheat"]
                                                                     + "\n", 1))
+
+    wrong = (root / "tests" / "wrong_answers.py").read_text()
+    assert "\nSLIPS = {\n" in wrong, "tests/wrong_answers.py has no SLIPS dict for the exercise's classic slips"
+    wrong = wrong.replace("\nSLIPS = {\n", "\nSLIPS = {\n" + ex["slips"] + "\n", 1)
+    (root / "tests" / "wrong_answers.py").write_text(wrong)
 
 
 def _env(root: Path, home: Path) -> dict[str, str]:
@@ -359,6 +366,7 @@ PICKED_UP = {
         "test_no_hidden_test_no_marker_and_model_answers_only_with_solutions": 2,
     },
     "tests/test_wrong_answers.py": {
+        "test_every_exercise_has_its_classic_slips_and_every_edit_still_applies": 1,
         "test_the_visible_tests_fail_every_wrong_answer_with_a_message_that_points_at_it": 1,
         "test_the_hidden_check_fails_every_wrong_answer_too": 1,
     },
@@ -507,6 +515,7 @@ def test_each_list_entry_of_the_guide_is_found_by_the_list_check(tmp_path, examp
     shutil.copytree(ROOT / "solutions", root / "solutions", ignore=IGNORED)
     (root / "tests").mkdir()
     (root / "tests" / "test_notebooks.py").write_text("\nCHEATS = {\n}\n")
+    (root / "tests" / "wrong_answers.py").write_text("\nSLIPS = {\n}\n")
     (root / "solutions" / NAME).mkdir()
     nbformat.write(new_notebook(cells=[new_markdown_cell("# Chapter 10")]), root / "solutions" / NAME / f"{NAME}.ipynb")
     _edit_the_lists(root, {**ex, example: ""})

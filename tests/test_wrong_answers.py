@@ -31,6 +31,26 @@ def test_every_exercise_of_every_chapter_has_its_wrong_answers():
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_exercise_has_its_classic_slips_and_every_edit_still_applies(chapter):
+    for check_id, function, _, solution in wa.exercise_cells(chapter):
+        assert wa.SLIPS.get(check_id), f"{check_id} has only the stubs: list its classic slips in SLIPS"
+        for label in wa.SLIPS[check_id]:
+            source = wa.slip_source(check_id, label, solution)  # LookupError when the solution changed
+            assert source != solution and f"def {function}(" in source, (check_id, label)
+
+
+def test_an_edit_that_no_longer_matches_the_solution_says_so():
+    slip = wa.edit("return x", "return -x")
+    assert slip.apply("def f(x):\n    return x\n") == "def f(x):\n    return -x\n"
+    with pytest.raises(LookupError, match="occurs 0 times"):
+        slip.apply("def f(x):\n    return 2 * x\n")
+    with pytest.raises(LookupError, match="occurs 2 times"):
+        slip.apply("def f(x):\n    return x\n\ndef g(x):\n    return x\n")
+    with pytest.raises(ValueError, match="pairs"):
+        wa.edit("return x")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
 def test_the_visible_tests_fail_every_wrong_answer_with_a_message_that_points_at_it(chapter):
     missed = [f"{o.check_id} ({o.label}): {o.visible_why[:200]}" for o in _outcomes(chapter) if o.visible is None]
     assert not missed, "the visible tests let these through, or fail them without a pointed message:\n" + "\n".join(

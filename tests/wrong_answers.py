@@ -9,8 +9,9 @@ pointed one: not a bare ``assert``, not a ``TypeError`` from deep inside the tes
 ``python tests/wrong_answers.py`` prints, per chapter: wrong answers tried, caught by the
 visible tests, caught only by the hidden ones.
 
-Every exercise gets the stubs (``STUBS``); some get the classic slips of their chapter
-(``SLIPS``: source defining the exercise's function, run in the chapter's namespace).
+Every exercise gets the stubs (``STUBS``) and the classic slips of its chapter (``SLIPS``): either
+source defining the exercise's function, or an ``Edit`` of the model solution (the sign flipped,
+the index off by one, a constraint left out), run in the chapter's namespace.
 """
 
 from __future__ import annotations
@@ -37,7 +38,29 @@ STUBS = {
     "returns an empty list": "return []",
 }
 
-#: The classic slips, by check id: label -> the function's source (its ``def`` line included).
+@dataclass(frozen=True)
+class Edit:
+    """A slip written as a change of the model solution: each ``old`` text, found exactly once, becomes ``new``."""
+
+    changes: tuple[tuple[str, str], ...]
+
+    def apply(self, solution: str) -> str:
+        for old, new in self.changes:
+            found = solution.count(old)
+            if found != 1:
+                raise LookupError(f"{old!r} occurs {found} times in the model solution, not once: update the edit")
+            solution = solution.replace(old, new)
+        return solution
+
+
+def edit(*pairs: str) -> Edit:
+    """``edit(old, new, old2, new2, ...)``: the model solution with each ``old`` replaced by its ``new``."""
+    if len(pairs) % 2:
+        raise ValueError("edit takes pairs: old, new, old, new, ...")
+    return Edit(tuple(zip(pairs[::2], pairs[1::2], strict=True)))
+
+
+#: The classic slips, by check id: label -> the function's source (its ``def`` line included), or an ``Edit``.
 SLIPS = {
     # chapter 1
     "ex1_count_trades": {
@@ -119,6 +142,14 @@ SLIPS = {
         "the losses multiplied in": "def idle_below(p_lo, eta_charge, eta_discharge):\n"
                                     "    return p_lo * eta_charge * eta_discharge\n",
     },
+    "ex4_smart_charging": {
+        "the efficiency on the wrong side (c / eta reaches the battery)": edit(
+            "energy_before + eta * dt_h * charge", "energy_before + dt_h * charge / eta"),
+        "the plug-in window ignored": edit("charge <= p_max_kw * plugged,", "charge <= p_max_kw,"),
+        "dt_h left out of the energy balance": edit("energy_before + eta * dt_h * charge",
+                                                    "energy_before + eta * charge"),
+        "the capacity bound left out": edit("        energy <= e_max_kwh,\n", ""),
+    },
     # chapter 3
     "ex1_best_response": {
         "the limits forgotten": (
@@ -168,7 +199,52 @@ SLIPS = {
             "    return welfare(np.asarray(pool_dispatch, float)) - (welfare(trades.sum(axis=1)) - paid)\n"
         ),
     },
+    # chapter 4
+    "ex1_lindistflow_chain": {
+        "each line carries only its own bus's load": edit(
+            "flow_p = np.cumsum(p[::-1])[::-1]", "flow_p = p", "flow_q = np.cumsum(q[::-1])[::-1]", "flow_q = q"),
+        "v0_pu ignored (the substation at 1 p.u.)": edit("np.sqrt(v0_pu**2 - np.cumsum(drops))",
+                                                          "np.sqrt(1.0 - np.cumsum(drops))"),
+        "the drops taken off the voltage, not its square": edit("np.sqrt(v0_pu**2 - np.cumsum(drops))",
+                                                                  "v0_pu - np.cumsum(drops) / 2"),
+        "the factor 2 forgotten": edit("drops = 2 * (", "drops = ("),
+    },
+    "ex2_sweep_power_flow": {
+        "the losses left in p.u.": edit("for bus in order) * feeder.s_base_kva", "for bus in order)"),
+        "no error when the sweep does not settle": edit("raise tc.ConvergenceError(", "print("),
+        "the substation left out of the result": edit("pd.Series({bus: abs(v[bus]) for bus in feeder.buses.index}",
+                                                      "pd.Series({bus: abs(v[bus]) for bus in order}"),
+        "the open tie lines used": edit(
+            "graph, root = feeder.graph, feeder.substation",
+            "graph, root = __import__('networkx').from_pandas_edgelist(feeder.lines, 'from_bus', 'to_bus', "
+            "edge_attr=True), feeder.substation"),
+    },
+    "ex3_hosting_capacity": {
+        "v_max_pu ignored (1.05 always)": edit(".v_pu.max() <= v_max_pu", ".v_pu.max() <= 1.05"),
+        "a failed power flow counts as fine": edit(
+            "too much PV\n            return False", "too much PV\n            return True"),
+        "the bisection's ends moved the wrong way": edit("lo, hi = (mid, hi) if ok(mid) else (lo, mid)",
+                                                         "lo, hi = (lo, mid) if ok(mid) else (mid, hi)"),
+        "the lowest voltage checked, not the highest": edit(".v_pu.max() <= v_max_pu", ".v_pu.min() <= v_max_pu"),
+    },
     # chapter 5
+    "ex1_dc_opf_prices": {
+        "the dual's sign (prices come out negative)": edit("lmp = -balance.dual_value", "lmp = balance.dual_value"),
+        "the congestion rent's sign": edit("rent = float(-(a @ lmp)", "rent = float((a @ lmp)"),
+        "the line limits left out": edit("if capped.size:", "if False:"),
+    },
+    "ex2_mlf_finite_difference": {
+        "an injection, not a load (the sign flipped)": edit("with_injection(bus, -delta_kw)",
+                                                           "with_injection(bus, delta_kw)"),
+        "not divided by the step": edit("return (after - before) / delta_kw", "return after - before"),
+    },
+    "ex3_lindistflow_opf": {
+        "the voltage limits not squared": edit("w[others] >= v_min_pu**2, w[others] <= v_max_pu**2",
+                                               "w[others] >= v_min_pu, w[others] <= v_max_pu"),
+        "the dual's sign": edit("pd.Series(-balance.dual_value", "pd.Series(balance.dual_value"),
+        "the cost left in p.u.": edit('"cost": problem.value * sb', '"cost": problem.value'),
+        "the line ratings left out": edit("if rated.size:", "if False:"),
+    },
     "ex5_price_taker": {
         "always None (the marginal case everywhere)": (
             "def price_taker(price, offer, p_max_kw, tol=1e-6):\n"
@@ -188,6 +264,142 @@ SLIPS = {
             "    i = int(gaps.argmax())\n"
             "    return (i, i + 1)\n"
         ),
+        "the line oriented towards the substation": edit("            return (a, b)", "            return (b, a)"),
+    },
+    # chapter 6
+    "ex1_profitable_lie": {
+        "a single clearing price (lo = hi) not recognised": edit("if lo >= hi:", "if lo > hi:"),
+        "the seller's rank, not its position in costs": edit("return int(by_cost[k - 1]), ", "return k - 1, "),
+    },
+    "ex2_vcg_payments": {
+        "the payments in sorted order, not aligned with the inputs": edit(
+            "values, costs = np.asarray(values, float), np.asarray(costs, float)",
+            "values, costs = -np.sort(-np.asarray(values, float)), np.sort(np.asarray(costs, float))"),
+        "the trader's own part left in the others' welfare": edit(
+            "pays[i] = without - (total - values[i])", "pays[i] = without - total",
+            "gets[j] = (total + costs[j]) - without", "gets[j] = total - without"),
+        "pay as bid": edit("pays[i] = without - (total - values[i])", "pays[i] = values[i]",
+                           "gets[j] = (total + costs[j]) - without", "gets[j] = costs[j]"),
+    },
+    "ex3_mcafee": {
+        "p0 from the last pair that trades, not the first that does not": edit(
+            "p0 = (b[k] + s[k]) / 2", "p0 = (b[k - 1] + s[k - 1]) / 2"),
+        "the reduction's prices swapped": edit("return k - 1, b[k - 1], s[k - 1]", "return k - 1, s[k - 1], b[k - 1]"),
+        "a single pair kept when it is dropped": edit(
+            '    if k == 1:\n        return 0, float("nan"), float("nan")\n', ""),
+        "None instead of nan": edit('    if k == 0:\n        return 0, float("nan"), float("nan")',
+                                    "    if k == 0:\n        return 0, None, None"),
+        "the orders left unsorted": edit("b, s = sorted(values, reverse=True), sorted(costs)",
+                                         "b, s = list(values), list(costs)"),
+    },
+    "ex4_summarise": {
+        "efficiency as total welfare over total optimum": edit(
+            '"efficiency": float(np.mean(w[positive] / opt[positive]))',
+            '"efficiency": float(w[positive].sum() / opt[positive].sum())'),
+        "the markets with no welfare to gain kept": edit("float(np.mean(w[positive] / opt[positive]))",
+                                                         "float(np.mean(w / opt))"),
+        "strong balance without the absolute value": edit("np.all(np.abs(s) <= tol)", "np.all(s <= tol)"),
+        "weak balance in one market, not all": edit("np.all(s >= -tol)", "np.any(s >= -tol)"),
+    },
+    "ex5_audit": {
+        "the liar's utility measured at its report": edit(
+            'return (values[i] if o.buyer_trades[i] else 0.0) - o.buyer_pays[i]',
+            'return (reported["buyer"][i] if o.buyer_trades[i] else 0.0) - o.buyer_pays[i]',
+            "return o.seller_gets[i] - (costs[i] if o.seller_trades[i] else 0.0)",
+            'return o.seller_gets[i] - (reported["seller"][i] if o.seller_trades[i] else 0.0)'),
+        "the surplus's sign": edit("surplus = float(np.sum(o.buyer_pays) - np.sum(o.seller_gets))",
+                                   "surplus = float(np.sum(o.seller_gets) - np.sum(o.buyer_pays))"),
+        "the best report starts at the first report, not the truth": edit(
+            "gains, best = np.zeros(truth[side].size), truth[side].copy()",
+            "gains, best = np.zeros(truth[side].size), np.full(truth[side].size, reports[0])"),
+        "individual rationality from the best lie, not the truth": edit(
+            "            lowest = min(lowest, honest)\n", "",
+            "                    gains[i], best[i] = gain, r\n",
+            "                    gains[i], best[i] = gain, r\n            lowest = min(lowest, honest + gains[i])\n"),
+    },
+    # chapter 7
+    "ex1_cournot_quantities": {
+        "negative quantities kept": edit("if (q >= 0).all():", "if True:"),
+        "the priced-out firms clipped to 0, not solved again": edit(
+            "        if (q >= 0).all():\n            return q\n", "        return np.maximum(q, 0.0)\n"),
+        "the priced-out firms dropped once, not until none is left": edit(
+            "        active &= q > 0\n",
+            "        active &= q > 0\n        n = int(active.sum())\n        q = np.zeros(costs.size)\n"
+            "        q[active] = (a - (n + 1) * costs[active] + costs[active].sum()) / (b * (n + 1))\n"
+            "        return np.maximum(q, 0.0)\n"),
+        "n firms where the closed form has n + 1": edit(
+            "q[active] = (a - (n + 1) * costs[active] + costs[active].sum()) / (b * (n + 1))",
+            "q[active] = (a - n * costs[active] + costs[active].sum()) / (b * n)"),
+    },
+    "ex2_cournot_dynamics": {
+        "the rounds counted from 0": edit("            return q, rounds\n", "            return q, rounds - 1\n"),
+        "the simultaneous order played in turn": edit('if order == "simultaneous":', "if False:"),
+        "the best response not kept at 0": edit("min(max((a - costs[i] - b * rest) / (2 * b), 0.0), limits[i])",
+                                                "min((a - costs[i] - b * rest) / (2 * b), limits[i])"),
+        "the capacities ignored": edit("0.0), limits[i])", "0.0), np.inf)"),
+        "the whole total answered, the firm's own quantity included": edit("rest = np.sum(q) - q[i]",
+                                                                          "rest = np.sum(q)"),
+    },
+    "ex3_dashboard": {
+        "equal shares assumed": edit("shares = q / total", "shares = np.full(q.size, 1 / q.size)"),
+        "the HHI on the 0-1 scale": edit("10_000 * np.sum(shares**2)", "np.sum(shares**2)"),
+        "the prediction copies the Lerner index": edit("shares / abs(elasticity)", "(price - c) / price"),
+        "the elasticity's sign kept": edit("shares / abs(elasticity)", "shares / elasticity"),
+        "the Lerner index over the cost, not the price": edit("(price - c) / price", "(price - c) / c"),
+    },
+    "ex4_best_offer": {
+        "the line always congested": edit("if q < edge else price_import", "if True else price_import"),
+        "the top of the parabola only": edit(
+            "candidates = np.clip([0.0, capacity_kw, edge, q_star], 0.0, capacity_kw)",
+            "candidates = np.array([q_star])"),
+        "the top of the parabola not kept within the capacity": edit(
+            "candidates = np.clip([0.0, capacity_kw, edge, q_star], 0.0, capacity_kw)",
+            "candidates = np.array([0.0, capacity_kw, min(max(edge, 0.0), capacity_kw), max(q_star, 0.0)])"),
+        "the smaller of two equal offers": edit("return max(q for q, p", "return min(q for q, p"),
+    },
+    # chapter 8
+    "ex1_share_one_resource": {
+        "max-min in proportion to the weights": edit('"max_min": capacity * (1 / w) / np.sum(1 / w)',
+                                                     '"max_min": capacity * w / np.sum(w)'),
+        "the proportional rule in proportion to the weights": edit(
+            '"proportional": np.full(w.size, capacity / w.size)', '"proportional": capacity * w / np.sum(w)'),
+        "a tie for the largest weight goes to the first owner": edit(
+            '"utilitarian": np.where(best, capacity / best.sum(), 0.0)',
+            '"utilitarian": np.where(np.arange(w.size) == np.argmax(w), capacity, 0.0)'),
+        "ties found by exact comparison": edit("best = np.isclose(w, w.max())", "best = w == w.max()"),
+    },
+    "ex2_buyer_envy": {
+        "the table transposed (the envied in the rows)": edit("    return envy\n", "    return envy.T\n"),
+        "another's deal judged with its own value": edit(
+            "others = v[:, None] * t[None, :] - p[None, :]", "others = 0 * v[:, None] + (v * t - p)[None, :]"),
+        "negative envy kept": edit("np.maximum(others - own[:, None], 0.0)", "others - own[:, None]"),
+    },
+    "ex3_fairness_measures": {
+        "the price of fairness as a loss, not a share": edit("(best - float(np.sum(u))) / best",
+                                                             "(best - float(np.sum(u)))"),
+        "Jain's index without n": edit("/ (u.size * square)", "/ square"),
+        "all-zero utilities not handled": edit("jain = 1.0 if square == 0 else ", "jain = "),
+        "the loss measured against the allocation's own welfare": edit(
+            "(best - float(np.sum(u))) / best", "(best - float(np.sum(u))) / float(np.sum(u))"),
+    },
+    "ex4_progressive_filling": {
+        "the usage treated as 0 or 1 (owners counted)": edit("speed = a[:, rising].sum(axis=1)",
+                                                              "speed = (a[:, rising] > 0).sum(axis=1)"),
+        "everyone frozen when the first line fills": edit("rising &= ~(a[full] > 0).any(axis=0)",
+                                                          "rising[:] = False"),
+        "no check that every owner uses a line": edit(
+            '    if not (a > 0).any(axis=0).all():\n'
+            '        raise ValueError("every owner must use at least one line, or nothing limits its export")\n',
+            "    x = np.zeros(a.shape[1])\n    if not (a > 0).any(axis=0).all():\n        return x + np.inf\n"),
+    },
+    # chapter 9
+    "ex1_two_stage_battery": {
+        "exports earn nothing": edit("costs = grid_in @ buy - grid_out @ sell", "costs = grid_in @ buy"),
+        "EEV re-optimised (the mean-value plan not fixed)": edit("extensive_form(pv, p, fixed=mean_plan)",
+                                                                 "extensive_form(pv, p)"),
+        "VSS with its sign flipped": edit('"vss": eev - rp', '"vss": rp - eev'),
+        "the end-of-day energy left free": edit(
+            ",\n" + " " * 47 + "soc[load.size - 1] >= soc0_kwh]", "]"),
     },
     "ex2_first_congestion": {
         "the worst step instead of the first": (
@@ -198,6 +410,9 @@ SLIPS = {
             "    step = over.idxmax()\n"
             "    return step, loading.loc[step].idxmax()\n"
         ),
+        "the first line over the limit, not the most loaded one": edit(
+            "loading.loc[step].idxmax(skipna=True)", "loading.loc[step].gt(limit).idxmax()"),
+        "a loading at the limit counts as over it": edit("highest[highest > limit]", "highest[highest >= limit]"),
         "a positional index instead of the line label": (
             "def first_congestion(loading, limit=1.0):\n"
             "    import numpy as np\n"
@@ -208,6 +423,14 @@ SLIPS = {
             "    return loading.index[t], int(j)\n"
         ),
     },
+    "ex3a_robust_z_score": {
+        "the 0.6745 forgotten": edit("0.6745 * deviation / mad", "deviation / mad"),
+        "the mean and standard deviation, not the median and MAD": edit(
+            "deviation = x - np.median(x)\n    mad = np.median(np.abs(deviation))",
+            "deviation = x - np.mean(x)\n    mad = 0.6745 * np.std(x)"),
+        "0, not infinity, off the median when the MAD is 0": edit(
+            "np.where(deviation > 0, np.inf, np.where(deviation < 0, -np.inf, 0.0))", "np.zeros_like(deviation)"),
+    },
     "ex3b_attack_damage": {
         "no damage after screening, always": (
             "def attack_damage(bids, asks, fake_asks, z_max=3.5):\n"
@@ -215,6 +438,10 @@ SLIPS = {
             "    attacked = tc.clear_double_auction(bids, list(asks) + list(fake_asks))\n"
             "    return honest - attacked.welfare, 0.0\n"
         ),
+        "the phantom asks' energy counted as delivered": edit("served = r.buyer_fills * real / matched",
+                                                             "served = r.buyer_fills"),
+        "the asks screened on their price only": edit(
+            " & (np.abs(robust_z_score(ask_book[:, 1])) <= z_max)", ""),
     },
 }
 
@@ -261,17 +488,29 @@ def executed_namespace(chapter: str) -> dict:
     return namespace
 
 
-def exercises(chapter: str) -> list[tuple[str, str, str]]:
-    """(check id, function name, visible test source) of each exercise of ``chapter``."""
-    out, function = [], None
+def exercise_cells(chapter: str) -> list[tuple[str, str, str, str]]:
+    """(check id, function name, visible test source, model solution source) of each exercise of ``chapter``."""
+    out, function, solution = [], None, ""
     for cell in _cells(chapter):
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution") and cell.cell_type == "code":
             m = re.search(r"^def (\w+)\(", cell.source, flags=re.M)
-            function = m.group(1) if m else None
+            function, solution = (m.group(1) if m else None), cell.source
         elif meta.get("grade") and HIDDEN in cell.source and function is not None:
-            out.append((_grade_id(cell)[: -len("_tests")], function, cell.source[: cell.source.index(HIDDEN)]))
+            visible = cell.source[: cell.source.index(HIDDEN)]
+            out.append((_grade_id(cell)[: -len("_tests")], function, visible, solution))
     return out
+
+
+def exercises(chapter: str) -> list[tuple[str, str, str]]:
+    """(check id, function name, visible test source) of each exercise of ``chapter``."""
+    return [(check_id, function, visible) for check_id, function, visible, _ in exercise_cells(chapter)]
+
+
+def slip_source(check_id: str, label: str, solution: str) -> str:
+    """The source of one slip: as written, or the model solution with the slip's edit applied."""
+    slip = SLIPS[check_id][label]
+    return slip.apply(solution) if isinstance(slip, Edit) else slip
 
 
 def _define(source: str, namespace: dict, name: str):
@@ -289,7 +528,8 @@ def visible_verdict(visible: str, function: str, answer, namespace: dict) -> tup
     scope = dict(namespace)
     scope[function] = answer
     try:
-        exec(compile(visible, "<visible tests>", "exec"), scope)  # noqa: S102
+        with contextlib.redirect_stdout(io.StringIO()):  # what the test cell prints is for the student's eyes
+            exec(compile(visible, "<visible tests>", "exec"), scope)  # noqa: S102
     except AssertionError as err:
         message = str(err).strip()
         return (message or None), (message or "a bare AssertionError (no message)")
@@ -318,9 +558,10 @@ def outcomes(chapter: str) -> list[Outcome]:
     """Every wrong answer of every exercise of ``chapter``, run against the visible and the hidden tests."""
     namespace = executed_namespace(chapter)
     found = []
-    for check_id, function, visible in exercises(chapter):
+    for check_id, function, visible, solution in exercise_cells(chapter):
         answers = {label: _stub(function, body, namespace) for label, body in STUBS.items()}
-        answers |= {label: _define(src, namespace, function) for label, src in SLIPS.get(check_id, {}).items()}
+        answers |= {label: _define(slip_source(check_id, label, solution), namespace, function)
+                    for label in SLIPS.get(check_id, {})}
         for label, answer in answers.items():
             message, why = visible_verdict(visible, function, answer, namespace)
             found.append(Outcome(chapter, check_id, label, message, why, hidden_verdict(check_id, answer)))
@@ -335,13 +576,14 @@ def chapters() -> list[str]:
 
 def table(results: list[Outcome]) -> str:
     lines = ["| chapter | wrong answers tried | caught by the visible tests | caught only by the hidden ones "
-             "| missed |", "|---|---:|---:|---:|---:|"]
+             "| missed | failed by the hidden check |", "|---|---:|---:|---:|---:|---:|"]
     for chapter in sorted({o.chapter for o in results}):
         mine = [o for o in results if o.chapter == chapter]
         visible = sum(o.visible is not None for o in mine)
         only_hidden = sum(o.visible is None and o.hidden for o in mine)
         missed = sum(o.visible is None and not o.hidden for o in mine)
-        lines.append(f"| {chapter} | {len(mine)} | {visible} | {only_hidden} | {missed} |")
+        hidden = sum(o.hidden for o in mine)
+        lines.append(f"| {chapter} | {len(mine)} | {visible} | {only_hidden} | {missed} | {hidden} |")
     return "\n".join(lines)
 
 
