@@ -1003,7 +1003,8 @@ def ev_update(feeder, penetration, share_responsive, *, price_substation, load_p
     problem : te_course.scheduling.EVStudyProblem, optional
         The same study built once for this feeder and day: solved instead of
         :func:`~te_course.scheduling.ev_study` (a warm re-solve; ``options`` then go to
-        the problem, not here).
+        the problem, not here).  A problem built for another feeder or day raises
+        ``ValueError``.
     **options
         Passed to :func:`te_course.scheduling.ev_study`.
 
@@ -1029,6 +1030,10 @@ def ev_update(feeder, penetration, share_responsive, *, price_substation, load_p
                          load_profile=load_profile, **options)
     elif options:
         raise TypeError(f"ev_update: with `problem`, give {sorted(options)} to EVStudyProblem instead.")
+    elif not problem.describes(feeder, price_substation, load_profile):
+        raise ValueError("ev_update: `problem` was built for another feeder or day than the `feeder`, "
+                         "`price_substation` and `load_profile` given here; build it from these "
+                         "(EVStudyProblem(feeder, price_substation=..., load_profile=...)) or leave it out.")
     else:
         study = problem.solve(penetration, share_responsive=share_responsive)
     top, bottom = axes if axes is not None else _two_panel_figure()

@@ -751,6 +751,13 @@ SPECS: dict[str, Spec] = {
         budget=12,
         nan_ok=("day.loading", "ac.loading", "ev_costs"),
     ),
+    "EVStudyProblem.describes": Spec(
+        lambda **kw: tc.EVStudyProblem(small_feeder(), price_substation=np.full(24, 0.1),
+                                       load_profile=np.full(24, 0.5)).describes(**kw),
+        lambda: dict(feeder=small_feeder(), price_substation=np.full(24, 0.1), load_profile=np.full(24, 0.5)),
+        budget=12,
+        names={"feeder": FEEDER_NAMES},
+    ),
     "rate_lines": Spec(
         tc.rate_lines, lambda: dict(feeder=small_feeder(), load_scale=1.0, margin=1.25), names={"feeder": FEEDER_NAMES}
     ),

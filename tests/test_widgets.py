@@ -9,6 +9,7 @@ setting ``.value`` on its controls; what it shows is read from ``app.state``,
 
 from __future__ import annotations
 
+import copy
 import inspect
 import re
 from pathlib import Path
@@ -518,6 +519,15 @@ def test_ev_update_with_a_problem_matches_the_study_and_refuses_options_for_the_
     assert study.day.cost == pytest.approx(ref.day.cost, rel=1e-7)
     with pytest.raises(TypeError, match="v_min_pu.*EVStudyProblem"):
         widgets.ev_update(feeder, 0.3, 1.0, price_substation=price, load_profile=load, problem=problem, v_min_pu=0.9)
+    # a problem built for another day or feeder is refused, not solved for the day it was built for
+    others = {"load_profile": 1.1 * np.asarray(load, dtype=float), "price_substation": np.asarray(price) + 0.01,
+              "feeder": feeder.scale_loads(1.1)}
+    for name, other in others.items():
+        day = {"feeder": feeder, "price_substation": price, "load_profile": load, name: other}
+        with pytest.raises(ValueError, match="`problem` was built for another feeder or day"):
+            widgets.ev_update(day.pop("feeder"), 0.3, 1.0, problem=problem, **day)
+    equal = copy.deepcopy((feeder, price, load))  # equal, not the same objects: accepted
+    assert problem.describes(*equal) and not problem.describes(feeder, price, list(load)[:-1])
 
 # --------------------------------------------------------------------------- chapters 7 and 8 (moved from test_games.py
 # and test_fairness.py, so that each test file tests one module)

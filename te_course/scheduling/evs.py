@@ -528,10 +528,34 @@ class EVStudyProblem:
         self.feeder = check_feeder(feeder)
         self.price_substation = price_substation
         self.n_steps = read_horizon(price_substation, load_profile, [], None)
+        self._day = (np.array(price_substation, dtype=float), np.array(load_profile, dtype=float))  # copies
         self.fleet_options = dict(fleet_options)
         car = ev_fleet(self.feeder, 0.0, n_steps=self.n_steps, **self.fleet_options).ev
         self.model = EVDayModel(self.feeder, car, price_substation=price_substation, load_profile=load_profile,
                                 v_min_pu=v_min_pu, v_max_pu=v_max_pu, voll=voll)
+
+    def describes(self, feeder: Feeder, price_substation, load_profile) -> bool:
+        """Whether this problem was built for ``feeder`` and this day (equal tables, bases, prices and loads).
+
+        Examples
+        --------
+        >>> from te_course.feeders import ieee33
+        >>> from te_course.scheduling import rate_lines
+        >>> f, price, load = rate_lines(ieee33()), np.full(24, 0.2), np.full(24, 0.5)
+        >>> problem = EVStudyProblem(f, price_substation=price, load_profile=load)
+        >>> problem.describes(f, price, load), problem.describes(f, price, 2 * load)
+        (True, False)
+        """
+        mine = self.feeder
+        same_feeder = feeder is mine or (
+            isinstance(feeder, Feeder) and feeder.buses.equals(mine.buses) and feeder.lines.equals(mine.lines)
+            and (feeder.v_base_kv, feeder.s_base_kva, feeder.substation) == (mine.v_base_kv, mine.s_base_kva,
+                                                                              mine.substation))
+        try:
+            day = (np.asarray(price_substation, dtype=float), np.asarray(load_profile, dtype=float))
+        except (TypeError, ValueError):
+            return False
+        return same_feeder and all(np.array_equal(a, b) for a, b in zip(day, self._day, strict=True))
 
     def solve(self, penetration: float, *, share_responsive: float) -> EVStudy:
         """Put ``penetration`` cars per household on the feeder, ``share_responsive`` of them responding to DLMPs.
