@@ -1066,6 +1066,7 @@ class _SeenBefore:
 
     def __init__(self, problem) -> None:
         self.model, self._problem, self._seen = problem.model, problem, {}
+        self.describes = problem.describes
 
     def solve(self, penetration: float, *, share_responsive: float) -> EVStudy:
         """Return the study of this setting: kept from before, or solved now and kept."""
