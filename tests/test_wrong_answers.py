@@ -63,6 +63,12 @@ def test_the_hidden_check_fails_every_wrong_answer_too(chapter):
     assert not passed, f"the hidden checks pass these wrong answers: {passed}"
 
 
+def test_the_readme_table_is_the_one_the_runner_prints():
+    readme = (wa.ROOT / "README.md").read_text()
+    found = wa.table([o for chapter in CHAPTERS for o in _outcomes(chapter)])
+    assert found in readme, f"README.md's table of wrong answers is out of date; at this commit it reads:\n{found}"
+
+
 def test_the_runner_tells_a_pointed_message_from_a_crash_and_from_a_pass():
     namespace = {"np": __import__("numpy")}
     visible = 'x = f()\nassert isinstance(x, int), f"return an int; got {type(x).__name__}"\nassert x == 2, "two"\n'

@@ -485,6 +485,9 @@ def executed_namespace(chapter: str) -> dict:
     finally:
         vars(main).clear()
         vars(main).update(saved)
+        import matplotlib.pyplot as plt
+
+        plt.close("all")  # the chapter's figures: the namespace keeps what the tests use
     return namespace
 
 
